@@ -1,0 +1,137 @@
+//! `decide`: a command against the state gives events or one rejection. The steps of
+//! §4.4 run in order here — clock, actor, referenced ids — and each domain module then
+//! checks authority, state preconditions and tenant policy, in that order.
+
+use crate::command::{Action, Command};
+use crate::event::{Change, Event};
+use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, UserId};
+use crate::rejection::Rejection;
+use crate::state::{State, User, evolve};
+use crate::{config, devices, monitoring, pause, routing, sign_in, wrap_up};
+
+/// What every rule needs to know about the command being decided.
+pub(crate) struct Ctx<'a> {
+    pub state: &'a State,
+    pub actor: &'a Actor,
+    pub at: Millis,
+    pub command: &'static str,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn event(&self, change: Change) -> Event {
+        Event { at: self.at, by: self.actor.clone(), change }
+    }
+
+    /// The user `id`, known to exist once [`check_references`] passed.
+    pub fn user(&self, id: &UserId) -> Result<&'a User, Rejection> {
+        self.state.user(id).ok_or_else(|| Rejection::UnknownUser { user: id.clone() })
+    }
+
+    pub fn is_self(&self, user: &UserId) -> bool {
+        self.actor.is(user)
+    }
+}
+
+/// Decides `command` against `state`: the events it causes, or why it is refused.
+/// Never changes anything; apply the events with [`evolve`].
+pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    if let Some(last) = state.clock
+        && command.at < last
+    {
+        return Err(Rejection::ClockWentBackwards { at: command.at, last });
+    }
+    if let Actor::User(u) = &command.actor
+        && state.user(u).is_none()
+    {
+        return Err(Rejection::UnknownActor { actor: command.actor.clone() });
+    }
+    check_references(state, &command.action)?;
+    let ctx = Ctx { state, actor: &command.actor, at: command.at, command: command.action.type_name() };
+    match &command.action {
+        Action::SignIn { user, channel } => sign_in::sign_in(&ctx, user, channel),
+        Action::SignInAssigned { user } => sign_in::sign_in_assigned(&ctx, user),
+        Action::SignOut { user, channel } => sign_in::sign_out(&ctx, user, channel),
+        Action::SignOutAll { user } => sign_in::sign_out_all(&ctx, user),
+        Action::SignOutUnassigned { user } => sign_in::sign_out_unassigned(&ctx, user.as_ref()),
+        Action::Pause { user, reason, channel } => pause::pause(&ctx, user, reason, channel.as_ref()),
+        Action::Resume { user, channel } => pause::resume(&ctx, user, channel.as_ref()),
+        Action::EndWrapUp { user } => wrap_up::end_wrap_up(&ctx, user),
+        Action::Monitor { user, mode } => monitoring::monitor(&ctx, user, *mode),
+        Action::StopMonitor { user } => monitoring::stop_monitor(&ctx, user),
+        Action::InteractionStarted { user, channel, interaction } => {
+            routing::interaction_started(&ctx, user, channel, interaction)
+        }
+        Action::InteractionEnded { interaction } => routing::interaction_ended(&ctx, interaction),
+        Action::DeviceRegistered { user, device, kind, label } => {
+            devices::device_registered(&ctx, user, device, *kind, label)
+        }
+        Action::DeviceActivity { device, active } => devices::device_activity(&ctx, device, *active),
+        Action::SetPlan { plan } => config::set_plan(&ctx, *plan),
+        Action::CreateUser { user, name, roles } => config::create_user(&ctx, user, name, *roles),
+        Action::SetRoles { user, roles } => config::set_roles(&ctx, user, *roles),
+        Action::CreateChannel { channel, kind, name, wrap_up_secs } => config::create_channel(
+            &ctx,
+            channel,
+            &config::Channel { kind: *kind, name: name.clone(), wrap_up_secs: *wrap_up_secs },
+        ),
+        Action::Assign { user, channel, r#as } => config::assign(&ctx, user, channel, *r#as),
+        Action::Unassign { user, channel } => config::unassign(&ctx, user, channel),
+        Action::SetSetting { setting, value } => config::set_setting(&ctx, *setting, *value),
+        Action::SetPauseReasons { reasons } => config::set_pause_reasons(&ctx, reasons),
+    }
+}
+
+/// Decides `command` and, when accepted, applies its events to `state`.
+pub fn handle(state: &mut State, command: &Command) -> Result<Vec<Event>, Rejection> {
+    let events = decide(state, command)?;
+    for e in &events {
+        evolve(state, e);
+    }
+    Ok(events)
+}
+
+/// Step 2 of §4.4: ids a command refers to must exist, checked users first, then
+/// channels, devices, interactions. Ids a command creates are not references.
+fn check_references(state: &State, action: &Action) -> Result<(), Rejection> {
+    let (user, channel, device, interaction) = references(action);
+    if let Some(user) = user.filter(|u| state.user(u).is_none()) {
+        return Err(Rejection::UnknownUser { user: user.clone() });
+    }
+    if let Some(channel) = channel.filter(|c| state.channel(c).is_none()) {
+        return Err(Rejection::UnknownChannel { channel: channel.clone() });
+    }
+    if let Some(device) = device.filter(|d| state.device(d).is_none()) {
+        return Err(Rejection::UnknownDevice { device: device.clone() });
+    }
+    if let Some(interaction) = interaction.filter(|i| state.interaction(i).is_none()) {
+        return Err(Rejection::UnknownInteraction { interaction: interaction.clone() });
+    }
+    Ok(())
+}
+
+type References<'a> = (Option<&'a UserId>, Option<&'a ChannelId>, Option<&'a DeviceId>, Option<&'a InteractionId>);
+
+fn references(action: &Action) -> References<'_> {
+    use Action::*;
+    match action {
+        SignIn { user, channel }
+        | SignOut { user, channel }
+        | InteractionStarted { user, channel, .. }
+        | Assign { user, channel, .. }
+        | Unassign { user, channel } => (Some(user), Some(channel), None, None),
+        Pause { user, channel, .. } | Resume { user, channel } => (Some(user), channel.as_ref(), None, None),
+        SignInAssigned { user }
+        | SignOutAll { user }
+        | EndWrapUp { user }
+        | Monitor { user, .. }
+        | StopMonitor { user }
+        | DeviceRegistered { user, .. }
+        | SetRoles { user, .. } => (Some(user), None, None, None),
+        SignOutUnassigned { user } => (user.as_ref(), None, None, None),
+        InteractionEnded { interaction } => (None, None, None, Some(interaction)),
+        DeviceActivity { device, .. } => (None, None, Some(device), None),
+        SetPlan { .. } | CreateUser { .. } | CreateChannel { .. } | SetSetting { .. } | SetPauseReasons { .. } => {
+            (None, None, None, None)
+        }
+    }
+}

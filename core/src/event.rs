@@ -1,0 +1,151 @@
+//! Events: the facts a tenant's state is folded from. Every event records who caused
+//! it and when (R8).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AssignAs, ChannelKind, PauseReasons, Setting, WrapUpSecs};
+use crate::devices::DeviceKind;
+use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
+use crate::monitoring::MonitorMode;
+use crate::roles::{Plan, RoleSet};
+
+/// One recorded change: `at` and `by` of the command that caused it, plus the change.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Millis,
+    pub by: Actor,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What changed. Wire form: `type` in snake_case next to `at` and `by`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    PlanSet {
+        plan: Plan,
+    },
+    SettingChanged {
+        setting: Setting,
+        value: bool,
+    },
+    PauseReasonsSet {
+        reasons: PauseReasons,
+    },
+    UserCreated {
+        user: UserId,
+        name: Name,
+        roles: RoleSet,
+    },
+    RolesSet {
+        user: UserId,
+        roles: RoleSet,
+    },
+    ChannelCreated {
+        channel: ChannelId,
+        kind: ChannelKind,
+        name: Name,
+        wrap_up_secs: WrapUpSecs,
+    },
+    Assigned {
+        user: UserId,
+        channel: ChannelId,
+        r#as: AssignAs,
+    },
+    /// Removes both the agent and the supervisor assignment (§7).
+    Unassigned {
+        user: UserId,
+        channel: ChannelId,
+    },
+    SignedIn {
+        user: UserId,
+        channel: ChannelId,
+    },
+    /// Ends the sign-in and drops its pause; a running interaction goes on.
+    SignedOut {
+        user: UserId,
+        channel: ChannelId,
+    },
+    Paused {
+        user: UserId,
+        channel: ChannelId,
+        reason: PauseReason,
+    },
+    Resumed {
+        user: UserId,
+        channel: ChannelId,
+    },
+    /// Wrap-up ended early by a command; expiry at the deadline records nothing.
+    WrapUpEnded {
+        user: UserId,
+        channel: ChannelId,
+    },
+    MonitoringStarted {
+        user: UserId,
+        supervisor: UserId,
+        interaction: InteractionId,
+        mode: MonitorMode,
+    },
+    MonitoringModeChanged {
+        user: UserId,
+        supervisor: UserId,
+        interaction: InteractionId,
+        mode: MonitorMode,
+    },
+    MonitoringStopped {
+        user: UserId,
+        supervisor: UserId,
+        interaction: InteractionId,
+    },
+    InteractionStarted {
+        user: UserId,
+        channel: ChannelId,
+        interaction: InteractionId,
+    },
+    /// `wrap_up_until` is absent when the channel has no wrap-up time.
+    InteractionEnded {
+        user: UserId,
+        channel: ChannelId,
+        interaction: InteractionId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wrap_up_until: Option<Millis>,
+    },
+    DeviceRegistered {
+        user: UserId,
+        device: DeviceId,
+        kind: DeviceKind,
+        label: Label,
+    },
+    /// Activating a device deactivates the user's others.
+    DeviceActivity {
+        user: UserId,
+        device: DeviceId,
+        active: bool,
+    },
+}
+
+impl Change {
+    /// The users this change is about: its subject, and the supervisor of a monitoring.
+    pub fn users(&self) -> [Option<&UserId>; 2] {
+        use Change::*;
+        match self {
+            PlanSet { .. } | SettingChanged { .. } | PauseReasonsSet { .. } | ChannelCreated { .. } => [None, None],
+            UserCreated { user, .. }
+            | RolesSet { user, .. }
+            | Assigned { user, .. }
+            | Unassigned { user, .. }
+            | SignedIn { user, .. }
+            | SignedOut { user, .. }
+            | Paused { user, .. }
+            | Resumed { user, .. }
+            | WrapUpEnded { user, .. }
+            | InteractionStarted { user, .. }
+            | InteractionEnded { user, .. }
+            | DeviceRegistered { user, .. }
+            | DeviceActivity { user, .. } => [Some(user), None],
+            MonitoringStarted { user, supervisor, .. }
+            | MonitoringModeChanged { user, supervisor, .. }
+            | MonitoringStopped { user, supervisor, .. } => [Some(user), Some(supervisor)],
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Identifiers and bounded text values of the domain.
+//!
+//! Every id is an `Arc<str>`: events, state and views hold many copies of the same
+//! user and channel ids, and the hot path (decide + evolve) clones them per event.
+//! Validation happens once, at the edge, in `Deserialize`: a value of these types is
+//! always well-formed.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a text value was refused; becomes the `problem` of an `invalid_command`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must be {min} to {max} bytes without control characters, got {got:?}")]
+pub struct TextError {
+    what: &'static str,
+    min: usize,
+    max: usize,
+    got: String,
+}
+
+fn check_text(s: &str, what: &'static str, min: usize, max: usize) -> Result<(), TextError> {
+    if s.len() < min || s.len() > max || s.chars().any(char::is_control) {
+        let mut got: String = s.chars().take(40).collect();
+        if got.len() < s.len() {
+            got.push('…');
+        }
+        return Err(TextError { what, min, max, got });
+    }
+    Ok(())
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Longest accepted value, in UTF-8 bytes.
+            pub const MAX_LEN: usize = $max;
+
+            /// Validates and wraps `s`.
+            pub fn new(s: &str) -> Result<Self, TextError> {
+                check_text(s, $what, $min, $max)?;
+                Ok(Self(Arc::from(s)))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// For values the core itself knows to be valid.
+            #[allow(dead_code)]
+            pub(crate) fn from_static(s: &'static str) -> Self {
+                Self(Arc::from(s))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A user of the tenant. `"system"` is lexically valid but can never be created (§7).
+    UserId, "a user id", 1, 128
+);
+text_type!(
+    /// A queue, chat or campaign.
+    ChannelId, "a channel id", 1, 128
+);
+text_type!(
+    /// A phone, softphone, mobile or web client of a user.
+    DeviceId, "a device id", 1, 128
+);
+text_type!(
+    /// One call or chat, unique forever within a tenant.
+    InteractionId, "an interaction id", 1, 128
+);
+text_type!(
+    /// The client's id of a command, for idempotent retries at the host.
+    CommandId, "a command id", 1, 128
+);
+text_type!(
+    /// A display name of a user or channel.
+    Name, "a name", 1, 200
+);
+text_type!(
+    /// A device's label as shown in the "+ Log agent" picker; may be empty.
+    Label, "a device label", 0, 200
+);
+text_type!(
+    /// Why an agent is on break ("lunch", "training").
+    PauseReason, "a pause reason", 1, 100
+);
+
+/// Who issued a command: a user, or the routing engine / telephony / billing.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Actor {
+    System,
+    User(UserId),
+}
+
+impl Actor {
+    pub const SYSTEM: &'static str = "system";
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Actor::System => Self::SYSTEM,
+            Actor::User(u) => u.as_str(),
+        }
+    }
+
+    pub fn user(&self) -> Option<&UserId> {
+        match self {
+            Actor::System => None,
+            Actor::User(u) => Some(u),
+        }
+    }
+
+    pub fn is(&self, user: &UserId) -> bool {
+        self.user() == Some(user)
+    }
+}
+
+impl From<UserId> for Actor {
+    fn from(u: UserId) -> Self {
+        if u.as_str() == Actor::SYSTEM { Actor::System } else { Actor::User(u) }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for Actor {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Actor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        UserId::deserialize(d).map(Actor::from)
+    }
+}
+
+/// Milliseconds since the Unix epoch, within JavaScript's safe integer range so that
+/// browsers and servers read the same number (§7 Wire).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct Millis(u64);
+
+impl Millis {
+    /// 2^53 − 1, `Number.MAX_SAFE_INTEGER`.
+    pub const MAX: Millis = Millis((1 << 53) - 1);
+    pub const ZERO: Millis = Millis(0);
+
+    pub fn new(ms: u64) -> Option<Millis> {
+        (ms <= Self::MAX.0).then_some(Millis(ms))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// `self + secs` seconds, saturating at [`Millis::MAX`] so a deadline stays a safe
+    /// integer in JavaScript.
+    pub fn plus_secs(self, secs: u32) -> Millis {
+        Millis(self.0.saturating_add(u64::from(secs) * 1000).min(Self::MAX.0))
+    }
+
+    /// Milliseconds from `self` until `later`, zero when `later` has passed.
+    pub fn until(self, later: Millis) -> u64 {
+        later.0.saturating_sub(self.0)
+    }
+}
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let ms = u64::deserialize(d)?;
+        Millis::new(ms).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "a time must be an integer from 0 to 2^53-1 (9007199254740991), got {ms}"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_refuse_empty_overlong_and_control_characters() {
+        assert!(UserId::new("ana").is_ok());
+        assert!(UserId::new("").is_err());
+        assert!(UserId::new(&"x".repeat(129)).is_err());
+        assert!(UserId::new("a\nb").is_err());
+        assert!(Label::new("").is_ok());
+    }
+
+    #[test]
+    fn the_system_actor_is_not_a_user() {
+        let a: Actor = serde_json::from_str("\"system\"").unwrap();
+        assert_eq!(a, Actor::System);
+        let a: Actor = serde_json::from_str("\"ana\"").unwrap();
+        assert_eq!(a.user().map(UserId::as_str), Some("ana"));
+    }
+
+    #[test]
+    fn time_stays_in_javascripts_safe_range() {
+        assert!(serde_json::from_str::<Millis>("9007199254740991").is_ok());
+        assert!(serde_json::from_str::<Millis>("9007199254740992").is_err());
+        assert!(serde_json::from_str::<Millis>("-1").is_err());
+        assert!(serde_json::from_str::<Millis>("1.5").is_err());
+        assert_eq!(Millis::MAX.plus_secs(30), Millis::MAX);
+    }
+}

@@ -1,0 +1,50 @@
+//! # agentstate-core
+//!
+//! The contact-center agent-state rules of `SPEC.md`, written once. Sans-IO: no clock,
+//! no files, no network, no randomness. The caller feeds commands (each carrying its own
+//! time) and drains events:
+//!
+//! * [`decide`] — a [`Command`] against a [`State`] gives [`Event`]s or one [`Rejection`];
+//! * [`evolve`] — folds one event into the state; a state is the fold of its events;
+//! * [`views`] — pure answers to what dashboards ask (roster, allowed actions, …);
+//! * [`wire`] — the JSON form every runtime speaks.
+//!
+//! Each rule lives in the module named after its domain idea: `authority` (who may
+//! act where), `sign_in`, `pause`, `wrap_up`, `monitoring`, `routing`, `devices`,
+//! `config`.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+mod authority;
+mod command;
+pub mod config;
+mod decide;
+pub mod devices;
+mod event;
+mod ids;
+pub mod monitoring;
+mod pause;
+mod rejection;
+mod roles;
+mod routing;
+mod seed;
+mod sign_in;
+mod state;
+pub mod views;
+pub mod wire;
+mod wrap_up;
+
+pub use command::{Action, Command};
+pub use config::{AssignAs, Assignment, Channel, ChannelKind, PauseReasons, Setting, Settings, WrapUpSecs};
+pub use decide::{decide, handle};
+pub use devices::{Device, DeviceKind};
+pub use event::{Change, Event};
+pub use ids::{
+    Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
+};
+pub use monitoring::MonitorMode;
+pub use rejection::{IdKind, Lang, Messages, Rejection, RejectionCode, Unroutable};
+pub use roles::{Plan, Role, RoleSet};
+pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
+pub use state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp, evolve};

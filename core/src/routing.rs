@@ -1,0 +1,62 @@
+//! The routing system starting and ending interactions. Ending one starts the user's
+//! wrap-up and ends any monitoring of it.
+
+use crate::authority;
+use crate::decide::Ctx;
+use crate::event::{Change, Event};
+use crate::ids::{ChannelId, InteractionId, UserId};
+use crate::rejection::{IdKind, Rejection, Unroutable};
+
+pub(crate) fn interaction_started(
+    ctx: &Ctx,
+    user: &UserId,
+    channel: &ChannelId,
+    interaction: &InteractionId,
+) -> Result<Vec<Event>, Rejection> {
+    authority::require_system(ctx)?;
+    let u = ctx.user(user)?;
+    // Wrap-up and a running interaction block every channel; a pause only its own.
+    let because = match u.sign_ins.get(channel) {
+        None => Some(Unroutable::NotSignedIn),
+        Some(s) if s.pause.is_some() => Some(Unroutable::Paused),
+        Some(_) if u.interaction.is_some() => Some(Unroutable::Busy),
+        Some(_) if u.wrap_up_at(ctx.at).is_some() => Some(Unroutable::InWrapUp),
+        Some(_) => None,
+    };
+    if let Some(because) = because {
+        return Err(Rejection::NotRoutable { user: user.clone(), channel: channel.clone(), because });
+    }
+    if ctx.state.interaction_id_used(interaction) {
+        return Err(Rejection::DuplicateId { kind: IdKind::Interaction, id: interaction.to_string() });
+    }
+    Ok(vec![ctx.event(Change::InteractionStarted {
+        user: user.clone(),
+        channel: channel.clone(),
+        interaction: interaction.clone(),
+    })])
+}
+
+pub(crate) fn interaction_ended(ctx: &Ctx, interaction: &InteractionId) -> Result<Vec<Event>, Rejection> {
+    authority::require_system(ctx)?;
+    let running = ctx
+        .state
+        .interaction(interaction)
+        .ok_or_else(|| Rejection::UnknownInteraction { interaction: interaction.clone() })?;
+    let mut events = Vec::with_capacity(2);
+    if let Some(m) = &running.monitoring {
+        events.push(ctx.event(Change::MonitoringStopped {
+            user: running.user.clone(),
+            supervisor: m.supervisor.clone(),
+            interaction: interaction.clone(),
+        }));
+    }
+    // The channel's wrap-up time at this moment decides the deadline (§7).
+    let secs = ctx.state.channel(&running.channel).map_or(0, |c| c.wrap_up_secs.get());
+    events.push(ctx.event(Change::InteractionEnded {
+        user: running.user.clone(),
+        channel: running.channel.clone(),
+        interaction: interaction.clone(),
+        wrap_up_until: (secs > 0).then(|| ctx.at.plus_secs(secs)),
+    }));
+    Ok(events)
+}

@@ -1,0 +1,316 @@
+//! A tenant's state: a pure fold of its events (R6). `BTreeMap` everywhere so that
+//! iteration — and with it the order of events a command produces — is the same on
+//! every runtime and after a snapshot is reloaded.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Assignment, Channel, PauseReasons, Settings};
+use crate::devices::Device;
+use crate::event::{Change, Event};
+use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, Name, PauseReason, UserId};
+use crate::monitoring::MonitorMode;
+use crate::roles::{Plan, RoleSet};
+
+/// One tenant. Build it by folding events ([`State::from_events`], [`evolve`]) or from
+/// a snapshot (serde).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub(crate) plan: Plan,
+    pub(crate) settings: Settings,
+    pub(crate) pause_reasons: PauseReasons,
+    pub(crate) users: BTreeMap<UserId, User>,
+    pub(crate) channels: BTreeMap<ChannelId, Channel>,
+    /// Running interactions.
+    pub(crate) interactions: BTreeMap<InteractionId, Interaction>,
+    /// Ended interactions: ids are unique forever (§7).
+    pub(crate) ended_interactions: BTreeSet<InteractionId>,
+    pub(crate) devices: BTreeMap<DeviceId, Device>,
+    /// The last accepted `at` (R7); `None` before the first event.
+    pub(crate) clock: Option<Millis>,
+}
+
+/// A user and everything the runtime knows about them.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: Name,
+    pub roles: RoleSet,
+    /// Permanent configuration; never changed by a sign-in (R1).
+    pub assignments: BTreeMap<ChannelId, Assignment>,
+    /// Runtime sign-ins; ended only by a sign-out (R4).
+    pub sign_ins: BTreeMap<ChannelId, SignIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<InteractionId>,
+    /// The last wrap-up; over once a command's `at` reaches `until`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrap_up: Option<WrapUp>,
+    /// In order of registration.
+    pub devices: Vec<DeviceId>,
+}
+
+impl User {
+    pub fn is_assigned_agent(&self, channel: &ChannelId) -> bool {
+        self.assignments.get(channel).is_some_and(|a| a.agent)
+    }
+
+    pub fn is_assigned_supervisor(&self, channel: &ChannelId) -> bool {
+        self.assignments.get(channel).is_some_and(|a| a.supervisor)
+    }
+
+    /// The wrap-up still running at `at`.
+    pub fn wrap_up_at(&self, at: Millis) -> Option<&WrapUp> {
+        self.wrap_up.as_ref().filter(|w| at < w.until)
+    }
+
+    /// Sign-ins to channels the user is not assigned to as agent, judged now (§7).
+    pub fn unassigned_sign_ins(&self) -> impl Iterator<Item = (&ChannelId, &SignIn)> {
+        self.sign_ins.iter().filter(|(c, _)| !self.is_assigned_agent(c))
+    }
+}
+
+/// A sign-in: since when, by whom, and its pause if on break.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub since: Millis,
+    pub by: Actor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    pub reason: PauseReason,
+    pub since: Millis,
+    pub by: Actor,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrapUp {
+    pub channel: ChannelId,
+    pub until: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interaction {
+    pub user: UserId,
+    pub channel: ChannelId,
+    pub since: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Monitoring {
+    pub supervisor: UserId,
+    pub mode: MonitorMode,
+    pub since: Millis,
+}
+
+impl State {
+    /// An empty tenant on the `basic` plan with default settings.
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Folds `events` from an empty tenant.
+    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> State {
+        let mut state = State::new();
+        for e in events {
+            evolve(&mut state, e);
+        }
+        state
+    }
+
+    pub fn plan(&self) -> Plan {
+        self.plan
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn pause_reasons(&self) -> &PauseReasons {
+        &self.pause_reasons
+    }
+
+    pub fn clock(&self) -> Option<Millis> {
+        self.clock
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.get(id)
+    }
+
+    pub fn users(&self) -> impl Iterator<Item = (&UserId, &User)> {
+        self.users.iter()
+    }
+
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.get(id)
+    }
+
+    pub fn channels(&self) -> impl Iterator<Item = (&ChannelId, &Channel)> {
+        self.channels.iter()
+    }
+
+    pub fn interaction(&self, id: &str) -> Option<&Interaction> {
+        self.interactions.get(id)
+    }
+
+    /// The interaction `user` is in now, if any.
+    pub fn interaction_of(&self, user: &User) -> Option<(&InteractionId, &Interaction)> {
+        let id = user.interaction.as_ref()?;
+        self.interactions.get_key_value(id)
+    }
+
+    pub fn interaction_id_used(&self, id: &str) -> bool {
+        self.interactions.contains_key(id) || self.ended_interactions.contains(id)
+    }
+
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.devices.get(id)
+    }
+
+    pub fn assignment(&self, user: &str, channel: &str) -> Assignment {
+        self.users.get(user).and_then(|u| u.assignments.get(channel)).copied().unwrap_or_default()
+    }
+}
+
+/// Applies one event. Total: an event naming something the state does not hold (a
+/// corrupted or foreign log) changes nothing rather than panicking.
+pub fn evolve(state: &mut State, event: &Event) {
+    state.clock = Some(state.clock.map_or(event.at, |c| c.max(event.at)));
+    let at = event.at;
+    match &event.change {
+        Change::PlanSet { plan } => state.plan = *plan,
+        Change::SettingChanged { setting, value } => state.settings.set(*setting, *value),
+        Change::PauseReasonsSet { reasons } => state.pause_reasons = reasons.clone(),
+        Change::UserCreated { user, name, roles } => {
+            state.users.entry(user.clone()).or_insert_with(|| User {
+                name: name.clone(),
+                roles: *roles,
+                assignments: BTreeMap::new(),
+                sign_ins: BTreeMap::new(),
+                interaction: None,
+                wrap_up: None,
+                devices: Vec::new(),
+            });
+        }
+        Change::RolesSet { user, roles } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.roles = *roles;
+            }
+        }
+        Change::ChannelCreated { channel, kind, name, wrap_up_secs } => {
+            state.channels.entry(channel.clone()).or_insert_with(|| Channel {
+                kind: *kind,
+                name: name.clone(),
+                wrap_up_secs: *wrap_up_secs,
+            });
+        }
+        Change::Assigned { user, channel, r#as } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.assignments.entry(channel.clone()).or_default().set(*r#as);
+            }
+        }
+        Change::Unassigned { user, channel } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.assignments.remove(channel);
+            }
+        }
+        Change::SignedIn { user, channel } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.sign_ins.insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None });
+            }
+        }
+        Change::SignedOut { user, channel } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.sign_ins.remove(channel);
+            }
+        }
+        Change::Paused { user, channel, reason } => {
+            if let Some(s) = sign_in_mut(state, user, channel) {
+                s.pause = Some(Pause { reason: reason.clone(), since: at, by: event.by.clone() });
+            }
+        }
+        Change::Resumed { user, channel } => {
+            if let Some(s) = sign_in_mut(state, user, channel) {
+                s.pause = None;
+            }
+        }
+        Change::WrapUpEnded { user, .. } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.wrap_up = None;
+            }
+        }
+        Change::MonitoringStarted { supervisor, interaction, mode, .. } => {
+            if let Some(i) = state.interactions.get_mut(interaction) {
+                i.monitoring = Some(Monitoring { supervisor: supervisor.clone(), mode: *mode, since: at });
+            }
+        }
+        Change::MonitoringModeChanged { interaction, mode, .. } => {
+            if let Some(m) = state.interactions.get_mut(interaction).and_then(|i| i.monitoring.as_mut()) {
+                m.mode = *mode;
+            }
+        }
+        Change::MonitoringStopped { interaction, .. } => {
+            if let Some(i) = state.interactions.get_mut(interaction) {
+                i.monitoring = None;
+            }
+        }
+        Change::InteractionStarted { user, channel, interaction } => {
+            if let Some(u) = state.users.get_mut(user) {
+                u.interaction = Some(interaction.clone());
+                state.interactions.insert(
+                    interaction.clone(),
+                    Interaction { user: user.clone(), channel: channel.clone(), since: at, monitoring: None },
+                );
+            }
+        }
+        Change::InteractionEnded { user, channel, interaction, wrap_up_until } => {
+            state.interactions.remove(interaction);
+            state.ended_interactions.insert(interaction.clone());
+            if let Some(u) = state.users.get_mut(user) {
+                if u.interaction.as_ref() == Some(interaction) {
+                    u.interaction = None;
+                }
+                u.wrap_up = wrap_up_until.map(|until| WrapUp { channel: channel.clone(), until });
+            }
+        }
+        Change::DeviceRegistered { user, device, kind, label } => {
+            if let Some(u) = state.users.get_mut(user)
+                && !state.devices.contains_key(device)
+            {
+                u.devices.push(device.clone());
+                state.devices.insert(
+                    device.clone(),
+                    Device { user: user.clone(), kind: *kind, label: label.clone(), active: false },
+                );
+            }
+        }
+        Change::DeviceActivity { user, device, active } => {
+            if *active {
+                for other in state.users.get(user).map(|u| u.devices.as_slice()).unwrap_or_default() {
+                    if let Some(d) = state.devices.get_mut(other) {
+                        d.active = false;
+                    }
+                }
+            }
+            if let Some(d) = state.devices.get_mut(device) {
+                d.active = *active;
+            }
+        }
+    }
+}
+
+fn sign_in_mut<'s>(state: &'s mut State, user: &UserId, channel: &ChannelId) -> Option<&'s mut SignIn> {
+    state.users.get_mut(user)?.sign_ins.get_mut(channel)
+}

@@ -1,0 +1,16 @@
+//! What dashboards ask (§5): pure functions of the state (and the time `at`, for
+//! wrap-up countdowns), or of the event log for [`history`].
+
+mod allowed_actions;
+mod history;
+mod lingering;
+mod roster;
+mod search;
+
+pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
+pub use history::history;
+pub use lingering::{LingeringSignIn, lingering_unassigned};
+pub use roster::{
+    DeviceView, InteractionView, MonitorView, PauseView, Roster, RosterEntry, SignInView, WrapUpView, roster,
+};
+pub use search::{UserMatch, fold, search_users};

@@ -1,0 +1,144 @@
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Assignment, ChannelKind};
+use crate::devices::{Device, DeviceKind};
+use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
+use crate::monitoring::MonitorMode;
+use crate::roles::RoleSet;
+use crate::state::{State, User};
+
+/// Everyone on one channel, as the Supervisor dashboard lists them.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Roster {
+    pub channel: ChannelId,
+    pub kind: ChannelKind,
+    pub name: Name,
+    /// Sorted by name, then id.
+    pub entries: Vec<RosterEntry>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub user: UserId,
+    pub name: Name,
+    pub roles: RoleSet,
+    /// The permanent assignment to this channel (both flags false when none).
+    pub assigned: Assignment,
+    pub signed_in: Option<SignInView>,
+    /// Signed in without being assigned as agent: what a supervisor may need to review.
+    pub unassigned_sign_in: bool,
+    pub paused: Option<PauseView>,
+    /// The user's running interaction, on whichever channel.
+    pub interaction: Option<InteractionView>,
+    /// The user's wrap-up, on whichever channel, while it runs.
+    pub wrap_up: Option<WrapUpView>,
+    pub monitored_by: Option<MonitorView>,
+    pub active_device: Option<DeviceView>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SignInView {
+    pub since: Millis,
+    pub by: Actor,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PauseView {
+    pub reason: PauseReason,
+    pub since: Millis,
+    pub by: Actor,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct InteractionView {
+    pub interaction: InteractionId,
+    pub channel: ChannelId,
+    pub since: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct WrapUpView {
+    pub channel: ChannelId,
+    pub until: Millis,
+    pub remaining_ms: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MonitorView {
+    pub supervisor: UserId,
+    pub mode: MonitorMode,
+    pub since: Millis,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub device: DeviceId,
+    pub kind: DeviceKind,
+    pub label: Label,
+    pub active: bool,
+}
+
+impl DeviceView {
+    pub(crate) fn new(id: &DeviceId, d: &Device) -> DeviceView {
+        DeviceView { device: id.clone(), kind: d.kind, label: d.label.clone(), active: d.active }
+    }
+}
+
+/// Everyone assigned to or signed into `channel` — and whoever is in an interaction or
+/// wrap-up there after signing out, since a supervisor still sees and monitors them.
+/// `None` for an unknown channel.
+pub fn roster(state: &State, channel: &str, at: Millis) -> Option<Roster> {
+    let (id, c) = state.channels.get_key_value(channel)?;
+    let mut entries: Vec<RosterEntry> = state
+        .users()
+        .filter(|(_, u)| on_channel(state, u, id, at))
+        .map(|(uid, u)| entry(state, uid, u, id, at))
+        .collect();
+    entries.sort_by(|a, b| (&a.name, &a.user).cmp(&(&b.name, &b.user)));
+    Some(Roster { channel: id.clone(), kind: c.kind, name: c.name.clone(), entries })
+}
+
+fn on_channel(state: &State, u: &User, channel: &ChannelId, at: Millis) -> bool {
+    u.assignments.contains_key(channel)
+        || u.sign_ins.contains_key(channel)
+        || state.interaction_of(u).is_some_and(|(_, i)| &i.channel == channel)
+        || u.wrap_up_at(at).is_some_and(|w| &w.channel == channel)
+}
+
+pub(crate) fn active_device(state: &State, u: &User) -> Option<DeviceView> {
+    u.devices.iter().find_map(|id| state.device(id).filter(|d| d.active).map(|d| DeviceView::new(id, d)))
+}
+
+fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) -> RosterEntry {
+    let sign_in = u.sign_ins.get(channel);
+    let interaction = state.interaction_of(u);
+    RosterEntry {
+        user: id.clone(),
+        name: u.name.clone(),
+        roles: u.roles,
+        assigned: u.assignments.get(channel).copied().unwrap_or_default(),
+        signed_in: sign_in.map(|s| SignInView { since: s.since, by: s.by.clone() }),
+        unassigned_sign_in: sign_in.is_some() && !u.is_assigned_agent(channel),
+        paused: sign_in.and_then(|s| s.pause.as_ref()).map(|p| PauseView {
+            reason: p.reason.clone(),
+            since: p.since,
+            by: p.by.clone(),
+        }),
+        interaction: interaction.map(|(iid, i)| InteractionView {
+            interaction: iid.clone(),
+            channel: i.channel.clone(),
+            since: i.since,
+        }),
+        wrap_up: u.wrap_up_at(at).map(|w| WrapUpView {
+            channel: w.channel.clone(),
+            until: w.until,
+            remaining_ms: at.until(w.until),
+        }),
+        monitored_by: interaction.and_then(|(_, i)| i.monitoring.as_ref()).map(|m| MonitorView {
+            supervisor: m.supervisor.clone(),
+            mode: m.mode,
+            since: m.since,
+        }),
+        active_device: active_device(state, u),
+    }
+}

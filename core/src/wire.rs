@@ -1,0 +1,196 @@
+//! The JSON wire: decoding commands with located errors, and the outcome every runtime
+//! returns. Decoding lives in the core so that an `invalid_command` reads the same in
+//! the browser, in wasmtime and natively.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::command::{Action, Command, ExternallyTagged};
+use crate::decide::handle;
+use crate::event::Event;
+use crate::rejection::{Messages, Rejection};
+use crate::state::State;
+
+/// Largest command accepted, in bytes of JSON. Real commands are a few hundred bytes;
+/// `set_pause_reasons` with 100 long reasons stays well below.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
+/// Decodes one command from JSON text.
+pub fn decode_command(json: &str) -> Result<Command, Rejection> {
+    if json.len() > MAX_COMMAND_BYTES {
+        return Err(Rejection::invalid(
+            "$",
+            format_args!("the command is {} bytes; at most {MAX_COMMAND_BYTES} are accepted", json.len()),
+        ));
+    }
+    let value: Value = serde_json::from_str(json).map_err(|e| {
+        let text = e.to_string();
+        let problem = text.split(" at line ").next().unwrap_or(&text);
+        Rejection::invalid(format!("line {}, column {}", e.line(), e.column()), problem)
+    })?;
+    command_from_value(value)
+}
+
+/// Decodes one command from an already parsed JSON value (scenario steps arrive so).
+pub fn command_from_value(value: Value) -> Result<Command, Rejection> {
+    let mut map = match value {
+        Value::Object(map) => map,
+        other => {
+            return Err(Rejection::invalid("$", format_args!("expected a JSON object, found {}", describe(&other))));
+        }
+    };
+    let actor = map.remove("actor");
+    let at = map.remove("at");
+    let id = map.remove("id");
+    let kind = match map.remove("type") {
+        None => return Err(Rejection::invalid("type", "missing field `type`")),
+        Some(Value::String(kind)) => kind,
+        Some(other) => {
+            return Err(Rejection::invalid("type", format_args!("expected a string, found {}", describe(&other))));
+        }
+    };
+    if !Action::TYPES.contains(&kind.as_str()) {
+        return Err(Rejection::invalid(
+            "type",
+            format_args!("unknown command type `{kind}`; expected one of {}", Action::TYPES.join(", ")),
+        ));
+    }
+    let reshaped = Value::Object(Map::from_iter([(kind, Value::Object(map))]));
+    let action: Action = serde_path_to_error::deserialize::<_, ExternallyTagged>(reshaped)
+        .map_err(|e| {
+            // The first segment is the reshaped `type`; the rest is the field's path.
+            let path = e.path().to_string();
+            let location = path.split_once('.').map_or("$", |(_, field)| field).to_owned();
+            Rejection::invalid(location, e.into_inner())
+        })?
+        .into();
+    Ok(Command {
+        actor: required(actor, "actor")?,
+        at: required(at, "at")?,
+        id: match id {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(field(v, "id")?),
+        },
+        action,
+    })
+}
+
+fn required<T: for<'de> Deserialize<'de>>(value: Option<Value>, name: &str) -> Result<T, Rejection> {
+    field(value.ok_or_else(|| Rejection::invalid(name, format_args!("missing field `{name}`")))?, name)
+}
+
+fn field<T: for<'de> Deserialize<'de>>(value: Value, name: &str) -> Result<T, Rejection> {
+    T::deserialize(value).map_err(|e| Rejection::invalid(name, e))
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// What a runtime answers for one command.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Accepted { events: Vec<Event> },
+    Rejected { rejection: RejectionReport },
+}
+
+/// A rejection with its messages, as sent to clients.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RejectionReport {
+    #[serde(flatten)]
+    pub rejection: Rejection,
+    pub message: Messages,
+}
+
+impl From<Rejection> for RejectionReport {
+    fn from(rejection: Rejection) -> Self {
+        let message = rejection.messages();
+        RejectionReport { rejection, message }
+    }
+}
+
+impl Outcome {
+    pub fn from_result(result: Result<Vec<Event>, Rejection>) -> Outcome {
+        match result {
+            Ok(events) => Outcome::Accepted { events },
+            Err(rejection) => Outcome::Rejected { rejection: rejection.into() },
+        }
+    }
+
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Outcome::Accepted { .. })
+    }
+}
+
+/// Decodes, decides and applies one JSON command: the whole job of a runtime.
+pub fn handle_json(state: &mut State, json: &str) -> Outcome {
+    Outcome::from_result(decode_command(json).and_then(|c| handle(state, &c)))
+}
+
+/// Serialises `value` to JSON. Our types have string keys and no failing `Serialize`,
+/// so this cannot fail; the fallback keeps it total anyway.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rejection::InvalidCommand;
+
+    fn problem(json: &str) -> (String, String) {
+        match decode_command(json) {
+            Err(InvalidCommand { location, problem }) => (location, problem),
+            other => panic!("expected invalid_command, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_command_decodes_with_its_envelope() {
+        let c = decode_command(
+            r#"{"type":"pause","actor":"ana","at":5,"user":"ana","reason":"lunch","channel":null,"id":"c1"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.action.type_name(), "pause");
+        assert_eq!(c.at.get(), 5);
+        assert_eq!(c.id.as_ref().map(|i| i.as_str()), Some("c1"));
+        assert!(matches!(c.action, Action::Pause { channel: None, .. }));
+    }
+
+    #[test]
+    fn bad_input_is_located() {
+        assert_eq!(problem(r#"{"type":"sign_in","#).0, "line 1, column 18");
+        assert_eq!(problem("[1]"), ("$".into(), "expected a JSON object, found an array".into()));
+        assert_eq!(problem(r#"{"actor":"a","at":1}"#).0, "type");
+        let (loc, p) = problem(r#"{"type":"dance","actor":"a","at":1}"#);
+        assert_eq!(loc, "type");
+        assert!(p.starts_with("unknown command type `dance`"), "{p}");
+        let (loc, p) = problem(r#"{"type":"pause","actor":"a","at":1,"user":"a","reason":"x","chanel":"s"}"#);
+        assert_eq!(loc, "chanel");
+        assert!(p.contains("unknown field `chanel`"), "{p}");
+        let (loc, p) = problem(r#"{"type":"set_roles","actor":"a","at":1,"user":"b","roles":["agent","boss"]}"#);
+        assert_eq!(loc, "roles[1]");
+        assert!(p.contains("unknown variant `boss`"), "{p}");
+        assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","user":"b"}"#).0, "at");
+        assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1}"#), ("$".into(), "missing field `user`".into()));
+        assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1.5,"user":"b"}"#).0, "at");
+        assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1,"user":""}"#).0, "user");
+        let big = format!(r#"{{"type":"sign_out_all","actor":"a","at":1,"user":"{}"}}"#, "x".repeat(MAX_COMMAND_BYTES));
+        assert!(problem(&big).1.contains("at most 65536"));
+    }
+
+    #[test]
+    fn commands_round_trip_through_their_wire_form() {
+        let json = r#"{"actor":"ada","at":7,"type":"assign","user":"ana","channel":"sales","as":"supervisor"}"#;
+        let c = decode_command(json).unwrap();
+        assert_eq!(to_json(&c), json);
+    }
+}
