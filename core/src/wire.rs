@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(loc, "roles[1]");
         assert!(p.contains("unknown variant `boss`"), "{p}");
         assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","user":"b"}"#).0, "at");
-        assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1}"#), ("$".into(), "missing field `user`".into()));
+        assert_eq!(
+            problem(r#"{"type":"sign_out_all","actor":"a","at":1}"#),
+            ("$".into(), "missing field `user`".into())
+        );
         assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1.5,"user":"b"}"#).0, "at");
         assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1,"user":""}"#).0, "user");
         let big = format!(r#"{{"type":"sign_out_all","actor":"a","at":1,"user":"{}"}}"#, "x".repeat(MAX_COMMAND_BYTES));

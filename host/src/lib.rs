@@ -1,0 +1,3 @@
+//! The agentstate host: the CLI today; the wasmtime engine and the server follow.
+
+pub mod check;

@@ -1,0 +1,144 @@
+use std::fmt;
+use std::path::Path;
+
+use agentstate_core::{RejectionCode, TenantSeed};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+/// A rule suite, parsed and checked.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub tenant: TenantSeed,
+    pub steps: Vec<Step>,
+}
+
+/// One step: the command exactly as written (a step that is not a valid command is
+/// still a step — the engine rejects it as `invalid_command`), and what it should do.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// 1-based position in `steps`.
+    pub number: usize,
+    /// Line of the step in the file.
+    pub line: u64,
+    pub command: Value,
+    pub expect: Option<Expect>,
+}
+
+/// What a step is expected to do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Expect {
+    Accepted,
+    Rejected(RejectionCode),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Accepted => f.write_str("accepted"),
+            Expect::Rejected(code) => write!(f, "rejected {code}"),
+        }
+    }
+}
+
+/// A file that is not a scenario: not YAML, no `tenant` or `steps`, an invalid tenant,
+/// or a malformed `expect`.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ScenarioError {
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl ScenarioError {
+    fn at(line: u64, message: impl Into<String>) -> ScenarioError {
+        ScenarioError { line: (line > 0).then_some(line), message: message.into() }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    tenant: Spanned<TenantSeed>,
+    steps: Vec<Spanned<Value>>,
+}
+
+impl Scenario {
+    /// Reads a scenario from YAML or JSON text.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| ScenarioError {
+            line: e.location().map(|l| l.line()).filter(|l| *l > 0),
+            message: e.to_string(),
+        })?;
+        let tenant_line = raw.tenant.referenced.line();
+        raw.tenant.value.events().map_err(|e| ScenarioError::at(tenant_line, format!("tenant.{e}")))?;
+        let steps = raw
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, spanned)| step(i + 1, spanned.referenced.line(), spanned.value))
+            .collect::<Result<_, _>>()?;
+        Ok(Scenario { name: raw.name, tenant: raw.tenant.value, steps })
+    }
+
+    /// Reads a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError { line: None, message: format!("cannot read: {e}") })?;
+        Scenario::parse(&text)
+    }
+}
+
+fn step(number: usize, line: u64, mut command: Value) -> Result<Step, ScenarioError> {
+    let expect = match command.as_object_mut().and_then(|m| m.remove("expect")) {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(serde_json::from_value(value).map_err(|e| {
+            ScenarioError::at(
+                line,
+                format!("steps[{}].expect: {e}; write `accepted` or `{{rejected: CODE}}`", number - 1),
+            )
+        })?),
+    };
+    Ok(Step { number, line, command, expect })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "name: n\ntenant:\n  plan: basic\n  users: [{id: ana, name: Ana, roles: [agent]}]\nsteps:\n  - {at: 1, actor: ana, type: sign_out_all, user: ana, expect: {rejected: nothing_to_do}}\n  - {at: 2, actor: ana, type: sign_out_all, user: ana}\n";
+
+    #[test]
+    fn steps_keep_their_line_and_expectation() {
+        let s = Scenario::parse(OK).unwrap();
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!((s.steps[0].line, s.steps[1].line), (6, 7));
+        assert_eq!(s.steps[0].expect, Some(Expect::Rejected(RejectionCode::NothingToDo)));
+        assert_eq!(s.steps[1].expect, None);
+        assert!(s.steps[0].command.get("expect").is_none());
+        assert_eq!(s.steps[0].command["at"], 1);
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let json = r#"{"name":"j","tenant":{"plan":"complete"},"steps":[{"at":1,"actor":"system","type":"set_plan","plan":"basic","expect":"accepted"}]}"#;
+        assert_eq!(Scenario::parse(json).unwrap().steps[0].expect, Some(Expect::Accepted));
+    }
+
+    #[test]
+    fn files_that_are_not_scenarios_are_located() {
+        let e = Scenario::parse("name: n\ntenant: {plan: basic}\nsteps: [\n").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        let e = Scenario::parse("name: n\nsteps: []\n").unwrap_err();
+        assert!(e.message.contains("tenant"), "{e}");
+        let e = Scenario::parse(&OK.replace("plan: basic", "plan: gold")).unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = Scenario::parse(&OK.replace("users: [{id: ana", "users: [{id: system")).unwrap_err();
+        assert!(e.message.contains("tenant.users[0].id"), "{e}");
+        let e = Scenario::parse(&OK.replace("nothing_to_do", "nothing_to_see")).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+    }
+}
