@@ -125,13 +125,8 @@ impl WrapUpSecs {
 
 impl<'de> Deserialize<'de> for WrapUpSecs {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let secs = u32::deserialize(d)?;
-        WrapUpSecs::new(secs).ok_or_else(|| {
-            serde::de::Error::custom(format_args!(
-                "wrap_up_secs must be 0 to {} (one day), got {secs}",
-                WrapUpSecs::MAX
-            ))
-        })
+        let secs = crate::ids::bounded_integer(d, u64::from(WrapUpSecs::MAX), "seconds from 0 to 86400 (one day)")?;
+        Ok(WrapUpSecs(u32::try_from(secs).unwrap_or(WrapUpSecs::MAX)))
     }
 }
 

@@ -236,13 +236,33 @@ impl fmt::Debug for Millis {
 
 impl<'de> Deserialize<'de> for Millis {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let ms = u64::deserialize(d)?;
-        Millis::new(ms).ok_or_else(|| {
-            serde::de::Error::custom(format_args!(
-                "a time must be an integer from 0 to 2^53-1 (9007199254740991), got {ms}"
-            ))
-        })
+        let what = "a time in milliseconds since the Unix epoch, an integer from 0 to 2^53-1";
+        bounded_integer(d, Millis::MAX.0, what).map(Millis)
     }
+}
+
+/// Reads a non-negative integer up to `max`; errors say `what` was expected rather
+/// than a Rust type name.
+pub(crate) fn bounded_integer<'de, D: Deserializer<'de>>(d: D, max: u64, what: &'static str) -> Result<u64, D::Error> {
+    struct Bounded {
+        max: u64,
+        what: &'static str,
+    }
+    impl serde::de::Visitor<'_> for Bounded {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.what)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            if v <= self.max { Ok(v) } else { Err(E::invalid_value(serde::de::Unexpected::Unsigned(v), &self)) }
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                .and_then(|v| self.visit_u64(v))
+        }
+    }
+    d.deserialize_u64(Bounded { max, what })
 }
 
 #[cfg(test)]
@@ -268,6 +288,8 @@ mod tests {
 
     #[test]
     fn time_stays_in_javascripts_safe_range() {
+        let e = serde_json::from_str::<Millis>("\"5\"").unwrap_err().to_string();
+        assert!(e.contains("expected a time in milliseconds"), "{e}");
         assert!(serde_json::from_str::<Millis>("9007199254740991").is_ok());
         assert!(serde_json::from_str::<Millis>("9007199254740992").is_err());
         assert!(serde_json::from_str::<Millis>("-1").is_err());

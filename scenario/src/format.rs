@@ -46,15 +46,17 @@ impl fmt::Display for Expect {
 /// A file that is not a scenario: not YAML, no `tenant` or `steps`, an invalid tenant,
 /// or a malformed `expect`.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
-#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+#[error("{message}")]
 pub struct ScenarioError {
+    /// Where in the file, when known.
     pub line: Option<u64>,
+    /// What is wrong, naming the line (YAML errors come with a snippet of the file).
     pub message: String,
 }
 
 impl ScenarioError {
-    fn at(line: u64, message: impl Into<String>) -> ScenarioError {
-        ScenarioError { line: (line > 0).then_some(line), message: message.into() }
+    fn at(line: u64, message: impl std::fmt::Display) -> ScenarioError {
+        ScenarioError { line: (line > 0).then_some(line), message: format!("line {line}: {message}") }
     }
 }
 
