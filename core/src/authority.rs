@@ -3,7 +3,7 @@
 
 use crate::decide::Ctx;
 use crate::ids::{ChannelId, UserId};
-use crate::rejection::Rejection;
+use crate::rejection::{Needs, Rejection};
 use crate::roles::Role;
 use crate::state::User;
 
@@ -47,20 +47,20 @@ impl Reach<'_> {
     }
 }
 
-fn not_authorized(ctx: &Ctx) -> Rejection {
-    Rejection::NotAuthorized { actor: ctx.actor.clone(), command: ctx.command.to_owned() }
+fn not_authorized(ctx: &Ctx, needs: Needs) -> Rejection {
+    Rejection::NotAuthorized { actor: ctx.actor.clone(), command: ctx.command.to_owned(), needs }
 }
 
 /// The acting user, or `not_authorized` for `"system"`.
-fn acting_user<'s>(ctx: &Ctx<'s>) -> Result<(&'s UserId, &'s User), Rejection> {
-    let id = ctx.actor.user().ok_or_else(|| not_authorized(ctx))?;
+fn acting_user<'s>(ctx: &Ctx<'s>, needs: Needs) -> Result<(&'s UserId, &'s User), Rejection> {
+    let id = ctx.actor.user().ok_or_else(|| not_authorized(ctx, needs))?;
     Ok((id, ctx.user(id)?))
 }
 
 /// An agent-status command (§4.1) on `user`: self-service needs the agent role and is
 /// never plan-gated or scoped; acting on someone else needs supervisor or admin.
 pub(crate) fn over_user<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, Rejection> {
-    let (actor, actor_user) = acting_user(ctx)?;
+    let (actor, actor_user) = acting_user(ctx, Needs::SupervisorOrAdmin)?;
     if actor == user {
         if !actor_user.roles.has(Role::Agent) {
             return Err(Rejection::NoAgentDashboard { user: user.clone() });
@@ -72,7 +72,7 @@ pub(crate) fn over_user<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, R
 
 /// A command on everyone (`sign_out_unassigned` without `user`): never self-service.
 pub(crate) fn over_everyone<'s>(ctx: &Ctx<'s>) -> Result<Reach<'s>, Rejection> {
-    let (actor, actor_user) = acting_user(ctx)?;
+    let (actor, actor_user) = acting_user(ctx, Needs::SupervisorOrAdmin)?;
     supervising(ctx, actor, actor_user)
 }
 
@@ -81,7 +81,7 @@ fn supervising<'s>(ctx: &Ctx<'s>, actor: &'s UserId, actor_user: &'s User) -> Re
         return Ok(Reach::Everywhere);
     }
     if !actor_user.roles.has(Role::Supervisor) {
-        return Err(not_authorized(ctx));
+        return Err(not_authorized(ctx, Needs::SupervisorOrAdmin));
     }
     supervisor_gates(ctx, actor, actor_user)
 }
@@ -100,9 +100,9 @@ fn supervisor_gates<'s>(ctx: &Ctx<'s>, actor: &'s UserId, actor_user: &'s User) 
 /// `monitor` / `stop_monitor` (§7): supervisor role, someone else, then plan and scope
 /// unless the actor is also an admin.
 pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, Rejection> {
-    let (actor, actor_user) = acting_user(ctx)?;
+    let (actor, actor_user) = acting_user(ctx, Needs::Supervisor)?;
     if !actor_user.roles.has(Role::Supervisor) {
-        return Err(not_authorized(ctx));
+        return Err(not_authorized(ctx, Needs::Supervisor));
     }
     if actor == user {
         return Err(Rejection::CannotMonitorSelf { user: user.clone() });
@@ -116,11 +116,11 @@ pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, 
 /// Configuration commands: the `admin` role, nothing else (an admin may change their
 /// own roles).
 pub(crate) fn require_admin(ctx: &Ctx) -> Result<(), Rejection> {
-    let (_, actor_user) = acting_user(ctx)?;
-    if actor_user.roles.has(Role::Admin) { Ok(()) } else { Err(not_authorized(ctx)) }
+    let (_, actor_user) = acting_user(ctx, Needs::Admin)?;
+    if actor_user.roles.has(Role::Admin) { Ok(()) } else { Err(not_authorized(ctx, Needs::Admin)) }
 }
 
 /// Routing, device and plan commands come only from `"system"`.
 pub(crate) fn require_system(ctx: &Ctx) -> Result<(), Rejection> {
-    if ctx.actor.user().is_none() { Ok(()) } else { Err(not_authorized(ctx)) }
+    if ctx.actor.user().is_none() { Ok(()) } else { Err(not_authorized(ctx, Needs::System)) }
 }

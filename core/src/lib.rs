@@ -44,7 +44,7 @@ pub use ids::{
     Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
 };
 pub use monitoring::MonitorMode;
-pub use rejection::{IdKind, Lang, Messages, Rejection, RejectionCode, Unroutable};
+pub use rejection::{IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
 pub use roles::{Plan, Role, RoleSet};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
 pub use state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp, evolve};

@@ -29,6 +29,15 @@ impl MonitorMode {
             MonitorMode::Barge => "barge",
         }
     }
+
+    /// The German name, as the product's German dashboard says it.
+    pub fn de(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "Mithören",
+            MonitorMode::Whisper => "Flüstern",
+            MonitorMode::Barge => "Aufschalten",
+        }
+    }
 }
 
 pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec<Event>, Rejection> {

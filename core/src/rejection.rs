@@ -30,8 +30,8 @@ pub enum Rejection {
     #[error("there is no running interaction {interaction}")]
     UnknownInteraction { interaction: InteractionId },
 
-    #[error("{actor} may not {command}")]
-    NotAuthorized { actor: Actor, command: String },
+    #[error("{actor} may not {command}: that needs {}", needs.en())]
+    NotAuthorized { actor: Actor, command: String, needs: Needs },
     #[error("{user} has no agent role, so no Agent dashboard to act from")]
     NoAgentDashboard { user: UserId },
     #[error("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str())]
@@ -117,6 +117,40 @@ impl Unroutable {
             Unroutable::Paused => "in Pause",
             Unroutable::Busy => "bereits in einem Gespräch",
             Unroutable::InWrapUp => "in der Nachbearbeitung",
+        }
+    }
+}
+
+/// What a `not_authorized` actor lacks.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Needs {
+    /// Acting on another user's status.
+    SupervisorOrAdmin,
+    /// Monitoring.
+    Supervisor,
+    /// Configuration.
+    Admin,
+    /// Routing, devices and the plan.
+    System,
+}
+
+impl Needs {
+    fn en(self) -> &'static str {
+        match self {
+            Needs::SupervisorOrAdmin => "the supervisor or admin role",
+            Needs::Supervisor => "the supervisor role",
+            Needs::Admin => "the admin role",
+            Needs::System => "the routing system",
+        }
+    }
+
+    fn de(self) -> &'static str {
+        match self {
+            Needs::SupervisorOrAdmin => "die Rolle Supervisor oder Admin",
+            Needs::Supervisor => "die Rolle Supervisor",
+            Needs::Admin => "die Rolle Admin",
+            Needs::System => "das Routing-System",
         }
     }
 }
@@ -228,7 +262,9 @@ impl Rejection {
             UnknownChannel { channel } => format!("Es gibt keinen Kanal {channel}"),
             UnknownDevice { device } => format!("Es gibt kein Gerät {device}"),
             UnknownInteraction { interaction } => format!("Es gibt keine laufende Interaktion {interaction}"),
-            NotAuthorized { actor, command } => format!("{actor} darf {command} nicht ausführen"),
+            NotAuthorized { actor, command, needs } => {
+                format!("{actor} darf {command} nicht ausführen: dafür braucht es {}", needs.de())
+            }
             NoAgentDashboard { user } => {
                 format!("{user} hat keine Beraterrolle und daher kein Berater-Dashboard")
             }
@@ -250,7 +286,7 @@ impl Rejection {
             NotInWrapUp { user } => format!("{user} ist nicht in der Nachbearbeitung"),
             NotOnCall { user } => format!("{user} führt kein Telefonat"),
             AlreadyMonitored { user, supervisor, mode } => {
-                format!("Das Gespräch von {user} wird bereits von {supervisor} mitgehört ({})", mode.as_str())
+                format!("Das Gespräch von {user} wird bereits von {supervisor} überwacht ({})", mode.de())
             }
             NotMonitored { user } => format!("Sie hören das Gespräch von {user} nicht mit"),
             NotRoutable { user, channel, because } => {

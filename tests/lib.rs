@@ -1,0 +1,60 @@
+//! Helpers shared by the rule-suite tests: where the suites are, and how a suite's
+//! outcomes are written down for review.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use agentstate_scenario::SuiteReport;
+use serde_json::Value;
+
+/// Every rule suite under `tests/suites`, sorted.
+pub fn suite_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A suite's outcomes as reviewable text: each step's command, then either its events
+/// (one canonical JSON line each) or its rejection with both messages.
+pub fn render(report: &SuiteReport) -> String {
+    let mut out = format!("# {}\n", report.name);
+    for step in &report.steps {
+        let mut fields = step.command.clone();
+        let header = match fields.as_object_mut() {
+            Some(map) => {
+                let at = map.remove("at").unwrap_or(Value::Null);
+                let actor = map.remove("actor").unwrap_or(Value::Null);
+                let kind = map.remove("type").unwrap_or(Value::Null);
+                format!("@{at} {}: {} {fields}", text(&actor), text(&kind))
+            }
+            None => format!("not an object: {fields}"),
+        };
+        let _ = writeln!(out, "{:>2} {header}", step.step);
+        let outcome = &step.outcome;
+        match outcome.get("outcome").and_then(Value::as_str) {
+            Some("accepted") => {
+                let _ = writeln!(out, "   accepted");
+                for event in outcome["events"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "   + {event}");
+                }
+            }
+            _ => {
+                let mut rejection = outcome["rejection"].clone();
+                let message = rejection.as_object_mut().and_then(|r| r.remove("message")).unwrap_or(Value::Null);
+                let _ = writeln!(out, "   rejected {rejection}");
+                let _ = writeln!(out, "   en: {}", text(&message["en"]));
+                let _ = writeln!(out, "   de: {}", text(&message["de"]));
+            }
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
