@@ -1,0 +1,373 @@
+//! Properties over random command sequences on a small tenant, so that ids collide
+//! often and every rule gets exercised.
+
+use agentstate_core::views::{Verdict, allowed_actions};
+use agentstate_core::wire::{decode_command, handle_json, to_json};
+use agentstate_core::{
+    Action, Actor, AssignAs, ChannelId, ChannelKind, Command, DeviceId, DeviceKind, Event, InteractionId, Label,
+    Millis, MonitorMode, Name, PauseReason, PauseReasons, Plan, Role, RoleSet, Setting, State, TenantSeed, UserId,
+    WrapUpSecs, decide, handle,
+};
+use proptest::prelude::*;
+
+const USERS: [&str; 7] = ["ana", "ben", "noa", "sam", "sue", "ada", "ghost"];
+const CHANNELS: [&str; 5] = ["sales", "support", "webchat", "outbound", "nowhere"];
+
+fn seed() -> TenantSeed {
+    let yaml = r#"{
+      "plan": "complete",
+      "pause_reasons": ["lunch", "training"],
+      "users": [
+        {"id": "ana", "name": "Ana Agent", "roles": ["agent"]},
+        {"id": "ben", "name": "Ben Berger", "roles": ["agent"]},
+        {"id": "noa", "name": "Noa Norole", "roles": []},
+        {"id": "sam", "name": "Sam Supervisor", "roles": ["supervisor"]},
+        {"id": "sue", "name": "Sue Senior", "roles": ["agent", "supervisor"]},
+        {"id": "ada", "name": "Ada Admin", "roles": ["admin", "supervisor"]}
+      ],
+      "channels": [
+        {"id": "sales", "kind": "queue", "name": "Sales", "wrap_up_secs": 3, "agents": ["ana", "ben"], "supervisors": ["sam"]},
+        {"id": "support", "kind": "queue", "name": "Support", "wrap_up_secs": 0, "supervisors": ["sam"]},
+        {"id": "webchat", "kind": "chat", "name": "Web chat", "wrap_up_secs": 1, "agents": ["ana"], "supervisors": ["sam"]},
+        {"id": "outbound", "kind": "campaign", "name": "Outbound", "wrap_up_secs": 2, "agents": ["ben"], "supervisors": ["sue"]}
+      ]
+    }"#;
+    serde_json::from_str(yaml).expect("the test tenant is valid")
+}
+
+/// Mostly the agents ana and ben, like a real shift; the others less; now and then
+/// `ghost`, who does not exist.
+fn user() -> impl Strategy<Value = UserId> {
+    prop_oneof![
+        12 => Just(USERS[0]),
+        8 => Just(USERS[1]),
+        8 => prop::sample::select(&USERS[2..6]),
+        1 => Just(USERS[6]),
+    ]
+    .prop_map(|u| UserId::new(u).unwrap())
+}
+fn channel() -> impl Strategy<Value = ChannelId> {
+    prop_oneof![
+        24 => prop::sample::select(&CHANNELS[..4]),
+        1 => Just(CHANNELS[4]),
+    ]
+    .prop_map(|c| ChannelId::new(c).unwrap())
+}
+fn interaction() -> impl Strategy<Value = InteractionId> {
+    (0..10u8).prop_map(|i| InteractionId::new(&format!("i{i}")).unwrap())
+}
+fn device() -> impl Strategy<Value = DeviceId> {
+    (0..3u8).prop_map(|i| DeviceId::new(&format!("d{i}")).unwrap())
+}
+fn reason() -> impl Strategy<Value = PauseReason> {
+    prop::sample::select(&["lunch", "training", "coffee"][..]).prop_map(|r| PauseReason::new(r).unwrap())
+}
+fn roles() -> impl Strategy<Value = RoleSet> {
+    prop::collection::vec(prop::sample::select(&Role::ALL[..]), 0..3).prop_map(|r| r.into_iter().collect())
+}
+fn actor() -> impl Strategy<Value = Actor> {
+    prop_oneof![1 => Just(Actor::System), 6 => user().prop_map(Actor::User)]
+}
+
+fn named(u: &str) -> Actor {
+    Actor::User(UserId::new(u).unwrap())
+}
+
+/// An actor who plausibly sends `action`: the user themself or a supervisor or admin for
+/// status commands, the system for routing, the admin for configuration — and, now and
+/// then, anyone at all, so that authority rejections stay covered.
+fn actor_for(action: &Action) -> BoxedStrategy<Actor> {
+    let plausible: BoxedStrategy<Actor> = match action {
+        Action::InteractionStarted { .. }
+        | Action::InteractionEnded { .. }
+        | Action::DeviceRegistered { .. }
+        | Action::DeviceActivity { .. }
+        | Action::SetPlan { .. } => Just(Actor::System).boxed(),
+        Action::CreateUser { .. }
+        | Action::SetRoles { .. }
+        | Action::CreateChannel { .. }
+        | Action::Assign { .. }
+        | Action::Unassign { .. }
+        | Action::SetSetting { .. }
+        | Action::SetPauseReasons { .. } => Just(named("ada")).boxed(),
+        Action::SignOutUnassigned { user: None } => {
+            prop::sample::select(&["sam", "sue", "ada"][..]).prop_map(named).boxed()
+        }
+        Action::SignIn { user, .. }
+        | Action::SignInAssigned { user }
+        | Action::SignOut { user, .. }
+        | Action::SignOutAll { user }
+        | Action::SignOutUnassigned { user: Some(user) }
+        | Action::Pause { user, .. }
+        | Action::Resume { user, .. }
+        | Action::EndWrapUp { user }
+        | Action::Monitor { user, .. }
+        | Action::StopMonitor { user } => {
+            let me = Actor::User(user.clone());
+            prop_oneof![2 => Just(me), 3 => prop::sample::select(&["sam", "sue", "ada"][..]).prop_map(named)].boxed()
+        }
+    };
+    prop_oneof![6 => plausible, 1 => actor()].boxed()
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    let status = prop_oneof![
+        (user(), channel()).prop_map(|(user, channel)| Action::SignIn { user, channel }),
+        user().prop_map(|user| Action::SignInAssigned { user }),
+        (user(), channel()).prop_map(|(user, channel)| Action::SignOut { user, channel }),
+        user().prop_map(|user| Action::SignOutAll { user }),
+        prop::option::of(user()).prop_map(|user| Action::SignOutUnassigned { user }),
+        (user(), reason(), prop::option::of(channel())).prop_map(|(user, reason, channel)| Action::Pause {
+            user,
+            reason,
+            channel
+        }),
+        (user(), prop::option::of(channel())).prop_map(|(user, channel)| Action::Resume { user, channel }),
+        user().prop_map(|user| Action::EndWrapUp { user }),
+        (user(), prop::sample::select(&MonitorMode::ALL[..])).prop_map(|(user, mode)| Action::Monitor { user, mode }),
+        user().prop_map(|user| Action::StopMonitor { user }),
+    ];
+    let routing = prop_oneof![
+        8 => (user(), channel(), interaction()).prop_map(|(user, channel, interaction)| Action::InteractionStarted {
+            user,
+            channel,
+            interaction
+        }),
+        6 => interaction().prop_map(|interaction| Action::InteractionEnded { interaction }),
+        1 => (user(), device()).prop_map(|(user, device)| Action::DeviceRegistered {
+            user,
+            device,
+            kind: DeviceKind::Softphone,
+            label: Label::new("Laptop").unwrap()
+        }),
+        1 => (device(), any::<bool>()).prop_map(|(device, active)| Action::DeviceActivity { device, active }),
+        1 => prop::sample::select(&[Plan::Basic, Plan::Complete, Plan::SupportCenter][..])
+            .prop_map(|plan| Action::SetPlan { plan }),
+    ];
+    let config = prop_oneof![
+        (user(), roles()).prop_map(|(user, roles)| Action::CreateUser { user, name: Name::new("New").unwrap(), roles }),
+        (user(), roles()).prop_map(|(user, roles)| Action::SetRoles { user, roles }),
+        channel().prop_map(|channel| Action::CreateChannel {
+            channel,
+            kind: ChannelKind::Queue,
+            name: Name::new("New").unwrap(),
+            wrap_up_secs: WrapUpSecs::new(1).unwrap()
+        }),
+        (user(), channel(), prop::bool::ANY).prop_map(|(user, channel, agent)| Action::Assign {
+            user,
+            channel,
+            r#as: if agent { AssignAs::Agent } else { AssignAs::Supervisor }
+        }),
+        (user(), channel()).prop_map(|(user, channel)| Action::Unassign { user, channel }),
+        (
+            prop::sample::select(
+                &[Setting::UnassignedSignIn, Setting::SupervisorWrapUpEnd, Setting::SupervisorsLimitedToAssigned][..]
+            ),
+            any::<bool>()
+        )
+            .prop_map(|(setting, value)| Action::SetSetting { setting, value }),
+        prop::bool::ANY.prop_map(|empty| Action::SetPauseReasons {
+            reasons: PauseReasons::new(if empty {
+                vec![]
+            } else {
+                vec![PauseReason::new("lunch").unwrap(), PauseReason::new("training").unwrap()]
+            })
+            .unwrap()
+        }),
+    ];
+    prop_oneof![14 => status, 8 => routing, 1 => config]
+}
+
+/// Commands with a mostly advancing clock (steps of 0–0.4 s, so wrap-ups of 1–3 s both
+/// run and expire) and now and then a step back.
+fn commands() -> impl Strategy<Value = Vec<Command>> {
+    let step = action().prop_flat_map(|a| (actor_for(&a), Just(a), 0u64..400, prop::bool::weighted(0.03)));
+    prop::collection::vec(step, 1..120).prop_map(|steps| {
+        let mut at = 1000u64;
+        steps
+            .into_iter()
+            .map(|(actor, action, step, back)| {
+                at = if back { at.saturating_sub(step) } else { at + step };
+                Command { actor, at: Millis::new(at).unwrap(), id: None, action }
+            })
+            .collect()
+    })
+}
+
+/// Points most `interaction_ended` commands at a running interaction, which random ids
+/// seldom hit; `i8` and `i9` are left alone so unknown interactions stay covered.
+fn resolve(state: &State, command: &Command) -> Command {
+    let mut command = command.clone();
+    if let Action::InteractionEnded { interaction } = &mut command.action {
+        let running: Vec<InteractionId> = state.users().filter_map(|(_, u)| u.interaction.clone()).collect();
+        let n: usize = interaction.trim_start_matches('i').parse().unwrap_or(9);
+        if n < 8 && !running.is_empty() {
+            *interaction = running[n % running.len()].clone();
+        }
+    }
+    command
+}
+
+fn code(v: &Verdict) -> Option<&'static str> {
+    v.rejection.as_ref().map(|r| r.rejection.code().as_str())
+}
+
+fn verdict_of(state: &State, actor: &Actor, at: Millis, action: Action) -> Option<&'static str> {
+    decide(state, &Command { actor: actor.clone(), at, id: None, action }).err().map(|r| r.code().as_str())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rejected_commands_change_nothing_and_events_replay_to_the_same_state(commands in commands()) {
+        let mut log: Vec<Event> = seed().events().unwrap();
+        let mut state = State::from_events(&log);
+        for command in &commands {
+            let command = &resolve(&state, command);
+            let before = state.clone();
+            match handle(&mut state, command) {
+                Err(_) => prop_assert_eq!(&state, &before, "a rejected command changed the state (R6)"),
+                Ok(events) => {
+                    prop_assert!(!events.is_empty());
+                    for e in &events {
+                        prop_assert_eq!(e.at, command.at, "R8: at");
+                        prop_assert_eq!(&e.by, &command.actor, "R8: by");
+                    }
+                    log.extend(events);
+                }
+            }
+        }
+        prop_assert_eq!(&State::from_events(&log), &state, "the fold of the events is the state");
+        let snapshot = serde_json::to_string(&state).unwrap();
+        let restored: State = serde_json::from_str(&snapshot).unwrap();
+        prop_assert_eq!(&restored, &state, "a snapshot restores the same state");
+    }
+
+    #[test]
+    fn allowed_actions_agree_with_decide(
+        commands in commands(),
+        probes in prop::collection::vec((actor(), user(), prop::option::of(channel()), 0u64..4000), 1..6),
+    ) {
+        let mut state = seed().state().unwrap();
+        for command in &commands {
+            let command = resolve(&state, command);
+            let _ = handle(&mut state, &command);
+            let now = state.clock().unwrap_or_default().get();
+            for (actor, user, channel, ahead) in &probes {
+                let at = Millis::new(now + ahead).unwrap();
+                let view = allowed_actions(&state, actor, user, channel.as_ref(), at);
+                let reason = state.pause_reasons().as_slice().first().cloned()
+                    .unwrap_or_else(|| PauseReason::new("any reason").unwrap());
+                let judge = |action| verdict_of(&state, actor, at, action);
+                let u = || user.clone();
+                prop_assert_eq!(view.sign_in.as_ref().map(code), channel.clone().map(|c| judge(Action::SignIn { user: u(), channel: c })));
+                prop_assert_eq!(view.sign_out.as_ref().map(code), channel.clone().map(|c| judge(Action::SignOut { user: u(), channel: c })));
+                prop_assert_eq!(code(&view.sign_in_assigned), judge(Action::SignInAssigned { user: u() }));
+                prop_assert_eq!(code(&view.sign_out_all), judge(Action::SignOutAll { user: u() }));
+                prop_assert_eq!(code(&view.sign_out_unassigned), judge(Action::SignOutUnassigned { user: Some(u()) }));
+                prop_assert_eq!(code(&view.pause), judge(Action::Pause { user: u(), reason, channel: channel.clone() }));
+                prop_assert_eq!(code(&view.resume), judge(Action::Resume { user: u(), channel: channel.clone() }));
+                prop_assert_eq!(code(&view.end_wrap_up), judge(Action::EndWrapUp { user: u() }));
+                prop_assert_eq!(code(&view.monitor.listen), judge(Action::Monitor { user: u(), mode: MonitorMode::Listen }));
+                prop_assert_eq!(code(&view.monitor.whisper), judge(Action::Monitor { user: u(), mode: MonitorMode::Whisper }));
+                prop_assert_eq!(code(&view.monitor.barge), judge(Action::Monitor { user: u(), mode: MonitorMode::Barge }));
+                prop_assert_eq!(code(&view.stop_monitor), judge(Action::StopMonitor { user: u() }));
+                for v in [&view.pause, &view.end_wrap_up, &view.stop_monitor] {
+                    prop_assert_eq!(v.allowed, v.rejection.is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_sign_out_ends_a_sign_in_and_no_sign_in_touches_assignments_or_roles(commands in commands()) {
+        let mut state = seed().state().unwrap();
+        for command in &commands {
+            let command = &resolve(&state, command);
+            let before = state.clone();
+            let Ok(events) = handle(&mut state, command) else { continue };
+            let signed_out: Vec<(String, String)> = events.iter().filter_map(|e| match &e.change {
+                agentstate_core::Change::SignedOut { user, channel } => Some((user.to_string(), channel.to_string())),
+                _ => None,
+            }).collect();
+            for (uid, u) in before.users() {
+                let after = state.user(uid).unwrap();
+                for (c, sign_in) in &u.sign_ins {
+                    let ended = signed_out.contains(&(uid.to_string(), c.to_string()));
+                    prop_assert_eq!(after.sign_ins.contains_key(c), !ended,
+                        "R4: {}'s sign-in to {} changed by {}", uid, c, command.action.type_name());
+                    if !ended {
+                        prop_assert_eq!(&after.sign_ins[c].since, &sign_in.since);
+                    }
+                }
+                let is_sign_in_command = matches!(command.action,
+                    Action::SignIn { .. } | Action::SignInAssigned { .. } | Action::SignOut { .. }
+                    | Action::SignOutAll { .. } | Action::SignOutUnassigned { .. });
+                if is_sign_in_command {
+                    prop_assert_eq!(&after.assignments, &u.assignments, "R1: assignments");
+                    prop_assert_eq!(after.roles, u.roles, "R1: roles");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn commands_survive_their_wire_form(command in (actor(), action(), 0u64..(1 << 53)).prop_map(|(actor, action, at)| {
+        Command { actor, at: Millis::new(at).unwrap(), id: None, action }
+    })) {
+        prop_assert_eq!(decode_command(&to_json(&command)).unwrap(), command);
+    }
+
+    #[test]
+    fn arbitrary_input_is_rejected_never_a_panic(input in ".{0,300}") {
+        let mut state = seed().state().unwrap();
+        let before = state.clone();
+        let outcome = handle_json(&mut state, &input);
+        if !outcome.is_accepted() {
+            prop_assert_eq!(state, before);
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_objects_are_decided_without_a_panic(
+        fields in prop::collection::btree_map(
+            prop::sample::select(&["type", "actor", "at", "id", "user", "channel", "reason", "mode", "roles", "x"][..]),
+            prop_oneof![
+                Just(serde_json::json!(null)), any::<bool>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from), any::<f64>().prop_map(serde_json::Value::from),
+                prop::sample::select(&["sign_in", "pause", "ana", "sales", "lunch", "listen", "system", ""][..]).prop_map(serde_json::Value::from),
+                Just(serde_json::json!(["agent", 1])), Just(serde_json::json!({"a": 1})),
+            ],
+            0..8,
+        )
+    ) {
+        let json = serde_json::Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()).to_string();
+        let mut state = seed().state().unwrap();
+        let _ = handle_json(&mut state, &json);
+    }
+}
+
+#[test]
+#[ignore]
+fn generator_statistics() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::default();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..300 {
+        let commands = commands().new_tree(&mut runner).unwrap().current();
+        let mut state = seed().state().unwrap();
+        for c in &commands {
+            let c = &resolve(&state, c);
+            let key = match handle(&mut state, c) {
+                Ok(_) => format!("accepted {}", c.action.type_name()),
+                Err(r) => r.code().as_str().to_owned(),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    for (k, v) in counts {
+        println!("{v:6} {k}");
+    }
+}
