@@ -48,13 +48,15 @@ impl Reach<'_> {
 }
 
 fn not_authorized(ctx: &Ctx, needs: Needs) -> Rejection {
-    Rejection::NotAuthorized { actor: ctx.actor.clone(), command: ctx.command.to_owned(), needs }
+    Rejection::NotAuthorized { actor: ctx.actor.clone(), command: ctx.command.into(), needs }
 }
 
 /// The acting user, or `not_authorized` for `"system"`.
 fn acting_user<'s>(ctx: &Ctx<'s>, needs: Needs) -> Result<(&'s UserId, &'s User), Rejection> {
-    let id = ctx.actor.user().ok_or_else(|| not_authorized(ctx, needs))?;
-    Ok((id, ctx.user(id)?))
+    match (ctx.actor.user(), ctx.actor_user) {
+        (Some(id), Some(user)) => Ok((id, user)),
+        _ => Err(not_authorized(ctx, needs)),
+    }
 }
 
 /// An agent-status command (§4.1) on `user`: self-service needs the agent role and is

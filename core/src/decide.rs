@@ -9,10 +9,15 @@ use crate::rejection::Rejection;
 use crate::state::{State, User, evolve};
 use crate::{config, devices, monitoring, pause, routing, sign_in, wrap_up};
 
-/// What every rule needs to know about the command being decided.
+/// What every rule needs to know about the command being decided. The acting user and
+/// the command's subject are looked up once, here, rather than by every rule.
 pub(crate) struct Ctx<'a> {
     pub state: &'a State,
     pub actor: &'a Actor,
+    /// The acting user's record; `None` for `"system"`.
+    pub actor_user: Option<&'a User>,
+    /// The `user` the command names, once known to exist.
+    subject: Option<(&'a UserId, &'a User)>,
     pub at: Millis,
     pub command: &'static str,
 }
@@ -24,7 +29,10 @@ impl<'a> Ctx<'a> {
 
     /// The user `id`, known to exist once [`check_references`] passed.
     pub fn user(&self, id: &UserId) -> Result<&'a User, Rejection> {
-        self.state.user(id).ok_or_else(|| Rejection::UnknownUser { user: id.clone() })
+        match self.subject {
+            Some((subject, user)) if subject == id => Ok(user),
+            _ => self.state.user(id).ok_or_else(|| Rejection::UnknownUser { user: id.clone() }),
+        }
     }
 
     pub fn is_self(&self, user: &UserId) -> bool {
@@ -40,13 +48,13 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
     {
         return Err(Rejection::ClockWentBackwards { at: command.at, last });
     }
-    if let Actor::User(u) = &command.actor
-        && state.user(u).is_none()
-    {
-        return Err(Rejection::UnknownActor { actor: command.actor.clone() });
-    }
-    check_references(state, &command.action)?;
-    let ctx = Ctx { state, actor: &command.actor, at: command.at, command: command.action.type_name() };
+    let actor_user = match &command.actor {
+        Actor::System => None,
+        Actor::User(u) => Some(state.user(u).ok_or_else(|| Rejection::UnknownActor { actor: command.actor.clone() })?),
+    };
+    let subject = check_references(state, &command.action)?;
+    let ctx =
+        Ctx { state, actor: &command.actor, actor_user, subject, at: command.at, command: command.action.type_name() };
     match &command.action {
         Action::SignIn { user, channel } => sign_in::sign_in(&ctx, user, channel),
         Action::SignInAssigned { user } => sign_in::sign_in_assigned(&ctx, user),
@@ -91,12 +99,14 @@ pub fn handle(state: &mut State, command: &Command) -> Result<Vec<Event>, Reject
 }
 
 /// Step 2 of §4.4: ids a command refers to must exist, checked users first, then
-/// channels, devices, interactions. Ids a command creates are not references.
-fn check_references(state: &State, action: &Action) -> Result<(), Rejection> {
+/// channels, devices, interactions. Ids a command creates are not references. Returns
+/// the user the command is about, if it names one.
+fn check_references<'a>(state: &'a State, action: &'a Action) -> Result<Option<(&'a UserId, &'a User)>, Rejection> {
     let (user, channel, device, interaction) = references(action);
-    if let Some(user) = user.filter(|u| state.user(u).is_none()) {
-        return Err(Rejection::UnknownUser { user: user.clone() });
-    }
+    let subject = match user {
+        None => None,
+        Some(id) => Some((id, state.user(id).ok_or_else(|| Rejection::UnknownUser { user: id.clone() })?)),
+    };
     if let Some(channel) = channel.filter(|c| state.channel(c).is_none()) {
         return Err(Rejection::UnknownChannel { channel: channel.clone() });
     }
@@ -106,7 +116,7 @@ fn check_references(state: &State, action: &Action) -> Result<(), Rejection> {
     if let Some(interaction) = interaction.filter(|i| state.interaction(i).is_none()) {
         return Err(Rejection::UnknownInteraction { interaction: interaction.clone() });
     }
-    Ok(())
+    Ok(subject)
 }
 
 type References<'a> = (Option<&'a UserId>, Option<&'a ChannelId>, Option<&'a DeviceId>, Option<&'a InteractionId>);

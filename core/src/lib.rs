@@ -22,6 +22,7 @@ pub mod config;
 mod decide;
 pub mod devices;
 mod event;
+mod id_map;
 mod ids;
 pub mod monitoring;
 mod pause;
@@ -40,6 +41,7 @@ pub use config::{AssignAs, Assignment, Channel, ChannelKind, PauseReasons, Setti
 pub use decide::{decide, handle};
 pub use devices::{Device, DeviceKind};
 pub use event::{Change, Event};
+pub use id_map::{IdMap, IdSet, SmallMap};
 pub use ids::{
     Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
 };

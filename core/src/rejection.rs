@@ -1,6 +1,7 @@
 //! Why a command was refused: one enum, stable snake_case codes (§4.4), the offending
 //! ids, and a message in English (`Display`) and German ([`Rejection::message`]).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ pub enum Rejection {
     UnknownInteraction { interaction: InteractionId },
 
     #[error("{actor} may not {command}: that needs {}", needs.en())]
-    NotAuthorized { actor: Actor, command: String, needs: Needs },
+    NotAuthorized { actor: Actor, command: Cow<'static, str>, needs: Needs },
     #[error("{user} has no agent role, so no Agent dashboard to act from")]
     NoAgentDashboard { user: UserId },
     #[error("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str())]

@@ -1,14 +1,13 @@
-//! A tenant's state: a pure fold of its events (R6). `BTreeMap` everywhere so that
-//! iteration — and with it the order of events a command produces — is the same on
-//! every runtime and after a snapshot is reloaded.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! A tenant's state: a pure fold of its events (R6). Every observable order — of the
+//! events a command produces, of views, of snapshots — is by id, so it is the same on
+//! every runtime and after a snapshot is reloaded (see `IdMap`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Assignment, Channel, PauseReasons, Settings};
 use crate::devices::Device;
 use crate::event::{Change, Event};
+use crate::id_map::{IdMap, IdSet, SmallMap};
 use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, Name, PauseReason, UserId};
 use crate::monitoring::MonitorMode;
 use crate::roles::{Plan, RoleSet};
@@ -21,13 +20,13 @@ pub struct State {
     pub(crate) plan: Plan,
     pub(crate) settings: Settings,
     pub(crate) pause_reasons: PauseReasons,
-    pub(crate) users: BTreeMap<UserId, User>,
-    pub(crate) channels: BTreeMap<ChannelId, Channel>,
+    pub(crate) users: IdMap<UserId, User>,
+    pub(crate) channels: IdMap<ChannelId, Channel>,
     /// Running interactions.
-    pub(crate) interactions: BTreeMap<InteractionId, Interaction>,
+    pub(crate) interactions: IdMap<InteractionId, Interaction>,
     /// Ended interactions: ids are unique forever (§7).
-    pub(crate) ended_interactions: BTreeSet<InteractionId>,
-    pub(crate) devices: BTreeMap<DeviceId, Device>,
+    pub(crate) ended_interactions: IdSet<InteractionId>,
+    pub(crate) devices: IdMap<DeviceId, Device>,
     /// The last accepted `at` (R7); `None` before the first event.
     pub(crate) clock: Option<Millis>,
 }
@@ -39,9 +38,9 @@ pub struct User {
     pub name: Name,
     pub roles: RoleSet,
     /// Permanent configuration; never changed by a sign-in (R1).
-    pub assignments: BTreeMap<ChannelId, Assignment>,
+    pub assignments: SmallMap<ChannelId, Assignment>,
     /// Runtime sign-ins; ended only by a sign-out (R4).
-    pub sign_ins: BTreeMap<ChannelId, SignIn>,
+    pub sign_ins: SmallMap<ChannelId, SignIn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<InteractionId>,
     /// The last wrap-up; over once a command's `at` reaches `until`.
@@ -149,16 +148,22 @@ impl State {
         self.users.get(id)
     }
 
+    /// Every user, by id.
     pub fn users(&self) -> impl Iterator<Item = (&UserId, &User)> {
-        self.users.iter()
+        self.users.sorted().into_iter()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
     }
 
     pub fn channel(&self, id: &str) -> Option<&Channel> {
         self.channels.get(id)
     }
 
+    /// Every channel, by id.
     pub fn channels(&self) -> impl Iterator<Item = (&ChannelId, &Channel)> {
-        self.channels.iter()
+        self.channels.sorted().into_iter()
     }
 
     pub fn interaction(&self, id: &str) -> Option<&Interaction> {
@@ -197,8 +202,8 @@ pub fn evolve(state: &mut State, event: &Event) {
             state.users.entry(user.clone()).or_insert_with(|| User {
                 name: name.clone(),
                 roles: *roles,
-                assignments: BTreeMap::new(),
-                sign_ins: BTreeMap::new(),
+                assignments: SmallMap::default(),
+                sign_ins: SmallMap::default(),
                 interaction: None,
                 wrap_up: None,
                 devices: Vec::new(),
@@ -218,7 +223,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         }
         Change::Assigned { user, channel, r#as } => {
             if let Some(u) = state.users.get_mut(user) {
-                u.assignments.entry(channel.clone()).or_default().set(*r#as);
+                u.assignments.upsert(channel.clone(), |a| a.set(*r#as));
             }
         }
         Change::Unassigned { user, channel } => {

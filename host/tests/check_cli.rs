@@ -42,10 +42,7 @@ fn a_wrong_expectation_exits_1_naming_step_line_and_both_outcomes() {
     let (code, out) = check(&[&file]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL"), "{out}");
-    assert!(
-        out.contains("step 2 (line 10, sign_in): expected accepted, got rejected already_signed_in"),
-        "{out}"
-    );
+    assert!(out.contains("step 2 (line 10, sign_in): expected accepted, got rejected already_signed_in"), "{out}");
     assert!(!out.contains("step 1"), "passing steps are listed only with --verbose: {out}");
 }
 
