@@ -9,6 +9,31 @@
 //! * [`views`] — pure answers to what dashboards ask (roster, allowed actions, …);
 //! * [`wire`] — the JSON form every runtime speaks.
 //!
+//! ```
+//! use agentstate_core::{decide, evolve, wire, State, TenantSeed};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let seed: TenantSeed = serde_json::from_str(r#"{"plan": "complete",
+//!   "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]}],
+//!   "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "agents": ["ana"]}]}"#)?;
+//! let mut state: State = seed.state()?;
+//! let command = wire::decode_command(
+//!     r#"{"type": "sign_in", "actor": "ana", "at": 1000, "user": "ana", "channel": "sales"}"#)?;
+//! let events = decide(&state, &command)?;
+//! for e in &events {
+//!     evolve(&mut state, e);
+//! }
+//! assert!(state.user("ana").is_some_and(|u| u.sign_ins.contains_key("sales")));
+//!
+//! let again = wire::decode_command(
+//!     r#"{"type": "sign_in", "actor": "ana", "at": 2000, "user": "ana", "channel": "sales"}"#)?;
+//! let refused = decide(&state, &again).unwrap_err();
+//! assert_eq!(refused.code().as_str(), "already_signed_in");
+//! assert_eq!(refused.message(agentstate_core::Lang::De), "ana ist bereits bei sales angemeldet");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Each rule lives in the module named after its domain idea: `authority` (who may
 //! act where), `sign_in`, `pause`, `wrap_up`, `monitoring`, `routing`, `devices`,
 //! `config`.
