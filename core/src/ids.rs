@@ -32,6 +32,22 @@ fn check_text(s: &str, what: &'static str, min: usize, max: usize) -> Result<(),
     Ok(())
 }
 
+/// Reads a string without an intermediate `String` (serde's `Cow<str>` always allocates
+/// one), then builds the value from it.
+struct TextVisitor<F>(F);
+
+impl<T, F: FnOnce(&str) -> Result<T, TextError>> serde::de::Visitor<'_> for TextVisitor<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<T, E> {
+        (self.0)(s).map_err(E::custom)
+    }
+}
+
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
         $(#[$doc])*
@@ -92,8 +108,7 @@ macro_rules! text_type {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::new(&s).map_err(serde::de::Error::custom)
+                d.deserialize_str(TextVisitor(|s: &str| Self::new(s)))
             }
         }
     };

@@ -2,8 +2,12 @@
 //! returns. Decoding lives in the core so that an `invalid_command` reads the same in
 //! the browser, in wasmtime and natively.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::de::value::{MapAccessDeserializer, MapDeserializer};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::command::{Action, Command, ExternallyTagged};
 use crate::decide::handle;
@@ -16,6 +20,10 @@ use crate::state::State;
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
 /// Decodes one command from JSON text.
+///
+/// One borrowing pass splits the object into raw field texts; the envelope fields are read
+/// from theirs, and the action is streamed from `{"<type>": {<the other fields>}}` as an
+/// externally tagged enum, whose errors carry the exact path of the bad field.
 pub fn decode_command(json: &str) -> Result<Command, Rejection> {
     if json.len() > MAX_COMMAND_BYTES {
         return Err(Rejection::invalid(
@@ -23,74 +31,116 @@ pub fn decode_command(json: &str) -> Result<Command, Rejection> {
             format_args!("the command is {} bytes; at most {MAX_COMMAND_BYTES} are accepted", json.len()),
         ));
     }
-    let value: Value = serde_json::from_str(json).map_err(|e| {
-        let text = e.to_string();
-        let problem = text.split(" at line ").next().unwrap_or(&text);
-        Rejection::invalid(format!("line {}, column {}", e.line(), e.column()), problem)
+    let mut fields: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(json).map_err(|e| {
+        if e.is_data() {
+            Rejection::invalid("$", format_args!("expected a JSON object, found {}", describe(json)))
+        } else {
+            Rejection::invalid(format!("line {}, column {}", e.line(), e.column()), problem(&e))
+        }
     })?;
-    command_from_value(value)
-}
-
-/// Decodes one command from an already parsed JSON value (scenario steps arrive so).
-pub fn command_from_value(value: Value) -> Result<Command, Rejection> {
-    let mut map = match value {
-        Value::Object(map) => map,
-        other => {
-            return Err(Rejection::invalid("$", format_args!("expected a JSON object, found {}", describe(&other))));
-        }
-    };
-    let actor = map.remove("actor");
-    let at = map.remove("at");
-    let id = map.remove("id");
-    let kind = match map.remove("type") {
+    let actor = fields.remove("actor");
+    let at = fields.remove("at");
+    let id = fields.remove("id");
+    let kind = match fields.remove("type") {
         None => return Err(Rejection::invalid("type", "missing field `type`")),
-        Some(Value::String(kind)) => kind,
-        Some(other) => {
-            return Err(Rejection::invalid("type", format_args!("expected a string, found {}", describe(&other))));
-        }
+        Some(raw) => serde_json::from_str::<Cow<'_, str>>(raw.get()).map_err(|_| {
+            Rejection::invalid("type", format_args!("expected a string, found {}", describe(raw.get())))
+        })?,
     };
-    if !Action::TYPES.contains(&kind.as_str()) {
+    let Some(kind) = Action::TYPES.iter().find(|t| **t == kind) else {
         return Err(Rejection::invalid(
             "type",
             format_args!("unknown command type `{kind}`; expected one of {}", Action::TYPES.join(", ")),
         ));
-    }
-    let reshaped = Value::Object(Map::from_iter([(kind, Value::Object(map))]));
-    let action: Action = serde_path_to_error::deserialize::<_, ExternallyTagged>(reshaped)
-        .map_err(|e| {
-            // The first segment is the reshaped `type`; the rest is the field's path.
-            let path = e.path().to_string();
-            let location = path.split_once('.').map_or("$", |(_, field)| field).to_owned();
-            Rejection::invalid(location, e.into_inner())
-        })?
-        .into();
+    };
+    // `{"<type>": {<the other fields>}}`, served from the raw field texts without a
+    // second parse of the whole command.
+    let reshaped = || {
+        let fields = fields.iter().map(|(Key(k), v)| (k.as_ref(), *v));
+        MapAccessDeserializer::new(MapDeserializer::<_, serde_json::Error>::new(std::iter::once((
+            *kind,
+            MapDeserializer::new(fields),
+        ))))
+    };
+    let action: Action = match ExternallyTagged::deserialize(reshaped()) {
+        Ok(action) => action.into(),
+        // Tracking the path costs an allocation per field, so it is paid only to explain
+        // a failure.
+        Err(_) => serde_path_to_error::deserialize::<_, ExternallyTagged>(reshaped())
+            .map_err(|e| {
+                // The first segment is the reshaped `type`; the rest is the field's path.
+                let path = e.path().to_string();
+                let location = path.split_once('.').map_or("$", |(_, field)| field).to_owned();
+                Rejection::invalid(location, problem(e.inner()))
+            })?
+            .into(),
+    };
     Ok(Command {
         actor: required(actor, "actor")?,
         at: required(at, "at")?,
         id: match id {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(field(v, "id")?),
+            Some(raw) if raw.get() != "null" => Some(field(raw, "id")?),
+            _ => None,
         },
         action,
     })
 }
 
-fn required<T: for<'de> Deserialize<'de>>(value: Option<Value>, name: &str) -> Result<T, Rejection> {
-    field(value.ok_or_else(|| Rejection::invalid(name, format_args!("missing field `{name}`")))?, name)
+/// A field name, borrowed from the input unless it had escapes.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a>(Cow<'a, str>);
+
+impl std::borrow::Borrow<str> for Key<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
-fn field<T: for<'de> Deserialize<'de>>(value: Value, name: &str) -> Result<T, Rejection> {
-    T::deserialize(value).map_err(|e| Rejection::invalid(name, e))
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
 }
 
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+fn required<T: for<'de> Deserialize<'de>>(raw: Option<&RawValue>, name: &str) -> Result<T, Rejection> {
+    field(raw.ok_or_else(|| Rejection::invalid(name, format_args!("missing field `{name}`")))?, name)
+}
+
+fn field<T: for<'de> Deserialize<'de>>(raw: &RawValue, name: &str) -> Result<T, Rejection> {
+    serde_json::from_str(raw.get()).map_err(|e| Rejection::invalid(name, problem(&e)))
+}
+
+/// serde_json's message without its position, which points into text the user never wrote.
+fn problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) if e.line() > 0 => text[..cut].to_owned(),
+        _ => text,
+    }
+}
+
+/// What kind of JSON value `text` holds, from its first character.
+fn describe(text: &str) -> &'static str {
+    match text.trim_start().chars().next() {
+        Some('[') => "an array",
+        Some('{') => "an object",
+        Some('"') => "a string",
+        Some('t' | 'f') => "a boolean",
+        Some('n') => "null",
+        _ => "a number",
     }
 }
 

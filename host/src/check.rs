@@ -86,7 +86,10 @@ pub fn check(
     if json {
         writeln!(out, "{}", Value::Array(documents))?;
     } else {
-        writeln!(out, "{} suites: {passed} passed, {failed} failed, {invalid} invalid", files.len())?;
+        if invalid > 0 {
+            writeln!(out, "{invalid} of {} files are not scenarios", files.len())?;
+        }
+        writeln!(out, "suites: {passed} passed, {failed} failed")?;
     }
     Ok(verdict)
 }
