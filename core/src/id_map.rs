@@ -182,32 +182,44 @@ impl<K, V> Default for SmallMap<K, V> {
 }
 
 impl<K: Ord, V> SmallMap<K, V> {
+    /// Where `key` is, or where it would go. A linear scan: at this size, equality checks
+    /// (length first) beat the full comparisons of a binary search.
     fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
     {
-        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+        match self.0.iter().position(|(k, _)| k.borrow() == key) {
+            Some(i) => Ok(i),
+            None => Err(self.0.partition_point(|(k, _)| k.borrow() < key)),
+        }
     }
 
-    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    fn position<Q: Eq + ?Sized>(&self, key: &Q) -> Option<usize>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().and_then(|i| self.0.get(i)).map(|(_, v)| v)
+        self.0.iter().position(|(k, _)| k.borrow() == key)
     }
 
-    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    pub fn get<Q: Eq + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().and_then(|i| self.0.get_mut(i)).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| k.borrow() == key).map(|(_, v)| v)
     }
 
-    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    pub fn get_mut<Q: Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).is_ok()
+        self.0.iter_mut().find(|(k, _)| (*k).borrow() == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key<Q: Eq + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.position(key).is_some()
     }
 
     pub fn insert(&mut self, key: K, value: V) {
@@ -240,11 +252,11 @@ impl<K: Ord, V> SmallMap<K, V> {
         }
     }
 
-    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    pub fn remove<Q: Eq + ?Sized>(&mut self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| self.0.remove(i).1)
+        self.position(key).map(|i| self.0.remove(i).1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {

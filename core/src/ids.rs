@@ -1,15 +1,17 @@
 //! Identifiers and bounded text values of the domain.
 //!
-//! Every id is an `Arc<str>`: events, state and views hold many copies of the same
-//! user and channel ids, and the hot path (decide + evolve) clones them per event.
+//! Every id is a `SmolStr`: ids up to 23 bytes are stored inline, so comparing or hashing
+//! one touches no other memory and cloning one is a copy; longer ones share an `Arc`.
+//! Events, state and views hold many copies of the same ids, and the hot path (decide +
+//! evolve) clones and compares them on every command.
 //! Validation happens once, at the edge, in `Deserialize`: a value of these types is
 //! always well-formed.
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smol_str::SmolStr;
 
 /// Why a text value was refused; becomes the `problem` of an `invalid_command`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +54,7 @@ macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(Arc<str>);
+        pub struct $name(SmolStr);
 
         impl $name {
             /// Longest accepted value, in UTF-8 bytes.
@@ -61,7 +63,7 @@ macro_rules! text_type {
             /// Validates and wraps `s`.
             pub fn new(s: &str) -> Result<Self, TextError> {
                 check_text(s, $what, $min, $max)?;
-                Ok(Self(Arc::from(s)))
+                Ok(Self(SmolStr::new(s)))
             }
 
             pub fn as_str(&self) -> &str {
@@ -71,7 +73,7 @@ macro_rules! text_type {
             /// For values the core itself knows to be valid.
             #[allow(dead_code)]
             pub(crate) fn from_static(s: &'static str) -> Self {
-                Self(Arc::from(s))
+                Self(SmolStr::new_static(s))
             }
         }
 
@@ -96,7 +98,7 @@ macro_rules! text_type {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&*self.0, f)
+                fmt::Debug::fmt(self.0.as_str(), f)
             }
         }
 
