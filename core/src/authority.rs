@@ -100,8 +100,8 @@ fn supervisor_gates<'s>(ctx: &Ctx<'s>, actor: &'s UserId, actor_user: &'s User) 
 }
 
 /// `monitor` / `stop_monitor` (§7): supervisor role, someone else, then plan and scope
-/// unless the actor is also an admin.
-pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, Rejection> {
+/// unless the actor is also an admin. Gives the monitoring supervisor and their reach.
+pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<(&'s UserId, Reach<'s>), Rejection> {
     let (actor, actor_user) = acting_user(ctx, Needs::Supervisor)?;
     if !actor_user.roles.has(Role::Supervisor) {
         return Err(not_authorized(ctx, Needs::Supervisor));
@@ -110,9 +110,9 @@ pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<Reach<'s>, 
         return Err(Rejection::CannotMonitorSelf { user: user.clone() });
     }
     if actor_user.roles.has(Role::Admin) {
-        return Ok(Reach::Everywhere);
+        return Ok((actor, Reach::Everywhere));
     }
-    supervisor_gates(ctx, actor, actor_user)
+    Ok((actor, supervisor_gates(ctx, actor, actor_user)?))
 }
 
 /// Configuration commands: the `admin` role, nothing else (an admin may change their

@@ -41,7 +41,7 @@ impl MonitorMode {
 }
 
 pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec<Event>, Rejection> {
-    let reach = authority::as_monitor(ctx, user)?;
+    let (supervisor, reach) = authority::as_monitor(ctx, user)?;
     let interaction = ctx.state.interaction_of(ctx.user(user)?);
     // Scope is the interaction's channel, also for a chat (§7).
     if let Some((_, i)) = interaction {
@@ -53,7 +53,7 @@ pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec
     if !is_call {
         return Err(not_on_call());
     }
-    let supervisor = ctx.actor.user().cloned().ok_or_else(not_on_call)?;
+    let supervisor = supervisor.clone();
     let change = match &running.monitoring {
         Some(m) if m.supervisor != supervisor || m.mode == mode => {
             return Err(Rejection::AlreadyMonitored {
@@ -69,7 +69,7 @@ pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec
 }
 
 pub(crate) fn stop_monitor(ctx: &Ctx, user: &UserId) -> Result<Vec<Event>, Rejection> {
-    let reach = authority::as_monitor(ctx, user)?;
+    let (supervisor, reach) = authority::as_monitor(ctx, user)?;
     let interaction = ctx.state.interaction_of(ctx.user(user)?);
     if let Some((_, i)) = interaction {
         reach.require(&i.channel)?;
@@ -77,7 +77,7 @@ pub(crate) fn stop_monitor(ctx: &Ctx, user: &UserId) -> Result<Vec<Event>, Rejec
     let not_monitored = || Rejection::NotMonitored { user: user.clone() };
     let (id, running) = interaction.ok_or_else(not_monitored)?;
     match &running.monitoring {
-        Some(m) if ctx.actor.is(&m.supervisor) => Ok(vec![ctx.event(Change::MonitoringStopped {
+        Some(m) if &m.supervisor == supervisor => Ok(vec![ctx.event(Change::MonitoringStopped {
             user: user.clone(),
             supervisor: m.supervisor.clone(),
             interaction: id.clone(),
