@@ -19,6 +19,38 @@ pub fn suite_files() -> Vec<PathBuf> {
     files
 }
 
+/// The view queries that pin down a tenant after a suite: every roster, the lingering
+/// sign-ins, searches, the allowed actions of every actor on every user (with and
+/// without a channel), every history, and the snapshot.
+pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
+    use serde_json::json;
+    let at = scenario.steps.iter().filter_map(|s| s.command.get("at")?.as_u64()).max().unwrap_or(0);
+    let at = at.min((1 << 53) - 1);
+    let users: Vec<&str> = scenario.tenant.users.iter().map(|u| u.id.as_str()).collect();
+    let channels: Vec<&str> = scenario.tenant.channels.iter().map(|c| c.id.as_str()).collect();
+    let mut queries = vec![
+        json!({"view": "lingering_unassigned"}),
+        json!({"view": "search_users", "text": ""}),
+        json!({"view": "search_users", "text": "a", "roles": ["agent"]}),
+        json!({"view": "snapshot"}),
+    ];
+    for channel in &channels {
+        queries.push(json!({"view": "roster", "channel": channel, "at": at}));
+    }
+    for user in &users {
+        queries.push(json!({"view": "history", "user": user}));
+        for actor in users.iter().chain(["system"].iter()) {
+            queries.push(json!({"view": "allowed_actions", "actor": actor, "user": user, "at": at}));
+            if let Some(channel) = channels.first() {
+                queries.push(
+                    json!({"view": "allowed_actions", "actor": actor, "user": user, "channel": channel, "at": at}),
+                );
+            }
+        }
+    }
+    queries.into_iter().map(|q| q.to_string()).collect()
+}
+
 /// A suite's outcomes as reviewable text: each step's command, then either its events
 /// (one canonical JSON line each) or its rejection with both messages.
 pub fn render(report: &SuiteReport) -> String {

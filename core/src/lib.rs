@@ -57,6 +57,7 @@ mod routing;
 mod seed;
 mod sign_in;
 mod state;
+mod tenant;
 pub mod views;
 pub mod wire;
 mod wrap_up;
@@ -75,3 +76,4 @@ pub use rejection::{IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unr
 pub use roles::{Plan, Role, RoleSet};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
 pub use state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp, evolve};
+pub use tenant::{Query, Tenant};

@@ -1,3 +1,7 @@
-//! The agentstate host: the CLI today; the wasmtime engine and the server follow.
+//! The agentstate host: runs the core as a wasm module inside wasmtime (and natively, for
+//! comparison), and the CLI on top.
 
 pub mod check;
+pub mod engines;
+pub mod module;
+pub mod wasm_engine;

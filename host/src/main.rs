@@ -2,6 +2,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agentstate_host::check::{check, scenario_files};
+use agentstate_host::engines::WasmEngine;
+use agentstate_host::module;
+use agentstate_host::wasm_engine::{Limits, Runtime};
 use agentstate_scenario::{Engine, NativeEngine};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -27,13 +30,18 @@ enum Command {
         #[arg(short, long)]
         verbose: bool,
         /// Which runtime decides the commands.
-        #[arg(long, value_enum, default_value_t = EngineKind::Native)]
+        #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
         engine: EngineKind,
+        /// The plugin module (default: AGENTSTATE_MODULE, or the one built by `cargo xtask wasm`).
+        #[arg(long)]
+        module: Option<PathBuf>,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum EngineKind {
+    /// The plugin module in wasmtime.
+    Wasm,
     /// The core compiled into this binary.
     Native,
 }
@@ -41,10 +49,21 @@ enum EngineKind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { files, json, verbose, engine } => {
+        Command::Check { files, json, verbose, engine, module } => {
+            let runtime = match engine {
+                EngineKind::Native => None,
+                EngineKind::Wasm => match load_runtime(module) {
+                    Ok(runtime) => Some(runtime),
+                    Err(e) => {
+                        eprintln!("agentstate: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
             let mut new_engine = || -> Box<dyn Engine> {
-                match engine {
-                    EngineKind::Native => Box::new(NativeEngine::default()),
+                match &runtime {
+                    None => Box::new(NativeEngine::default()),
+                    Some(runtime) => Box::new(WasmEngine::new(runtime.clone())),
                 }
             };
             let files = scenario_files(&files);
@@ -58,4 +77,12 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn load_runtime(module: Option<PathBuf>) -> Result<std::sync::Arc<Runtime>, String> {
+    let path = match module {
+        Some(path) => path,
+        None => module::locate()?,
+    };
+    Runtime::from_file(&path, Some(&module::cache_dir(&path)), Limits::default()).map_err(|e| e.to_string())
 }

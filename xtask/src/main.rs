@@ -4,6 +4,7 @@
 //! * `test` — everything CI checks: formatting, clippy, all tests, the core built for
 //!   `wasm32-unknown-unknown`, and the rule suites through the CLI.
 //! * `run`  — the main job as far as it exists today: the rule suites through the CLI.
+//! * `wasm` — builds the plugin module for hosts (`wasm-speed` profile, feature `abi`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,8 +16,9 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test(),
         "run" => run(),
+        "wasm" => ensure_wasm_target().and_then(|()| plugin_module()),
         _ => {
-            eprintln!("usage: cargo xtask <test|run>");
+            eprintln!("usage: cargo xtask <test|run|wasm>");
             return ExitCode::from(2);
         }
     };
@@ -55,21 +57,37 @@ fn ensure_wasm_target() -> Result<(), String> {
     step("rustup", &["target", "add", WASM_TARGET])
 }
 
+/// The plugin module the host loads: speed-tuned, raw ABI, no JS glue.
+fn plugin_module() -> Result<(), String> {
+    step(
+        "cargo",
+        &["build", "-p", "agentstate-wasm", "--features", "abi", "--target", WASM_TARGET, "--profile", "wasm-speed"],
+    )
+}
+
 fn suites() -> String {
     root().join("tests/suites").display().to_string()
 }
 
 fn test() -> Result<(), String> {
     ensure_wasm_target()?;
+    plugin_module()?;
     step("cargo", &["fmt", "--all", "--", "--check"])?;
     step("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    step(
+        "cargo",
+        &["clippy", "-p", "agentstate-wasm", "--features", "abi", "--target", WASM_TARGET, "--", "-D", "warnings"],
+    )?;
     step("cargo", &["test", "--workspace"])?;
     // The benchmarks must keep compiling and running; one quick pass, not a measurement.
     step("cargo", &["test", "--benches", "-p", "agentstate-core"])?;
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
-    step("cargo", &["run", "-p", "agentstate-host", "--", "check", &suites()])
+    step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
+    step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])
 }
 
 fn run() -> Result<(), String> {
+    ensure_wasm_target()?;
+    plugin_module()?;
     step("cargo", &["run", "--release", "-p", "agentstate-host", "--", "check", "--verbose", &suites()])
 }

@@ -1,0 +1,419 @@
+//! The agentstate plugin module (see `wasm/ABI.md`) inside wasmtime.
+//!
+//! One [`Runtime`] per process: one `Engine` with the pooling allocator, the module
+//! compiled once (and cached on disk, keyed by module hash and wasmtime version), and an
+//! `InstancePre`. One [`WasmTenant`] per tenant: its own store and linear memory, typed
+//! exports resolved once, a memory cap and a fuel budget per call. A call that traps, runs
+//! out of fuel or hits the memory cap is reported as a [`HostError`]; the instance is
+//! thrown away and rebuilt from its last good state, so the tenant keeps serving.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc,
+};
+
+/// The ABI version this host speaks.
+pub const ABI_VERSION: u32 = 1;
+
+/// Limits every instance runs under.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most linear memory one tenant may use.
+    pub memory_bytes: usize,
+    /// Fuel (roughly, wasm instructions) one call may burn.
+    pub fuel_per_call: u64,
+    /// Most instances alive at once (pooling allocator slots).
+    pub instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // A 10,000-user tenant needs about 16 MiB; a batch of 1,000 commands a few
+        // million fuel.
+        Limits { memory_bytes: 256 << 20, fuel_per_call: 2_000_000_000, instances: 256 }
+    }
+}
+
+/// Why a call into the module did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("the module could not be set up: {0}")]
+    Setup(String),
+    #[error("the module speaks ABI version {found}, this host {expected}")]
+    AbiVersion { found: u32, expected: u32 },
+    #[error("the module trapped during {call}: {trap}")]
+    Trap { call: &'static str, trap: String },
+    #[error("{call} ran out of its fuel budget")]
+    OutOfFuel { call: &'static str },
+    #[error("{call} hit the memory cap of {cap} bytes")]
+    MemoryCap { call: &'static str, cap: usize },
+    #[error("the module answered {call} with malformed bytes: {problem}")]
+    Malformed { call: &'static str, problem: String },
+    #[error("the module refused {call}: {message}")]
+    Refused { call: &'static str, message: String },
+    #[error("rebuilding the instance after a failure failed: {0}")]
+    Rebuild(String),
+}
+
+/// What the store knows besides the instance: the memory cap, and whether it was hit.
+struct Guard {
+    cap: usize,
+    denied: bool,
+}
+
+impl ResourceLimiter for Guard {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allow = desired <= self.cap;
+        self.denied |= !allow;
+        Ok(allow)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The compiled module, shared by every tenant of the process.
+pub struct Runtime {
+    engine: Engine,
+    pre: InstancePre<Guard>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+fn setup(e: impl std::fmt::Display) -> HostError {
+    HostError::Setup(e.to_string())
+}
+
+impl Runtime {
+    /// Compiles `module` (or loads it from `cache_dir`, when given and warm).
+    pub fn new(module: &[u8], cache_dir: Option<&Path>, limits: Limits) -> Result<Arc<Runtime>, HostError> {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let mut pooling = PoolingAllocationConfig::default();
+        pooling
+            .total_core_instances(limits.instances)
+            .total_memories(limits.instances)
+            .max_memory_size(limits.memory_bytes);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        if let Some(dir) = cache_dir {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(Cache::new(cache).map_err(setup)?));
+        }
+        let engine = Engine::new(&config).map_err(setup)?;
+        let module = Module::new(&engine, module).map_err(setup)?;
+        let pre = Linker::new(&engine).instantiate_pre(&module).map_err(setup)?;
+        Ok(Arc::new(Runtime { engine, pre, limits }))
+    }
+
+    /// Reads and compiles the module at `path`.
+    pub fn from_file(path: &Path, cache_dir: Option<&Path>, limits: Limits) -> Result<Arc<Runtime>, HostError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| HostError::Setup(format!("cannot read {}: {e}", path.display())))?;
+        Runtime::new(&bytes, cache_dir, limits)
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// The exports, resolved once per instance.
+struct Exports {
+    alloc: TypedFunc<u32, u32>,
+    free: TypedFunc<(u32, u32), ()>,
+    start: TypedFunc<(u32, u32), u64>,
+    restore: TypedFunc<(u32, u32), u64>,
+    apply: TypedFunc<(u32, u32), u64>,
+    handle: TypedFunc<(u32, u32), u64>,
+    handle_batch: TypedFunc<(u32, u32), u64>,
+    query: TypedFunc<(u32, u32), u64>,
+    snapshot: TypedFunc<(), u64>,
+}
+
+struct Live {
+    store: Store<Guard>,
+    memory: Memory,
+    exports: Exports,
+    /// The host's input buffer inside the instance: address and size.
+    input: (u32, u32),
+}
+
+impl Live {
+    fn new(runtime: &Runtime) -> Result<Live, HostError> {
+        let guard = Guard { cap: runtime.limits.memory_bytes, denied: false };
+        let mut store = Store::new(&runtime.engine, guard);
+        store.limiter(|guard| guard);
+        store.set_fuel(runtime.limits.fuel_per_call).map_err(setup)?;
+        let instance = runtime.pre.instantiate(&mut store).map_err(setup)?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| setup("no exported memory"))?;
+        let version: TypedFunc<(), u32> =
+            instance.get_typed_func(&mut store, "agentstate_abi_version").map_err(setup)?;
+        let found = version.call(&mut store, ()).map_err(setup)?;
+        if found != ABI_VERSION {
+            return Err(HostError::AbiVersion { found, expected: ABI_VERSION });
+        }
+        macro_rules! export {
+            ($name:literal) => {
+                instance.get_typed_func(&mut store, $name).map_err(setup)?
+            };
+        }
+        let exports = Exports {
+            alloc: export!("agentstate_alloc"),
+            free: export!("agentstate_free"),
+            start: export!("agentstate_start"),
+            restore: export!("agentstate_restore"),
+            apply: export!("agentstate_apply"),
+            handle: export!("agentstate_handle"),
+            handle_batch: export!("agentstate_handle_batch"),
+            query: export!("agentstate_query"),
+            snapshot: export!("agentstate_snapshot"),
+        };
+        Ok(Live { store, memory, exports, input: (0, 0) })
+    }
+}
+
+/// How to rebuild a tenant: where it started, and the events since.
+#[derive(Clone, Default)]
+struct Recovery {
+    base: Base,
+    tail: Vec<Box<RawValue>>,
+}
+
+#[derive(Clone, Default)]
+enum Base {
+    #[default]
+    Empty,
+    Seed(String),
+    Snapshot(String),
+}
+
+/// After this many events in the tail, a snapshot becomes the new base.
+const TAIL_LIMIT: usize = 50_000;
+
+/// One tenant inside its own instance.
+pub struct WasmTenant {
+    runtime: Arc<Runtime>,
+    live: Live,
+    recovery: Recovery,
+}
+
+impl std::fmt::Debug for WasmTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmTenant").field("tail", &self.recovery.tail.len()).finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(default)]
+    ok: bool,
+    #[serde(default, borrow)]
+    error: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct OutcomeEvents {
+    outcome: String,
+    #[serde(default)]
+    events: Vec<Box<RawValue>>,
+}
+
+impl WasmTenant {
+    /// A new instance holding an empty tenant.
+    pub fn new(runtime: Arc<Runtime>) -> Result<WasmTenant, HostError> {
+        let live = Live::new(&runtime)?;
+        Ok(WasmTenant { runtime, live, recovery: Recovery::default() })
+    }
+
+    /// Starts a fresh tenant from the JSON of a tenant description.
+    pub fn start(&mut self, seed: &str) -> Result<(), HostError> {
+        self.control("start", seed)?;
+        self.recovery = Recovery { base: Base::Seed(seed.to_owned()), tail: Vec::new() };
+        Ok(())
+    }
+
+    /// Restores the tenant from a snapshot.
+    pub fn restore(&mut self, snapshot: &str) -> Result<(), HostError> {
+        self.control("restore", snapshot)?;
+        self.recovery = Recovery { base: Base::Snapshot(snapshot.to_owned()), tail: Vec::new() };
+        Ok(())
+    }
+
+    /// Folds a JSON array of events into the tenant.
+    pub fn apply(&mut self, events: &str) -> Result<(), HostError> {
+        self.control("apply", events)?;
+        let parsed: Vec<Box<RawValue>> =
+            serde_json::from_str(events).map_err(|e| HostError::Malformed { call: "apply", problem: e.to_string() })?;
+        self.remember(parsed)
+    }
+
+    /// Decides and applies one command; the outcome as JSON.
+    pub fn handle(&mut self, command: &str) -> Result<String, HostError> {
+        let outcome = self.call("handle", command)?;
+        let parsed: OutcomeEvents = serde_json::from_str(&outcome)
+            .map_err(|e| HostError::Malformed { call: "handle", problem: e.to_string() })?;
+        if parsed.outcome == "accepted" {
+            self.remember(parsed.events)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Decides and applies a JSON array of commands; the JSON array of outcomes.
+    pub fn handle_batch(&mut self, commands: &str) -> Result<String, HostError> {
+        let outcomes = self.call("handle_batch", commands)?;
+        let parsed: Vec<OutcomeEvents> = serde_json::from_str(&outcomes)
+            .map_err(|e| HostError::Malformed { call: "handle_batch", problem: e.to_string() })?;
+        let events = parsed.into_iter().filter(|o| o.outcome == "accepted").flat_map(|o| o.events).collect();
+        self.remember(events)?;
+        Ok(outcomes)
+    }
+
+    /// Answers a view query (JSON); the view as JSON.
+    pub fn query(&mut self, query: &str) -> Result<String, HostError> {
+        self.call("query", query)
+    }
+
+    /// The tenant's snapshot (JSON).
+    pub fn snapshot(&mut self) -> Result<String, HostError> {
+        self.call("snapshot", "")
+    }
+
+    /// Fault injection, for tests of the sandbox: calls `agentstate_handle` on a region the
+    /// host never wrote, as a broken host would. Fails and rebuilds like any other call.
+    #[doc(hidden)]
+    pub fn handle_foreign_region(&mut self, ptr: u32, len: u32) -> Result<String, HostError> {
+        let cap = self.runtime.limits.memory_bytes;
+        let live = &mut self.live;
+        let result =
+            live.exports.handle.call(&mut live.store, (ptr, len)).map_err(|e| classify("handle", live, cap, e));
+        match result {
+            Ok(_) => Ok(String::new()),
+            Err(failure) => {
+                self.rebuild()?;
+                Err(failure)
+            }
+        }
+    }
+
+    fn control(&mut self, call: &'static str, input: &str) -> Result<(), HostError> {
+        let answer = self.call(call, input)?;
+        confirmed(call, &answer)
+    }
+
+    fn remember(&mut self, events: Vec<Box<RawValue>>) -> Result<(), HostError> {
+        self.recovery.tail.extend(events);
+        if self.recovery.tail.len() > TAIL_LIMIT {
+            let snapshot = self.call("snapshot", "")?;
+            self.recovery = Recovery { base: Base::Snapshot(snapshot), tail: Vec::new() };
+        }
+        Ok(())
+    }
+
+    /// One call into the module. On any failure the instance is replaced by one rebuilt
+    /// from the last good state, and the failure is reported.
+    fn call(&mut self, call: &'static str, input: &str) -> Result<String, HostError> {
+        match self.try_call(call, input) {
+            Ok(answer) => Ok(answer),
+            Err(failure) => {
+                self.rebuild()?;
+                Err(failure)
+            }
+        }
+    }
+
+    fn try_call(&mut self, call: &'static str, input: &str) -> Result<String, HostError> {
+        let Limits { memory_bytes: cap, fuel_per_call, .. } = self.runtime.limits;
+        let live = &mut self.live;
+        live.store.set_fuel(fuel_per_call).map_err(setup)?;
+        live.store.data_mut().denied = false;
+        let len = u32::try_from(input.len())
+            .map_err(|_| HostError::Refused { call, message: format!("{} bytes of input is too much", input.len()) })?;
+        let classify = |live: &Live, e: wasmtime::Error| classify(call, live, cap, e);
+        if live.input.1 < len {
+            let (old, old_len) = live.input;
+            if old_len > 0 {
+                live.exports.free.call(&mut live.store, (old, old_len)).map_err(|e| classify(live, e))?;
+            }
+            live.input = (0, 0);
+            let size = len.next_power_of_two().max(4096);
+            let ptr = live.exports.alloc.call(&mut live.store, size).map_err(|e| classify(live, e))?;
+            live.input = (ptr, size);
+        }
+        let (ptr, _) = live.input;
+        live.memory
+            .write(&mut live.store, ptr as usize, input.as_bytes())
+            .map_err(|e| HostError::Malformed { call, problem: format!("input buffer outside memory: {e}") })?;
+        let args = (ptr, len);
+        let packed = match call {
+            "start" => live.exports.start.call(&mut live.store, args),
+            "restore" => live.exports.restore.call(&mut live.store, args),
+            "apply" => live.exports.apply.call(&mut live.store, args),
+            "handle" => live.exports.handle.call(&mut live.store, args),
+            "handle_batch" => live.exports.handle_batch.call(&mut live.store, args),
+            "query" => live.exports.query.call(&mut live.store, args),
+            _ => live.exports.snapshot.call(&mut live.store, ()),
+        }
+        .map_err(|e| classify(live, e))?;
+        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let bytes = live.memory.data(&live.store).get(out_ptr..out_ptr.saturating_add(out_len)).ok_or_else(|| {
+            HostError::Malformed { call, problem: format!("answer at {out_ptr}+{out_len} is outside memory") }
+        })?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| HostError::Malformed { call, problem: e.to_string() })
+    }
+
+    /// Replaces the instance with a fresh one holding the last good state.
+    fn rebuild(&mut self) -> Result<(), HostError> {
+        self.live = Live::new(&self.runtime).map_err(|e| HostError::Rebuild(e.to_string()))?;
+        let recovery = std::mem::take(&mut self.recovery);
+        // Straight calls: a failure while replaying must not start another rebuild.
+        let replay = |this: &mut WasmTenant| -> Result<(), HostError> {
+            match &recovery.base {
+                Base::Empty => {}
+                Base::Seed(seed) => confirmed("start", &this.try_call("start", seed)?)?,
+                Base::Snapshot(snapshot) => confirmed("restore", &this.try_call("restore", snapshot)?)?,
+            }
+            if !recovery.tail.is_empty() {
+                let events = format!("[{}]", recovery.tail.iter().map(|e| e.get()).collect::<Vec<_>>().join(","));
+                confirmed("apply", &this.try_call("apply", &events)?)?;
+            }
+            Ok(())
+        };
+        let result = replay(self).map_err(|e| HostError::Rebuild(e.to_string()));
+        self.recovery = recovery;
+        result
+    }
+}
+
+/// Reads an `{"ok": true}` / `{"error": …}` answer.
+fn confirmed(call: &'static str, answer: &str) -> Result<(), HostError> {
+    let parsed: Answer =
+        serde_json::from_str(answer).map_err(|e| HostError::Malformed { call, problem: e.to_string() })?;
+    match (parsed.ok, parsed.error) {
+        (true, _) => Ok(()),
+        (false, Some(message)) => Err(HostError::Refused { call, message: message.into_owned() }),
+        (false, None) => Err(HostError::Malformed { call, problem: answer.to_owned() }),
+    }
+}
+
+fn classify(call: &'static str, live: &Live, cap: usize, e: wasmtime::Error) -> HostError {
+    if live.store.data().denied {
+        return HostError::MemoryCap { call, cap };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => HostError::OutOfFuel { call },
+        Some(trap) => HostError::Trap { call, trap: trap.to_string() },
+        None => HostError::Trap { call, trap: format!("{e:#}") },
+    }
+}

@@ -1,0 +1,124 @@
+//! One module, every runtime: each rule suite runs on the native core and on the plugin
+//! module inside wasmtime, and every outcome and every view must be the same bytes.
+//! A differential property does the same for random command sequences.
+
+use std::sync::{Arc, OnceLock};
+
+use agentstate_host::engines::WasmEngine;
+use agentstate_host::module;
+use agentstate_host::wasm_engine::{Limits, Runtime};
+use agentstate_scenario::{Engine, NativeEngine, Scenario};
+use agentstate_tests::{suite_files, view_queries};
+use proptest::prelude::*;
+
+fn runtime() -> Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let path = module::locate().unwrap_or_else(|e| panic!("{e}"));
+            Runtime::from_file(&path, Some(&module::cache_dir(&path)), Limits::default())
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .clone()
+}
+
+/// Every answer an engine gives for a suite: its outcomes, then the views.
+fn transcript(engine: &mut dyn Engine, scenario: &Scenario) -> Vec<String> {
+    let tenant = serde_json::to_string(&scenario.tenant).expect("serialises");
+    engine.start(&tenant).expect("starts");
+    let mut answers: Vec<String> =
+        scenario.steps.iter().map(|s| engine.handle(&s.command.to_string()).expect("answers")).collect();
+    answers.extend(view_queries(scenario).iter().map(|q| engine.query(q).expect("answers")));
+    answers
+}
+
+#[test]
+fn native_and_wasmtime_give_the_same_bytes_for_every_suite() {
+    let mut compared = 0;
+    for file in suite_files() {
+        let scenario = Scenario::load(&file).expect("a scenario");
+        let native = transcript(&mut NativeEngine::default(), &scenario);
+        let wasm = transcript(&mut WasmEngine::new(runtime()), &scenario);
+        assert_eq!(native.len(), wasm.len());
+        for (i, (n, w)) in native.iter().zip(&wasm).enumerate() {
+            assert_eq!(n, w, "{}: answer {i} differs", file.display());
+        }
+        compared += native.len();
+    }
+    assert!(compared > 1000, "only {compared} answers compared");
+}
+
+fn command() -> impl Strategy<Value = String> {
+    let user = prop::sample::select(vec!["ana", "ben", "sam", "ada", "ghost"]);
+    let channel = prop::sample::select(vec!["sales", "chat", "nowhere"]);
+    let actor = prop::sample::select(vec!["ana", "ben", "sam", "ada", "system", "ghost"]);
+    let kind = prop::sample::select(vec![
+        "sign_in",
+        "sign_out",
+        "sign_in_assigned",
+        "sign_out_all",
+        "sign_out_unassigned",
+        "pause",
+        "resume",
+        "end_wrap_up",
+        "monitor",
+        "stop_monitor",
+        "interaction_started",
+        "interaction_ended",
+        "set_setting",
+        "dance",
+    ]);
+    (actor, kind, user, channel, 0u64..3, 0u64..4, prop::bool::ANY).prop_map(
+        |(actor, kind, user, channel, n, step, typo)| {
+            let mut c = serde_json::json!({
+                "actor": actor, "at": 1000 + step * 700, "type": kind, "user": user, "channel": channel,
+                "reason": "lunch", "mode": "listen", "interaction": format!("i{n}"),
+                "setting": "supervisor_wrap_up_end", "value": true,
+            });
+            // Keep only the fields the type takes (so most commands are valid), or now and
+            // then keep a stray one (so invalid input is compared too).
+            let keep: &[&str] = match kind {
+                "sign_in" | "sign_out" | "interaction_started" => &["user", "channel", "interaction"],
+                "pause" => &["user", "reason", "channel"],
+                "resume" => &["user", "channel"],
+                "monitor" => &["user", "mode"],
+                "interaction_ended" => &["interaction"],
+                "set_setting" => &["setting", "value"],
+                "sign_out_unassigned" => &[],
+                _ => &["user"],
+            };
+            let keep_interaction = kind.starts_with("interaction");
+            if let Some(map) = c.as_object_mut() {
+                map.retain(|k, _| {
+                    ["actor", "at", "type"].contains(&k.as_str())
+                        || (keep.contains(&k.as_str()) && (k != "interaction" || keep_interaction))
+                        || (typo && k == "channel")
+                });
+            }
+            c.to_string()
+        },
+    )
+}
+
+const TENANT: &str = r#"{"plan":"complete","pause_reasons":["lunch"],
+  "users":[{"id":"ana","name":"Ana","roles":["agent"]},{"id":"ben","name":"Ben","roles":["agent"]},
+           {"id":"sam","name":"Sam","roles":["supervisor"]},{"id":"ada","name":"Ada","roles":["admin"]}],
+  "channels":[{"id":"sales","kind":"queue","name":"Sales","wrap_up_secs":1,"agents":["ana","ben"],"supervisors":["sam"]},
+              {"id":"chat","kind":"chat","name":"Chat","wrap_up_secs":2,"agents":["ana"]}]}"#;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_commands_give_the_same_bytes_natively_and_in_wasmtime(commands in prop::collection::vec(command(), 1..80)) {
+        let mut native = NativeEngine::default();
+        let mut wasm = WasmEngine::new(runtime());
+        native.start(TENANT).unwrap();
+        wasm.start(TENANT).unwrap();
+        for c in &commands {
+            prop_assert_eq!(native.handle(c).unwrap(), wasm.handle(c).unwrap(), "command {}", c);
+        }
+        let snapshot = r#"{"view":"snapshot"}"#;
+        prop_assert_eq!(native.query(snapshot).unwrap(), wasm.query(snapshot).unwrap());
+    }
+}
