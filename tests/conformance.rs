@@ -48,6 +48,43 @@ fn native_and_wasmtime_give_the_same_bytes_for_every_suite() {
     assert!(compared > 1000, "only {compared} answers compared");
 }
 
+/// Canonical JSON: keys sorted, as `serde_json::Value` writes them.
+fn canonical(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}")).to_string()
+}
+
+#[test]
+fn the_browser_build_in_node_gives_the_same_answers_as_the_native_core() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("wasm/pkg/agentstate.js").is_file(),
+        "wasm/pkg is missing: build it with `cargo xtask test` (or `cargo xtask wasm`)"
+    );
+    let mut suites = Vec::new();
+    let mut expected = Vec::new();
+    for file in suite_files() {
+        let scenario = Scenario::load(&file).expect("a scenario");
+        let steps: Vec<String> = scenario.steps.iter().map(|s| s.command.to_string()).collect();
+        let queries = view_queries(&scenario);
+        suites.push(serde_json::json!({ "tenant": scenario.tenant, "steps": steps, "queries": queries }));
+        expected.extend(transcript(&mut NativeEngine::default(), &scenario).iter().map(|a| canonical(a)));
+    }
+    let input = std::env::temp_dir().join(format!("agentstate-node-suites-{}.json", std::process::id()));
+    std::fs::write(&input, serde_json::Value::Array(suites).to_string()).expect("writes");
+    let output = std::process::Command::new("node")
+        .arg(root.join("tests/node/conformance.mjs"))
+        .arg(&input)
+        .output()
+        .expect("node runs (Node 20 is part of the toolchain)");
+    let _ = std::fs::remove_file(&input);
+    assert!(output.status.success(), "node failed: {}", String::from_utf8_lossy(&output.stderr));
+    let node: Vec<String> = String::from_utf8(output.stdout).expect("utf-8").lines().map(canonical).collect();
+    assert_eq!(node.len(), expected.len(), "node gave {} answers, native {}", node.len(), expected.len());
+    for (i, (n, e)) in node.iter().zip(&expected).enumerate() {
+        assert_eq!(n, e, "answer {i} differs between Node and native");
+    }
+}
+
 fn command() -> impl Strategy<Value = String> {
     let user = prop::sample::select(vec!["ana", "ben", "sam", "ada", "ghost"]);
     let channel = prop::sample::select(vec!["sales", "chat", "nowhere"]);

@@ -11,6 +11,8 @@ use crate::roles::{Plan, RoleSet};
 
 /// One command: who asks, when, an optional client id for retries, and what.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "typescript", tsify(type = "Action & { actor: Actor; at: Millis; id?: CommandId | null }"))]
 pub struct Command {
     pub actor: Actor,
     pub at: Millis,
@@ -34,6 +36,7 @@ macro_rules! actions {
         /// the variant's snake_case name; unknown fields are refused (a typo like
         /// `chanel` must never turn `pause` into "pause every channel").
         #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+        #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
         #[serde(tag = "type", rename_all = "snake_case")]
         pub enum Action {
             $( $(#[$vmeta])* $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*

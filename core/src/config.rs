@@ -13,6 +13,7 @@ use crate::roles::RoleSet;
 
 /// What agents sign into.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// Inbound calls.
@@ -32,6 +33,7 @@ impl ChannelKind {
 
 /// How a user is assigned to a channel (`assign … as`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignAs {
     Agent,
@@ -40,6 +42,7 @@ pub enum AssignAs {
 
 /// A user's permanent assignment to one channel; both flags may be set (§7).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Assignment {
     pub agent: bool,
     pub supervisor: bool,
@@ -63,6 +66,7 @@ impl Assignment {
 
 /// The tenant settings an admin can switch.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Setting {
     /// Users may sign themselves into channels they are not assigned to (R3).
@@ -75,6 +79,7 @@ pub enum Setting {
 
 /// Current values of every [`Setting`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub unassigned_sign_in: bool,
@@ -108,6 +113,8 @@ impl Settings {
 
 /// Seconds of wrap-up after each interaction on a channel; at most a day.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "typescript", tsify(type = "number"))]
 #[serde(transparent)]
 pub struct WrapUpSecs(u32);
 
@@ -133,6 +140,8 @@ impl<'de> Deserialize<'de> for WrapUpSecs {
 /// The tenant's list of pause reasons; empty means any reason. Repeats are refused
 /// because a picker showing "lunch" twice is a configuration mistake.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
 #[serde(transparent)]
 pub struct PauseReasons(Vec<PauseReason>);
 
@@ -169,6 +178,7 @@ impl<'de> Deserialize<'de> for PauseReasons {
 
 /// A channel as configured by an admin.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Channel {
     pub kind: ChannelKind,
     pub name: Name,

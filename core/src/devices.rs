@@ -10,6 +10,7 @@ use crate::ids::{DeviceId, Label, UserId};
 use crate::rejection::{IdKind, Rejection};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     DeskPhone,
@@ -19,6 +20,7 @@ pub enum DeviceKind {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct Device {
     pub user: UserId,

@@ -11,6 +11,8 @@ use crate::roles::{Plan, RoleSet};
 
 /// One recorded change: `at` and `by` of the command that caused it, plus the change.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "typescript", tsify(type = "Change & { at: Millis; by: Actor }"))]
 pub struct Event {
     pub at: Millis,
     pub by: Actor,
@@ -20,6 +22,7 @@ pub struct Event {
 
 /// What changed. Wire form: `type` in snake_case next to `at` and `by`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     PlanSet {

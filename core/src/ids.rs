@@ -54,6 +54,7 @@ macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $min:expr, $max:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(type = "string"))]
         pub struct $name(SmolStr);
 
         impl $name {
@@ -151,6 +152,7 @@ text_type!(
 
 /// Who issued a command: a user, or the routing engine / telephony / billing.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(type = "string"))]
 pub enum Actor {
     System,
     User(UserId),
@@ -211,6 +213,8 @@ impl<'de> Deserialize<'de> for Actor {
 /// Milliseconds since the Unix epoch, within JavaScript's safe integer range so that
 /// browsers and servers read the same number (§7 Wire).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "typescript", tsify(type = "number"))]
 #[serde(transparent)]
 pub struct Millis(u64);
 

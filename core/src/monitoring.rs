@@ -9,6 +9,7 @@ use crate::ids::UserId;
 use crate::rejection::Rejection;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum MonitorMode {
     /// Hear both sides; nobody hears the supervisor.

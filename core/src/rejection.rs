@@ -13,6 +13,7 @@ use crate::roles::Plan;
 
 /// A refused command. Serialises as `{"code": "...", <ids>}`.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Rejection {
     #[error("not a valid command: {location}: {problem}")]
@@ -32,7 +33,12 @@ pub enum Rejection {
     UnknownInteraction { interaction: InteractionId },
 
     #[error("{actor} may not {command}: that needs {}", needs.en())]
-    NotAuthorized { actor: Actor, command: Cow<'static, str>, needs: Needs },
+    NotAuthorized {
+        actor: Actor,
+        #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+        command: Cow<'static, str>,
+        needs: Needs,
+    },
     #[error("{user} has no agent role, so no Agent dashboard to act from")]
     NoAgentDashboard { user: UserId },
     #[error("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str())]
@@ -94,6 +100,7 @@ pub enum Rejection {
 
 /// Why a user cannot be routed an interaction (`not_routable`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Unroutable {
     NotSignedIn,
@@ -124,6 +131,7 @@ impl Unroutable {
 
 /// What a `not_authorized` actor lacks.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Needs {
     /// Acting on another user's status.
@@ -158,6 +166,7 @@ impl Needs {
 
 /// What kind of id a `duplicate_id` is about.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
     User,
@@ -211,6 +220,7 @@ fn as_str(role: AssignAs) -> &'static str {
 
 /// A language a message can be given in.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Lang {
     #[default]
@@ -228,6 +238,7 @@ impl Lang {
 
 /// A rejection's message in every supported language.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Messages {
     pub en: String,
     pub de: String,
@@ -354,6 +365,7 @@ impl Rejection {
 
 /// The stable codes of §4.4, in precedence order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum RejectionCode {
     InvalidCommand,

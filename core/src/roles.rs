@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A contact-center role. Only `agent` has an Agent dashboard (self-service).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,
@@ -24,6 +25,7 @@ impl Role {
 /// The set of roles of a user. On the wire a list in canonical order
 /// (`agent`, `supervisor`, `admin`); a repeated role in input is harmless.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify), tsify(type = "Role[]"))]
 pub struct RoleSet(u8);
 
 impl RoleSet {
@@ -77,6 +79,7 @@ impl<'de> Deserialize<'de> for RoleSet {
 
 /// The tenant's product tier. The Supervisor dashboard needs Complete or Support Center.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
     #[default]

@@ -12,6 +12,7 @@ use crate::roles::{Plan, RoleSet};
 use crate::state::State;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct TenantSeed {
     pub plan: Plan,
@@ -26,6 +27,7 @@ pub struct TenantSeed {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct UserSeed {
     pub id: UserId,
@@ -35,6 +37,7 @@ pub struct UserSeed {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSeed {
     pub id: ChannelId,

@@ -15,17 +15,23 @@ use crate::roles::{Plan, RoleSet};
 /// One tenant. Build it by folding events ([`State::from_events`], [`evolve`]) or from
 /// a snapshot (serde).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub(crate) plan: Plan,
     pub(crate) settings: Settings,
     pub(crate) pause_reasons: PauseReasons,
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, User>"))]
     pub(crate) users: IdMap<UserId, User>,
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Channel>"))]
     pub(crate) channels: IdMap<ChannelId, Channel>,
     /// Running interactions.
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Interaction>"))]
     pub(crate) interactions: IdMap<InteractionId, Interaction>,
     /// Ended interactions: ids are unique forever (§7).
+    #[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
     pub(crate) ended_interactions: IdSet<InteractionId>,
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
     pub(crate) devices: IdMap<DeviceId, Device>,
     /// The last accepted `at` (R7); `None` before the first event.
     pub(crate) clock: Option<Millis>,
@@ -33,13 +39,16 @@ pub struct State {
 
 /// A user and everything the runtime knows about them.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub name: Name,
     pub roles: RoleSet,
     /// Permanent configuration; never changed by a sign-in (R1).
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Assignment>"))]
     pub assignments: SmallMap<ChannelId, Assignment>,
     /// Runtime sign-ins; ended only by a sign-out (R4).
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, SignIn>"))]
     pub sign_ins: SmallMap<ChannelId, SignIn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interaction: Option<InteractionId>,
@@ -72,6 +81,7 @@ impl User {
 
 /// A sign-in: since when, by whom, and its pause if on break.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub since: Millis,
@@ -81,6 +91,7 @@ pub struct SignIn {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
     pub reason: PauseReason,
@@ -89,6 +100,7 @@ pub struct Pause {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct WrapUp {
     pub channel: ChannelId,
@@ -96,6 +108,7 @@ pub struct WrapUp {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
     pub user: UserId,
@@ -106,6 +119,7 @@ pub struct Interaction {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     pub supervisor: UserId,

@@ -21,6 +21,7 @@ pub struct Tenant {
 
 /// A question to a tenant, as JSON: `{"view": "roster", "channel": "sales", "at": 5000}`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[serde(tag = "view", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Query {
     Roster {

@@ -11,11 +11,11 @@ mod shift;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use agentstate_core::wire::to_json;
 use agentstate_core::Tenant;
+use agentstate_core::wire::to_json;
 use agentstate_host::module;
 use agentstate_host::wasm_engine::{Limits, Runtime, WasmTenant};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const COMMANDS: usize = 20_000;
 

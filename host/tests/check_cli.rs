@@ -83,3 +83,14 @@ fn json_output_reports_every_steps_outcome() {
     assert_eq!(steps[0]["outcome"]["events"][0]["type"], "signed_in");
     assert_eq!(steps[0]["line"], 21, "the line of the first step in the file");
 }
+
+#[test]
+fn the_wasm_and_native_engines_print_identical_json_for_every_suite() {
+    let dir = suites();
+    let dir = dir.to_str().expect("utf-8 path");
+    let (wasm_code, wasm) = check(&["--json", "--engine", "wasm", dir]);
+    let (native_code, native) = check(&["--json", "--engine", "native", dir]);
+    assert_eq!((wasm_code, native_code), (0, 0));
+    assert!(wasm.len() > 100_000, "every step's outcome is printed");
+    assert!(wasm == native, "the engines disagree");
+}

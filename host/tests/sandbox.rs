@@ -48,14 +48,15 @@ fn a_guest_trap_is_a_typed_error_and_the_tenant_keeps_its_state() {
 }
 
 #[test]
-fn an_exhausted_fuel_budget_is_a_typed_error_and_the_tenant_keeps_its_state() {
-    let limits = Limits { fuel_per_call: 3_000_000, ..Limits::default() };
+fn an_exhausted_time_budget_is_a_typed_error_and_the_tenant_keeps_its_state() {
+    let limits = Limits { time_per_call: std::time::Duration::from_millis(20), ..Limits::default() };
     let mut tenant = tenant_with_ana_signed_in(limits);
-    // A long batch, whose first command would sign ben in: none of it may stick.
+    // A batch of 60,000 commands (about 180 ms of work, nine times the budget),
+    // whose first command would sign ben in: none of it may stick.
     let mut batch = vec![command("ben", 2000, "sign_in", r#""user":"ben","channel":"sales""#)];
-    batch.extend((0..5000).map(|i| command("ana", 2000 + i, "pause", r#""user":"ana","reason":"x""#)));
-    let failure = tenant.handle_batch(&format!("[{}]", batch.join(","))).expect_err("runs out of fuel");
-    assert!(matches!(failure, HostError::OutOfFuel { call: "handle_batch" }), "{failure}");
+    batch.extend((0..60_000).map(|i| command("ana", 2000 + i, "pause", r#""user":"ana","reason":"x""#)));
+    let failure = tenant.handle_batch(&format!("[{}]", batch.join(","))).expect_err("overruns its budget");
+    assert!(matches!(failure, HostError::OutOfTime { call: "handle_batch" }), "{failure}");
     assert_state_kept(&mut tenant);
 }
 

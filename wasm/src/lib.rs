@@ -2,8 +2,12 @@
 //!
 //! * feature `abi` — the plugin ABI for hosts such as wasmtime: plain exports taking and
 //!   returning bytes in linear memory, one tenant per instance. Documented in `ABI.md`.
+//! * feature `bindgen` — for browsers and Node: a `Tenant` class taking and returning
+//!   plain JS objects, with TypeScript types generated from the Rust types (tsify).
 //!
 //! Both wrap [`agentstate_core::Tenant`], exactly as the native engine does.
 
 #[cfg(feature = "abi")]
 mod abi;
+#[cfg(feature = "bindgen")]
+mod bindgen;

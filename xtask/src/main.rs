@@ -4,7 +4,9 @@
 //! * `test` — everything CI checks: formatting, clippy, all tests, the core built for
 //!   `wasm32-unknown-unknown`, and the rule suites through the CLI.
 //! * `run`  — the main job as far as it exists today: the rule suites through the CLI.
-//! * `wasm` — builds the plugin module for hosts (`wasm-speed` profile, feature `abi`).
+//! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
+//!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
+//!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,7 +18,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test(),
         "run" => run(),
-        "wasm" => ensure_wasm_target().and_then(|()| plugin_module()),
+        "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         _ => {
             eprintln!("usage: cargo xtask <test|run|wasm>");
             return ExitCode::from(2);
@@ -65,6 +67,103 @@ fn plugin_module() -> Result<(), String> {
     )
 }
 
+/// The wasm-bindgen version `Cargo.lock` pins: the CLI must be exactly it.
+fn pinned_wasm_bindgen() -> Result<String, String> {
+    let lock =
+        std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
+    }
+    Err("Cargo.lock pins no wasm-bindgen".into())
+}
+
+fn ensure_wasm_bindgen() -> Result<String, String> {
+    let version = pinned_wasm_bindgen()?;
+    let installed = Command::new("wasm-bindgen").arg("--version").output().ok();
+    let found = installed.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    if found == format!("wasm-bindgen {version}") {
+        return Ok(version);
+    }
+    // `--locked` can name dependency versions the registry mirror lacks; resolving anew
+    // still gives the CLI of exactly the pinned version, which is what must match.
+    step("cargo", &["install", "wasm-bindgen-cli", "--version", &version, "--locked"])
+        .or_else(|_| step("cargo", &["install", "wasm-bindgen-cli", "--version", &version]))?;
+    Ok(version)
+}
+
+/// The browser/Node package: size-tuned module, JS glue, TypeScript types, package.json.
+fn browser_package() -> Result<(), String> {
+    step(
+        "cargo",
+        &["build", "-p", "agentstate-wasm", "--features", "bindgen", "--target", WASM_TARGET, "--profile", "wasm-size"],
+    )?;
+    ensure_wasm_bindgen()?;
+    let module = format!("target/{WASM_TARGET}/wasm-size/agentstate_wasm.wasm");
+    step(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--out-dir",
+            "wasm/pkg",
+            "--out-name",
+            "agentstate",
+            "--remove-name-section",
+            "--remove-producers-section",
+            &module,
+        ],
+    )?;
+    let pkg = root().join("wasm/pkg");
+    if Command::new("wasm-opt").arg("--version").output().is_ok() {
+        let wasm = pkg.join("agentstate_bg.wasm").display().to_string();
+        step(
+            "wasm-opt",
+            &[
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                &wasm,
+                "-o",
+                &wasm,
+            ],
+        )?;
+    }
+    let manifest = format!(
+        r#"{{
+  "name": "agentstate",
+  "version": "{}",
+  "description": "Contact-center agent-state rules (agentstate-core) for browsers and Node: a Tenant class with TypeScript types.",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "main": "agentstate.js",
+  "module": "agentstate.js",
+  "types": "agentstate.d.ts",
+  "files": ["agentstate.js", "agentstate.d.ts", "agentstate_bg.wasm", "agentstate_bg.wasm.d.ts"],
+  "sideEffects": false
+}}
+"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    std::fs::write(pkg.join("package.json"), manifest).map_err(|e| format!("cannot write package.json: {e}"))?;
+    let size = std::fs::metadata(pkg.join("agentstate_bg.wasm")).map(|m| m.len()).unwrap_or_default();
+    eprintln!("==> wasm/pkg/agentstate_bg.wasm: {size} bytes");
+    Ok(())
+}
+
+/// The TypeScript definitions must type-check a small consumer.
+fn typescript_check() -> Result<(), String> {
+    let dir = root().join("wasm/ts-check").display().to_string();
+    step("npm", &["ci", "--prefix", &dir, "--no-audit", "--no-fund"])?;
+    step("npx", &["--prefix", &dir, "tsc", "-p", &dir])
+}
+
 fn suites() -> String {
     root().join("tests/suites").display().to_string()
 }
@@ -72,11 +171,24 @@ fn suites() -> String {
 fn test() -> Result<(), String> {
     ensure_wasm_target()?;
     plugin_module()?;
+    browser_package()?;
+    typescript_check()?;
     step("cargo", &["fmt", "--all", "--", "--check"])?;
     step("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     step(
         "cargo",
-        &["clippy", "-p", "agentstate-wasm", "--features", "abi", "--target", WASM_TARGET, "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "-p",
+            "agentstate-wasm",
+            "--features",
+            "abi,bindgen",
+            "--target",
+            WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     step("cargo", &["test", "--workspace"])?;
     // The benchmarks must keep compiling and running; one quick pass, not a measurement.

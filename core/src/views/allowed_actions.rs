@@ -9,6 +9,7 @@ use crate::wire::RejectionReport;
 
 /// Whether one action would be accepted, and if not, exactly why.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Verdict {
     pub allowed: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16,6 +17,7 @@ pub struct Verdict {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct ByMode {
     pub listen: Verdict,
     pub whisper: Verdict,
@@ -27,6 +29,7 @@ pub struct ByMode {
 /// only when a channel is given; `pause` and `resume` then act on that channel, else on
 /// every channel.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct AllowedActions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in: Option<Verdict>,

@@ -5,6 +5,7 @@ use crate::state::State;
 
 /// An unassigned sign-in: it persists until someone signs the user out (R4).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct LingeringSignIn {
     pub user: UserId,
     pub name: Name,

@@ -9,6 +9,7 @@ use crate::state::{State, User};
 
 /// Everyone on one channel, as the Supervisor dashboard lists them.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Roster {
     pub channel: ChannelId,
     pub kind: ChannelKind,
@@ -18,6 +19,7 @@ pub struct Roster {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct RosterEntry {
     pub user: UserId,
     pub name: Name,
@@ -37,12 +39,14 @@ pub struct RosterEntry {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct SignInView {
     pub since: Millis,
     pub by: Actor,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct PauseView {
     pub reason: PauseReason,
     pub since: Millis,
@@ -50,6 +54,7 @@ pub struct PauseView {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct InteractionView {
     pub interaction: InteractionId,
     pub channel: ChannelId,
@@ -57,6 +62,7 @@ pub struct InteractionView {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct WrapUpView {
     pub channel: ChannelId,
     pub until: Millis,
@@ -64,6 +70,7 @@ pub struct WrapUpView {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct MonitorView {
     pub supervisor: UserId,
     pub mode: MonitorMode,
@@ -71,6 +78,7 @@ pub struct MonitorView {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct DeviceView {
     pub device: DeviceId,
     pub kind: DeviceKind,

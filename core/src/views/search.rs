@@ -10,6 +10,7 @@ use crate::views::DeviceView;
 /// One hit of the "+ Log agent" picker: who, their roles, and their devices with the
 /// active one (the green dot).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct UserMatch {
     pub user: UserId,
     pub name: Name,

@@ -1,0 +1,148 @@
+//! The browser and Node build: a `Tenant` class over plain JS objects. TypeScript types
+//! come from the Rust types (tsify); parameters and results cross as `Ts<T>` (or a typed
+//! `JsValue`), converted in the body so bad input is an ordinary error, never a leak.
+//!
+//! Results are serialised JSON-compatibly (missing values as `null`, maps as objects), so
+//! `JSON.stringify` of any result is the JSON the native core and the plugin ABI give.
+
+use agentstate_core::views;
+use agentstate_core::wire::{self, Outcome};
+use agentstate_core::{Actor, ChannelId, Lang, Millis, Rejection, RoleSet, State, TenantSeed, UserId};
+use serde::Serialize;
+use tsify::Ts;
+use wasm_bindgen::prelude::*;
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn typed<T: tsify::Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
+    to_js(value).map(Ts::new_unchecked)
+}
+
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn at(ms: f64) -> Result<Millis, JsError> {
+    let valid = ms.fract() == 0.0 && ms >= 0.0;
+    valid
+        .then(|| Millis::new(ms as u64))
+        .flatten()
+        .ok_or_else(|| js_error(format!("{ms} is not a time in milliseconds")))
+}
+
+fn id<T>(text: &str, make: fn(&str) -> Result<T, agentstate_core::TextError>) -> Result<T, JsError> {
+    make(text).map_err(js_error)
+}
+
+/// One tenant: its state and the events applied to it.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Tenant {
+    inner: agentstate_core::Tenant,
+}
+
+#[wasm_bindgen]
+impl Tenant {
+    /// A new tenant from its description.
+    #[wasm_bindgen(js_name = fromSeed)]
+    pub fn from_seed(seed: Ts<TenantSeed>) -> Result<Tenant, JsError> {
+        let seed = seed.to_rust().map_err(js_error)?;
+        Ok(Tenant { inner: agentstate_core::Tenant::from_seed(&seed).map_err(js_error)? })
+    }
+
+    /// A tenant restored from a snapshot.
+    #[wasm_bindgen(js_name = fromSnapshot)]
+    pub fn from_snapshot(snapshot: Ts<State>) -> Result<Tenant, JsError> {
+        Ok(Tenant { inner: agentstate_core::Tenant::from_state(snapshot.to_rust().map_err(js_error)?) })
+    }
+
+    /// What `command` would give, without applying it. Invalid input is an
+    /// `invalid_command` outcome, like any other runtime gives.
+    pub fn decide(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Command")] command: JsValue,
+    ) -> Result<Ts<Outcome>, JsError> {
+        let outcome = match wire::decode_command(&json_text(&command)) {
+            Ok(command) => Outcome::from_result(agentstate_core::decide(self.inner.state(), &command)),
+            Err(rejection) => Outcome::from_result(Err(rejection)),
+        };
+        typed(&outcome)
+    }
+
+    /// Decides `command` and applies its events.
+    pub fn apply(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Command")] command: JsValue,
+    ) -> Result<Ts<Outcome>, JsError> {
+        let outcome = match wire::decode_command(&json_text(&command)) {
+            Ok(command) => self.inner.handle(&command),
+            Err(rejection) => Outcome::from_result(Err(rejection)),
+        };
+        typed(&outcome)
+    }
+
+    /// Which §4.1 actions `actor` may take on `user` (on `channel`) at `at`, and why not.
+    #[wasm_bindgen(js_name = allowedActions)]
+    pub fn allowed_actions(
+        &self,
+        actor: &str,
+        user: &str,
+        channel: Option<String>,
+        at_ms: f64,
+    ) -> Result<Ts<views::AllowedActions>, JsError> {
+        let actor = Actor::from(id(actor, UserId::new)?);
+        let channel = channel.as_deref().map(|c| id(c, ChannelId::new)).transpose()?;
+        let user = id(user, UserId::new)?;
+        typed(&views::allowed_actions(self.inner.state(), &actor, &user, channel.as_ref(), at(at_ms)?))
+    }
+
+    /// Everyone on `channel` at `at`; `null` for an unknown channel.
+    #[wasm_bindgen(unchecked_return_type = "Roster | null")]
+    pub fn roster(&self, channel: &str, at_ms: f64) -> Result<JsValue, JsError> {
+        to_js(&views::roster(self.inner.state(), channel, at(at_ms)?))
+    }
+
+    /// The "+ Log agent" picker.
+    #[wasm_bindgen(js_name = searchUsers, unchecked_return_type = "UserMatch[]")]
+    pub fn search_users(
+        &self,
+        text: &str,
+        #[wasm_bindgen(unchecked_param_type = "Role[]")] roles: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let roles: RoleSet = if roles.is_undefined() {
+            RoleSet::NONE
+        } else {
+            serde_wasm_bindgen::from_value(roles).map_err(js_error)?
+        };
+        to_js(&views::search_users(self.inner.state(), text, roles))
+    }
+
+    /// Every unassigned sign-in, flagged while unassigned sign-in is turned off.
+    #[wasm_bindgen(js_name = lingeringUnassigned, unchecked_return_type = "LingeringSignIn[]")]
+    pub fn lingering_unassigned(&self) -> Result<JsValue, JsError> {
+        to_js(&views::lingering_unassigned(self.inner.state()))
+    }
+
+    /// The events applied to this tenant that touched `user`.
+    #[wasm_bindgen(unchecked_return_type = "Event[]")]
+    pub fn history(&self, user: &str) -> Result<JsValue, JsError> {
+        to_js(&views::history(self.inner.journal(), user))
+    }
+
+    /// The state, to store or to restore with `fromSnapshot`.
+    pub fn snapshot(&self) -> Result<Ts<State>, JsError> {
+        typed(self.inner.state())
+    }
+
+    /// A rejection's message in `lang` (`"en"`, `"de"`, or a tag such as `"de-AT"`).
+    pub fn message(rejection: Ts<Rejection>, lang: &str) -> Result<String, JsError> {
+        Ok(rejection.to_rust().map_err(js_error)?.message(Lang::from_tag(lang)))
+    }
+}
+
+/// The JSON text of a JS value, for the core's one decoder of commands.
+fn json_text(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()).unwrap_or_default()
+}
