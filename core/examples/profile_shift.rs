@@ -1,5 +1,7 @@
 //! Runs the benchmark's shift once, for a profiler: `perf record cargo run --release
-//! --example profile_shift`.
+//! --example profile_shift`. With `json`, times the JSON wire path by stage; with
+//! `export FILE`, writes the shift's start snapshot and commands for other runtimes'
+//! benchmarks (`tests/node/bench.mjs`).
 
 #[path = "../benches/shift/mod.rs"]
 mod shift;
@@ -9,7 +11,14 @@ use agentstate_core::{decide, evolve};
 
 fn main() {
     let shift = shift::shift(200_000);
-    if std::env::args().any(|a| a == "json") {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(file) = args.iter().position(|a| a == "export").and_then(|i| args.get(i + 1)) {
+        let commands: Vec<&agentstate_core::Command> = shift.commands.iter().take(20_000).collect();
+        let export = serde_json::json!({ "snapshot": shift.start, "commands": commands });
+        std::fs::write(file, export.to_string()).expect("writes the export");
+        return;
+    }
+    if args.iter().any(|a| a == "json") {
         let json: Vec<String> = shift.commands.iter().map(to_json).collect();
         let started = std::time::Instant::now();
         for _ in 0..5 {

@@ -42,4 +42,18 @@ impl Engine for WasmEngine {
     fn query(&mut self, query_json: &str) -> Result<String, EngineError> {
         self.tenant()?.query(query_json).map_err(engine_error)
     }
+
+    fn restore(&mut self, snapshot_json: &str) -> Result<(), EngineError> {
+        let mut tenant = WasmTenant::new(self.runtime.clone()).map_err(engine_error)?;
+        tenant.restore(snapshot_json).map_err(engine_error)?;
+        self.tenant = Some(tenant);
+        Ok(())
+    }
+
+    fn apply_events(&mut self, events_json: &str) -> Result<(), EngineError> {
+        if self.tenant.is_none() {
+            self.tenant = Some(WasmTenant::new(self.runtime.clone()).map_err(engine_error)?);
+        }
+        self.tenant()?.apply(events_json).map_err(engine_error)
+    }
 }

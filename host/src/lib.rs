@@ -4,4 +4,5 @@
 pub mod check;
 pub mod engines;
 pub mod module;
+pub mod tools;
 pub mod wasm_engine;

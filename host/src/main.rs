@@ -3,8 +3,8 @@ use std::process::ExitCode;
 
 use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
-use agentstate_host::module;
 use agentstate_host::wasm_engine::{Limits, Runtime};
+use agentstate_host::{module, tools};
 use agentstate_scenario::{Engine, NativeEngine};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -36,6 +36,40 @@ enum Command {
         #[arg(long)]
         module: Option<PathBuf>,
     },
+    /// Decide commands (one JSON object per line, from FILE or `-` for stdin) against a
+    /// tenant, printing each outcome with its events as a JSON line. Exits 1 when any
+    /// command was rejected.
+    Apply {
+        #[command(flatten)]
+        source: TenantSource,
+        #[arg(default_value = "-")]
+        commands: PathBuf,
+    },
+    /// Fold an event log (a JSON array or one event per line) into a tenant and print its
+    /// snapshot, or the answer to a view query such as '{"view":"lingering_unassigned"}'.
+    Replay {
+        #[command(flatten)]
+        source: TenantSource,
+        events: PathBuf,
+        #[arg(long)]
+        view: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct TenantSource {
+    /// A tenant description (YAML or JSON), as the `tenant:` of a rule suite.
+    #[arg(long)]
+    tenant: Option<PathBuf>,
+    /// A snapshot (JSON) to start from instead.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
+    /// Which runtime decides the commands.
+    #[arg(long, value_enum, default_value_t = EngineKind::Wasm)]
+    engine: EngineKind,
+    /// The plugin module (default: AGENTSTATE_MODULE, or the one built by `cargo xtask wasm`).
+    #[arg(long)]
+    module: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -49,6 +83,14 @@ enum EngineKind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Apply { source, commands } => finish(engine_for(&source).and_then(|mut engine| {
+            let rejected = tools::apply(engine.as_mut(), &commands, &mut std::io::stdout().lock())?;
+            Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        })),
+        Command::Replay { source, events, view } => finish(engine_for(&source).and_then(|mut engine| {
+            tools::replay(engine.as_mut(), &events, view.as_deref(), &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        })),
         Command::Check { files, json, verbose, engine, module } => {
             let runtime = match engine {
                 EngineKind::Native => None,
@@ -77,6 +119,22 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn engine_for(source: &TenantSource) -> Result<Box<dyn Engine>, String> {
+    let mut engine: Box<dyn Engine> = match source.engine {
+        EngineKind::Native => Box::new(NativeEngine::default()),
+        EngineKind::Wasm => Box::new(WasmEngine::new(load_runtime(source.module.clone())?)),
+    };
+    tools::load(engine.as_mut(), source.tenant.as_deref(), source.snapshot.as_deref())?;
+    Ok(engine)
+}
+
+fn finish(result: Result<ExitCode, String>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("agentstate: {e}");
+        ExitCode::from(2)
+    })
 }
 
 fn load_runtime(module: Option<PathBuf>) -> Result<std::sync::Arc<Runtime>, String> {

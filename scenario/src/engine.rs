@@ -10,6 +10,10 @@ pub trait Engine {
     fn handle(&mut self, command_json: &str) -> Result<String, EngineError>;
     /// Answers a view query (JSON of a `Query`), returning the view (JSON).
     fn query(&mut self, query_json: &str) -> Result<String, EngineError>;
+    /// Replaces the tenant with one restored from a snapshot (JSON).
+    fn restore(&mut self, snapshot_json: &str) -> Result<(), EngineError>;
+    /// Folds a JSON array of events into the tenant.
+    fn apply_events(&mut self, events_json: &str) -> Result<(), EngineError>;
 }
 
 /// The engine itself failed — distinct from a rejected command, which is an outcome.
@@ -41,5 +45,14 @@ impl Engine for NativeEngine {
 
     fn query(&mut self, query_json: &str) -> Result<String, EngineError> {
         Ok(self.tenant.query_json(query_json))
+    }
+
+    fn restore(&mut self, snapshot_json: &str) -> Result<(), EngineError> {
+        self.tenant = Tenant::from_snapshot_json(snapshot_json).map_err(EngineError)?;
+        Ok(())
+    }
+
+    fn apply_events(&mut self, events_json: &str) -> Result<(), EngineError> {
+        self.tenant.apply_json(events_json).map_err(EngineError)
     }
 }

@@ -94,6 +94,16 @@ impl Scenario {
     }
 }
 
+/// Reads a tenant description alone (YAML or JSON), as `agentstate apply --tenant` takes it.
+pub fn parse_tenant(text: &str) -> Result<TenantSeed, ScenarioError> {
+    let seed: Spanned<TenantSeed> = serde_saphyr::from_str(text).map_err(|e| ScenarioError {
+        line: e.location().map(|l| l.line()).filter(|l| *l > 0),
+        message: e.to_string(),
+    })?;
+    seed.value.events().map_err(|e| ScenarioError::at(seed.referenced.line(), e))?;
+    Ok(seed.value)
+}
+
 fn step(number: usize, line: u64, mut command: Value) -> Result<Step, ScenarioError> {
     let expect = match command.as_object_mut().and_then(|m| m.remove("expect")) {
         None | Some(Value::Null) => None,

@@ -8,5 +8,5 @@ mod format;
 mod runner;
 
 pub use engine::{Engine, EngineError, NativeEngine};
-pub use format::{Expect, Scenario, ScenarioError, Step};
+pub use format::{Expect, Scenario, ScenarioError, Step, parse_tenant};
 pub use runner::{StepReport, SuiteReport, run};

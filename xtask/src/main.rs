@@ -192,7 +192,7 @@ fn test() -> Result<(), String> {
     )?;
     step("cargo", &["test", "--workspace"])?;
     // The benchmarks must keep compiling and running; one quick pass, not a measurement.
-    step("cargo", &["test", "--benches", "-p", "agentstate-core"])?;
+    step("cargo", &["test", "--benches", "-p", "agentstate-core", "-p", "agentstate-host"])?;
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])
