@@ -190,9 +190,10 @@ fn test() -> Result<(), String> {
             "warnings",
         ],
     )?;
-    step("cargo", &["test", "--workspace"])?;
-    // The benchmarks must keep compiling and running; one quick pass, not a measurement.
-    step("cargo", &["test", "--benches", "-p", "agentstate-core", "-p", "agentstate-host"])?;
+    // All targets: the benchmarks run once too (a smoke pass, not a measurement), in the
+    // same build as the tests. Doc tests are not a target, so they run on their own.
+    step("cargo", &["test", "--workspace", "--all-targets"])?;
+    step("cargo", &["test", "--workspace", "--doc"])?;
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])
