@@ -158,6 +158,32 @@ impl Runtime {
     }
 }
 
+/// The calls a tenant makes into its instance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Export {
+    Start,
+    Restore,
+    Apply,
+    Handle,
+    HandleBatch,
+    Query,
+    Snapshot,
+}
+
+impl Export {
+    fn name(self) -> &'static str {
+        match self {
+            Export::Start => "start",
+            Export::Restore => "restore",
+            Export::Apply => "apply",
+            Export::Handle => "handle",
+            Export::HandleBatch => "handle_batch",
+            Export::Query => "query",
+            Export::Snapshot => "snapshot",
+        }
+    }
+}
+
 /// The exports, resolved once per instance.
 struct Exports {
     alloc: TypedFunc<u32, u32>,
@@ -268,21 +294,21 @@ impl WasmTenant {
 
     /// Starts a fresh tenant from the JSON of a tenant description.
     pub fn start(&mut self, seed: &str) -> Result<(), HostError> {
-        self.control("start", seed)?;
+        self.control(Export::Start, seed)?;
         self.recovery = Recovery { base: Base::Seed(seed.to_owned()), tail: Vec::new() };
         Ok(())
     }
 
     /// Restores the tenant from a snapshot.
     pub fn restore(&mut self, snapshot: &str) -> Result<(), HostError> {
-        self.control("restore", snapshot)?;
+        self.control(Export::Restore, snapshot)?;
         self.recovery = Recovery { base: Base::Snapshot(snapshot.to_owned()), tail: Vec::new() };
         Ok(())
     }
 
     /// Folds a JSON array of events into the tenant.
     pub fn apply(&mut self, events: &str) -> Result<(), HostError> {
-        self.control("apply", events)?;
+        self.control(Export::Apply, events)?;
         let parsed: Vec<Box<RawValue>> =
             serde_json::from_str(events).map_err(|e| HostError::Malformed { call: "apply", problem: e.to_string() })?;
         self.remember(parsed)
@@ -290,7 +316,7 @@ impl WasmTenant {
 
     /// Decides and applies one command; the outcome as JSON.
     pub fn handle(&mut self, command: &str) -> Result<String, HostError> {
-        let outcome = self.call("handle", command)?;
+        let outcome = self.call(Export::Handle, command)?;
         let parsed: OutcomeEvents = serde_json::from_str(&outcome)
             .map_err(|e| HostError::Malformed { call: "handle", problem: e.to_string() })?;
         if parsed.outcome == "accepted" {
@@ -301,7 +327,7 @@ impl WasmTenant {
 
     /// Decides and applies a JSON array of commands; the JSON array of outcomes.
     pub fn handle_batch(&mut self, commands: &str) -> Result<String, HostError> {
-        let outcomes = self.call("handle_batch", commands)?;
+        let outcomes = self.call(Export::HandleBatch, commands)?;
         let parsed: Vec<OutcomeEvents> = serde_json::from_str(&outcomes)
             .map_err(|e| HostError::Malformed { call: "handle_batch", problem: e.to_string() })?;
         let events = parsed.into_iter().filter(|o| o.outcome == "accepted").flat_map(|o| o.events).collect();
@@ -311,12 +337,12 @@ impl WasmTenant {
 
     /// Answers a view query (JSON); the view as JSON.
     pub fn query(&mut self, query: &str) -> Result<String, HostError> {
-        self.call("query", query)
+        self.call(Export::Query, query)
     }
 
     /// The tenant's snapshot (JSON).
     pub fn snapshot(&mut self) -> Result<String, HostError> {
-        self.call("snapshot", "")
+        self.call(Export::Snapshot, "")
     }
 
     /// Fault injection, for tests of the sandbox: calls `agentstate_handle` on a region the
@@ -338,15 +364,15 @@ impl WasmTenant {
         }
     }
 
-    fn control(&mut self, call: &'static str, input: &str) -> Result<(), HostError> {
-        let answer = self.call(call, input)?;
-        confirmed(call, &answer)
+    fn control(&mut self, export: Export, input: &str) -> Result<(), HostError> {
+        let answer = self.call(export, input)?;
+        confirmed(export.name(), &answer)
     }
 
     fn remember(&mut self, events: Vec<Box<RawValue>>) -> Result<(), HostError> {
         self.recovery.tail.extend(events);
         if self.recovery.tail.len() > TAIL_LIMIT {
-            let snapshot = self.call("snapshot", "")?;
+            let snapshot = self.call(Export::Snapshot, "")?;
             self.recovery = Recovery { base: Base::Snapshot(snapshot), tail: Vec::new() };
         }
         Ok(())
@@ -354,8 +380,8 @@ impl WasmTenant {
 
     /// One call into the module. On any failure the instance is replaced by one rebuilt
     /// from the last good state, and the failure is reported.
-    fn call(&mut self, call: &'static str, input: &str) -> Result<String, HostError> {
-        match self.try_call(call, input) {
+    fn call(&mut self, export: Export, input: &str) -> Result<String, HostError> {
+        match self.try_call(export, input) {
             Ok(answer) => Ok(answer),
             Err(failure) => {
                 self.rebuild()?;
@@ -364,7 +390,8 @@ impl WasmTenant {
         }
     }
 
-    fn try_call(&mut self, call: &'static str, input: &str) -> Result<String, HostError> {
+    fn try_call(&mut self, export: Export, input: &str) -> Result<String, HostError> {
+        let call = export.name();
         let cap = self.runtime.limits.memory_bytes;
         let ticks = self.runtime.deadline_ticks();
         let live = &mut self.live;
@@ -388,14 +415,15 @@ impl WasmTenant {
             .write(&mut live.store, ptr as usize, input.as_bytes())
             .map_err(|e| HostError::Malformed { call, problem: format!("input buffer outside memory: {e}") })?;
         let args = (ptr, len);
-        let packed = match call {
-            "start" => live.exports.start.call(&mut live.store, args),
-            "restore" => live.exports.restore.call(&mut live.store, args),
-            "apply" => live.exports.apply.call(&mut live.store, args),
-            "handle" => live.exports.handle.call(&mut live.store, args),
-            "handle_batch" => live.exports.handle_batch.call(&mut live.store, args),
-            "query" => live.exports.query.call(&mut live.store, args),
-            _ => live.exports.snapshot.call(&mut live.store, ()),
+        let exports = &live.exports;
+        let packed = match export {
+            Export::Start => exports.start.call(&mut live.store, args),
+            Export::Restore => exports.restore.call(&mut live.store, args),
+            Export::Apply => exports.apply.call(&mut live.store, args),
+            Export::Handle => exports.handle.call(&mut live.store, args),
+            Export::HandleBatch => exports.handle_batch.call(&mut live.store, args),
+            Export::Query => exports.query.call(&mut live.store, args),
+            Export::Snapshot => exports.snapshot.call(&mut live.store, ()),
         }
         .map_err(|e| classify(live, e))?;
         let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
@@ -413,12 +441,12 @@ impl WasmTenant {
         let replay = |this: &mut WasmTenant| -> Result<(), HostError> {
             match &recovery.base {
                 Base::Empty => {}
-                Base::Seed(seed) => confirmed("start", &this.try_call("start", seed)?)?,
-                Base::Snapshot(snapshot) => confirmed("restore", &this.try_call("restore", snapshot)?)?,
+                Base::Seed(seed) => confirmed("start", &this.try_call(Export::Start, seed)?)?,
+                Base::Snapshot(snapshot) => confirmed("restore", &this.try_call(Export::Restore, snapshot)?)?,
             }
             if !recovery.tail.is_empty() {
                 let events = format!("[{}]", recovery.tail.iter().map(|e| e.get()).collect::<Vec<_>>().join(","));
-                confirmed("apply", &this.try_call("apply", &events)?)?;
+                confirmed("apply", &this.try_call(Export::Apply, &events)?)?;
             }
             Ok(())
         };

@@ -70,28 +70,27 @@ pub extern "C" fn agentstate_free(ptr: u32, len: u32) {
     drop(unsafe { Box::from_raw(region) });
 }
 
-/// Starts a fresh tenant from the JSON of a tenant description.
-#[unsafe(no_mangle)]
-pub extern "C" fn agentstate_start(ptr: u32, len: u32) -> u64 {
-    with_input(ptr, len, |tenant, json| match Tenant::from_seed_json(json) {
-        Ok(fresh) => {
-            *tenant = fresh;
+/// Replaces the tenant with the one `make` builds from the input, if it can.
+fn replace(ptr: u32, len: u32, make: fn(&str) -> Result<Tenant, String>) -> u64 {
+    with_input(ptr, len, |tenant, json| match make(json) {
+        Ok(new) => {
+            *tenant = new;
             ok()
         }
         Err(e) => error(&e),
     })
 }
 
+/// Starts a fresh tenant from the JSON of a tenant description.
+#[unsafe(no_mangle)]
+pub extern "C" fn agentstate_start(ptr: u32, len: u32) -> u64 {
+    replace(ptr, len, Tenant::from_seed_json)
+}
+
 /// Replaces the tenant with one restored from a snapshot (JSON of the state).
 #[unsafe(no_mangle)]
 pub extern "C" fn agentstate_restore(ptr: u32, len: u32) -> u64 {
-    with_input(ptr, len, |tenant, json| match Tenant::from_snapshot_json(json) {
-        Ok(restored) => {
-            *tenant = restored;
-            ok()
-        }
-        Err(e) => error(&e),
-    })
+    replace(ptr, len, Tenant::from_snapshot_json)
 }
 
 /// Folds a JSON array of events into the tenant (a log's tail after a snapshot).
