@@ -4,5 +4,6 @@
 pub mod check;
 pub mod engines;
 pub mod module;
+pub mod store;
 pub mod tools;
 pub mod wasm_engine;

@@ -1,0 +1,212 @@
+//! The durable event log: append-only, a sequence per tenant, snapshots, and the first
+//! outcome of every command id (so a retried command returns that outcome instead of
+//! deciding again). Behind [`EventStore`] so a PostgreSQL backend can follow; SQLite —
+//! one file, WAL, `synchronous=FULL` — is the default: an append returns only once its
+//! transaction is on disk, which is what lets the server acknowledge it.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// Position of an event in its tenant's log, from 1.
+pub type Seq = u64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("there is no tenant {0}")]
+    UnknownTenant(String),
+    #[error("tenant {0} exists already")]
+    TenantExists(String),
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Where tenants' logs live.
+pub trait EventStore: Send {
+    /// Registers a tenant with its description (the base its state is folded from).
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError>;
+    /// Every tenant, by id.
+    fn tenants(&self) -> Result<Vec<String>, StoreError>;
+    fn description(&self, tenant: &str) -> Result<String, StoreError>;
+    /// Stores the outcome of one decided command atomically and durably: its events (each
+    /// given the next sequence number) and, when the command has an id, the outcome for
+    /// retries. Returns the tenant's last sequence number afterwards.
+    fn append(
+        &mut self,
+        tenant: &str,
+        command_id: Option<&str>,
+        outcome: &str,
+        events: &[String],
+    ) -> Result<Seq, StoreError>;
+    /// The stored outcome of command `id`, if it was decided before.
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// Up to `limit` events after `after`, in order.
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError>;
+    /// Stores the state as of event `seq`.
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError>;
+    /// The newest snapshot and the sequence number it is as of.
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError>;
+}
+
+/// The SQLite event store: one database file holding every tenant.
+#[derive(Debug)]
+pub struct SqliteStore {
+    db: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY,
+    description TEXT NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE IF NOT EXISTS events (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commands (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+";
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let db = Connection::open(path)?;
+        // WAL for readers beside the writer; FULL so a committed append survives a power
+        // cut, not only a crash of the process.
+        let mode: String = db.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!("the database refused WAL mode ({mode})")));
+        }
+        db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+        db.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { db })
+    }
+
+    fn known(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.db
+            .query_row("SELECT last_seq FROM tenants WHERE id = ?1", [tenant], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|seq| seq as Seq)
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        let inserted = self
+            .db
+            .execute("INSERT OR IGNORE INTO tenants (id, description) VALUES (?1, ?2)", [tenant, description])?;
+        if inserted == 0 {
+            return Err(StoreError::TenantExists(tenant.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let mut query = self.db.prepare("SELECT id FROM tenants ORDER BY id")?;
+        let ids = query.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        self.db
+            .query_row("SELECT description FROM tenants WHERE id = ?1", [tenant], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+    }
+
+    fn append(
+        &mut self,
+        tenant: &str,
+        command_id: Option<&str>,
+        outcome: &str,
+        events: &[String],
+    ) -> Result<Seq, StoreError> {
+        let last = self.known(tenant)?;
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seq = last;
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
+            for event in events {
+                seq += 1;
+                insert.execute(params![tenant, seq as i64, event])?;
+            }
+        }
+        if seq != last {
+            tx.execute("UPDATE tenants SET last_seq = ?2 WHERE id = ?1", params![tenant, seq as i64])?;
+        }
+        if let Some(id) = command_id {
+            tx.execute("INSERT INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)", params![tenant, id, outcome])?;
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.known(tenant)?;
+        Ok(self
+            .db
+            .query_row("SELECT outcome FROM commands WHERE tenant = ?1 AND id = ?2", [tenant, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.known(tenant)?;
+        let mut query = self
+            .db
+            .prepare_cached("SELECT seq, event FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let rows = query
+            .query_map(params![tenant, after as i64, limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.known(tenant)
+    }
+
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        self.known(tenant)?;
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots (tenant, seq, state) VALUES (?1, ?2, ?3)",
+            params![tenant, seq as i64, snapshot],
+        )?;
+        Ok(())
+    }
+
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        self.known(tenant)?;
+        Ok(self
+            .db
+            .query_row("SELECT seq, state FROM snapshots WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1", [tenant], |r| {
+                Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+            })
+            .optional()?)
+    }
+}
