@@ -4,6 +4,7 @@
 pub mod check;
 pub mod engines;
 pub mod module;
+pub mod service;
 pub mod store;
 pub mod tools;
 pub mod wasm_engine;

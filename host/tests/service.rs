@@ -1,0 +1,79 @@
+//! Tenants served durably: restart rebuilds the same state, retried ids decide once.
+
+use agentstate_host::module;
+use agentstate_host::service::TenantService;
+use agentstate_host::store::{EventStore, SqliteStore};
+use agentstate_host::wasm_engine::{Limits, Runtime};
+
+const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","roles":["agent"]},
+  {"id":"sam","name":"Sam","roles":["supervisor"]}],
+  "channels":[{"id":"support","kind":"queue","name":"Support","supervisors":["sam"]}]}"#;
+
+fn open(path: &std::path::Path, snapshot_every: u64) -> TenantService<SqliteStore> {
+    let module = module::locate().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = Runtime::from_file(&module, Some(&module::cache_dir(&module)), Limits::default()).expect("runtime");
+    TenantService::open(SqliteStore::open(path).expect("store"), runtime, snapshot_every).expect("service")
+}
+
+fn sign_in(at: u64, id: Option<&str>) -> String {
+    let id = id.map(|i| format!(r#","id":"{i}""#)).unwrap_or_default();
+    format!(r#"{{"actor":"ana","at":{at},"type":"sign_in","user":"ana","channel":"support"{id}}}"#)
+}
+
+fn sign_out(at: u64) -> String {
+    format!(r#"{{"actor":"ana","at":{at},"type":"sign_out","user":"ana","channel":"support"}}"#)
+}
+
+#[test]
+fn a_restart_rebuilds_every_tenant_from_snapshot_and_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let snapshot_before = {
+        let mut service = open(&path, 3);
+        service.create_tenant("acme", TENANT).expect("creates");
+        service.create_tenant("globex", TENANT).expect("creates");
+        for i in 0..5 {
+            service.submit("acme", &sign_in(1000 + 10 * i, None)).expect("submits");
+            service.submit("acme", &sign_out(1005 + 10 * i)).expect("submits");
+        }
+        service.submit("acme", &sign_in(2000, None)).expect("submits");
+        service.query("acme", r#"{"view":"snapshot"}"#).expect("answers")
+    };
+    let store = SqliteStore::open(&path).expect("store");
+    assert_eq!(store.last_seq("acme").expect("reads"), 11);
+    assert!(store.latest_snapshot("acme").expect("reads").is_some_and(|(seq, _)| seq < 11), "a snapshot plus a tail");
+    drop(store);
+
+    let mut service = open(&path, 3);
+    assert_eq!(service.tenants().collect::<Vec<_>>(), ["acme", "globex"]);
+    assert_eq!(service.query("acme", r#"{"view":"snapshot"}"#).expect("answers"), snapshot_before);
+    let again = service.submit("acme", &sign_in(3000, None)).expect("submits");
+    assert!(again.outcome.contains("already_signed_in"), "{}", again.outcome);
+}
+
+#[test]
+fn a_retried_command_id_returns_the_first_outcome_and_stores_no_second_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let mut service = open(&path, 1000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    let first = service.submit("acme", &sign_in(1000, Some("retry-me"))).expect("submits");
+    assert!(first.outcome.contains("accepted") && !first.retried);
+    service.submit("acme", &sign_out(1100)).expect("submits");
+    let retried = service.submit("acme", &sign_in(1200, Some("retry-me"))).expect("submits");
+    assert!(retried.retried);
+    assert_eq!(retried.outcome, first.outcome, "the first result, not a new decision");
+    drop(service);
+    let store = SqliteStore::open(&path).expect("store");
+    assert_eq!(store.last_seq("acme").expect("reads"), 2, "signed_in and signed_out only");
+}
+
+#[test]
+fn bad_tenants_and_unknown_tenants_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut service = open(&dir.path().join("events.db"), 1000);
+    assert!(service.create_tenant("acme", r#"{"plan":"gold"}"#).is_err());
+    assert!(service.submit("nobody", &sign_in(1, None)).is_err());
+    service.create_tenant("acme", TENANT).expect("creates");
+    assert!(service.create_tenant("acme", TENANT).is_err(), "ids are unique");
+}
