@@ -262,6 +262,9 @@ pub struct WasmTenant {
     runtime: Arc<Runtime>,
     live: Live,
     recovery: Recovery,
+    /// Set while the instance does not hold the last good state (a rebuild failed): every
+    /// call first tries to rebuild, and fails rather than answer from a wrong state.
+    broken: bool,
 }
 
 impl std::fmt::Debug for WasmTenant {
@@ -289,7 +292,7 @@ impl WasmTenant {
     /// A new instance holding an empty tenant.
     pub fn new(runtime: Arc<Runtime>) -> Result<WasmTenant, HostError> {
         let live = Live::new(&runtime)?;
-        Ok(WasmTenant { runtime, live, recovery: Recovery::default() })
+        Ok(WasmTenant { runtime, live, recovery: Recovery::default(), broken: false })
     }
 
     /// Starts a fresh tenant from the JSON of a tenant description.
@@ -317,22 +320,30 @@ impl WasmTenant {
     /// Decides and applies one command; the outcome as JSON.
     pub fn handle(&mut self, command: &str) -> Result<String, HostError> {
         let outcome = self.call(Export::Handle, command)?;
-        let parsed: OutcomeEvents = serde_json::from_str(&outcome)
-            .map_err(|e| HostError::Malformed { call: "handle", problem: e.to_string() })?;
-        if parsed.outcome == "accepted" {
-            self.remember(parsed.events)?;
+        match serde_json::from_str::<OutcomeEvents>(&outcome) {
+            Ok(parsed) => {
+                if parsed.outcome == "accepted" {
+                    self.remember(parsed.events)?;
+                }
+                Ok(outcome)
+            }
+            // The instance may have applied what cannot be recorded: start over from the
+            // last good state.
+            Err(e) => Err(self.failed(HostError::Malformed { call: "handle", problem: e.to_string() })),
         }
-        Ok(outcome)
     }
 
     /// Decides and applies a JSON array of commands; the JSON array of outcomes.
     pub fn handle_batch(&mut self, commands: &str) -> Result<String, HostError> {
         let outcomes = self.call(Export::HandleBatch, commands)?;
-        let parsed: Vec<OutcomeEvents> = serde_json::from_str(&outcomes)
-            .map_err(|e| HostError::Malformed { call: "handle_batch", problem: e.to_string() })?;
-        let events = parsed.into_iter().filter(|o| o.outcome == "accepted").flat_map(|o| o.events).collect();
-        self.remember(events)?;
-        Ok(outcomes)
+        match serde_json::from_str::<Vec<OutcomeEvents>>(&outcomes) {
+            Ok(parsed) => {
+                let events = parsed.into_iter().filter(|o| o.outcome == "accepted").flat_map(|o| o.events).collect();
+                self.remember(events)?;
+                Ok(outcomes)
+            }
+            Err(e) => Err(self.failed(HostError::Malformed { call: "handle_batch", problem: e.to_string() })),
+        }
     }
 
     /// Answers a view query (JSON); the view as JSON.
@@ -355,13 +366,7 @@ impl WasmTenant {
         live.store.set_epoch_deadline(ticks);
         let result =
             live.exports.handle.call(&mut live.store, (ptr, len)).map_err(|e| classify("handle", live, cap, e));
-        match result {
-            Ok(_) => Ok(String::new()),
-            Err(failure) => {
-                self.rebuild()?;
-                Err(failure)
-            }
-        }
+        result.map(|_| String::new()).map_err(|failure| self.failed(failure))
     }
 
     fn control(&mut self, export: Export, input: &str) -> Result<(), HostError> {
@@ -381,12 +386,18 @@ impl WasmTenant {
     /// One call into the module. On any failure the instance is replaced by one rebuilt
     /// from the last good state, and the failure is reported.
     fn call(&mut self, export: Export, input: &str) -> Result<String, HostError> {
-        match self.try_call(export, input) {
-            Ok(answer) => Ok(answer),
-            Err(failure) => {
-                self.rebuild()?;
-                Err(failure)
-            }
+        if self.broken {
+            self.rebuild()?;
+        }
+        self.try_call(export, input).map_err(|failure| self.failed(failure))
+    }
+
+    /// Rebuilds after `failure`, which is reported either way; a failed rebuild leaves the
+    /// tenant marked broken.
+    fn failed(&mut self, failure: HostError) -> HostError {
+        match self.rebuild() {
+            Ok(()) => failure,
+            Err(rebuild) => HostError::Rebuild(format!("{rebuild}, after: {failure}")),
         }
     }
 
@@ -435,6 +446,7 @@ impl WasmTenant {
 
     /// Replaces the instance with a fresh one holding the last good state.
     fn rebuild(&mut self) -> Result<(), HostError> {
+        self.broken = true;
         self.live = Live::new(&self.runtime).map_err(|e| HostError::Rebuild(e.to_string()))?;
         let recovery = std::mem::take(&mut self.recovery);
         // Straight calls: a failure while replaying must not start another rebuild.
@@ -452,6 +464,7 @@ impl WasmTenant {
         };
         let result = replay(self).map_err(|e| HostError::Rebuild(e.to_string()));
         self.recovery = recovery;
+        self.broken = result.is_err();
         result
     }
 }

@@ -92,3 +92,29 @@ fn malformed_guest_input_is_answered_not_fatal() {
     assert!(matches!(refused, HostError::Refused { call: "restore", .. }), "{refused}");
     assert_state_kept(&mut tenant);
 }
+
+#[test]
+fn a_tenant_that_cannot_be_rebuilt_refuses_to_answer_rather_than_answer_wrongly() {
+    // The tenant grows in small batches until one hits the memory cap. Rebuilding it means
+    // replaying its whole tail in one piece, which needs more memory still: the rebuild
+    // fails, and from then on the tenant must refuse to answer, not answer from an empty
+    // instance.
+    let limits = Limits { memory_bytes: 12 << 20, ..Limits::default() };
+    let mut tenant = tenant_with_ana_signed_in(limits);
+    let mut at = 2000;
+    let failure = (0..200)
+        .find_map(|_| {
+            let batch: Vec<String> = (0..1000)
+                .map(|i| {
+                    at += 1;
+                    let (kind, reason) = if i % 2 == 0 { ("pause", r#","reason":"lunch""#) } else { ("resume", "") };
+                    command("ana", at, kind, &format!(r#""user":"ana","channel":"sales"{reason}"#))
+                })
+                .collect();
+            tenant.handle_batch(&format!("[{}]", batch.join(","))).err()
+        })
+        .expect("the tenant outgrows 12 MiB");
+    assert!(matches!(failure, HostError::Rebuild(_)), "the replay did not fit either: {failure}");
+    let next = tenant.handle(&command("ben", at + 1, "sign_out_all", r#""user":"ben""#));
+    assert!(matches!(next, Err(HostError::Rebuild(_))), "no answer from an empty instance: {next:?}");
+}
