@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::store::{EventStore, Seq, StoreError};
 use crate::wasm_engine::{HostError, Runtime, WasmTenant};
@@ -21,8 +20,6 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
-    #[error("the module answered with malformed JSON: {0}")]
-    Malformed(String),
 }
 
 /// What a submitted command gave.
@@ -64,13 +61,6 @@ struct CommandId<'a> {
     id: Option<std::borrow::Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct Decided<'a> {
-    outcome: std::borrow::Cow<'a, str>,
-    #[serde(default, borrow)]
-    events: Vec<&'a RawValue>,
-}
-
 impl<S: EventStore> TenantService<S> {
     /// Opens the service on `store`, rebuilding every tenant; a snapshot is stored every
     /// `snapshot_every` events.
@@ -107,10 +97,9 @@ impl<S: EventStore> TenantService<S> {
             return Ok(Submitted { outcome, seq: self.store.last_seq(tenant)?, retried: true });
         }
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        let outcome = served.wasm.handle(command)?;
-        let decided: Decided = serde_json::from_str(&outcome).map_err(|e| ServiceError::Malformed(e.to_string()))?;
-        let events: Vec<String> = decided.events.iter().map(|e| e.get().to_owned()).collect();
-        let accepted = decided.outcome == "accepted";
+        let decision = served.wasm.handle_with_events(command)?;
+        let (outcome, accepted) = (decision.outcome, decision.accepted);
+        let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
         // Only accepted commands and commands with an id leave a trace in the store.
         if !accepted && id.is_none() {
             return Ok(Submitted { outcome, seq: self.store.last_seq(tenant)?, retried: false });

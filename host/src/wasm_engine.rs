@@ -281,6 +281,16 @@ struct Answer<'a> {
     error: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// What one command gave.
+#[derive(Debug)]
+pub struct Decision {
+    /// The outcome as the module answered it (JSON).
+    pub outcome: String,
+    pub accepted: bool,
+    /// The events of an accepted command, when asked for.
+    pub events: Vec<Box<RawValue>>,
+}
+
 #[derive(Deserialize)]
 struct OutcomeEvents {
     outcome: String,
@@ -319,13 +329,25 @@ impl WasmTenant {
 
     /// Decides and applies one command; the outcome as JSON.
     pub fn handle(&mut self, command: &str) -> Result<String, HostError> {
+        self.handle_keeping(command, false).map(|decision| decision.outcome)
+    }
+
+    /// Like [`WasmTenant::handle`], also giving the accepted command's events, read from
+    /// the same parse the tenant's recovery needs (a caller storing them parses nothing).
+    pub fn handle_with_events(&mut self, command: &str) -> Result<Decision, HostError> {
+        self.handle_keeping(command, true)
+    }
+
+    fn handle_keeping(&mut self, command: &str, keep_events: bool) -> Result<Decision, HostError> {
         let outcome = self.call(Export::Handle, command)?;
         match serde_json::from_str::<OutcomeEvents>(&outcome) {
             Ok(parsed) => {
-                if parsed.outcome == "accepted" {
+                let accepted = parsed.outcome == "accepted";
+                let events = if keep_events { parsed.events.clone() } else { Vec::new() };
+                if accepted {
                     self.remember(parsed.events)?;
                 }
-                Ok(outcome)
+                Ok(Decision { outcome, accepted, events })
             }
             // The instance may have applied what cannot be recorded: start over from the
             // last good state.

@@ -71,12 +71,8 @@ struct RawScenario {
 impl Scenario {
     /// Reads a scenario from YAML or JSON text.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-        let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| ScenarioError {
-            line: e.location().map(|l| l.line()).filter(|l| *l > 0),
-            message: e.to_string(),
-        })?;
-        let tenant_line = raw.tenant.referenced.line();
-        raw.tenant.value.events().map_err(|e| ScenarioError::at(tenant_line, format!("tenant.{e}")))?;
+        let raw: RawScenario = serde_saphyr::from_str(text).map_err(yaml_error)?;
+        check_tenant(&raw.tenant, "tenant.")?;
         let steps = raw
             .steps
             .into_iter()
@@ -96,12 +92,19 @@ impl Scenario {
 
 /// Reads a tenant description alone (YAML or JSON), as `agentstate apply --tenant` takes it.
 pub fn parse_tenant(text: &str) -> Result<TenantSeed, ScenarioError> {
-    let seed: Spanned<TenantSeed> = serde_saphyr::from_str(text).map_err(|e| ScenarioError {
-        line: e.location().map(|l| l.line()).filter(|l| *l > 0),
-        message: e.to_string(),
-    })?;
-    seed.value.events().map_err(|e| ScenarioError::at(seed.referenced.line(), e))?;
+    let seed: Spanned<TenantSeed> = serde_saphyr::from_str(text).map_err(yaml_error)?;
+    check_tenant(&seed, "")?;
     Ok(seed.value)
+}
+
+/// A YAML error, located; its message already names the line and shows the text.
+fn yaml_error(e: serde_saphyr::Error) -> ScenarioError {
+    ScenarioError { line: e.location().map(|l| l.line()).filter(|l| *l > 0), message: e.to_string() }
+}
+
+/// A tenant description that parses but cannot be a tenant, located at its first line.
+fn check_tenant(tenant: &Spanned<TenantSeed>, path: &str) -> Result<(), ScenarioError> {
+    tenant.value.events().map(drop).map_err(|e| ScenarioError::at(tenant.referenced.line(), format!("{path}{e}")))
 }
 
 fn step(number: usize, line: u64, mut command: Value) -> Result<Step, ScenarioError> {
