@@ -42,8 +42,12 @@ pub enum Query {
         roles: RoleSet,
     },
     LingeringUnassigned,
+    /// The events that touched `user`: of `events` when given (a host holding the log
+    /// outside the instance), else of the tenant's journal.
     History {
         user: UserId,
+        #[serde(default)]
+        events: Option<Vec<Event>>,
     },
     /// The whole state, as a snapshot.
     Snapshot,
@@ -129,7 +133,8 @@ impl Tenant {
             }
             Query::SearchUsers { text, roles } => json(&views::search_users(&self.state, text, *roles)),
             Query::LingeringUnassigned => json(&views::lingering_unassigned(&self.state)),
-            Query::History { user } => json(&views::history(&self.journal, user)),
+            Query::History { user, events: Some(events) } => json(&views::history(events, user)),
+            Query::History { user, events: None } => json(&views::history(&self.journal, user)),
             Query::Snapshot => json(&self.state),
         }
     }

@@ -3,8 +3,11 @@ use std::process::ExitCode;
 
 use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
+use agentstate_host::server::{self, ServeConfig};
+use agentstate_host::service::TenantService;
+use agentstate_host::store::{EventStore, SqliteStore, TokenGrant};
 use agentstate_host::wasm_engine::{Limits, Runtime};
-use agentstate_host::{module, tools};
+use agentstate_host::{module, tokens, tools};
 use agentstate_scenario::{Engine, NativeEngine};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -54,6 +57,78 @@ enum Command {
         #[arg(long)]
         view: Option<String>,
     },
+    /// Serve the API and the supervisor dashboard (SIGINT/SIGTERM stop it gracefully).
+    Serve(ServeArgs),
+    /// Access tokens for the API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Tenants of a server's data folder.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user of a tenant (or `system`, for routing and telephony).
+    /// Prints the token once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// A user id of the tenant, or `system`.
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant from its description (YAML or JSON, as the `tenant:` of a rule suite).
+    Create {
+        id: String,
+        description: PathBuf,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        #[arg(long)]
+        module: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Holds the event log (agentstate.db) and the demo's tokens.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// Run the simulated routing system on the demo tenant.
+    #[arg(long)]
+    demo: bool,
+    /// Do not seed the demo tenant (nor publish its tokens).
+    #[arg(long)]
+    no_demo_tenant: bool,
+    /// Requests per second per token; bursts of twice that.
+    #[arg(long, default_value_t = 500)]
+    rate_limit: u32,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body: usize,
+    /// Store a snapshot of a tenant every this many events.
+    #[arg(long, default_value_t = 10_000)]
+    snapshot_every: u64,
+    /// The built dashboard (default: web-demo/dist of this workspace).
+    #[arg(long)]
+    web: Option<PathBuf>,
+    /// The browser package (default: wasm/pkg of this workspace).
+    #[arg(long)]
+    pkg: Option<PathBuf>,
+    /// The plugin module (default: AGENTSTATE_MODULE, or the one built by `cargo xtask wasm`).
+    #[arg(long)]
+    module: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +158,11 @@ enum EngineKind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => finish(serve(args)),
+        Command::Token(TokenCommand::Create { tenant, user, data }) => finish(create_token(&tenant, &user, &data)),
+        Command::Tenant(TenantCommand::Create { id, description, data, module }) => {
+            finish(create_tenant(&id, &description, &data, module))
+        }
         Command::Apply { source, commands } => finish(engine_for(&source).and_then(|mut engine| {
             let rejected = tools::apply(engine.as_mut(), &commands, &mut std::io::stdout().lock())?;
             Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -143,4 +223,67 @@ fn load_runtime(module: Option<PathBuf>) -> Result<std::sync::Arc<Runtime>, Stri
         None => module::locate()?,
     };
     Runtime::from_file(&path, Some(&module::cache_dir(&path)), Limits::default()).map_err(|e| e.to_string())
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.log_json {
+        logs.json().init()
+    } else {
+        logs.init()
+    }
+    let (web, pkg) = module::locate_dashboard();
+    let config = ServeConfig {
+        addr: args.addr,
+        data: args.data,
+        module: match args.module {
+            Some(path) => path,
+            None => module::locate()?,
+        },
+        web: args.web.or(web),
+        pkg: args.pkg.or(pkg),
+        demo_tenant: !args.no_demo_tenant,
+        simulate: args.demo,
+        rate_per_sec: args.rate_limit,
+        max_body: args.max_body,
+        snapshot_every: args.snapshot_every.max(1),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(server::serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_store(data: &std::path::Path) -> Result<SqliteStore, String> {
+    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let path = data.join("agentstate.db");
+    SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn create_token(tenant: &str, user: &str, data: &std::path::Path) -> Result<ExitCode, String> {
+    let mut store = open_store(data)?;
+    let token = tokens::new_token()?;
+    store
+        .put_token(&tokens::hash(&token), &TokenGrant { tenant: tenant.to_owned(), actor: user.to_owned() })
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_tenant(
+    id: &str,
+    description: &std::path::Path,
+    data: &std::path::Path,
+    module: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let text =
+        std::fs::read_to_string(description).map_err(|e| format!("cannot read {}: {e}", description.display()))?;
+    let seed = agentstate_scenario::parse_tenant(&text).map_err(|e| format!("{}: {e}", description.display()))?;
+    let json = serde_json::to_string(&seed).map_err(|e| e.to_string())?;
+    let mut service =
+        TenantService::open(open_store(data)?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
+    service.create_tenant(id, &json).map_err(|e| e.to_string())?;
+    println!("created tenant {id}");
+    Ok(ExitCode::SUCCESS)
 }

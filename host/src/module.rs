@@ -25,3 +25,13 @@ pub fn cache_dir(module: &Path) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| module.parent().unwrap_or(Path::new(".")).join("agentstate-cache"))
 }
+
+/// The dashboard's files and the browser package: `--web`/`--pkg`, else
+/// `web-demo/dist` and `wasm/pkg` of the workspace this binary was built in.
+pub fn locate_dashboard() -> (Option<PathBuf>, Option<PathBuf>) {
+    let Ok(exe) = std::env::current_exe() else { return (None, None) };
+    let find = |inner: &str, marker: &str| {
+        exe.ancestors().map(|dir| dir.join(inner)).find(|candidate| candidate.join(marker).is_file())
+    };
+    (find("web-demo/dist", "index.html"), find("wasm/pkg", "agentstate.js"))
+}

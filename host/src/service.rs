@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::store::{EventStore, Seq, StoreError};
+use crate::store::{Append, EventStore, Seq, StoreError, TokenGrant};
 use crate::wasm_engine::{HostError, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,15 @@ pub struct Submitted {
     pub seq: Seq,
     /// True when this is the stored outcome of an earlier command with the same id.
     pub retried: bool,
+}
+
+/// A decided command on its way into the store.
+struct Decided<'a> {
+    index: usize,
+    tenant: &'a str,
+    id: Option<String>,
+    outcome: String,
+    events: Vec<String>,
 }
 
 struct Served {
@@ -90,41 +99,213 @@ impl<S: EventStore> TenantService<S> {
 
     /// Decides one command (JSON) for `tenant` and stores its events durably.
     pub fn submit(&mut self, tenant: &str, command: &str) -> Result<Submitted, ServiceError> {
-        let id = serde_json::from_str::<CommandId>(command).ok().and_then(|c| c.id).map(|id| id.into_owned());
-        if let Some(id) = &id
-            && let Some(outcome) = self.store.outcome(tenant, id)?
-        {
-            return Ok(Submitted { outcome, seq: self.store.last_seq(tenant)?, retried: true });
-        }
-        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        let decision = served.wasm.handle_with_events(command)?;
-        let (outcome, accepted) = (decision.outcome, decision.accepted);
-        let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
-        // Only accepted commands and commands with an id leave a trace in the store.
-        if !accepted && id.is_none() {
-            return Ok(Submitted { outcome, seq: self.store.last_seq(tenant)?, retried: false });
-        }
-        match self.store.append(tenant, id.as_deref(), &outcome, &events) {
-            Ok(seq) => {
-                served.since_snapshot += events.len() as u64;
-                if served.since_snapshot >= self.snapshot_every {
-                    let snapshot = served.wasm.snapshot()?;
-                    self.store.put_snapshot(tenant, seq, &snapshot)?;
-                    served.since_snapshot = 0;
+        let mut results = self.submit_all(&[(tenant, command)]);
+        results.pop().unwrap_or_else(|| Err(ServiceError::UnknownTenant(tenant.to_owned())))
+    }
+
+    /// Decides commands in turn, each `(tenant, command JSON)`, and stores all their events
+    /// in one transaction (group commit) before returning: one sync to disk for all of
+    /// them. A command id seen before — in the store or earlier in `commands` — gets its
+    /// first outcome back. When the store refuses the transaction, every command of it
+    /// fails and the tenants it touched are reloaded from the store.
+    pub fn submit_all(&mut self, commands: &[(&str, &str)]) -> Vec<Result<Submitted, ServiceError>> {
+        let mut results: Vec<Result<Submitted, ServiceError>> = Vec::with_capacity(commands.len());
+        let mut decided: Vec<Decided<'_>> = Vec::new();
+        // A command id seen earlier in this call: (its index, the first one's index).
+        let mut echoes: Vec<(usize, usize)> = Vec::new();
+        let mut in_flight: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        for &(tenant, command) in commands {
+            let index = results.len();
+            self.load(tenant);
+            let id = serde_json::from_str::<CommandId>(command).ok().and_then(|c| c.id).map(|id| id.into_owned());
+            if let Some(id) = &id {
+                if let Some(&first) = in_flight.get(&(tenant, id.clone())) {
+                    echoes.push((index, first));
+                    results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: true }));
+                    continue;
                 }
-                Ok(Submitted { outcome, seq, retried: false })
+                match self.store.outcome(tenant, id) {
+                    Ok(Some(outcome)) => {
+                        let seq = self.store.last_seq(tenant).unwrap_or_default();
+                        results.push(Ok(Submitted { outcome, seq, retried: true }));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(StoreError::UnknownTenant(t)) => {
+                        results.push(Err(ServiceError::UnknownTenant(t)));
+                        continue;
+                    }
+                    Err(e) => {
+                        results.push(Err(e.into()));
+                        continue;
+                    }
+                }
+            }
+            let Some(served) = self.tenants.get_mut(tenant) else {
+                results.push(Err(ServiceError::UnknownTenant(tenant.to_owned())));
+                continue;
+            };
+            let decision = match served.wasm.handle_with_events(command) {
+                Ok(decision) => decision,
+                Err(e) => {
+                    results.push(Err(e.into()));
+                    continue;
+                }
+            };
+            let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+            // Only accepted commands and commands with an id leave a trace in the store.
+            if !decision.accepted && id.is_none() {
+                results.push(Ok(Submitted { outcome: decision.outcome, seq: 0, retried: false }));
+                continue;
+            }
+            if let Some(id) = &id {
+                in_flight.insert((tenant, id.clone()), index);
+            }
+            results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: false }));
+            decided.push(Decided { index, tenant, id, outcome: decision.outcome, events });
+        }
+        let stored = if decided.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let appends: Vec<Append<'_>> = decided
+                .iter()
+                .map(|d| Append {
+                    tenant: d.tenant,
+                    command_id: d.id.as_deref(),
+                    outcome: &d.outcome,
+                    events: &d.events,
+                })
+                .collect();
+            self.store.append_all(&appends)
+        };
+        match stored {
+            Ok(seqs) => {
+                for (done, seq) in decided.into_iter().zip(seqs) {
+                    if let Some(Ok(result)) = results.get_mut(done.index) {
+                        result.seq = seq;
+                        result.outcome = done.outcome;
+                    }
+                    if let Err(e) = self.count_towards_snapshot(done.tenant, done.events.len() as u64, seq) {
+                        // The events are stored; only the snapshot failed. The next cadence
+                        // tries again, and the log alone rebuilds the tenant meanwhile.
+                        tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
+                    }
+                }
             }
             Err(e) => {
-                // The instance applied what the store refused: reload it from the store.
-                let rebuilt = self.rebuild(tenant)?;
-                self.tenants.insert(tenant.to_owned(), rebuilt);
-                Err(e.into())
+                let touched: std::collections::BTreeSet<&str> = decided.iter().map(|d| d.tenant).collect();
+                for done in &decided {
+                    if let Some(slot) = results.get_mut(done.index) {
+                        *slot = Err(ServiceError::Store(e.clone()));
+                    }
+                }
+                // The instances applied what the store refused: reload them from the store.
+                for tenant in touched {
+                    match self.rebuild(tenant) {
+                        Ok(rebuilt) => {
+                            self.tenants.insert(tenant.to_owned(), rebuilt);
+                        }
+                        Err(_) => {
+                            self.tenants.remove(tenant);
+                        }
+                    }
+                }
             }
+        }
+        for (echo, first) in echoes {
+            let copy = match results.get(first) {
+                Some(Ok(first)) => Ok(Submitted { retried: true, ..first.clone() }),
+                Some(Err(ServiceError::Store(e))) => Err(ServiceError::Store(e.clone())),
+                _ => Err(ServiceError::UnknownTenant(String::new())),
+            };
+            if let Some(slot) = results.get_mut(echo) {
+                *slot = copy;
+            }
+        }
+        results
+    }
+
+    fn count_towards_snapshot(&mut self, tenant: &str, events: u64, seq: Seq) -> Result<(), ServiceError> {
+        let Some(served) = self.tenants.get_mut(tenant) else { return Ok(()) };
+        served.since_snapshot += events;
+        if served.since_snapshot >= self.snapshot_every {
+            let snapshot = served.wasm.snapshot()?;
+            self.store.put_snapshot(tenant, seq, &snapshot)?;
+            served.since_snapshot = 0;
+        }
+        Ok(())
+    }
+
+    /// The tenant's last sequence number.
+    pub fn last_seq(&self, tenant: &str) -> Result<Seq, ServiceError> {
+        Ok(self.store.last_seq(tenant)?)
+    }
+
+    /// The `at` of the tenant's newest event (0 for an empty log), so a host stamping
+    /// commands with its clock never goes behind what is stored.
+    pub fn last_at(&self, tenant: &str) -> Result<u64, ServiceError> {
+        #[derive(Deserialize)]
+        struct At {
+            at: u64,
+        }
+        let last = self.store.last_seq(tenant)?;
+        let tail = self.store.events_after(tenant, last.saturating_sub(1), 1)?;
+        Ok(tail.first().and_then(|(_, e)| serde_json::from_str::<At>(e).ok()).map_or(0, |e| e.at))
+    }
+
+    /// The state as of sequence number `seq`, as one consistent pair.
+    pub fn snapshot(&mut self, tenant: &str) -> Result<(Seq, String), ServiceError> {
+        let seq = self.store.last_seq(tenant)?;
+        Ok((seq, self.query(tenant, r#"{"view":"snapshot"}"#)?))
+    }
+
+    /// Every stored event that touched `user`, read from the whole log (an instance holds
+    /// only the events since its snapshot); the module picks them, chunk by chunk.
+    pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
+        let mut found: Vec<Box<serde_json::value::RawValue>> = Vec::new();
+        let mut after = 0;
+        loop {
+            let chunk = self.store.events_after(tenant, after, REPLAY_CHUNK)?;
+            let Some((last, _)) = chunk.last() else { break };
+            after = *last;
+            let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
+            let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
+            let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
+            let answer = served.wasm.query(&query)?;
+            let picked: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&answer)
+                .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") })?;
+            found.extend(picked);
+        }
+        Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
+    }
+
+    /// Records an access token's hash for `grant`.
+    pub fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), ServiceError> {
+        Ok(self.store.put_token(hash, grant)?)
+    }
+
+    /// Who the token with this hash speaks for.
+    pub fn token(&self, hash: &str) -> Result<Option<TokenGrant>, ServiceError> {
+        Ok(self.store.token(hash)?)
+    }
+
+    /// Serves a tenant created in the store by another process (`agentstate tenant
+    /// create` beside a running server) from its first request on.
+    fn load(&mut self, tenant: &str) {
+        if self.tenants.contains_key(tenant) || self.store.description(tenant).is_err() {
+            return;
+        }
+        match self.rebuild(tenant) {
+            Ok(served) => {
+                self.tenants.insert(tenant.to_owned(), served);
+            }
+            Err(e) => tracing::error!(tenant, error = %e, "cannot rebuild the tenant"),
         }
     }
 
     /// Answers a view query (JSON) for `tenant`.
     pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
+        self.load(tenant);
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         Ok(served.wasm.query(query)?)
     }
@@ -158,4 +339,8 @@ impl<S: EventStore> TenantService<S> {
         }
         Ok(Served { wasm, since_snapshot })
     }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }

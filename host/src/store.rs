@@ -1,9 +1,10 @@
-//! The durable event log: append-only, a sequence per tenant, snapshots, and the first
+//! The durable event log: append-only, a sequence per tenant, snapshots, the first
 //! outcome of every command id (so a retried command returns that outcome instead of
-//! deciding again). Behind [`EventStore`] so a PostgreSQL backend can follow; SQLite —
+//! deciding again), and the hashes of the access tokens. Behind [`EventStore`] so a PostgreSQL backend can follow; SQLite —
 //! one file, WAL, `synchronous=FULL` — is the default: an append returns only once its
 //! transaction is on disk, which is what lets the server acknowledge it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -11,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 /// Position of an event in its tenant's log, from 1.
 pub type Seq = u64;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("there is no tenant {0}")]
     UnknownTenant(String),
@@ -25,6 +26,23 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Backend(e.to_string())
     }
+}
+
+/// One decided command, ready to be stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Append<'a> {
+    pub tenant: &'a str,
+    pub command_id: Option<&'a str>,
+    pub outcome: &'a str,
+    pub events: &'a [String],
+}
+
+/// Who an access token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub tenant: String,
+    /// A user id of the tenant, or `system`.
+    pub actor: String,
 }
 
 /// Where tenants' logs live.
@@ -43,7 +61,14 @@ pub trait EventStore: Send {
         command_id: Option<&str>,
         outcome: &str,
         events: &[String],
-    ) -> Result<Seq, StoreError>;
+    ) -> Result<Seq, StoreError> {
+        let last = self.append_all(&[Append { tenant, command_id, outcome, events }])?;
+        Ok(last.first().copied().unwrap_or_default())
+    }
+    /// Stores several decided commands in one transaction (group commit: one sync to disk
+    /// for all of them), all or none. Returns each tenant's last sequence number after
+    /// each command.
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
     /// The stored outcome of command `id`, if it was decided before.
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// Up to `limit` events after `after`, in order.
@@ -53,6 +78,9 @@ pub trait EventStore: Send {
     fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError>;
     /// The newest snapshot and the sequence number it is as of.
     fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError>;
+    /// Records an access token by its hash (the token itself is never stored).
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError>;
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError>;
 }
 
 /// The SQLite event store: one database file holding every tenant.
@@ -84,6 +112,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER NOT NULL,
     state TEXT NOT NULL,
     PRIMARY KEY (tenant, seq)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL REFERENCES tenants(id),
+    actor TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS events_are_append_only_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
@@ -139,31 +172,36 @@ impl EventStore for SqliteStore {
             .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
     }
 
-    fn append(
-        &mut self,
-        tenant: &str,
-        command_id: Option<&str>,
-        outcome: &str,
-        events: &[String],
-    ) -> Result<Seq, StoreError> {
-        let last = self.known(tenant)?;
-        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut seq = last;
-        {
-            let mut insert = tx.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
-            for event in events {
-                seq += 1;
-                insert.execute(params![tenant, seq as i64, event])?;
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
+        for append in appends {
+            if !last.contains_key(append.tenant) {
+                last.insert(append.tenant, self.known(append.tenant)?);
             }
         }
-        if seq != last {
-            tx.execute("UPDATE tenants SET last_seq = ?2 WHERE id = ?1", params![tenant, seq as i64])?;
-        }
-        if let Some(id) = command_id {
-            tx.execute("INSERT INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)", params![tenant, id, outcome])?;
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seqs = Vec::with_capacity(appends.len());
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
+            let mut remember = tx.prepare_cached("INSERT INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)")?;
+            for append in appends {
+                let seq = last.entry(append.tenant).or_default();
+                for event in append.events {
+                    *seq += 1;
+                    insert.execute(params![append.tenant, *seq as i64, event])?;
+                }
+                if let Some(id) = append.command_id {
+                    remember.execute(params![append.tenant, id, append.outcome])?;
+                }
+                seqs.push(*seq);
+            }
+            let mut advance = tx.prepare_cached("UPDATE tenants SET last_seq = ?2 WHERE id = ?1")?;
+            for (tenant, seq) in &last {
+                advance.execute(params![tenant, *seq as i64])?;
+            }
         }
         tx.commit()?;
-        Ok(seq)
+        Ok(seqs)
     }
 
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
@@ -206,6 +244,24 @@ impl EventStore for SqliteStore {
             .db
             .query_row("SELECT seq, state FROM snapshots WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1", [tenant], |r| {
                 Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        self.known(&grant.tenant)?;
+        self.db.execute(
+            "INSERT INTO tokens (hash, tenant, actor) VALUES (?1, ?2, ?3)",
+            params![hash, grant.tenant, grant.actor],
+        )?;
+        Ok(())
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT tenant, actor FROM tokens WHERE hash = ?1", [hash], |r| {
+                Ok(TokenGrant { tenant: r.get(0)?, actor: r.get(1)? })
             })
             .optional()?)
     }

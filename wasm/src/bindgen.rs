@@ -83,6 +83,16 @@ impl Tenant {
         typed(&outcome)
     }
 
+    /// Folds events decided elsewhere (a server's live feed) into this tenant, all or
+    /// nothing: a dashboard mirrors the server's log and computes its views locally.
+    #[wasm_bindgen(js_name = applyEvents)]
+    pub fn apply_events(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Event[]")] events: JsValue,
+    ) -> Result<(), JsError> {
+        self.inner.apply_json(&json_text(&events)).map_err(js_error)
+    }
+
     /// Which §4.1 actions `actor` may take on `user` (on `channel`) at `at`, and why not.
     #[wasm_bindgen(js_name = allowedActions)]
     pub fn allowed_actions(

@@ -1,0 +1,212 @@
+//! The demo: a tenant seeded on first start (38 people, 8 channels of all three kinds,
+//! pause reasons, devices, agents signed in), its users' tokens for the dashboard's
+//! "act as", and a simulated routing system that starts and ends interactions so wrap-up
+//! and monitoring can be seen.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::server::writer::{Incoming, Writer};
+use crate::service::TenantService;
+use crate::store::{SqliteStore, TokenGrant};
+use crate::tokens;
+
+/// The demo tenant's id.
+pub const TENANT: &str = "demo";
+const DESCRIPTION: &str = include_str!("tenant.yaml");
+const TOKENS_FILE: &str = "demo-tokens.json";
+
+/// A demo user's token, as the dashboard's "act as" lists it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoToken {
+    pub actor: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub token: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoTokens {
+    pub tenant: String,
+    pub tokens: Vec<DemoToken>,
+}
+
+impl DemoTokens {
+    /// What `/demo/tokens` serves. Only the demo tenant's tokens exist in this file.
+    pub fn public(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
+/// is gone — the old ones stay valid, as tokens are never revoked by the demo).
+pub fn ensure(service: &mut TenantService<SqliteStore>, data: &Path) -> Result<DemoTokens, String> {
+    let seed = agentstate_scenario::parse_tenant(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
+    let path = data.join(TOKENS_FILE);
+    if service.tenants().any(|t| t == TENANT) {
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(tokens) = serde_json::from_str::<DemoTokens>(&text)
+        {
+            return Ok(tokens);
+        }
+    } else {
+        let description = serde_json::to_string(&seed).map_err(|e| e.to_string())?;
+        service.create_tenant(TENANT, &description).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
+        for command in first_day(now_ms()) {
+            service.submit(TENANT, &command.to_string()).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
+        }
+        tracing::info!(tenant = TENANT, "seeded the demo tenant");
+    }
+    let people = serde_json::to_value(&seed).map_err(|e| e.to_string())?;
+    let mut tokens = DemoTokens { tenant: TENANT.into(), tokens: Vec::new() };
+    let users = people.get("users").and_then(Value::as_array).cloned().unwrap_or_default();
+    let system = json!({ "id": "system", "name": "Routing system", "roles": [] });
+    for user in users.iter().chain([&system]) {
+        let actor = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let token = tokens::new_token()?;
+        service
+            .put_token(&tokens::hash(&token), &TokenGrant { tenant: TENANT.into(), actor: actor.clone() })
+            .map_err(|e| e.to_string())?;
+        tokens.tokens.push(DemoToken {
+            actor,
+            name: user.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            roles: serde_json::from_value(user.get("roles").cloned().unwrap_or_default()).unwrap_or_default(),
+            token,
+        });
+    }
+    let text = serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(tokens)
+}
+
+/// Devices registered, some active, and the agents signed into their channels, as a
+/// morning in the contact center would leave them.
+fn first_day(at: u64) -> Vec<Value> {
+    let agents = [
+        "mueller", "zoe", "soren", "francois", "ines", "bjorn", "aylin", "chen", "priya", "tomas", "anna", "lukas",
+        "marie", "jonas", "emma", "felix", "hannah", "paul", "lea", "noah", "mia", "ben", "sofia", "elias", "clara",
+        "david", "lina", "max", "nora", "oskar", "rosa", "yusuf", "lena",
+    ];
+    let mut commands = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let softphone = format!("{agent}-softphone");
+        commands.push(json!({"type": "device_registered", "actor": "system", "at": at, "user": agent,
+            "device": softphone, "kind": "softphone", "label": "Softphone"}));
+        if i % 3 == 0 {
+            commands.push(json!({"type": "device_registered", "actor": "system", "at": at, "user": agent,
+                "device": format!("{agent}-desk"), "kind": "desk_phone", "label": format!("Desk {}", 100 + i)}));
+        }
+        if i % 4 != 3 {
+            commands.push(
+                json!({"type": "device_activity", "actor": "system", "at": at, "device": softphone, "active": true}),
+            );
+        }
+        // Most agents start the day signed in; a few are not yet.
+        if i % 5 != 4 && *agent != "mueller" {
+            commands.push(json!({"type": "sign_in_assigned", "actor": "ada", "at": at, "user": agent}));
+        }
+    }
+    commands.push(json!({"type": "pause", "actor": "ada", "at": at, "user": "priya", "reason": "lunch"}));
+    commands
+}
+
+/// What the simulator tracks between ticks: when each running interaction ends.
+#[derive(Debug, Default)]
+struct Calls {
+    due: std::collections::HashMap<String, u64>,
+    started: u64,
+}
+
+/// The simulated routing system: every second it may route work to a free agent on each
+/// channel (one chance in four) and ends interactions after 5–25 s, as the actor `system`.
+pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
+    let mut calls = Calls::default();
+    let mut rng = fastrand::Rng::new();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(1000)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let seen = calls;
+        let plan = writer.run(move |desk| {
+            let at = desk.now(TENANT);
+            let rosters = desk.service.query(TENANT, r#"{"view":"snapshot"}"#).ok();
+            (at, rosters, seen)
+        });
+        let Ok((at, Some(snapshot), seen)) = plan.await else { return };
+        calls = seen;
+        let commands = tick(&snapshot, at, &mut calls, &mut rng);
+        if !commands.is_empty() {
+            let incoming = commands.into_iter().map(Incoming::Object).collect();
+            if writer.submit(TENANT.into(), incoming).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One second of routing: which interactions end, which start.
+fn tick(snapshot: &str, at: u64, calls: &mut Calls, rng: &mut fastrand::Rng) -> Vec<serde_json::Map<String, Value>> {
+    let Ok(state) = serde_json::from_str::<Value>(snapshot) else { return Vec::new() };
+    let mut commands = Vec::new();
+    let running = state.get("interactions").and_then(Value::as_object).cloned().unwrap_or_default();
+    calls.due.retain(|id, _| running.contains_key(id));
+    for id in running.keys() {
+        let due = *calls.due.entry(id.clone()).or_insert_with(|| at + rng.u64(5_000..25_000));
+        if due <= at {
+            commands.push(command(json!({"type": "interaction_ended", "actor": "system", "interaction": id})));
+        }
+    }
+    let busy: std::collections::HashSet<&str> =
+        running.values().filter_map(|i| i.get("user").and_then(Value::as_str)).collect();
+    let users = state.get("users").and_then(Value::as_object).cloned().unwrap_or_default();
+    let channels = state.get("channels").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut routed = std::collections::HashSet::new();
+    for channel in channels.keys() {
+        if rng.u8(..4) != 0 {
+            continue;
+        }
+        let free: Vec<&String> = users
+            .iter()
+            .filter(|(id, user)| {
+                !busy.contains(id.as_str()) && !routed.contains(id.as_str()) && routable(user, channel, at)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        if free.is_empty() {
+            continue;
+        }
+        let user = free[rng.usize(..free.len())];
+        routed.insert(user.as_str());
+        calls.started += 1;
+        let interaction = format!("sim-{at}-{}", calls.started);
+        commands.push(command(json!({"type": "interaction_started", "actor": "system", "user": user,
+            "channel": channel, "interaction": interaction})));
+    }
+    commands
+}
+
+/// Signed in on `channel`, not paused there, not in wrap-up: what the routing rule needs
+/// besides being free (the module decides for real; this only avoids pointless tries).
+fn routable(user: &Value, channel: &str, at: u64) -> bool {
+    let signed_in = user.get("sign_ins").and_then(|s| s.get(channel));
+    let Some(sign_in) = signed_in else { return false };
+    let paused = sign_in.get("pause").is_some_and(|p| !p.is_null());
+    let in_wrap_up = user.get("wrap_up").and_then(|w| w.get("until")).and_then(Value::as_u64).is_some_and(|u| u > at);
+    !paused && !in_wrap_up
+}
+
+fn command(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    }
+}

@@ -1,0 +1,77 @@
+//! Errors of the HTTP layer (not rule rejections, which are outcomes): one JSON shape,
+//! `{"error": {"code": "...", "message": "..."}}`, with the fitting status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::service::ServiceError;
+use crate::wasm_engine::HostError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), retry_after_secs: None }
+    }
+
+    pub fn unauthorized(message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// Also what a token of another tenant gets: it learns nothing about the tenant.
+    pub fn unknown_tenant(tenant: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", format!("there is no tenant {tenant} for this token"))
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn shutting_down() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> ApiError {
+        match &e {
+            ServiceError::UnknownTenant(t) => ApiError::unknown_tenant(t),
+            ServiceError::Store(_) => {
+                tracing::error!(error = %e, "storage failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string())
+            }
+            ServiceError::Host(HostError::OutOfTime { .. }) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "out_of_time", e.to_string())
+            }
+            ServiceError::Host(_) => {
+                tracing::error!(error = %e, "the rule module failed");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string())
+            }
+        }
+    }
+}
+
+impl From<super::writer::Gone> for ApiError {
+    fn from(_: super::writer::Gone) -> ApiError {
+        ApiError::shutting_down()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}

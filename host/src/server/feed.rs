@@ -1,0 +1,88 @@
+//! `GET /api/tenants/{tenant}/events` — the tenant's log as Server-Sent Events, each with
+//! its sequence number as the SSE `id`. A client resumes where it stopped with
+//! `?after=N` or the standard `Last-Event-ID` header; it first gets everything stored
+//! after that, then live events as they are stored. Feeds end at shutdown.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+use super::App;
+use super::auth::Caller;
+use super::errors::ApiError;
+use super::writer::Notice;
+use crate::store::Seq;
+
+/// Events read from the store per round.
+const PAGE: usize = 512;
+
+#[derive(Debug, Deserialize)]
+pub struct AfterParam {
+    after: Option<Seq>,
+}
+
+struct Feed {
+    app: App,
+    tenant: String,
+    cursor: Seq,
+    ready: VecDeque<(Seq, String)>,
+    notices: broadcast::Receiver<Notice>,
+    shutdown: watch::Receiver<bool>,
+}
+
+pub async fn events(
+    State(app): State<App>,
+    Path(tenant): Path<String>,
+    Query(param): Query<AfterParam>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.of(&tenant)?;
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let cursor = param.after.or(resume).unwrap_or(0);
+    // Subscribed before the first read, so nothing stored in between is missed.
+    let notices = app.shared.notices.subscribe();
+    let shutdown = app.shared.shutdown.clone();
+    let check = tenant.clone();
+    app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+    let feed = Feed { app, tenant, cursor, ready: VecDeque::new(), notices, shutdown };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        loop {
+            if *feed.shutdown.borrow() {
+                return None;
+            }
+            if let Some((seq, event)) = feed.ready.pop_front() {
+                return Some((Ok(Event::default().id(seq.to_string()).event("event").data(event)), feed));
+            }
+            let (tenant, after) = (feed.tenant.clone(), feed.cursor);
+            match feed.app.shared.writer.run(move |desk| desk.service.events_after(&tenant, after, PAGE)).await {
+                Ok(Ok(page)) if !page.is_empty() => {
+                    feed.cursor = page.last().map_or(feed.cursor, |(seq, _)| *seq);
+                    feed.ready.extend(page);
+                    continue;
+                }
+                Ok(Ok(_)) => {}
+                _ => return None,
+            }
+            loop {
+                tokio::select! {
+                    notice = feed.notices.recv() => match notice {
+                        Ok(notice) if notice.tenant != feed.tenant || notice.seq <= feed.cursor => continue,
+                        Ok(_) | Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = feed.shutdown.changed() => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,222 @@
+//! `agentstate serve`: the HTTP API over the tenants in wasmtime and the durable log, the
+//! live feed, and the supervisor dashboard's files.
+
+mod api;
+mod auth;
+mod errors;
+mod feed;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{broadcast, watch};
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::demo;
+use crate::service::TenantService;
+use crate::store::{SqliteStore, TokenGrant};
+use crate::wasm_engine::{Limits, Runtime};
+use errors::ApiError;
+use writer::Writer;
+
+/// How `agentstate serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// Holds `agentstate.db` (the event log) and the demo's tokens.
+    pub data: PathBuf,
+    /// The plugin module.
+    pub module: PathBuf,
+    /// The built dashboard (`web-demo/dist`) and the browser package (`wasm/pkg`).
+    pub web: Option<PathBuf>,
+    pub pkg: Option<PathBuf>,
+    /// Seed the demo tenant on first start and publish its users' tokens at `/demo/tokens`.
+    pub demo_tenant: bool,
+    /// Run the simulated routing system on the demo tenant.
+    pub simulate: bool,
+    /// Requests per second per token (bursts of twice that).
+    pub rate_per_sec: u32,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+    /// A snapshot is stored every this many events per tenant.
+    pub snapshot_every: u64,
+}
+
+#[derive(Clone)]
+pub struct App {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    writer: Writer,
+    /// Token hashes already looked up (tokens are never revoked while serving).
+    grants: RwLock<HashMap<String, TokenGrant>>,
+    limiter: DefaultKeyedRateLimiter<String>,
+    notices: broadcast::Sender<writer::Notice>,
+    shutdown: watch::Receiver<bool>,
+    demo_tokens: Option<serde_json::Value>,
+}
+
+impl App {
+    async fn grant(&self, hash: &str) -> Result<Option<TokenGrant>, ApiError> {
+        if let Some(grant) = self.shared.grants.read().ok().and_then(|g| g.get(hash).cloned()) {
+            return Ok(Some(grant));
+        }
+        let key = hash.to_owned();
+        let grant = self.shared.writer.run(move |desk| desk.service.token(&key)).await??;
+        if let (Some(grant), Ok(mut cache)) = (&grant, self.shared.grants.write()) {
+            cache.insert(hash.to_owned(), grant.clone());
+        }
+        Ok(grant)
+    }
+
+    /// The handle the simulator submits through.
+    pub fn writer(&self) -> &Writer {
+        &self.shared.writer
+    }
+}
+
+async fn healthz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenants = app.shared.writer.run(|desk| desk.service.tenants().count()).await?;
+    Ok(Json(serde_json::json!({ "status": "ok", "tenants": tenants })))
+}
+
+async fn demo_tokens(State(app): State<App>) -> Response {
+    match &app.shared.demo_tokens {
+        Some(tokens) => Json(tokens.clone()).into_response(),
+        None => ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_demo", "this server runs no demo tenant")
+            .into_response(),
+    }
+}
+
+async fn no_dashboard() -> Response {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        "The dashboard is not built. `cargo xtask run` builds it (web-demo/dist) and starts the server.",
+    )
+        .into_response()
+}
+
+fn router(app: App, config: &ServeConfig) -> Router {
+    let tenant = "/api/tenants/{tenant}";
+    let api = Router::new()
+        .route(&format!("{tenant}/commands"), post(api::post_commands))
+        .route(&format!("{tenant}/channels/{{channel}}/roster"), get(api::roster))
+        .route(&format!("{tenant}/users"), get(api::search_users))
+        .route(&format!("{tenant}/users/{{user}}/allowed-actions"), get(api::allowed_actions))
+        .route(&format!("{tenant}/users/{{user}}/history"), get(api::history))
+        .route(&format!("{tenant}/lingering-unassigned"), get(api::lingering_unassigned))
+        .route(&format!("{tenant}/snapshot"), get(api::snapshot))
+        .route(&format!("{tenant}/events"), get(feed::events))
+        .route("/api/me", get(api::me))
+        .fallback(|| async {
+            ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_route", "there is no such API route")
+        })
+        .layer(DefaultBodyLimit::max(config.max_body));
+    let mut router = Router::new().route("/healthz", get(healthz)).route("/demo/tokens", get(demo_tokens)).merge(api);
+    if let Some(pkg) = &config.pkg {
+        router = router.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    router = match &config.web {
+        Some(web) => router.fallback_service(ServeDir::new(web)),
+        None => router.fallback(no_dashboard),
+    };
+    router.layer(TraceLayer::new_for_http()).with_state(app)
+}
+
+/// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets running ones
+/// finish, ends live feeds, and stores what was queued before returning.
+pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data).map_err(|e| format!("cannot create {}: {e}", config.data.display()))?;
+    let runtime =
+        Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
+            .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
+    let store_path = config.data.join("agentstate.db");
+    let store = SqliteStore::open(&store_path).map_err(|e| format!("{}: {e}", store_path.display()))?;
+    let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
+    let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
+    tracing::info!(tenants = service.tenants().count(), db = %store_path.display(), "tenants rebuilt");
+
+    let (notices, _) = broadcast::channel(1024);
+    let (writer, writer_thread) = Writer::start(service, notices.clone());
+    let (stop, shutdown) = watch::channel(false);
+    let rate = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);
+    let app = App {
+        shared: Arc::new(Shared {
+            writer,
+            grants: RwLock::new(HashMap::new()),
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            notices,
+            shutdown: shutdown.clone(),
+            demo_tokens: demo_tokens.map(|t| t.public()),
+        }),
+    };
+    let simulator = config.simulate.then(|| tokio::spawn(demo::simulate(app.writer().clone(), shutdown.clone())));
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("serving the dashboard at http://{bound}/");
+    println!("agentstate: serving http://{bound}/");
+    let routes = router(app, &config);
+    let stopped = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing running requests");
+        let _ = stop.send(true);
+    };
+    axum::serve(listener, routes.into_make_service())
+        .with_graceful_shutdown(stopped)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(simulator) = simulator {
+        simulator.abort();
+        let _ = simulator.await;
+    }
+    // Every handle on the writer is gone now; it drains its queue and ends.
+    let joined = tokio::task::spawn_blocking(move || writer_thread.join());
+    match tokio::time::timeout(Duration::from_secs(30), joined).await {
+        Ok(_) => tracing::info!("stopped; every acknowledged command is stored"),
+        Err(_) => tracing::warn!("the writer did not finish within 30 s"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

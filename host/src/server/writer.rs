@@ -1,0 +1,174 @@
+//! The one thread that owns the tenants and the store. Requests queue on a channel;
+//! commands that arrive together are decided in turn and stored in one transaction
+//! (group commit), so concurrent clients share a sync to disk instead of queueing for
+//! one each. The thread is also the server's clock: it stamps every command's `at`,
+//! never behind the tenant's last stored event.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::service::{ServiceError, Submitted, TenantService};
+use crate::store::{Seq, SqliteStore};
+
+/// A command as the API received it: an object to stamp, or text that is not one (the
+/// module rejects it as `invalid_command`, with where).
+#[derive(Debug)]
+pub enum Incoming {
+    Object(Map<String, Value>),
+    Text(String),
+}
+
+/// A tenant's log grew to `seq`.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub tenant: String,
+    pub seq: Seq,
+}
+
+/// The tenants and the clock, as the writer thread holds them.
+pub struct Desk {
+    pub service: TenantService<SqliteStore>,
+    clock: HashMap<String, u64>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk").field("service", &self.service).finish_non_exhaustive()
+    }
+}
+
+impl Desk {
+    /// Now in milliseconds since the epoch, never before the tenant's last `at`.
+    pub fn now(&mut self, tenant: &str) -> u64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let service = &self.service;
+        let last = self.clock.entry(tenant.to_owned()).or_insert_with(|| service.last_at(tenant).unwrap_or(0));
+        *last = wall.max(*last);
+        *last
+    }
+}
+
+type Work = Box<dyn FnOnce(&mut Desk) + Send>;
+
+enum Job {
+    Submit { tenant: String, commands: Vec<Incoming>, reply: oneshot::Sender<Vec<Result<Submitted, ServiceError>>> },
+    Run(Work),
+}
+
+/// Most commands decided and stored in one transaction.
+const GROUP: usize = 1024;
+
+/// A handle on the writer thread.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the server is shutting down")]
+pub struct Gone;
+
+impl Writer {
+    /// Starts the thread; it ends once every `Writer` is dropped and the queue is drained.
+    pub fn start(
+        service: TenantService<SqliteStore>,
+        notices: broadcast::Sender<Notice>,
+    ) -> (Writer, std::thread::JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(4096);
+        let desk = Desk { service, clock: HashMap::new() };
+        let thread = std::thread::Builder::new()
+            .name("agentstate-writer".into())
+            .spawn(move || serve_jobs(desk, queue, &notices))
+            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
+        (Writer { jobs }, thread)
+    }
+
+    /// Decides `commands` for `tenant`, stamped with the server's time, and stores them.
+    pub async fn submit(
+        &self,
+        tenant: String,
+        commands: Vec<Incoming>,
+    ) -> Result<Vec<Result<Submitted, ServiceError>>, Gone> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Submit { tenant, commands, reply }).await.map_err(|_| Gone)?;
+        answer.await.map_err(|_| Gone)
+    }
+
+    /// Runs `work` on the writer thread and returns what it gives.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Desk) -> T + Send + 'static) -> Result<T, Gone> {
+        let (reply, answer) = oneshot::channel();
+        let job: Work = Box::new(move |desk| {
+            let _ = reply.send(work(desk));
+        });
+        self.jobs.send(Job::Run(job)).await.map_err(|_| Gone)?;
+        answer.await.map_err(|_| Gone)
+    }
+}
+
+fn serve_jobs(mut desk: Desk, mut queue: mpsc::Receiver<Job>, notices: &broadcast::Sender<Notice>) {
+    let mut held: Option<Job> = None;
+    loop {
+        let Some(job) = held.take().or_else(|| queue.blocking_recv()) else { return };
+        match job {
+            Job::Run(work) => work(&mut desk),
+            Job::Submit { tenant, commands, reply } => {
+                let mut group = vec![(tenant, commands, reply)];
+                let mut size = group.iter().map(|g| g.1.len()).sum::<usize>();
+                while size < GROUP {
+                    match queue.try_recv() {
+                        Ok(Job::Submit { tenant, commands, reply }) => {
+                            size += commands.len();
+                            group.push((tenant, commands, reply));
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                decide_group(&mut desk, group, notices);
+            }
+        }
+    }
+}
+
+type Pending = (String, Vec<Incoming>, oneshot::Sender<Vec<Result<Submitted, ServiceError>>>);
+
+fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sender<Notice>) {
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for (tenant, commands, _) in &group {
+        let at = desk.now(tenant);
+        for command in commands {
+            let text = match command {
+                Incoming::Object(fields) => {
+                    let mut fields = fields.clone();
+                    fields.insert("at".into(), Value::from(at));
+                    Value::Object(fields).to_string()
+                }
+                Incoming::Text(text) => text.clone(),
+            };
+            texts.push((tenant.clone(), text));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
+    let mut results = desk.service.submit_all(&pairs).into_iter();
+    let mut grown: HashMap<String, Seq> = HashMap::new();
+    for (tenant, commands, reply) in group {
+        let answers: Vec<_> = results.by_ref().take(commands.len()).collect();
+        for answer in answers.iter().flatten() {
+            if !answer.retried && answer.seq > 0 {
+                let seq = grown.entry(tenant.clone()).or_default();
+                *seq = answer.seq.max(*seq);
+            }
+        }
+        let _ = reply.send(answers);
+    }
+    for (tenant, seq) in grown {
+        // Nobody listening is fine: a feed that connects later reads the store.
+        let _ = notices.send(Notice { tenant, seq });
+    }
+}

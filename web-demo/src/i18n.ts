@@ -1,0 +1,70 @@
+// The dashboard's own words in English and German. Rejection messages come from the
+// module (`Tenant.message`), so they match what the server says.
+
+export type Lang = "en" | "de";
+
+const words = {
+  title: { en: "Supervisor dashboard", de: "Supervisor-Dashboard" },
+  actAs: { en: "Act as", de: "Handeln als" },
+  language: { en: "Language", de: "Sprache" },
+  queues: { en: "Queues", de: "Warteschlangen" },
+  chats: { en: "Chats", de: "Chats" },
+  campaigns: { en: "Campaigns", de: "Kampagnen" },
+  agent: { en: "Agent", de: "Agent" },
+  status: { en: "Status", de: "Status" },
+  device: { en: "Device", de: "Gerät" },
+  actions: { en: "Actions", de: "Aktionen" },
+  assigned: { en: "assigned", de: "zugewiesen" },
+  asSupervisor: { en: "supervisor", de: "Supervisor" },
+  notAssigned: { en: "not assigned", de: "nicht zugewiesen" },
+  signedIn: { en: "signed in", de: "angemeldet" },
+  signedOut: { en: "signed out", de: "abgemeldet" },
+  unassigned: { en: "unassigned sign-in", de: "nicht zugewiesene Anmeldung" },
+  paused: { en: "paused", de: "pausiert" },
+  onCall: { en: "on a call", de: "im Gespräch" },
+  inChat: { en: "in a chat", de: "im Chat" },
+  wrapUp: { en: "wrap-up", de: "Nachbearbeitung" },
+  monitoredBy: { en: "monitored by", de: "mitgehört von" },
+  noDevice: { en: "no active device", de: "kein aktives Gerät" },
+  logAgent: { en: "+ Log agent", de: "+ Agent anmelden" },
+  search: { en: "Search by name", de: "Nach Namen suchen" },
+  signInTo: { en: "Sign in to", de: "Anmelden bei" },
+  devices: { en: "Devices", de: "Geräte" },
+  close: { en: "Close", de: "Schließen" },
+  sign_in: { en: "Sign in", de: "Anmelden" },
+  sign_out: { en: "Sign out", de: "Abmelden" },
+  sign_out_all: { en: "Sign out everywhere", de: "Überall abmelden" },
+  pause: { en: "Pause", de: "Pause" },
+  resume: { en: "Ready", de: "Bereit" },
+  end_wrap_up: { en: "End wrap-up", de: "Nachbearbeitung beenden" },
+  monitor: { en: "Monitor", de: "Mithören" },
+  listen: { en: "Listen", de: "Mithören" },
+  whisper: { en: "Whisper", de: "Flüstern" },
+  barge: { en: "Barge", de: "Aufschalten" },
+  stop_monitor: { en: "Stop monitoring", de: "Mithören beenden" },
+  history: { en: "History", de: "Verlauf" },
+  lingering: { en: "Lingering unassigned sign-ins", de: "Verbliebene nicht zugewiesene Anmeldungen" },
+  lingeringNone: { en: "None — every sign-in is an assignment.", de: "Keine – jede Anmeldung ist zugewiesen." },
+  flagged: { en: "access is off", de: "Zugang ist aus" },
+  bulkSignOut: { en: "Sign out all unassigned", de: "Alle nicht zugewiesenen abmelden" },
+  since: { en: "since", de: "seit" },
+  by: { en: "by", de: "von" },
+  settings: { en: "Tenant settings (admin)", de: "Mandanten-Einstellungen (Admin)" },
+  unassigned_sign_in: { en: "Agents may sign into unassigned channels", de: "Agents dürfen sich bei nicht zugewiesenen Kanälen anmelden" },
+  supervisor_wrap_up_end: { en: "Supervisors may end wrap-up", de: "Supervisoren dürfen die Nachbearbeitung beenden" },
+  supervisors_limited_to_assigned: { en: "Supervisors limited to their channels", de: "Supervisoren auf ihre Kanäle beschränkt" },
+  live: { en: "live", de: "live" },
+  offline: { en: "reconnecting…", de: "verbinde neu…" },
+  done: { en: "Done", de: "Erledigt" },
+  serverDiffers: { en: "The server's verdict differs from the dashboard's", de: "Das Urteil des Servers weicht vom Dashboard ab" },
+  historyOf: { en: "History of", de: "Verlauf von" },
+  nobody: { en: "Nobody is assigned or signed in.", de: "Niemand ist zugewiesen oder angemeldet." },
+  roles: { en: "Roles", de: "Rollen" },
+  noRoles: { en: "no roles", de: "keine Rollen" },
+} as const;
+
+export type Word = keyof typeof words;
+
+export function t(lang: Lang, word: Word): string {
+  return words[word][lang];
+}

@@ -1,0 +1,37 @@
+// The tenant as the browser holds it: the server's snapshot restored into the wasm module,
+// then every event of the live feed folded in. Views and allowed actions are computed
+// here, by the same rules the server validates with.
+
+import { Tenant, type Event, type State } from "agentstate";
+import type { Api } from "./api.js";
+
+export class Mirror {
+  private constructor(
+    readonly tenant: Tenant,
+    public seq: number,
+    private clock: number,
+  ) {}
+
+  static async load(api: Api): Promise<Mirror> {
+    const { seq, state } = await api.snapshot();
+    return new Mirror(Tenant.fromSnapshot(state), seq, state.clock ?? 0);
+  }
+
+  /** Folds the event numbered `seq`; events already folded are skipped. */
+  apply(seq: number, event: Event): boolean {
+    if (seq <= this.seq) return false;
+    this.tenant.applyEvents([event]);
+    this.seq = seq;
+    this.clock = Math.max(this.clock, event.at);
+    return true;
+  }
+
+  /** Now, never behind the last event (the rules refuse time going backwards). */
+  now(): number {
+    return Math.max(Date.now(), this.clock);
+  }
+
+  state(): State {
+    return this.tenant.snapshot();
+  }
+}
