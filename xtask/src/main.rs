@@ -3,7 +3,9 @@
 //!
 //! * `test` — everything CI checks: formatting, clippy, all tests, the core built for
 //!   `wasm32-unknown-unknown`, and the rule suites through the CLI.
-//! * `run`  — the main job as far as it exists today: the rule suites through the CLI.
+//! * `run`  — the main job: builds the plugin module, the browser package and the
+//!   dashboard, then serves the dashboard and API at http://127.0.0.1:8080 with the demo
+//!   tenant and the routing simulator, on the embedded SQLite store in `./data`.
 //! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
 //!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
 //!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
@@ -19,8 +21,9 @@ fn main() -> ExitCode {
         "test" => test(),
         "run" => run(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
+        "dashboard" => dashboard(),
         _ => {
-            eprintln!("usage: cargo xtask <test|run|wasm>");
+            eprintln!("usage: cargo xtask <test|run|wasm|dashboard>");
             return ExitCode::from(2);
         }
     };
@@ -164,6 +167,53 @@ fn typescript_check() -> Result<(), String> {
     step("npx", &["--prefix", &dir, "tsc", "-p", &dir])
 }
 
+/// The supervisor dashboard: TypeScript compiled against the browser package's types,
+/// plus its page and styles, into `web-demo/dist`.
+fn dashboard() -> Result<(), String> {
+    let dir = root().join("web-demo");
+    let prefix = dir.display().to_string();
+    step("npm", &["ci", "--prefix", &prefix, "--no-audit", "--no-fund"])?;
+    step("npx", &["--prefix", &prefix, "tsc", "-p", &prefix])?;
+    let dist = dir.join("dist");
+    let statics = std::fs::read_dir(dir.join("static")).map_err(|e| format!("cannot read web-demo/static: {e}"))?;
+    for file in statics {
+        let file = file.map_err(|e| e.to_string())?;
+        std::fs::copy(file.path(), dist.join(file.file_name()))
+            .map_err(|e| format!("cannot copy {:?}: {e}", file.path()))?;
+    }
+    Ok(())
+}
+
+/// Debian's Chromium for the browser test, installed when missing (the test tools' own
+/// browser downloads do not work on this network).
+fn ensure_chromium() -> Result<String, String> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Ok(PathBuf::from(path).display().to_string());
+    }
+    let path = "/usr/bin/chromium";
+    if Path::new(path).is_file() {
+        return Ok(path.into());
+    }
+    let install = ["install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"];
+    step("apt-get", &install).or_else(|_| step("apt-get", &["update"]).and_then(|()| step("apt-get", &install)))?;
+    Ok(path.into())
+}
+
+/// The dashboard in headless Chromium against a real server (web-demo/tests/browser.mjs).
+fn browser_test() -> Result<(), String> {
+    let chromium = ensure_chromium()?;
+    step("cargo", &["build", "-p", "agentstate-host"])?;
+    eprintln!("==> node web-demo/tests/browser.mjs");
+    let status = Command::new("node")
+        .arg("web-demo/tests/browser.mjs")
+        .env("CHROMIUM", chromium)
+        .env("AGENTSTATE_BIN", root().join("target/debug/agentstate"))
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start node: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("the browser test failed ({status})")) }
+}
+
 fn suites() -> String {
     root().join("tests/suites").display().to_string()
 }
@@ -173,6 +223,7 @@ fn test() -> Result<(), String> {
     plugin_module()?;
     browser_package()?;
     typescript_check()?;
+    dashboard()?;
     step("cargo", &["fmt", "--all", "--", "--check"])?;
     step("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     step(
@@ -196,11 +247,14 @@ fn test() -> Result<(), String> {
     step("cargo", &["test", "--workspace", "--doc"])?;
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
-    step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])
+    step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])?;
+    browser_test()
 }
 
 fn run() -> Result<(), String> {
     ensure_wasm_target()?;
     plugin_module()?;
-    step("cargo", &["run", "--release", "-p", "agentstate-host", "--", "check", "--verbose", &suites()])
+    browser_package()?;
+    dashboard()?;
+    step("cargo", &["run", "--release", "-p", "agentstate-host", "--", "serve", "--demo"])
 }

@@ -1,0 +1,390 @@
+//! The HTTP API against a real `agentstate serve` process: who a token may act as and
+//! read, idempotent command ids, errors for bad input, and no acknowledged event lost
+//! when the server is killed mid-stream.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const TENANT: &str = "
+plan: complete
+users:
+  - { id: ana, name: Ana Agent, roles: [agent] }
+  - { id: ben, name: Ben Agent, roles: [agent] }
+  - { id: sam, name: Sam Supervisor, roles: [supervisor] }
+channels:
+  - { id: support, kind: queue, name: Support, wrap_up_secs: 30, agents: [ana, ben], supervisors: [sam] }
+";
+
+fn agentstate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_agentstate"))
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().expect("runs agentstate");
+    assert!(out.status.success(), "{:?}: {}", command, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A data folder with tenants `acme` and `globex`, and tokens.
+struct Data {
+    dir: tempfile::TempDir,
+}
+
+impl Data {
+    fn new() -> Data {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let description = dir.path().join("tenant.yaml");
+        std::fs::write(&description, TENANT).expect("writes");
+        for tenant in ["acme", "globex"] {
+            run(agentstate().args(["tenant", "create", tenant]).arg(&description).arg("--data").arg(dir.path()));
+        }
+        Data { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn token(&self, tenant: &str, user: &str) -> String {
+        run(agentstate().args(["token", "create", "--tenant", tenant, "--user", user, "--data"]).arg(self.path()))
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let mut child = agentstate()
+            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starts the server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("reads the address");
+        let base = line.trim().strip_prefix("agentstate: serving ").expect("prints its address").trim_end_matches('/');
+        Server { child, base: base.to_owned() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    server: &Server,
+    tenant: &str,
+    token: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let response = client
+        .post(server.url(&format!("/api/tenants/{tenant}/commands")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("posts");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+async fn get(client: &reqwest::Client, server: &Server, path: &str, token: &str) -> (StatusCode, Value) {
+    let response = client.get(server.url(path)).bearer_auth(token).send().await.expect("gets");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn seq(client: &reqwest::Client, server: &Server, tenant: &str, token: &str) -> u64 {
+    let (status, snapshot) = get(client, server, &format!("/api/tenants/{tenant}/snapshot"), token).await;
+    assert_eq!(status, StatusCode::OK, "{snapshot}");
+    snapshot["seq"].as_u64().expect("a sequence number")
+}
+
+#[tokio::test]
+async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
+    let data = Data::new();
+    let (ana, acme_sam, globex_sam) =
+        (data.token("acme", "ana"), data.token("acme", "sam"), data.token("globex", "sam"));
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+
+    // The actor is the token's user: naming another is refused, and nothing is stored.
+    let before = seq(&client, &server, "acme", &ana).await;
+    let forged = json!({"type": "sign_in", "actor": "sam", "user": "ben", "channel": "support"});
+    let (status, body) = post(&client, &server, "acme", &ana, forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "actor_mismatch");
+    assert_eq!(seq(&client, &server, "acme", &ana).await, before);
+
+    // Without an actor, the command is the token user's own — and the rules apply to them.
+    let (status, body) =
+        post(&client, &server, "acme", &ana, json!({"type": "sign_in", "user": "ben", "channel": "support"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["rejection"]["code"], "not_authorized");
+    let (status, body) =
+        post(&client, &server, "acme", &ana, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["events"][0]["by"], "ana");
+
+    // A token of acme gets nothing of globex, whatever it asks for.
+    let globex_paths = [
+        "/api/tenants/globex/snapshot",
+        "/api/tenants/globex/channels/support/roster",
+        "/api/tenants/globex/users?search=ana",
+        "/api/tenants/globex/lingering-unassigned",
+        "/api/tenants/globex/users/ana/history",
+        "/api/tenants/globex/users/ana/allowed-actions",
+        "/api/tenants/globex/events",
+    ];
+    for path in globex_paths {
+        let (status, body) = get(&client, &server, path, &acme_sam).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "unknown_tenant", "{path}");
+    }
+    let (status, _) =
+        post(&client, &server, "globex", &acme_sam, json!({"type": "sign_in", "user": "ana", "channel": "support"}))
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(seq(&client, &server, "globex", &globex_sam).await, 0, "globex's log is untouched");
+
+    // No token, or an unknown one: 401.
+    let response = client.get(server.url("/api/tenants/acme/snapshot")).send().await.expect("gets");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (status, body) = get(&client, &server, "/api/tenants/acme/snapshot", "ast_not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_event() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    let command = json!({"id": "sign-in-ana-1", "type": "sign_in", "user": "ana", "channel": "support"});
+    let (status, first) = post(&client, &server, "acme", &sam, command.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["retried"], false);
+    let after_first = seq(&client, &server, "acme", &sam).await;
+
+    let (status, again) = post(&client, &server, "acme", &sam, command.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["retried"], true);
+    assert_eq!(again["events"], first["events"], "the first outcome, not a new decision");
+    // In a batch, twice: still one decision.
+    let (status, batch) = post(&client, &server, "acme", &sam, json!([command.clone(), command])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(batch["results"].as_array().expect("results").iter().all(|r| r["retried"] == true), "{batch}");
+    assert_eq!(seq(&client, &server, "acme", &sam).await, after_first, "no second event");
+    let (_, history) = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+
+    // A new id is a new decision: the same command is now rejected.
+    let fresh = json!({"id": "sign-in-ana-2", "type": "sign_in", "user": "ana", "channel": "support"});
+    let (status, body) = post(&client, &server, "acme", &sam, fresh).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["rejection"]["code"], "already_signed_in");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let server = Server::start(data.path(), &["--max-body", "4096", "--rate-limit", "1000"]);
+    let client = reqwest::Client::new();
+    let before = seq(&client, &server, "acme", &sam).await;
+    let url = server.url("/api/tenants/acme/commands");
+
+    let response = client.post(&url).bearer_auth(&sam).body("{\"type\": \"sign_in\",").send().await.expect("posts");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["rejection"]["code"], "invalid_command");
+    assert_eq!(body["rejection"]["location"], "line 1, column 19", "{body}");
+
+    let typo = json!({"type": "pause", "user": "ana", "chanel": "support", "reason": "lunch"});
+    let (status, body) = post(&client, &server, "acme", &sam, typo).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["rejection"]["location"], "chanel", "{body}");
+
+    let (status, body) = post(&client, &server, "acme", &sam, json!({"type": "resume", "user": "ana", "at": 5})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "at_not_allowed", "{body}");
+
+    let huge = "x".repeat(8192);
+    let response = client.post(&url).bearer_auth(&sam).body(huge).send().await.expect("posts");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
+    let (status, body) = get(&client, &server, "/api/tenants/acme/channels/nowhere/roster", &sam).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "unknown_channel");
+    let (status, body) = get(&client, &server, "/api/tenants/nobody/snapshot", &sam).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "unknown_tenant");
+
+    // German on request.
+    let response = client
+        .post(&url)
+        .bearer_auth(&sam)
+        .header("Accept-Language", "de-DE")
+        .json(&json!({"type": "sign_out", "user": "ana", "channel": "support"}))
+        .send()
+        .await
+        .expect("posts");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["rejection"]["code"], "not_signed_in");
+    assert!(body["rejection"]["message"].as_str().is_some_and(|m| m.contains("nicht")), "{body}");
+
+    assert_eq!(seq(&client, &server, "acme", &sam).await, before, "nothing was stored");
+}
+
+#[tokio::test]
+async fn each_token_has_a_request_budget() {
+    let data = Data::new();
+    let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
+    let server = Server::start(data.path(), &["--rate-limit", "5"]);
+    let client = reqwest::Client::new();
+    let mut limited = 0;
+    for _ in 0..30 {
+        let (status, body) = get(&client, &server, "/api/tenants/acme/lingering-unassigned", &sam).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"]["code"], "rate_limited");
+            limited += 1;
+        }
+    }
+    assert!(limited >= 10, "only {limited} of 30 quick requests were limited");
+    let (status, _) = get(&client, &server, "/api/tenants/acme/lingering-unassigned", &ana).await;
+    assert_eq!(status, StatusCode::OK, "another token has its own budget");
+}
+
+#[tokio::test]
+async fn the_live_feed_resumes_after_a_sequence_number() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    for (user, id) in [("ana", "a"), ("ben", "b")] {
+        let (status, _) = post(
+            &client,
+            &server,
+            "acme",
+            &sam,
+            json!({"id": id, "type": "sign_in", "user": user, "channel": "support"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let last = seq(&client, &server, "acme", &sam).await;
+    let events = feed(&client, &server, &sam, last - 1, 1).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, last);
+    assert_eq!(events[0].1["user"], "ben");
+}
+
+/// Reads `count` events of acme's feed after `after`.
+async fn feed(client: &reqwest::Client, server: &Server, token: &str, after: u64, count: usize) -> Vec<(u64, Value)> {
+    use futures_util::StreamExt;
+    let response = client
+        .get(server.url(&format!("/api/tenants/acme/events?after={after}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("follows");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream();
+    let (mut text, mut events) = (String::new(), Vec::new());
+    while events.len() < count {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the feed goes on")
+            .expect("reads");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let id = block.lines().find_map(|l| l.strip_prefix("id: ")).and_then(|v| v.parse().ok());
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(id), Some(data)) = (id, data) {
+                events.push((id, serde_json::from_str(data).expect("an event")));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let mut server = Server::start(data.path(), &["--rate-limit", "100000"]);
+    let client = reqwest::Client::new();
+
+    // Four clients toggle ana and ben in and out; each acknowledgement is recorded.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64)>::new()));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (client, sam, acked, url) =
+            (client.clone(), sam.clone(), acknowledged.clone(), server.url("/api/tenants/acme/commands"));
+        clients.push(tokio::spawn(async move {
+            for n in 0.. {
+                let user = if c % 2 == 0 { "ana" } else { "ben" };
+                let kind = if n % 2 == 0 { "sign_in" } else { "sign_out" };
+                let id = format!("c{c}-{n}");
+                let body = json!({"id": id, "type": kind, "user": user, "channel": "support"});
+                let Ok(response) = client.post(&url).bearer_auth(&sam).json(&body).send().await else { return };
+                let Ok(answer) = response.json::<Value>().await else { return };
+                if answer["outcome"] == "accepted"
+                    && let Some(seq) = answer["seq"].as_u64()
+                    && let Ok(mut acked) = acked.lock()
+                {
+                    acked.push((id, seq));
+                }
+            }
+        }));
+    }
+    while acknowledged.lock().map(|a| a.len()).unwrap_or_default() < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("dies");
+    for client in clients {
+        let _ = client.await;
+    }
+    let acked: Vec<(String, u64)> = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
+
+    let server = Server::start(data.path(), &["--rate-limit", "100000"]);
+    let stored = seq(&client, &server, "acme", &sam).await;
+    let highest = acked.iter().map(|(_, seq)| *seq).max().unwrap_or_default();
+    assert!(stored >= highest, "the log ends at {stored}, yet event {highest} was acknowledged");
+    // Every acknowledged command is known by its id: a retry returns its stored outcome.
+    for (id, seq) in &acked {
+        let (status, answer) =
+            post(&client, &server, "acme", &sam, json!({"id": id, "type": "resume", "user": "ana"})).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {answer}");
+        assert_eq!(answer["retried"], true, "{id} was acknowledged at {seq} but is not stored");
+    }
+    // And the stored events are exactly what the feed replays.
+    let events = feed(&client, &server, &sam, 0, stored as usize).await;
+    assert_eq!(events.len() as u64, stored);
+    assert!(events.iter().enumerate().all(|(i, (seq, _))| *seq == i as u64 + 1), "no gaps");
+    eprintln!("{} commands acknowledged before SIGKILL; log at {stored}", acked.len());
+}
