@@ -155,7 +155,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     tracing::info!(tenants = service.tenants().count(), db = %store_path.display(), "tenants rebuilt");
 
     let (notices, _) = broadcast::channel(1024);
-    let (writer, writer_thread) = Writer::start(service, notices.clone());
+    let (writer, writer_thread) = Writer::start(service, notices.clone())?;
     let (stop, shutdown) = watch::channel(false);
     let rate = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);

@@ -76,14 +76,14 @@ impl Writer {
     pub fn start(
         service: TenantService<SqliteStore>,
         notices: broadcast::Sender<Notice>,
-    ) -> (Writer, std::thread::JoinHandle<()>) {
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
         let (jobs, queue) = mpsc::channel(4096);
         let desk = Desk { service, clock: HashMap::new() };
         let thread = std::thread::Builder::new()
             .name("agentstate-writer".into())
             .spawn(move || serve_jobs(desk, queue, &notices))
-            .unwrap_or_else(|e| panic!("cannot start the writer thread: {e}"));
-        (Writer { jobs }, thread)
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        Ok((Writer { jobs }, thread))
     }
 
     /// Decides `commands` for `tenant`, stamped with the server's time, and stores them.

@@ -1,0 +1,136 @@
+//! Load on the API from a second process over loopback: starts `agentstate serve` (the
+//! release binary beside this example) on a fresh data folder with a tenant of 1,000
+//! agents, then N clients, each with its own admin token, send sign-in/sign-out
+//! commands one request at a time. Prints throughput, latency percentiles and the
+//! server's peak resident memory.
+//!
+//!   cargo run --release -p agentstate-host --example api_load -- [CLIENTS] [COMMANDS]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const AGENTS_PER_CLIENT: usize = 20;
+const CHANNELS: usize = 20;
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    dir.join("agentstate")
+}
+
+fn cli(args: &[&str], data: &Path) -> String {
+    let out = Command::new(binary()).args(args).arg("--data").arg(data).output().expect("runs agentstate");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn tenant(clients: usize) -> String {
+    let mut yaml = String::from("plan: complete\nusers:\n");
+    for c in 0..clients {
+        yaml.push_str(&format!("  - {{ id: admin{c}, name: Admin {c}, roles: [admin] }}\n"));
+    }
+    let agents = clients * AGENTS_PER_CLIENT;
+    for a in 0..agents {
+        yaml.push_str(&format!("  - {{ id: agent{a}, name: Agent {a}, roles: [agent] }}\n"));
+    }
+    yaml.push_str("channels:\n");
+    for q in 0..CHANNELS {
+        let members: Vec<String> = (0..agents).filter(|a| a % CHANNELS == q).map(|a| format!("agent{a}")).collect();
+        yaml.push_str(&format!(
+            "  - {{ id: q{q}, kind: queue, name: Queue {q}, wrap_up_secs: 30, agents: [{}] }}\n",
+            members.join(", ")
+        ));
+    }
+    yaml
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or_default()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
+    let commands: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let data = tempfile::tempdir().expect("tempdir");
+    let description = data.path().join("tenant.yaml");
+    std::fs::write(&description, tenant(clients)).expect("writes");
+    cli(&["tenant", "create", "load", description.to_str().expect("utf-8")], data.path());
+    let tokens: Vec<String> = (0..clients)
+        .map(|c| cli(&["token", "create", "--tenant", "load", "--user", &format!("admin{c}")], data.path()))
+        .collect();
+
+    let mut server = Command::new(binary())
+        .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
+        .arg(data.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starts the server");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+    let base = line.trim().trim_start_matches("agentstate: serving ").trim_end_matches('/').to_owned();
+    let url = format!("{base}/api/tenants/load/commands");
+    let rss_idle = memory_kib(server.id(), "VmRSS:");
+
+    let per_client = commands / clients;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, token) in tokens.into_iter().enumerate() {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut accepted = 0;
+            for n in 0..per_client {
+                let agent = c * AGENTS_PER_CLIENT + (n / 2) % AGENTS_PER_CLIENT;
+                let kind = if n % 2 == 0 { "sign_in" } else { "sign_out" };
+                let body = serde_json::json!({"id": format!("c{c}-{n}"), "type": kind,
+                    "user": format!("agent{agent}"), "channel": format!("q{}", agent % CHANNELS)});
+                let sent = Instant::now();
+                let response = client.post(&url).bearer_auth(&token).json(&body).send().await.expect("posts");
+                let answer: serde_json::Value = response.json().await.expect("json");
+                latencies.push(sent.elapsed());
+                if answer["outcome"] == "accepted" {
+                    accepted += 1;
+                }
+            }
+            (latencies, accepted)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut accepted = 0;
+    for task in tasks {
+        let (l, a) = task.await.expect("client");
+        latencies.extend(l);
+        accepted += a;
+    }
+    let wall = started.elapsed();
+    let peak = memory_kib(server.id(), "VmHWM:");
+    latencies.sort();
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let _ = server.wait();
+
+    let total = latencies.len();
+    println!("{clients} clients, {total} commands ({accepted} accepted) in {:.2} s", wall.as_secs_f64());
+    println!("throughput: {:.0} commands/s", total as f64 / wall.as_secs_f64());
+    println!(
+        "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.90).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!("server memory: {:.1} MiB idle, {:.1} MiB peak (VmHWM)", rss_idle as f64 / 1024.0, peak as f64 / 1024.0);
+}
