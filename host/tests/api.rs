@@ -300,6 +300,29 @@ async fn the_live_feed_resumes_after_a_sequence_number() {
     assert_eq!(events[0].1["user"], "ben");
 }
 
+#[tokio::test]
+async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let mut server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    let (status, _) = post(
+        &client,
+        &server,
+        "acme",
+        &sam,
+        json!({"id": "x1", "type": "sign_in", "user": "ana", "channel": "support"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let killed = Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status().expect("kill");
+    assert!(killed.success());
+    let exit = server.child.wait().expect("exits");
+    assert!(exit.success(), "a graceful stop exits 0, not {exit}");
+    let server = Server::start(data.path(), &[]);
+    assert_eq!(seq(&client, &server, "acme", &sam).await, 1);
+}
+
 /// Reads `count` events of acme's feed after `after`.
 async fn feed(client: &reqwest::Client, server: &Server, token: &str, after: u64, count: usize) -> Vec<(u64, Value)> {
     use futures_util::StreamExt;

@@ -210,3 +210,57 @@ fn command(value: Value) -> serde_json::Map<String, Value> {
         _ => serde_json::Map::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(interactions: Value, sign_ins: Value, wrap_up: Option<u64>) -> String {
+        let mut ana =
+            json!({"name": "Ana", "roles": ["agent"], "assignments": {}, "sign_ins": sign_ins, "devices": []});
+        if let Some(until) = wrap_up {
+            ana["wrap_up"] = json!({"channel": "sales", "until": until});
+        }
+        json!({"users": {"ana": ana}, "channels": {"sales": {"kind": "queue", "name": "Sales", "wrap_up_secs": 30}},
+            "interactions": interactions})
+        .to_string()
+    }
+
+    fn started(commands: &[serde_json::Map<String, Value>]) -> usize {
+        commands.iter().filter(|c| c["type"] == "interaction_started").count()
+    }
+
+    #[test]
+    fn the_simulator_routes_only_to_free_signed_in_agents_and_ends_calls_when_due() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let free = state(json!({}), json!({"sales": {"since": 0, "by": "ana"}}), None);
+        let mut calls = Calls::default();
+        let routed: usize = (0..40).map(|_| started(&tick(&free, 1_000, &mut calls, &mut rng))).sum();
+        assert!(routed > 0, "a free agent gets work sooner or later");
+
+        let paused = state(
+            json!({}),
+            json!({"sales": {"since": 0, "by": "ana", "pause": {"reason": "lunch", "since": 0, "by": "ana"}}}),
+            None,
+        );
+        let wrapping = state(json!({}), json!({"sales": {"since": 0, "by": "ana"}}), Some(5_000));
+        let signed_out = state(json!({}), json!({}), None);
+        for busy in [&paused, &wrapping, &signed_out] {
+            let routed: usize = (0..40).map(|_| started(&tick(busy, 1_000, &mut calls, &mut rng))).sum();
+            assert_eq!(routed, 0, "{busy}");
+        }
+
+        let on_call = state(
+            json!({"c1": {"user": "ana", "channel": "sales", "since": 0}}),
+            json!({"sales": {"since": 0, "by": "ana"}}),
+            None,
+        );
+        let mut calls = Calls::default();
+        let first = tick(&on_call, 1_000, &mut calls, &mut rng);
+        assert!(first.is_empty(), "a call just seen runs at least 5 s: {first:?}");
+        let later = tick(&on_call, 1_000 + 25_000, &mut calls, &mut rng);
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0]["type"], "interaction_ended");
+        assert_eq!(later[0]["interaction"], "c1");
+    }
+}
