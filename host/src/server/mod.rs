@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{broadcast, watch};
+use tower::Layer;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
@@ -131,11 +133,13 @@ fn router(app: App, config: &ServeConfig) -> Router {
         })
         .layer(DefaultBodyLimit::max(config.max_body));
     let mut router = Router::new().route("/healthz", get(healthz)).route("/demo/tokens", get(demo_tokens)).merge(api);
+    // Static files go out gzipped to browsers that accept it (the browser module shrinks
+    // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {
-        router = router.nest_service("/pkg", ServeDir::new(pkg));
+        router = router.nest_service("/pkg", CompressionLayer::new().gzip(true).layer(ServeDir::new(pkg)));
     }
     router = match &config.web {
-        Some(web) => router.fallback_service(ServeDir::new(web)),
+        Some(web) => router.fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };
     router.layer(TraceLayer::new_for_http()).with_state(app)
