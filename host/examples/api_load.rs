@@ -4,7 +4,10 @@
 //! commands one request at a time. Prints throughput, latency percentiles and the
 //! server's peak resident memory.
 //!
-//!   cargo run --release -p agentstate-host --example api_load -- [CLIENTS] [COMMANDS]
+//!   cargo run --release -p agentstate-host --example api_load -- [CLIENTS] [COMMANDS] [FOLLOWERS]
+//!
+//! FOLLOWERS live feeds (SSE, as dashboards hold them) follow the tenant meanwhile; each
+//! must receive every event.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -63,6 +66,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let commands: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let followers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
     let data = tempfile::tempdir().expect("tempdir");
     let description = data.path().join("tenant.yaml");
     std::fs::write(&description, tenant(clients)).expect("writes");
@@ -85,6 +89,14 @@ async fn main() {
     let rss_idle = memory_kib(server.id(), "VmRSS:");
 
     let per_client = commands / clients;
+    let expected = (per_client * clients) as u64;
+    let feeds: Vec<_> = (0..followers)
+        .map(|_| {
+            let (url, token) = (format!("{base}/api/tenants/load/events"), tokens[0].clone());
+            tokio::spawn(async move { follow(&url, &token, expected).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, token) in tokens.into_iter().enumerate() {
@@ -117,6 +129,10 @@ async fn main() {
         accepted += a;
     }
     let wall = started.elapsed();
+    let mut received = Vec::new();
+    for feed in feeds {
+        received.push(feed.await.expect("feed"));
+    }
     let peak = memory_kib(server.id(), "VmHWM:");
     latencies.sort();
     let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
@@ -133,4 +149,40 @@ async fn main() {
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
     println!("server memory: {:.1} MiB idle, {:.1} MiB peak (VmHWM)", rss_idle as f64 / 1024.0, peak as f64 / 1024.0);
+    if followers > 0 {
+        let complete = received.iter().filter(|(events, _)| *events == expected).count();
+        let last = received.iter().map(|(_, at)| *at).max().unwrap_or_default();
+        println!(
+            "{followers} live feeds: {complete} received all {expected} events; the last one {:.0} ms after the last acknowledgement",
+            last.saturating_sub(wall).as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// Follows the feed until `expected` events arrived (or 60 s passed); how many, and when
+/// the last came, from the start of the load.
+async fn follow(url: &str, token: &str, expected: u64) -> (u64, Duration) {
+    use futures_util::StreamExt;
+    let began = Instant::now();
+    let Ok(response) = reqwest::Client::new().get(url).bearer_auth(token).send().await else {
+        return (0, Duration::ZERO);
+    };
+    let mut stream = response.bytes_stream();
+    let (mut seen, mut last, mut text) = (0u64, Duration::ZERO, String::new());
+    while seen < expected {
+        match tokio::time::timeout(Duration::from_secs(60), stream.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = text.find("\n\n") {
+                    if text[..end].lines().any(|l| l.starts_with("data: ")) {
+                        seen += 1;
+                        last = began.elapsed().saturating_sub(Duration::from_millis(200));
+                    }
+                    text.drain(..end + 2);
+                }
+            }
+            _ => break,
+        }
+    }
+    (seen, last)
 }

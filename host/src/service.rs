@@ -259,10 +259,21 @@ impl<S: EventStore> TenantService<S> {
         Ok((seq, self.query(tenant, r#"{"view":"snapshot"}"#)?))
     }
 
-    /// Every stored event that touched `user`, read from the whole log (an instance holds
-    /// only the events since its snapshot); the module picks them, chunk by chunk.
+    /// Every event that touched `user`, from the whole log — the tenant's description
+    /// first, then every stored event (an instance holds only the events since its
+    /// snapshot); the module picks them, chunk by chunk.
     pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
-        let mut found: Vec<Box<serde_json::value::RawValue>> = Vec::new();
+        self.load(tenant);
+        let parse = |answer: String| -> Result<Vec<Box<serde_json::value::RawValue>>, ServiceError> {
+            serde_json::from_str(&answer)
+                .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") }.into())
+        };
+        // The log begins with the tenant's description, folded into events by the module:
+        // a scratch instance started from it has exactly those in its journal.
+        let user_query = format!(r#"{{"view":"history","user":{}}}"#, json_string(user));
+        let mut scratch = WasmTenant::new(self.runtime.clone())?;
+        scratch.start(&self.store.description(tenant)?)?;
+        let mut found = parse(scratch.query(&user_query)?)?;
         let mut after = 0;
         loop {
             let chunk = self.store.events_after(tenant, after, REPLAY_CHUNK)?;
@@ -271,10 +282,7 @@ impl<S: EventStore> TenantService<S> {
             let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
             let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
             let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-            let answer = served.wasm.query(&query)?;
-            let picked: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&answer)
-                .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") })?;
-            found.extend(picked);
+            found.extend(parse(served.wasm.query(&query)?)?);
         }
         Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
     }

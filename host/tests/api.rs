@@ -195,7 +195,8 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
     assert!(batch["results"].as_array().expect("results").iter().all(|r| r["retried"] == true), "{batch}");
     assert_eq!(seq(&client, &server, "acme", &sam).await, after_first, "no second event");
     let (_, history) = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await;
-    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    let sign_ins = history.as_array().into_iter().flatten().filter(|e| e["type"] == "signed_in").count();
+    assert_eq!(sign_ins, 1, "{history}");
 
     // A new id is a new decision: the same command is now rejected.
     let fresh = json!({"id": "sign-in-ana-2", "type": "sign_in", "user": "ana", "channel": "support"});
@@ -274,6 +275,64 @@ async fn each_token_has_a_request_budget() {
     assert!(limited >= 10, "only {limited} of 30 quick requests were limited");
     let (status, _) = get(&client, &server, "/api/tenants/acme/lingering-unassigned", &ana).await;
     assert_eq!(status, StatusCode::OK, "another token has its own budget");
+
+    // Guessing tokens is limited per address before the store is asked; tokens already
+    // known keep working.
+    let mut refused = 0;
+    for n in 0..300 {
+        let (status, body) = get(&client, &server, "/api/me", &format!("ast_guess{n}")).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        }
+    }
+    assert!(refused >= 100, "only {refused} of 300 guesses were refused");
+    let (status, body) = get(&client, &server, "/api/me", &ana).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_views_answer_what_the_rules_say() {
+    let data = Data::new();
+    let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    let (status, body) =
+        post(&client, &server, "acme", &sam, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, roster) = get(&client, &server, "/api/tenants/acme/channels/support/roster", &sam).await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = roster["entries"].as_array().and_then(|e| e.iter().find(|e| e["user"] == "ana")).cloned();
+    let entry = entry.unwrap_or_else(|| panic!("ana is on the roster: {roster}"));
+    assert_eq!(entry["signed_in"]["by"], "sam");
+    assert_eq!(entry["unassigned_sign_in"], false, "ana is assigned to support");
+
+    // Allowed actions are the caller's: sam may sign ana out, ana may not sign ben in.
+    let (_, sams) = get(&client, &server, "/api/tenants/acme/users/ana/allowed-actions?channel=support", &sam).await;
+    assert_eq!(sams["sign_out"]["allowed"], true, "{sams}");
+    assert_eq!(sams["sign_in"]["rejection"]["code"], "already_signed_in");
+    let (_, anas) = get(&client, &server, "/api/tenants/acme/users/ben/allowed-actions?channel=support", &ana).await;
+    assert_eq!(anas["sign_in"]["rejection"]["code"], "not_authorized", "{anas}");
+
+    let (_, found) = get(&client, &server, "/api/tenants/acme/users?search=AGENT&roles=agent", &sam).await;
+    let names: Vec<&str> = found.as_array().into_iter().flatten().filter_map(|m| m["user"].as_str()).collect();
+    assert_eq!(names, ["ana", "ben"]);
+    let (_, none) = get(&client, &server, "/api/tenants/acme/users?search=agent&roles=supervisor", &sam).await;
+    assert_eq!(none, json!([]));
+    let (status, body) = get(&client, &server, "/api/tenants/acme/users?roles=pilot", &sam).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
+
+    let (_, lingering) = get(&client, &server, "/api/tenants/acme/lingering-unassigned", &sam).await;
+    assert_eq!(lingering, json!([]), "an assigned sign-in does not linger");
+
+    let (_, history) = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await;
+    let kinds: Vec<&str> = history.as_array().into_iter().flatten().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["user_created", "assigned", "signed_in"], "{history}");
+    let (_, me) = get(&client, &server, "/api/me", &ana).await;
+    assert_eq!(me, json!({"tenant": "acme", "actor": "ana"}));
 }
 
 #[tokio::test]
@@ -298,6 +357,27 @@ async fn the_live_feed_resumes_after_a_sequence_number() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, last);
     assert_eq!(events[0].1["user"], "ben");
+
+    // Followers that are caught up get new events live, in order, each exactly once.
+    let server = std::sync::Arc::new(server);
+    let followers: Vec<_> = (0..3)
+        .map(|_| {
+            let (client, server, sam) = (client.clone(), server.clone(), sam.clone());
+            tokio::spawn(async move { feed(&client, &server, &sam, last, 4).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (n, kind) in ["sign_out", "sign_in", "sign_out", "sign_in"].iter().enumerate() {
+        let body = json!({"id": format!("live-{n}"), "type": kind, "user": "ana", "channel": "support"});
+        let (status, answer) = post(&client, &server, "acme", &sam, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    for follower in followers {
+        let events = follower.await.expect("follows");
+        let seqs: Vec<u64> = events.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, [last + 1, last + 2, last + 3, last + 4]);
+        assert_eq!(events[0].1["type"], "signed_out");
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! decides the tenant and the actor. Clients never choose their actor. Each token has its
 //! own request budget (rate limit).
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -43,8 +45,12 @@ impl FromRequestParts<App> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
         let hash = tokens::hash(token);
-        let grant = app.grant(&hash).await?.ok_or_else(|| ApiError::unauthorized("the token is not known"))?;
+        let grant = app.grant(&hash, client).await?.ok_or_else(|| ApiError::unauthorized("the token is not known"))?;
         if let Err(not_until) = app.shared.limiter.check_key(&hash) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             let mut error = ApiError::new(

@@ -32,10 +32,39 @@ pub struct AfterParam {
 struct Feed {
     app: App,
     tenant: String,
+    /// The last sequence number taken into `ready`.
     cursor: Seq,
     ready: VecDeque<(Seq, String)>,
+    /// Everything stored up to the last notice is in `ready` or sent: live events can be
+    /// taken from the notices instead of the store.
+    caught_up: bool,
     notices: broadcast::Receiver<Notice>,
     shutdown: watch::Receiver<bool>,
+}
+
+impl Feed {
+    fn take(&mut self, events: Vec<(Seq, String)>) {
+        if let Some((seq, _)) = events.last() {
+            self.cursor = *seq;
+        }
+        self.ready.extend(events);
+    }
+
+    /// Takes a notice's events when they follow on from the cursor; after a gap the
+    /// store is read again.
+    fn follow(&mut self, events: &[(Seq, String)]) {
+        for (seq, event) in events {
+            if *seq <= self.cursor {
+                continue;
+            }
+            if *seq != self.cursor + 1 {
+                self.caught_up = false;
+                return;
+            }
+            self.cursor = *seq;
+            self.ready.push_back((*seq, event.clone()));
+        }
+    }
 }
 
 pub async fn events(
@@ -53,7 +82,7 @@ pub async fn events(
     let shutdown = app.shared.shutdown.clone();
     let check = tenant.clone();
     app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
-    let feed = Feed { app, tenant, cursor, ready: VecDeque::new(), notices, shutdown };
+    let feed = Feed { app, tenant, cursor, ready: VecDeque::new(), caught_up: false, notices, shutdown };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
             if *feed.shutdown.borrow() {
@@ -62,25 +91,27 @@ pub async fn events(
             if let Some((seq, event)) = feed.ready.pop_front() {
                 return Some((Ok(Event::default().id(seq.to_string()).event("event").data(event)), feed));
             }
-            let (tenant, after) = (feed.tenant.clone(), feed.cursor);
-            match feed.app.shared.writer.run(move |desk| desk.service.events_after(&tenant, after, PAGE)).await {
-                Ok(Ok(page)) if !page.is_empty() => {
-                    feed.cursor = page.last().map_or(feed.cursor, |(seq, _)| *seq);
-                    feed.ready.extend(page);
-                    continue;
+            if !feed.caught_up {
+                let (tenant, after) = (feed.tenant.clone(), feed.cursor);
+                let page =
+                    feed.app.shared.writer.run(move |desk| desk.service.events_after(&tenant, after, PAGE)).await;
+                match page {
+                    Ok(Ok(page)) => {
+                        feed.caught_up = page.len() < PAGE;
+                        feed.take(page);
+                        continue;
+                    }
+                    _ => return None,
                 }
-                Ok(Ok(_)) => {}
-                _ => return None,
             }
-            loop {
-                tokio::select! {
-                    notice = feed.notices.recv() => match notice {
-                        Ok(notice) if notice.tenant != feed.tenant || notice.seq <= feed.cursor => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => break,
-                        Err(RecvError::Closed) => return None,
-                    },
-                    _ = feed.shutdown.changed() => return None,
-                }
+            tokio::select! {
+                notice = feed.notices.recv() => match notice {
+                    Ok(notice) if notice.tenant == feed.tenant => feed.follow(&notice.events),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => feed.caught_up = false,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = feed.shutdown.changed() => return None,
             }
         }
     });

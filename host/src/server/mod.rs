@@ -8,7 +8,7 @@ mod feed;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -55,6 +55,11 @@ pub struct ServeConfig {
     pub snapshot_every: u64,
 }
 
+/// Lookups of uncached tokens per client address and second (a dashboard's tokens are
+/// each looked up once, then cached).
+const LOOKUPS_PER_SEC: NonZeroU32 = NonZeroU32::new(20).unwrap();
+const LOOKUP_BURST: NonZeroU32 = NonZeroU32::new(100).unwrap();
+
 #[derive(Clone)]
 pub struct App {
     shared: Arc<Shared>,
@@ -71,15 +76,27 @@ struct Shared {
     /// Token hashes already looked up (tokens are never revoked while serving).
     grants: RwLock<HashMap<String, TokenGrant>>,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// Store lookups of tokens not in `grants`, per client address: bogus tokens cannot
+    /// keep the writer thread busy.
+    lookups: DefaultKeyedRateLimiter<IpAddr>,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
 }
 
 impl App {
-    async fn grant(&self, hash: &str) -> Result<Option<TokenGrant>, ApiError> {
+    async fn grant(&self, hash: &str, client: IpAddr) -> Result<Option<TokenGrant>, ApiError> {
         if let Some(grant) = self.shared.grants.read().ok().and_then(|g| g.get(hash).cloned()) {
             return Ok(Some(grant));
+        }
+        if self.shared.lookups.check_key(&client).is_err() {
+            let mut error = ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many unknown tokens from this address",
+            );
+            error.retry_after_secs = Some(1);
+            return Err(error);
         }
         let key = hash.to_owned();
         let grant = self.shared.writer.run(move |desk| desk.service.token(&key)).await??;
@@ -168,6 +185,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             writer,
             grants: RwLock::new(HashMap::new()),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            lookups: RateLimiter::keyed(Quota::per_second(LOOKUPS_PER_SEC).allow_burst(LOOKUP_BURST)),
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),
@@ -187,7 +205,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         tracing::info!("shutting down: finishing running requests");
         let _ = stop.send(true);
     };
-    axum::serve(listener, routes.into_make_service())
+    axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(stopped)
         .await
         .map_err(|e| e.to_string())?;

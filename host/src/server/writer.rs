@@ -5,6 +5,7 @@
 //! never behind the tenant's last stored event.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
@@ -21,11 +22,11 @@ pub enum Incoming {
     Text(String),
 }
 
-/// A tenant's log grew to `seq`.
+/// A tenant's log grew: the new events, in order, read once for every live feed.
 #[derive(Clone, Debug)]
 pub struct Notice {
     pub tenant: String,
-    pub seq: Seq,
+    pub events: Arc<[(Seq, String)]>,
 }
 
 /// The tenants and the clock, as the writer thread holds them.
@@ -154,21 +155,31 @@ fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sende
             texts.push((tenant.clone(), text));
         }
     }
+    let mut before: HashMap<String, Seq> = HashMap::new();
+    for (tenant, _, _) in &group {
+        if !before.contains_key(tenant)
+            && let Ok(seq) = desk.service.last_seq(tenant)
+        {
+            before.insert(tenant.clone(), seq);
+        }
+    }
     let pairs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
     let mut results = desk.service.submit_all(&pairs).into_iter();
-    let mut grown: HashMap<String, Seq> = HashMap::new();
-    for (tenant, commands, reply) in group {
+    for (_, commands, reply) in group {
         let answers: Vec<_> = results.by_ref().take(commands.len()).collect();
-        for answer in answers.iter().flatten() {
-            if !answer.retried && answer.seq > 0 {
-                let seq = grown.entry(tenant.clone()).or_default();
-                *seq = answer.seq.max(*seq);
-            }
-        }
         let _ = reply.send(answers);
     }
-    for (tenant, seq) in grown {
-        // Nobody listening is fine: a feed that connects later reads the store.
-        let _ = notices.send(Notice { tenant, seq });
+    if notices.receiver_count() == 0 {
+        return;
+    }
+    for (tenant, before) in before {
+        match desk.service.events_after(&tenant, before, usize::MAX) {
+            Ok(events) if !events.is_empty() => {
+                let _ = notices.send(Notice { tenant, events: events.into() });
+            }
+            Ok(_) => {}
+            // The feeds notice nothing now and catch up from the store with the next change.
+            Err(e) => tracing::warn!(tenant, error = %e, "cannot read new events for the live feeds"),
+        }
     }
 }
