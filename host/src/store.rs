@@ -266,3 +266,40 @@ impl EventStore for SqliteStore {
             .optional()?)
     }
 }
+
+/// The server holds its store as `Box<dyn EventStore>`, so a backend is chosen at start.
+impl EventStore for Box<dyn EventStore> {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        (**self).create_tenant(tenant, description)
+    }
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        (**self).tenants()
+    }
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        (**self).description(tenant)
+    }
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        (**self).append_all(appends)
+    }
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        (**self).outcome(tenant, id)
+    }
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        (**self).events_after(tenant, after, limit)
+    }
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        (**self).last_seq(tenant)
+    }
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        (**self).put_snapshot(tenant, seq, snapshot)
+    }
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        (**self).latest_snapshot(tenant)
+    }
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        (**self).put_token(hash, grant)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        (**self).token(hash)
+    }
+}

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::server::writer::{Incoming, Writer};
 use crate::service::TenantService;
-use crate::store::{SqliteStore, TokenGrant};
+use crate::store::{EventStore, TokenGrant};
 use crate::tokens;
 
 /// The demo tenant's id.
@@ -48,7 +48,7 @@ fn now_ms() -> u64 {
 
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
-pub fn ensure(service: &mut TenantService<SqliteStore>, data: &Path) -> Result<DemoTokens, String> {
+pub fn ensure(service: &mut TenantService<Box<dyn EventStore>>, data: &Path) -> Result<DemoTokens, String> {
     let seed = agentstate_scenario::parse_tenant(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
     let path = data.join(TOKENS_FILE);
     if service.tenants().any(|t| t == TENANT) {

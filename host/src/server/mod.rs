@@ -27,7 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::demo;
 use crate::service::TenantService;
-use crate::store::{SqliteStore, TokenGrant};
+use crate::store::{EventStore, SqliteStore, TokenGrant};
 use crate::wasm_engine::{Limits, Runtime};
 use errors::ApiError;
 use writer::Writer;
@@ -170,13 +170,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
             .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
     let store_path = config.data.join("agentstate.db");
-    let store = SqliteStore::open(&store_path).map_err(|e| format!("{}: {e}", store_path.display()))?;
+    let store: Box<dyn EventStore> =
+        Box::new(SqliteStore::open(&store_path).map_err(|e| format!("{}: {e}", store_path.display()))?);
     let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
     let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
     tracing::info!(tenants = service.tenants().count(), db = %store_path.display(), "tenants rebuilt");
 
     let (notices, _) = broadcast::channel(1024);
-    let (writer, writer_thread) = Writer::start(service, notices.clone())?;
+    let (writer_failed, failure) = watch::channel(false);
+    let (writer, writer_thread) = Writer::start(service, notices.clone(), Arc::new(writer_failed))?;
     let (stop, shutdown) = watch::channel(false);
     let rate = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);
@@ -200,9 +202,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     tracing::info!("serving the dashboard at http://{bound}/");
     println!("agentstate: serving http://{bound}/");
     let routes = router(app, &config);
+    let mut failure_seen = failure.clone();
     let stopped = async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing running requests");
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutting down: finishing running requests"),
+            _ = failure_seen.wait_for(|failed| *failed) => {}
+        }
         let _ = stop.send(true);
     };
     axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
@@ -216,8 +221,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     // Every handle on the writer is gone now; it drains its queue and ends.
     let joined = tokio::task::spawn_blocking(move || writer_thread.join());
     match tokio::time::timeout(Duration::from_secs(30), joined).await {
+        Ok(_) if *failure.borrow() => return Err("the writer thread failed; see the log".into()),
         Ok(_) => tracing::info!("stopped; every acknowledged command is stored"),
-        Err(_) => tracing::warn!("the writer did not finish within 30 s"),
+        Err(_) => return Err("the writer did not finish within 30 s".into()),
     }
     Ok(())
 }

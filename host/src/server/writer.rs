@@ -5,14 +5,15 @@
 //! never behind the tenant's last stored event.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::service::{ServiceError, Submitted, TenantService};
-use crate::store::{Seq, SqliteStore};
+use crate::store::{EventStore, Seq};
 
 /// A command as the API received it: an object to stamp, or text that is not one (the
 /// module rejects it as `invalid_command`, with where).
@@ -31,7 +32,7 @@ pub struct Notice {
 
 /// The tenants and the clock, as the writer thread holds them.
 pub struct Desk {
-    pub service: TenantService<SqliteStore>,
+    pub service: TenantService<Box<dyn EventStore>>,
     clock: HashMap<String, u64>,
 }
 
@@ -74,15 +75,24 @@ pub struct Gone;
 
 impl Writer {
     /// Starts the thread; it ends once every `Writer` is dropped and the queue is drained.
+    /// Should the thread fail (a defect: it panicked), it sets `failed`, so the server
+    /// stops instead of answering 503 to every request from then on.
     pub fn start(
-        service: TenantService<SqliteStore>,
+        service: TenantService<Box<dyn EventStore>>,
         notices: broadcast::Sender<Notice>,
+        failed: Arc<watch::Sender<bool>>,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
         let (jobs, queue) = mpsc::channel(4096);
         let desk = Desk { service, clock: HashMap::new() };
         let thread = std::thread::Builder::new()
             .name("agentstate-writer".into())
-            .spawn(move || serve_jobs(desk, queue, &notices))
+            .spawn(move || {
+                let served = std::panic::catch_unwind(AssertUnwindSafe(|| serve_jobs(desk, queue, &notices)));
+                if served.is_err() {
+                    tracing::error!("the writer thread failed; stopping the server");
+                    failed.send_replace(true);
+                }
+            })
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
         Ok((Writer { jobs }, thread))
     }
