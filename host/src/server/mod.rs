@@ -174,6 +174,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         Box::new(SqliteStore::open(&store_path).map_err(|e| format!("{}: {e}", store_path.display()))?);
     let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
     let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
+    // Anyone who can reach /demo/tokens can act as the demo's admin: publish them only to
+    // this machine.
+    let demo_tokens = demo_tokens.filter(|_| {
+        let local = config.addr.ip().is_loopback();
+        if !local {
+            tracing::warn!(addr = %config.addr, "not publishing the demo tokens on a non-loopback address");
+        }
+        local
+    });
     tracing::info!(tenants = service.tenants().count(), db = %store_path.display(), "tenants rebuilt");
 
     let (notices, _) = broadcast::channel(1024);
