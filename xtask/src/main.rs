@@ -194,8 +194,18 @@ fn ensure_chromium() -> Result<String, String> {
     if Path::new(path).is_file() {
         return Ok(path.into());
     }
+    let apt = |args: &[&str]| -> Result<(), String> {
+        eprintln!("==> apt-get {}", args.join(" "));
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("cannot start apt-get to install chromium: {e}"))?;
+        if status.success() { Ok(()) } else { Err(format!("`apt-get {}` failed ({status})", args.join(" "))) }
+    };
     let install = ["install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"];
-    step("apt-get", &install).or_else(|_| step("apt-get", &["update"]).and_then(|()| step("apt-get", &install)))?;
+    // A fresh machine may have no package lists yet.
+    apt(&install).or_else(|_| apt(&["update"]).and_then(|()| apt(&install)))?;
     Ok(path.into())
 }
 
