@@ -238,6 +238,9 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let (status, body) = get(&client, &server, "/api/tenants/acme/channels/nowhere/roster", &sam).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "unknown_channel");
+    let (status, body) = get(&client, &server, "/api/tenants/acme/nothing-here", &sam).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "no_such_route");
     let (status, body) = get(&client, &server, "/api/tenants/nobody/snapshot", &sam).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "unknown_tenant");

@@ -134,7 +134,7 @@ async fn no_dashboard() -> Response {
 }
 
 fn router(app: App, config: &ServeConfig) -> Router {
-    let tenant = "/api/tenants/{tenant}";
+    let tenant = "/tenants/{tenant}";
     let api = Router::new()
         .route(&format!("{tenant}/commands"), post(api::post_commands))
         .route(&format!("{tenant}/channels/{{channel}}/roster"), get(api::roster))
@@ -144,12 +144,14 @@ fn router(app: App, config: &ServeConfig) -> Router {
         .route(&format!("{tenant}/lingering-unassigned"), get(api::lingering_unassigned))
         .route(&format!("{tenant}/snapshot"), get(api::snapshot))
         .route(&format!("{tenant}/events"), get(feed::events))
-        .route("/api/me", get(api::me))
+        .route("/me", get(api::me))
         .fallback(|| async {
             ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_route", "there is no such API route")
         })
         .layer(DefaultBodyLimit::max(config.max_body));
-    let mut router = Router::new().route("/healthz", get(healthz)).route("/demo/tokens", get(demo_tokens)).merge(api);
+    // Nested, so that its fallback answers unknown /api/… paths with a JSON error.
+    let mut router =
+        Router::new().route("/healthz", get(healthz)).route("/demo/tokens", get(demo_tokens)).nest("/api", api);
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {
