@@ -227,8 +227,9 @@ fn load_runtime(module: Option<PathBuf>) -> Result<std::sync::Arc<Runtime>, Stri
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     if args.log_json {
         logs.json().init()
     } else {

@@ -21,9 +21,11 @@ use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{broadcast, watch};
 use tower::Layer;
+use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::demo;
 use crate::service::TenantService;
@@ -161,7 +163,12 @@ fn router(app: App, config: &ServeConfig) -> Router {
         Some(web) => router.fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };
-    router.layer(TraceLayer::new_for_http()).with_state(app)
+    // One span and one line per request (method, path, status, latency), at INFO.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
+    router.layer(trace).with_state(app)
 }
 
 /// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets running ones
