@@ -78,7 +78,8 @@ async fn main() {
     let mut server = Command::new(binary())
         .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
         .arg(data.path())
-        .env("RUST_LOG", "warn")
+        // The server's own log level: RUST_LOG as given (warn unless set).
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
         .spawn()
         .expect("starts the server");
