@@ -193,7 +193,10 @@ function rosterCard(state: State, channel: string): HTMLElement {
 
 function lingeringPanel(state: State): HTMLElement {
   const lingering = mirror.tenant.lingeringUnassigned();
-  const local = mirror.tenant.allowedActions(ui.actor, ui.actor, undefined, mirror.now());
+  // The everyone-form of sign_out_unassigned is not in allowedActions (that is per user):
+  // ask the module what the command would give.
+  const bulk = mirror.tenant.decide({ type: "sign_out_unassigned", actor: ui.actor, at: mirror.now() });
+  const verdict: Verdict = bulk.outcome === "accepted" ? { allowed: true } : { allowed: false, rejection: bulk.rejection };
   return h(
     "section",
     { class: "panel", id: "lingering-panel" },
@@ -217,9 +220,9 @@ function lingeringPanel(state: State): HTMLElement {
       "button",
       {
         id: "bulk-sign-out",
-        disabled: lingering.length === 0,
-        onclick: () => void act({ type: "sign_out_unassigned" }, undefined),
-        title: lingering.length === 0 ? say("lingeringNone") : reason(local.sign_out_unassigned.rejection as Rejection | undefined),
+        disabled: !verdict.allowed,
+        onclick: () => void act({ type: "sign_out_unassigned" }, verdict),
+        title: verdict.allowed ? say("bulkSignOut") : reason(verdict.rejection as Rejection | undefined),
       },
       say("bulkSignOut"),
     ),

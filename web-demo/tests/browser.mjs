@@ -100,6 +100,11 @@ try {
   await actAs("ada");
   await expectOk(() => page.uncheck("input[data-setting=unassigned_sign_in]"));
   await page.locator("li[data-lingering='billing/mueller'] .badge.flag").waitFor();
+  // An agent may not sign everyone out: the bulk button says why, before anyone clicks.
+  await actAs("zoe");
+  assert.equal(await page.locator("#bulk-sign-out").isDisabled(), true, "an agent cannot sign everyone out");
+  assert.match(await page.locator("#bulk-sign-out").getAttribute("title"), /sign_out_unassigned/);
+  await actAs("ada");
   assert.equal(await row("billing", "mueller").locator(".badge.in").count(), 1, "still signed in");
   assert.equal(await row("billing", "mueller").locator("[data-flag=unassigned]").count(), 1, "still flagged");
   await page.screenshot({ path: join(screenshots, "lingering.png") });
