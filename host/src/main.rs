@@ -256,14 +256,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_store(data: &std::path::Path) -> Result<SqliteStore, String> {
-    std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let path = data.join("agentstate.db");
-    SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn create_token(tenant: &str, user: &str, data: &std::path::Path) -> Result<ExitCode, String> {
-    let mut store = open_store(data)?;
+    let mut store = SqliteStore::open_in(data)?;
     let token = tokens::new_token()?;
     store
         .put_token(&tokens::hash(&token), &TokenGrant { tenant: tenant.to_owned(), actor: user.to_owned() })
@@ -280,10 +274,9 @@ fn create_tenant(
 ) -> Result<ExitCode, String> {
     let text =
         std::fs::read_to_string(description).map_err(|e| format!("cannot read {}: {e}", description.display()))?;
-    let seed = agentstate_scenario::parse_tenant(&text).map_err(|e| format!("{}: {e}", description.display()))?;
-    let json = serde_json::to_string(&seed).map_err(|e| e.to_string())?;
+    let json = tools::description_json(&text).map_err(|e| format!("{}: {e}", description.display()))?;
     let mut service =
-        TenantService::open(open_store(data)?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
+        TenantService::open(SqliteStore::open_in(data)?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     service.create_tenant(id, &json).map_err(|e| e.to_string())?;
     println!("created tenant {id}");
     Ok(ExitCode::SUCCESS)

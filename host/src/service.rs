@@ -274,16 +274,12 @@ impl<S: EventStore> TenantService<S> {
         let mut scratch = WasmTenant::new(self.runtime.clone())?;
         scratch.start(&self.store.description(tenant)?)?;
         let mut found = parse(scratch.query(&user_query)?)?;
-        let mut after = 0;
-        loop {
-            let chunk = self.store.events_after(tenant, after, REPLAY_CHUNK)?;
-            let Some((last, _)) = chunk.last() else { break };
-            after = *last;
-            let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
+        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
+        each_chunk(&self.store, tenant, 0, |events, _| {
             let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
-            let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
             found.extend(parse(served.wasm.query(&query)?)?);
-        }
+            Ok(())
+        })?;
         Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
     }
 
@@ -335,17 +331,30 @@ impl<S: EventStore> TenantService<S> {
                 0
             }
         };
-        let mut next = after;
         let mut since_snapshot = 0;
-        loop {
-            let chunk = self.store.events_after(tenant, next, REPLAY_CHUNK)?;
-            let Some((last, _)) = chunk.last() else { break };
-            next = *last;
-            since_snapshot += chunk.len() as u64;
-            let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
-            wasm.apply(&events)?;
-        }
+        each_chunk(&self.store, tenant, after, |events, count| {
+            since_snapshot += count as u64;
+            Ok(wasm.apply(events)?)
+        })?;
         Ok(Served { wasm, since_snapshot })
+    }
+}
+
+/// Reads the tenant's log after `after` in chunks of [`REPLAY_CHUNK`], handing each to
+/// `each` as a JSON array (the form the module takes) with its length.
+fn each_chunk<S: EventStore>(
+    store: &S,
+    tenant: &str,
+    after: Seq,
+    mut each: impl FnMut(&str, usize) -> Result<(), ServiceError>,
+) -> Result<(), ServiceError> {
+    let mut next = after;
+    loop {
+        let chunk = store.events_after(tenant, next, REPLAY_CHUNK)?;
+        let Some((last, _)) = chunk.last() else { return Ok(()) };
+        next = *last;
+        let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
+        each(&events, chunk.len())?;
     }
 }
 

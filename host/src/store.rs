@@ -83,6 +83,9 @@ pub trait EventStore: Send {
     fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError>;
 }
 
+/// The log's file name in a server's data folder.
+pub const DB_FILE: &str = "agentstate.db";
+
 /// The SQLite event store: one database file holding every tenant.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -137,6 +140,13 @@ impl SqliteStore {
         db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         db.execute_batch(SCHEMA)?;
         Ok(SqliteStore { db })
+    }
+
+    /// Opens (or creates) the store of a server's data folder, creating the folder too.
+    pub fn open_in(data: &Path) -> Result<SqliteStore, String> {
+        std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        let path = data.join(DB_FILE);
+        SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     fn known(&self, tenant: &str) -> Result<Seq, StoreError> {

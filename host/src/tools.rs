@@ -16,12 +16,18 @@ fn read(path: &Path) -> Result<String, String> {
     }
 }
 
+/// A tenant description (YAML or JSON, as the `tenant:` of a rule suite) as the JSON a
+/// module's `start` takes.
+pub fn description_json(text: &str) -> Result<String, String> {
+    let seed = parse_tenant(text).map_err(|e| e.to_string())?;
+    serde_json::to_string(&seed).map_err(|e| e.to_string())
+}
+
 /// Loads the tenant from a description (YAML or JSON) or a snapshot (JSON).
 pub fn load(engine: &mut dyn Engine, tenant: Option<&Path>, snapshot: Option<&Path>) -> Result<(), String> {
     match (tenant, snapshot) {
         (Some(file), None) => {
-            let seed = parse_tenant(&read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
-            let json = serde_json::to_string(&seed).map_err(|e| e.to_string())?;
+            let json = description_json(&read(file)?).map_err(|e| format!("{}: {e}", file.display()))?;
             engine.start(&json).map_err(|e| e.to_string())
         }
         (None, Some(file)) => engine.restore(&read(file)?).map_err(|e| format!("{}: {e}", file.display())),

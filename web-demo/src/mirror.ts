@@ -31,7 +31,13 @@ export class Mirror {
     return Math.max(Date.now(), this.clock);
   }
 
+  /** The state as plain objects, converted once per event folded (every render reads it). */
   state(): State {
-    return this.tenant.snapshot();
+    if (!this.cached || this.cached.seq !== this.seq) {
+      this.cached = { seq: this.seq, state: this.tenant.snapshot() };
+    }
+    return this.cached.state;
   }
+
+  private cached: { seq: number; state: State } | undefined;
 }

@@ -49,7 +49,7 @@ fn now_ms() -> u64 {
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
 pub fn ensure(service: &mut TenantService<Box<dyn EventStore>>, data: &Path) -> Result<DemoTokens, String> {
-    let seed = agentstate_scenario::parse_tenant(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
+    let description = crate::tools::description_json(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
     let path = data.join(TOKENS_FILE);
     if service.tenants().any(|t| t == TENANT) {
         if let Ok(text) = std::fs::read_to_string(&path)
@@ -58,14 +58,13 @@ pub fn ensure(service: &mut TenantService<Box<dyn EventStore>>, data: &Path) -> 
             return Ok(tokens);
         }
     } else {
-        let description = serde_json::to_string(&seed).map_err(|e| e.to_string())?;
         service.create_tenant(TENANT, &description).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
         for command in first_day(now_ms()) {
             service.submit(TENANT, &command.to_string()).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
         }
         tracing::info!(tenant = TENANT, "seeded the demo tenant");
     }
-    let people = serde_json::to_value(&seed).map_err(|e| e.to_string())?;
+    let people: Value = serde_json::from_str(&description).map_err(|e| e.to_string())?;
     let mut tokens = DemoTokens { tenant: TENANT.into(), tokens: Vec::new() };
     let users = people.get("users").and_then(Value::as_array).cloned().unwrap_or_default();
     let system = json!({ "id": "system", "name": "Routing system", "roles": [] });
@@ -135,14 +134,8 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(Duration::from_millis(1000)) => {}
             _ = shutdown.changed() => return,
         }
-        let seen = calls;
-        let plan = writer.run(move |desk| {
-            let at = desk.now(TENANT);
-            let rosters = desk.service.query(TENANT, r#"{"view":"snapshot"}"#).ok();
-            (at, rosters, seen)
-        });
-        let Ok((at, Some(snapshot), seen)) = plan.await else { return };
-        calls = seen;
+        let now = writer.run(|desk| (desk.now(TENANT), desk.service.query(TENANT, r#"{"view":"snapshot"}"#).ok()));
+        let Ok((at, Some(snapshot))) = now.await else { return };
         let commands = tick(&snapshot, at, &mut calls, &mut rng);
         if !commands.is_empty() {
             let incoming = commands.into_iter().map(Incoming::Object).collect();

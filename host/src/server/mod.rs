@@ -174,13 +174,10 @@ fn router(app: App, config: &ServeConfig) -> Router {
 /// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets running ones
 /// finish, ends live feeds, and stores what was queued before returning.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data).map_err(|e| format!("cannot create {}: {e}", config.data.display()))?;
     let runtime =
         Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
             .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
-    let store_path = config.data.join("agentstate.db");
-    let store: Box<dyn EventStore> =
-        Box::new(SqliteStore::open(&store_path).map_err(|e| format!("{}: {e}", store_path.display()))?);
+    let store: Box<dyn EventStore> = Box::new(SqliteStore::open_in(&config.data)?);
     let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
     let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
     // Anyone who can reach /demo/tokens can act as the demo's admin: publish them only to
@@ -192,7 +189,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         }
         local
     });
-    tracing::info!(tenants = service.tenants().count(), db = %store_path.display(), "tenants rebuilt");
+    tracing::info!(tenants = service.tenants().count(), db = %config.data.join(crate::store::DB_FILE).display(), "tenants rebuilt");
 
     let (notices, _) = broadcast::channel(1024);
     let (writer_failed, failure) = watch::channel(false);

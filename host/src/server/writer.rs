@@ -151,33 +151,31 @@ type Pending = (String, Vec<Incoming>, oneshot::Sender<Vec<Result<Submitted, Ser
 
 fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sender<Notice>) {
     let mut texts: Vec<(String, String)> = Vec::new();
-    for (tenant, commands, _) in &group {
-        let at = desk.now(tenant);
+    let mut before: HashMap<String, Seq> = HashMap::new();
+    let mut replies = Vec::with_capacity(group.len());
+    for (tenant, commands, reply) in group {
+        if !before.contains_key(&tenant)
+            && let Ok(seq) = desk.service.last_seq(&tenant)
+        {
+            before.insert(tenant.clone(), seq);
+        }
+        let at = desk.now(&tenant);
+        replies.push((commands.len(), reply));
         for command in commands {
             let text = match command {
-                Incoming::Object(fields) => {
-                    let mut fields = fields.clone();
+                Incoming::Object(mut fields) => {
                     fields.insert("at".into(), Value::from(at));
                     Value::Object(fields).to_string()
                 }
-                Incoming::Text(text) => text.clone(),
+                Incoming::Text(text) => text,
             };
             texts.push((tenant.clone(), text));
         }
     }
-    let mut before: HashMap<String, Seq> = HashMap::new();
-    for (tenant, _, _) in &group {
-        if !before.contains_key(tenant)
-            && let Ok(seq) = desk.service.last_seq(tenant)
-        {
-            before.insert(tenant.clone(), seq);
-        }
-    }
     let pairs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
     let mut results = desk.service.submit_all(&pairs).into_iter();
-    for (_, commands, reply) in group {
-        let answers: Vec<_> = results.by_ref().take(commands.len()).collect();
-        let _ = reply.send(answers);
+    for (count, reply) in replies {
+        let _ = reply.send(results.by_ref().take(count).collect());
     }
     if notices.receiver_count() == 0 {
         return;
