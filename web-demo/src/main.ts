@@ -397,6 +397,8 @@ function draw(): void {
   byId("channels").replaceChildren(...channels.map((c) => rosterCard(state, c)));
   byId("side").replaceChildren(...[settingsPanel(state), lingeringPanel(state), historyPanel(state)].filter((p): p is HTMLElement => p !== null));
   if (ui.logAgent) renderLogAgentResults();
+  // Drawing waits for the next frame; tests and embedders read here which actor is shown.
+  document.body.dataset.actor = ui.actor;
 }
 
 function header(): void {
