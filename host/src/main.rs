@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -5,7 +6,7 @@ use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
 use agentstate_host::server::{self, ServeConfig};
 use agentstate_host::service::TenantService;
-use agentstate_host::store::{EventStore, SqliteStore, TokenGrant};
+use agentstate_host::store::{EventStore, SqliteStore, TokenGrant, TokenSelector};
 use agentstate_host::wasm_engine::{Limits, Runtime};
 use agentstate_host::{module, tokens, tools};
 use agentstate_scenario::{Engine, NativeEngine};
@@ -77,6 +78,27 @@ enum TokenCommand {
         /// A user id of the tenant, or `system`.
         #[arg(long)]
         user: String,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// List a tenant's tokens: fingerprint and actor (the tokens themselves are not kept).
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Revoke tokens: every token of a user, or one by its fingerprint. A running server
+    /// refuses them within seconds.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// Every token of this user (or `system`).
+        #[arg(long, conflicts_with = "fingerprint", required_unless_present = "fingerprint")]
+        user: Option<String>,
+        /// The token whose fingerprint (`token list`) starts with these hex digits.
+        #[arg(long, value_parser = tokens::parse_fingerprint)]
+        fingerprint: Option<String>,
         #[arg(long, default_value = "./data")]
         data: PathBuf,
     },
@@ -160,6 +182,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => finish(serve(args)),
         Command::Token(TokenCommand::Create { tenant, user, data }) => finish(create_token(&tenant, &user, &data)),
+        Command::Token(TokenCommand::List { tenant, data }) => finish(list_tokens(&tenant, &data)),
+        Command::Token(TokenCommand::Revoke { tenant, user, fingerprint, data }) => {
+            let which = match (&user, &fingerprint) {
+                (Some(user), _) => Ok(TokenSelector::Actor(user)),
+                (None, Some(digits)) => Ok(TokenSelector::Fingerprint(digits)),
+                (None, None) => Err("give --user or --fingerprint".to_owned()),
+            };
+            finish(which.and_then(|which| revoke_tokens(&tenant, which, &data)))
+        }
         Command::Tenant(TenantCommand::Create { id, description, data, module }) => {
             finish(create_tenant(&id, &description, &data, module))
         }
@@ -263,7 +294,28 @@ fn create_token(tenant: &str, user: &str, data: &std::path::Path) -> Result<Exit
         .put_token(&tokens::hash(&token), &TokenGrant { tenant: tenant.to_owned(), actor: user.to_owned() })
         .map_err(|e| e.to_string())?;
     println!("{token}");
+    eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
     Ok(ExitCode::SUCCESS)
+}
+
+fn list_tokens(tenant: &str, data: &std::path::Path) -> Result<ExitCode, String> {
+    let store = SqliteStore::open_in(data)?;
+    let mut out = std::io::stdout().lock();
+    for (hash, actor) in store.tokens_of(tenant).map_err(|e| e.to_string())? {
+        writeln!(out, "{}  {actor}", tokens::fingerprint(&hash)).map_err(|e| e.to_string())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke_tokens(tenant: &str, which: TokenSelector<'_>, data: &std::path::Path) -> Result<ExitCode, String> {
+    let mut store = SqliteStore::open_in(data)?;
+    match store.revoke_tokens(tenant, which).map_err(|e| e.to_string())? {
+        0 => Err(format!("no token of tenant {tenant} fits; `agentstate token list --tenant {tenant}` shows them")),
+        n => {
+            println!("revoked {n} token{}", if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn create_tenant(

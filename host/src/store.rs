@@ -18,6 +18,8 @@ pub enum StoreError {
     UnknownTenant(String),
     #[error("tenant {0} exists already")]
     TenantExists(String),
+    #[error("the fingerprint {0} fits more than one token; give more of its digits")]
+    Ambiguous(String),
     #[error("storage failed: {0}")]
     Backend(String),
 }
@@ -43,6 +45,15 @@ pub struct TokenGrant {
     pub tenant: String,
     /// A user id of the tenant, or `system`.
     pub actor: String,
+}
+
+/// Which of a tenant's tokens to revoke.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenSelector<'a> {
+    /// Every token of this actor (a person who left, a compromised integration).
+    Actor(&'a str),
+    /// The one token whose hash starts with these hex digits (its fingerprint).
+    Fingerprint(&'a str),
 }
 
 /// Where tenants' logs live.
@@ -81,6 +92,11 @@ pub trait EventStore: Send {
     /// Records an access token by its hash (the token itself is never stored).
     fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError>;
     fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError>;
+    /// A tenant's tokens as (hash, actor), by actor.
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets the selected tokens of a tenant; returns how many there were. A fingerprint
+    /// that fits more than one token revokes none (`Ambiguous`).
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError>;
 }
 
 /// The log's file name in a server's data folder.
@@ -275,6 +291,38 @@ impl EventStore for SqliteStore {
             })
             .optional()?)
     }
+
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.known(tenant)?;
+        let mut query = self.db.prepare("SELECT hash, actor FROM tokens WHERE tenant = ?1 ORDER BY actor, hash")?;
+        let rows = query.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        self.known(tenant)?;
+        let revoked = match which {
+            TokenSelector::Actor(actor) => {
+                self.db.execute("DELETE FROM tokens WHERE tenant = ?1 AND actor = ?2", params![tenant, actor])?
+            }
+            TokenSelector::Fingerprint(prefix) => {
+                // substr, not LIKE: the prefix is data, never a pattern.
+                let fits = "tenant = ?1 AND substr(hash, 1, length(?2)) = lower(?2)";
+                let tx = self.db.transaction()?;
+                let count: i64 =
+                    tx.query_row(&format!("SELECT count(*) FROM tokens WHERE {fits}"), params![tenant, prefix], |r| {
+                        r.get(0)
+                    })?;
+                if count > 1 {
+                    return Err(StoreError::Ambiguous(prefix.to_owned()));
+                }
+                let revoked = tx.execute(&format!("DELETE FROM tokens WHERE {fits}"), params![tenant, prefix])?;
+                tx.commit()?;
+                revoked
+            }
+        };
+        Ok(revoked)
+    }
 }
 
 /// The server holds its store as `Box<dyn EventStore>`, so a backend is chosen at start.
@@ -311,5 +359,11 @@ impl EventStore for Box<dyn EventStore> {
     }
     fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
         (**self).token(hash)
+    }
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        (**self).tokens_of(tenant)
+    }
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        (**self).revoke_tokens(tenant, which)
     }
 }

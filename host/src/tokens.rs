@@ -19,6 +19,28 @@ pub fn hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// How an operator names a token without holding it: the start of its hash, as `token
+/// list` prints it and `token revoke --fingerprint` takes it.
+pub fn fingerprint(hash: &str) -> &str {
+    hash.get(..FINGERPRINT_DIGITS).unwrap_or(hash)
+}
+
+/// Digits of the hash `token list` shows (48 bits: collisions only among millions of tokens).
+pub const FINGERPRINT_DIGITS: usize = 12;
+/// Fewer digits than this are refused by `token revoke`: a typo must not fit a stranger.
+pub const FINGERPRINT_MIN_DIGITS: usize = 8;
+
+/// Checks a fingerprint given on the command line.
+pub fn parse_fingerprint(text: &str) -> Result<String, String> {
+    let digits = text.trim().to_ascii_lowercase();
+    if digits.len() < FINGERPRINT_MIN_DIGITS || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "a fingerprint is {FINGERPRINT_MIN_DIGITS} to 64 hex digits, as `agentstate token list` prints it"
+        ));
+    }
+    Ok(digits)
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
@@ -39,5 +61,15 @@ mod tests {
         assert_eq!(hash(&a), hash(&a));
         assert_ne!(hash(&a), hash(&b));
         assert!(!hash(&a).contains(&a[PREFIX.len()..]));
+        assert!(hash(&a).starts_with(fingerprint(&hash(&a))));
+        assert_eq!(fingerprint(&hash(&a)).len(), FINGERPRINT_DIGITS);
+    }
+
+    #[test]
+    fn fingerprints_are_checked_before_they_select_anything() {
+        assert_eq!(parse_fingerprint(" 0A1B2C3D4E5F ").as_deref(), Ok("0a1b2c3d4e5f"));
+        for bad in ["", "0a1b2c3", "0a1b2c3g", "ast_0a1b2c3d", &"0".repeat(65)] {
+            assert!(parse_fingerprint(bad).is_err(), "{bad:?} is not a fingerprint");
+        }
     }
 }

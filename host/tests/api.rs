@@ -296,6 +296,74 @@ async fn each_token_has_a_request_budget() {
 }
 
 #[tokio::test]
+async fn a_revoked_token_is_refused_while_the_server_runs() {
+    let data = Data::new();
+    let (ana, ana_phone, sam) = (data.token("acme", "ana"), data.token("acme", "ana"), data.token("acme", "sam"));
+    let server = Server::start(data.path(), &[]);
+    let client = reqwest::Client::new();
+    for token in [&ana, &ana_phone, &sam] {
+        assert_eq!(get(&client, &server, "/api/me", token).await.0, StatusCode::OK);
+    }
+    let after = seq(&client, &server, "acme", &sam).await;
+    let sams_feed = client
+        .get(server.url(&format!("/api/tenants/acme/events?after={after}")))
+        .bearer_auth(&sam)
+        .send()
+        .await
+        .expect("follows");
+    assert_eq!(sams_feed.status(), StatusCode::OK);
+
+    // The operator sees fingerprints and actors, never the tokens.
+    let listed = run(agentstate().args(["token", "list", "--tenant", "acme", "--data"]).arg(data.path()));
+    let lines: Vec<(&str, &str)> = listed.lines().filter_map(|l| l.split_once("  ")).collect();
+    assert_eq!(lines.iter().map(|(_, actor)| *actor).collect::<Vec<_>>(), ["ana", "ana", "sam"], "{listed}");
+    for token in [&ana, &ana_phone, &sam] {
+        assert!(!listed.contains(token.trim_start_matches("ast_")), "a token is printed: {listed}");
+    }
+    let sam_fingerprint = lines[2].0;
+
+    let revoke = |which: &[&str]| {
+        let mut command = agentstate();
+        command.args(["token", "revoke", "--tenant", "acme", "--data"]).arg(data.path()).args(which);
+        command
+    };
+    assert_eq!(run(&mut revoke(&["--fingerprint", sam_fingerprint])), "revoked 1 token");
+    assert_eq!(run(&mut revoke(&["--user", "ana"])), "revoked 2 tokens");
+    let nothing = revoke(&["--user", "ben"]).output().expect("runs");
+    assert!(!nothing.status.success());
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("no token of tenant acme fits"));
+    let too_short = revoke(&["--fingerprint", "abc"]).output().expect("runs");
+    assert!(!too_short.status.success(), "a short fingerprint could fit a stranger's token");
+
+    // The running server asks the store again within seconds (5) and then refuses them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for token in [&ana, &ana_phone, &sam] {
+        loop {
+            let (status, body) = get(&client, &server, "/api/me", token).await;
+            if status == StatusCode::UNAUTHORIZED {
+                assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(std::time::Instant::now() < deadline, "a revoked token still works after 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    let fresh = data.token("acme", "ana");
+    assert_eq!(get(&client, &server, "/api/me", &fresh).await.0, StatusCode::OK, "a new token works at once");
+
+    // A feed opened before the revocation ends instead of delivering what comes next.
+    let (status, body) =
+        post(&client, &server, "acme", &fresh, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), sams_feed.text())
+        .await
+        .expect("the revoked feed ends within 10 s")
+        .expect("reads");
+    assert!(!delivered.contains("data:"), "a revoked token's feed delivered: {delivered}");
+}
+
+#[tokio::test]
 async fn the_views_answer_what_the_rules_say() {
     let data = Data::new();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));

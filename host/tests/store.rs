@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use agentstate_host::store::{EventStore, SqliteStore, StoreError};
+use agentstate_host::store::{EventStore, SqliteStore, StoreError, TokenGrant, TokenSelector};
 
 fn event(n: u64) -> String {
     format!(r#"{{"at":{n},"by":"system","type":"plan_set","plan":"basic"}}"#)
@@ -54,6 +54,45 @@ fn snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten() {
     let raw = rusqlite::Connection::open(&path).expect("opens");
     assert!(raw.execute("UPDATE events SET event = 'forged' WHERE seq = 1", []).is_err());
     assert!(raw.execute("DELETE FROM events", []).is_err());
+}
+
+#[test]
+fn tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(&dir.path().join("events.db")).expect("opens");
+    store.create_tenant("acme", "{}").expect("creates");
+    store.create_tenant("globex", "{}").expect("creates");
+    let grant = |tenant: &str, actor: &str| TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
+    for (hash, tenant, actor) in [
+        ("aaaa1111", "acme", "ana"),
+        ("aaaa2222", "acme", "ana"),
+        ("bbbb1111", "acme", "sam"),
+        ("bbbb2222", "acme", "system"),
+        ("cccc1111", "globex", "ana"),
+    ] {
+        store.put_token(hash, &grant(tenant, actor)).expect("stores");
+    }
+    assert!(matches!(store.put_token("dddd", &grant("nobody", "ana")), Err(StoreError::UnknownTenant(_))));
+    assert_eq!(
+        store.tokens_of("acme").expect("lists"),
+        [("aaaa1111", "ana"), ("aaaa2222", "ana"), ("bbbb1111", "sam"), ("bbbb2222", "system")]
+            .map(|(h, a)| (h.to_owned(), a.to_owned()))
+    );
+
+    // Every token of a user, in this tenant only.
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Actor("ana")).expect("revokes"), 2);
+    assert_eq!(store.token("aaaa1111").expect("reads"), None);
+    assert_eq!(store.token("cccc1111").expect("reads"), Some(grant("globex", "ana")), "another tenant's ana");
+
+    // One token by its fingerprint; one that fits two revokes neither; another tenant's
+    // fingerprint fits nothing here.
+    assert!(matches!(store.revoke_tokens("acme", TokenSelector::Fingerprint("bbbb")), Err(StoreError::Ambiguous(_))));
+    assert_eq!(store.tokens_of("acme").expect("lists").len(), 2, "an ambiguous fingerprint revoked nothing");
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Fingerprint("cccc1111")).expect("revokes"), 0);
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Fingerprint("BBBB2")).expect("revokes"), 1);
+    assert_eq!(store.token("bbbb2222").expect("reads"), None);
+    assert_eq!(store.token("bbbb1111").expect("reads"), Some(grant("acme", "sam")));
+    assert!(matches!(store.revoke_tokens("nobody", TokenSelector::Actor("ana")), Err(StoreError::UnknownTenant(_))));
 }
 
 /// In the child: appends one event at a time forever, printing each sequence number once

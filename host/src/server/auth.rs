@@ -20,6 +20,9 @@ pub struct Caller {
     pub tenant: String,
     /// A user id of the tenant, or `system`.
     pub actor: String,
+    /// What a long request (the live feed) rechecks its token by.
+    pub token_hash: String,
+    pub client: IpAddr,
 }
 
 impl Caller {
@@ -62,6 +65,6 @@ impl FromRequestParts<App> for Caller {
             return Err(error);
         }
         let TokenGrant { tenant, actor } = grant;
-        Ok(Caller { tenant, actor })
+        Ok(Caller { tenant, actor, token_hash: hash, client })
     }
 }

@@ -1,11 +1,12 @@
 //! `GET /api/tenants/{tenant}/events` — the tenant's log as Server-Sent Events, each with
 //! its sequence number as the SSE `id`. A client resumes where it stopped with
 //! `?after=N` or the standard `Last-Event-ID` header; it first gets everything stored
-//! after that, then live events as they are stored. Feeds end at shutdown.
+//! after that, then live events as they are stored. Feeds end at shutdown, and when their
+//! token is revoked (checked at most once a second, before an event is sent).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -23,6 +24,8 @@ use crate::store::Seq;
 
 /// Events read from the store per round.
 const PAGE: usize = 512;
+/// How often a feed asks whether its token still stands (the answer is cached for a while).
+const RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Deserialize)]
 pub struct AfterParam {
@@ -40,6 +43,9 @@ struct Feed {
     caught_up: bool,
     notices: broadcast::Receiver<Notice>,
     shutdown: watch::Receiver<bool>,
+    caller: Caller,
+    /// When the token was last found valid.
+    checked: Instant,
 }
 
 impl Feed {
@@ -48,6 +54,20 @@ impl Feed {
             self.cursor = *seq;
         }
         self.ready.extend(events);
+    }
+
+    /// Whether the token still stands; asks the server's grants at most once a second.
+    async fn still_allowed(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        match self.app.grant(&self.caller.token_hash, self.caller.client).await {
+            Ok(Some(_)) => {
+                self.checked = Instant::now();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Takes a notice's events when they follow on from the cursor; after a gap the
@@ -82,10 +102,23 @@ pub async fn events(
     let shutdown = app.shared.shutdown.clone();
     let check = tenant.clone();
     app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
-    let feed = Feed { app, tenant, cursor, ready: VecDeque::new(), caught_up: false, notices, shutdown };
+    let feed = Feed {
+        app,
+        tenant,
+        cursor,
+        ready: VecDeque::new(),
+        caught_up: false,
+        notices,
+        shutdown,
+        caller,
+        checked: Instant::now(),
+    };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
             if *feed.shutdown.borrow() {
+                return None;
+            }
+            if !feed.ready.is_empty() && !feed.still_allowed().await {
                 return None;
             }
             if let Some((seq, event)) = feed.ready.pop_front() {

@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -62,6 +62,10 @@ pub struct ServeConfig {
 const LOOKUPS_PER_SEC: NonZeroU32 = NonZeroU32::new(20).unwrap();
 const LOOKUP_BURST: NonZeroU32 = NonZeroU32::new(100).unwrap();
 
+/// How long a looked-up token is trusted before the store is asked again: a token revoked
+/// with `agentstate token revoke` (another process) is refused at most this much later.
+const GRANT_TTL: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct App {
     shared: Arc<Shared>,
@@ -75,8 +79,8 @@ impl std::fmt::Debug for App {
 
 struct Shared {
     writer: Writer,
-    /// Token hashes already looked up (tokens are never revoked while serving).
-    grants: RwLock<HashMap<String, TokenGrant>>,
+    /// Token hashes already looked up, and when.
+    grants: RwLock<HashMap<String, (TokenGrant, Instant)>>,
     limiter: DefaultKeyedRateLimiter<String>,
     /// Store lookups of tokens not in `grants`, per client address: bogus tokens cannot
     /// keep the writer thread busy.
@@ -88,10 +92,14 @@ struct Shared {
 
 impl App {
     async fn grant(&self, hash: &str, client: IpAddr) -> Result<Option<TokenGrant>, ApiError> {
-        if let Some(grant) = self.shared.grants.read().ok().and_then(|g| g.get(hash).cloned()) {
-            return Ok(Some(grant));
-        }
-        if self.shared.lookups.check_key(&client).is_err() {
+        let cached = self.shared.grants.read().ok().and_then(|g| g.get(hash).cloned());
+        let known_before = match cached {
+            Some((grant, since)) if since.elapsed() < GRANT_TTL => return Ok(Some(grant)),
+            Some(_) => true,
+            None => false,
+        };
+        // A token that was valid a moment ago is rechecked without counting as a guess.
+        if !known_before && self.shared.lookups.check_key(&client).is_err() {
             let mut error = ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -102,8 +110,11 @@ impl App {
         }
         let key = hash.to_owned();
         let grant = self.shared.writer.run(move |desk| desk.service.token(&key)).await??;
-        if let (Some(grant), Ok(mut cache)) = (&grant, self.shared.grants.write()) {
-            cache.insert(hash.to_owned(), grant.clone());
+        if let Ok(mut cache) = self.shared.grants.write() {
+            match &grant {
+                Some(grant) => cache.insert(hash.to_owned(), (grant.clone(), Instant::now())),
+                None => cache.remove(hash),
+            };
         }
         Ok(grant)
     }
