@@ -1,5 +1,5 @@
-//! Load on the API from a second process over loopback: starts `agentstate serve` (the
-//! release binary beside this example) on a fresh data folder with a tenant of 1,000
+//! Load on the API from a second process over loopback: builds and starts `agentstate
+//! serve` (the release binary beside this example; `AGENTSTATE_BIN` names another) on a fresh data folder with a tenant of 1,000
 //! agents, then N clients, each with its own admin token, send sign-in/sign-out
 //! commands one request at a time. Prints throughput, latency percentiles and the
 //! server's peak resident memory.
@@ -18,9 +18,26 @@ const AGENTS_PER_CLIENT: usize = 20;
 const CHANNELS: usize = 20;
 
 fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("AGENTSTATE_BIN") {
+        return bin.into();
+    }
     let exe = std::env::current_exe().expect("own path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     dir.join("agentstate")
+}
+
+/// `cargo run --example` does not build the package's binaries: a server left from an
+/// older build would be measured instead of the code in front of you.
+fn build_server() {
+    if std::env::var_os("AGENTSTATE_BIN").is_some() {
+        return;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "agentstate-host", "--bin", "agentstate"])
+        .status()
+        .expect("runs cargo");
+    assert!(status.success(), "building the server failed");
 }
 
 fn cli(args: &[&str], data: &Path) -> String {
@@ -67,6 +84,7 @@ async fn main() {
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let commands: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let followers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    build_server();
     let data = tempfile::tempdir().expect("tempdir");
     let description = data.path().join("tenant.yaml");
     std::fs::write(&description, tenant(clients)).expect("writes");

@@ -232,6 +232,10 @@ impl<S: EventStore> TenantService<S> {
             let snapshot = served.wasm.snapshot()?;
             self.store.put_snapshot(tenant, seq, &snapshot)?;
             served.since_snapshot = 0;
+            // The instance starts over from what was just stored: the journal it keeps for
+            // its own history (the server reads history from the log) and the events kept
+            // for its recovery are bounded by the snapshot cadence, not by the log.
+            served.wasm.restore(&snapshot)?;
         }
         Ok(())
     }
@@ -312,6 +316,11 @@ impl<S: EventStore> TenantService<S> {
         self.load(tenant);
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         Ok(served.wasm.query(query)?)
+    }
+
+    /// The linear memory of the tenant's instance, in bytes (for operators and tests).
+    pub fn instance_memory(&self, tenant: &str) -> Option<usize> {
+        self.tenants.get(tenant).map(|served| served.wasm.memory_bytes())
     }
 
     /// Up to `limit` stored events of `tenant` after `after` (for live feeds).

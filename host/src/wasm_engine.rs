@@ -378,6 +378,11 @@ impl WasmTenant {
         self.call(Export::Snapshot, "")
     }
 
+    /// The instance's linear memory, in bytes (it grows in 64 KiB pages and never shrinks).
+    pub fn memory_bytes(&self) -> usize {
+        self.live.memory.data_size(&self.live.store)
+    }
+
     /// Fault injection, for tests of the sandbox: calls `agentstate_handle` on a region the
     /// host never wrote, as a broken host would. Fails and rebuilds like any other call.
     #[doc(hidden)]

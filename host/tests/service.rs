@@ -51,6 +51,39 @@ fn a_restart_rebuilds_every_tenant_from_snapshot_and_tail() {
     assert!(again.outcome.contains("already_signed_in"), "{}", again.outcome);
 }
 
+/// A server runs for months: what the tenant's instance holds must not grow with the log
+/// (history is read from the log, not from the instance).
+#[test]
+fn a_long_running_tenant_does_not_grow_with_its_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut service = open(&dir.path().join("events.db"), 1_000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    let mut at = 1_000;
+    let mut run = |service: &mut TenantService<SqliteStore>, pairs: u64| {
+        let batch: Vec<String> = (0..pairs)
+            .flat_map(|_| {
+                at += 10;
+                [sign_in(at, None), sign_out(at + 5)]
+            })
+            .collect();
+        for chunk in batch.chunks(500) {
+            let commands: Vec<(&str, &str)> = chunk.iter().map(|c| ("acme", c.as_str())).collect();
+            for submitted in service.submit_all(&commands) {
+                let outcome = submitted.expect("submits").outcome;
+                assert!(outcome.contains("accepted"), "{outcome}");
+            }
+        }
+    };
+    run(&mut service, 5_000);
+    let settled = service.instance_memory("acme").expect("served");
+    run(&mut service, 25_000);
+    let after = service.instance_memory("acme").expect("served");
+    assert_eq!(
+        after, settled,
+        "60,000 events after the first 10,000, the instance grew from {settled} to {after} bytes"
+    );
+}
+
 #[test]
 fn a_retried_command_id_returns_the_first_outcome_and_stores_no_second_event() {
     let dir = tempfile::tempdir().expect("tempdir");

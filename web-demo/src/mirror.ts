@@ -5,9 +5,18 @@
 import { Tenant, type Event, type State } from "agentstate";
 import type { Api } from "./api.js";
 
+/**
+ * The module's Tenant journals every event it folds (for its own `history`); the dashboard
+ * asks the server for history, so after this many events the mirror starts over from its
+ * own state and a dashboard left open all day does not grow with the log.
+ */
+const REBASE_EVERY = 5_000;
+
 export class Mirror {
+  private sinceBase = 0;
+
   private constructor(
-    readonly tenant: Tenant,
+    public tenant: Tenant,
     public seq: number,
     private clock: number,
   ) {}
@@ -23,6 +32,12 @@ export class Mirror {
     this.tenant.applyEvents([event]);
     this.seq = seq;
     this.clock = Math.max(this.clock, event.at);
+    if (++this.sinceBase >= REBASE_EVERY) {
+      const fresh = Tenant.fromSnapshot(this.tenant.snapshot());
+      this.tenant.free();
+      this.tenant = fresh;
+      this.sinceBase = 0;
+    }
     return true;
   }
 
