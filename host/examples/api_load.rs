@@ -124,6 +124,7 @@ async fn main() {
             let client = reqwest::Client::new();
             let mut latencies = Vec::with_capacity(per_client);
             let mut accepted = 0;
+            let mut refused = std::collections::BTreeMap::<String, usize>::new();
             for n in 0..per_client {
                 let agent = c * AGENTS_PER_CLIENT + (n / 2) % AGENTS_PER_CLIENT;
                 let kind = if n % 2 == 0 { "sign_in" } else { "sign_out" };
@@ -135,17 +136,24 @@ async fn main() {
                 latencies.push(sent.elapsed());
                 if answer["outcome"] == "accepted" {
                     accepted += 1;
+                } else {
+                    let code = answer["rejection"]["code"].as_str().or(answer["error"]["code"].as_str());
+                    *refused.entry(code.unwrap_or("?").to_owned()).or_default() += 1;
                 }
             }
-            (latencies, accepted)
+            (latencies, accepted, refused)
         }));
     }
     let mut latencies = Vec::new();
     let mut accepted = 0;
+    let mut refused = std::collections::BTreeMap::<String, usize>::new();
     for task in tasks {
-        let (l, a) = task.await.expect("client");
+        let (l, a, r) = task.await.expect("client");
         latencies.extend(l);
         accepted += a;
+        for (code, n) in r {
+            *refused.entry(code).or_default() += n;
+        }
     }
     let wall = started.elapsed();
     let mut received = Vec::new();
@@ -159,6 +167,9 @@ async fn main() {
 
     let total = latencies.len();
     println!("{clients} clients, {total} commands ({accepted} accepted) in {:.2} s", wall.as_secs_f64());
+    if !refused.is_empty() {
+        println!("not accepted: {refused:?}");
+    }
     println!("throughput: {:.0} commands/s", total as f64 / wall.as_secs_f64());
     println!(
         "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

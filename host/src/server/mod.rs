@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -57,10 +57,12 @@ pub struct ServeConfig {
     pub snapshot_every: u64,
 }
 
-/// Lookups of uncached tokens per client address and second (a dashboard's tokens are
-/// each looked up once, then cached).
-const LOOKUPS_PER_SEC: NonZeroU32 = NonZeroU32::new(20).unwrap();
-const LOOKUP_BURST: NonZeroU32 = NonZeroU32::new(100).unwrap();
+/// Unknown tokens a client address may present per second (bursts of 100) before it is
+/// refused for a moment without asking the store: guessing cannot keep the writer thread
+/// busy, while any number of valid tokens behind one address — an office behind NAT,
+/// every dashboard reconnecting after a restart — are looked up freely.
+const UNKNOWN_TOKENS_PER_SEC: NonZeroU32 = NonZeroU32::new(20).unwrap();
+const UNKNOWN_TOKEN_BURST: NonZeroU32 = NonZeroU32::new(100).unwrap();
 
 /// How long a looked-up token is trusted before the store is asked again: a token revoked
 /// with `agentstate token revoke` (another process) is refused at most this much later.
@@ -82,9 +84,10 @@ struct Shared {
     /// Token hashes already looked up, and when.
     grants: RwLock<HashMap<String, (TokenGrant, Instant)>>,
     limiter: DefaultKeyedRateLimiter<String>,
-    /// Store lookups of tokens not in `grants`, per client address: bogus tokens cannot
-    /// keep the writer thread busy.
-    lookups: DefaultKeyedRateLimiter<IpAddr>,
+    /// Unknown tokens per client address, and the addresses refused until a time because
+    /// they presented too many.
+    unknown_tokens: DefaultKeyedRateLimiter<IpAddr>,
+    refused_until: Mutex<HashMap<IpAddr, Instant>>,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
@@ -98,14 +101,14 @@ impl App {
             Some(_) => true,
             None => false,
         };
-        // A token that was valid a moment ago is rechecked without counting as a guess.
-        if !known_before && self.shared.lookups.check_key(&client).is_err() {
+        // A token that was valid a moment ago is rechecked even from a refused address.
+        if !known_before && let Some(wait) = self.refused_for(client) {
             let mut error = ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                "too many unknown tokens from this address",
+                format!("too many unknown tokens from this address; retry in {} ms", wait.as_millis().max(1)),
             );
-            error.retry_after_secs = Some(1);
+            error.retry_after_secs = Some(wait.as_secs().max(1));
             return Err(error);
         }
         let key = hash.to_owned();
@@ -116,7 +119,34 @@ impl App {
                 None => cache.remove(hash),
             };
         }
+        if grant.is_none() {
+            self.unknown_token_from(client);
+        }
         Ok(grant)
+    }
+
+    /// How long `client` is still refused for presenting too many unknown tokens.
+    fn refused_for(&self, client: IpAddr) -> Option<Duration> {
+        let mut refused = self.shared.refused_until.lock().ok()?;
+        let until = *refused.get(&client)?;
+        let now = Instant::now();
+        if until > now {
+            return Some(until - now);
+        }
+        refused.remove(&client);
+        None
+    }
+
+    fn unknown_token_from(&self, client: IpAddr) {
+        let Err(not_until) = self.shared.unknown_tokens.check_key(&client) else { return };
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        if let Ok(mut refused) = self.shared.refused_until.lock() {
+            let now = Instant::now();
+            if refused.len() >= 4096 {
+                refused.retain(|_, until| *until > now);
+            }
+            refused.insert(client, now + wait);
+        }
     }
 
     /// The handle the simulator submits through.
@@ -213,7 +243,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             writer,
             grants: RwLock::new(HashMap::new()),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            lookups: RateLimiter::keyed(Quota::per_second(LOOKUPS_PER_SEC).allow_burst(LOOKUP_BURST)),
+            unknown_tokens: RateLimiter::keyed(
+                Quota::per_second(UNKNOWN_TOKENS_PER_SEC).allow_burst(UNKNOWN_TOKEN_BURST),
+            ),
+            refused_until: Mutex::new(HashMap::new()),
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),
