@@ -5,13 +5,14 @@ mod api;
 mod auth;
 mod errors;
 mod feed;
+mod guesses;
 pub mod writer;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -32,6 +33,7 @@ use crate::service::TenantService;
 use crate::store::{EventStore, SqliteStore, TokenGrant};
 use crate::wasm_engine::{Limits, Runtime};
 use errors::ApiError;
+use guesses::GuessBudget;
 use writer::Writer;
 
 /// How `agentstate serve` runs.
@@ -57,12 +59,14 @@ pub struct ServeConfig {
     pub snapshot_every: u64,
 }
 
-/// Unknown tokens a client address may present per second (bursts of 100) before it is
-/// refused for a moment without asking the store: guessing cannot keep the writer thread
-/// busy, while any number of valid tokens behind one address — an office behind NAT,
-/// every dashboard reconnecting after a restart — are looked up freely.
-const UNKNOWN_TOKENS_PER_SEC: NonZeroU32 = NonZeroU32::new(20).unwrap();
-const UNKNOWN_TOKEN_BURST: NonZeroU32 = NonZeroU32::new(100).unwrap();
+/// Unknown tokens a client address may present per second (bursts of 100) before its
+/// uncached tokens are refused without asking the store (see `guesses`); valid tokens
+/// never count.
+const UNKNOWN_TOKENS_PER_SEC: u32 = 20;
+const UNKNOWN_TOKEN_BURST: u32 = 100;
+
+/// Token lookups on the writer thread at a time.
+const LOOKUP_SLOTS: usize = 16;
 
 /// How long a looked-up token is trusted before the store is asked again: a token revoked
 /// with `agentstate token revoke` (another process) is refused at most this much later.
@@ -84,10 +88,10 @@ struct Shared {
     /// Token hashes already looked up, and when.
     grants: RwLock<HashMap<String, (TokenGrant, Instant)>>,
     limiter: DefaultKeyedRateLimiter<String>,
-    /// Unknown tokens per client address, and the addresses refused until a time because
-    /// they presented too many.
-    unknown_tokens: DefaultKeyedRateLimiter<IpAddr>,
-    refused_until: Mutex<HashMap<IpAddr, Instant>>,
+    /// Unknown tokens per client address.
+    guesses: GuessBudget,
+    /// Token lookups in flight (they run on the writer thread).
+    lookup_slots: tokio::sync::Semaphore,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
@@ -102,14 +106,14 @@ impl App {
             None => false,
         };
         // A token that was valid a moment ago is rechecked even from a refused address.
-        if !known_before && let Some(wait) = self.refused_for(client) {
-            let mut error = ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many unknown tokens from this address; retry in {} ms", wait.as_millis().max(1)),
-            );
-            error.retry_after_secs = Some(wait.as_secs().max(1));
-            return Err(error);
+        if !known_before {
+            self.refuse_if_guessing(client)?;
+        }
+        // Few lookups at a time: a flood of requests waits here, not in the writer's queue,
+        // and is refused here once its address has shown enough unknown tokens.
+        let Ok(_slot) = self.shared.lookup_slots.acquire().await else { return Err(ApiError::shutting_down()) };
+        if !known_before {
+            self.refuse_if_guessing(client)?;
         }
         let key = hash.to_owned();
         let grant = self.shared.writer.run(move |desk| desk.service.token(&key)).await??;
@@ -120,33 +124,21 @@ impl App {
             };
         }
         if grant.is_none() {
-            self.unknown_token_from(client);
+            self.shared.guesses.unknown(client, Instant::now());
         }
         Ok(grant)
     }
 
-    /// How long `client` is still refused for presenting too many unknown tokens.
-    fn refused_for(&self, client: IpAddr) -> Option<Duration> {
-        let mut refused = self.shared.refused_until.lock().ok()?;
-        let until = *refused.get(&client)?;
-        let now = Instant::now();
-        if until > now {
-            return Some(until - now);
-        }
-        refused.remove(&client);
-        None
-    }
-
-    fn unknown_token_from(&self, client: IpAddr) {
-        let Err(not_until) = self.shared.unknown_tokens.check_key(&client) else { return };
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        if let Ok(mut refused) = self.shared.refused_until.lock() {
-            let now = Instant::now();
-            if refused.len() >= 4096 {
-                refused.retain(|_, until| *until > now);
-            }
-            refused.insert(client, now + wait);
-        }
+    /// Refuses `client` while it has presented too many unknown tokens.
+    fn refuse_if_guessing(&self, client: IpAddr) -> Result<(), ApiError> {
+        let Some(wait) = self.shared.guesses.refused(client, Instant::now()) else { return Ok(()) };
+        let mut error = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many unknown tokens from this address; retry in {} ms", wait.as_millis().max(1)),
+        );
+        error.retry_after_secs = Some(wait.as_secs().max(1));
+        Err(error)
     }
 
     /// The handle the simulator submits through.
@@ -243,10 +235,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             writer,
             grants: RwLock::new(HashMap::new()),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            unknown_tokens: RateLimiter::keyed(
-                Quota::per_second(UNKNOWN_TOKENS_PER_SEC).allow_burst(UNKNOWN_TOKEN_BURST),
-            ),
-            refused_until: Mutex::new(HashMap::new()),
+            guesses: GuessBudget::new(UNKNOWN_TOKENS_PER_SEC, UNKNOWN_TOKEN_BURST),
+            lookup_slots: tokio::sync::Semaphore::new(LOOKUP_SLOTS),
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),
