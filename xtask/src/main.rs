@@ -40,6 +40,25 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, `build.target-dir` or `target/`,
+/// as `cargo metadata` says.
+fn target_dir() -> Result<PathBuf, String> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| "cargo metadata names no target_directory".to_owned())
+}
+
 /// Runs `program args` in the workspace root, echoing it; fails on a non-zero exit.
 fn step(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("==> {program} {}", args.join(" "));
@@ -106,7 +125,7 @@ fn browser_package() -> Result<(), String> {
         &["build", "-p", "agentstate-wasm", "--features", "bindgen", "--target", WASM_TARGET, "--profile", "wasm-size"],
     )?;
     ensure_wasm_bindgen()?;
-    let module = format!("target/{WASM_TARGET}/wasm-size/agentstate_wasm.wasm");
+    let module = target_dir()?.join(WASM_TARGET).join("wasm-size/agentstate_wasm.wasm").display().to_string();
     step(
         "wasm-bindgen",
         &[
@@ -217,7 +236,7 @@ fn browser_test() -> Result<(), String> {
     let status = Command::new("node")
         .arg("web-demo/tests/browser.mjs")
         .env("CHROMIUM", chromium)
-        .env("AGENTSTATE_BIN", root().join("target/debug/agentstate"))
+        .env("AGENTSTATE_BIN", target_dir()?.join("debug/agentstate"))
         .current_dir(root())
         .status()
         .map_err(|e| format!("cannot start node: {e}"))?;
