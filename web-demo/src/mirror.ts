@@ -16,10 +16,15 @@ export class Mirror {
   private sinceBase = 0;
 
   private constructor(
-    public tenant: Tenant,
+    private current: Tenant,
     public seq: number,
     private clock: number,
   ) {}
+
+  /** The tenant as folded so far (a new object after each re-base: do not keep it). */
+  get tenant(): Tenant {
+    return this.current;
+  }
 
   static async load(api: Api): Promise<Mirror> {
     const { seq, state } = await api.snapshot();
@@ -29,13 +34,13 @@ export class Mirror {
   /** Folds the event numbered `seq`; events already folded are skipped. */
   apply(seq: number, event: Event): boolean {
     if (seq <= this.seq) return false;
-    this.tenant.applyEvents([event]);
+    this.current.applyEvents([event]);
     this.seq = seq;
     this.clock = Math.max(this.clock, event.at);
     if (++this.sinceBase >= REBASE_EVERY) {
-      const fresh = Tenant.fromSnapshot(this.tenant.snapshot());
-      this.tenant.free();
-      this.tenant = fresh;
+      const fresh = Tenant.fromSnapshot(this.current.snapshot());
+      this.current.free();
+      this.current = fresh;
       this.sinceBase = 0;
     }
     return true;
