@@ -6,7 +6,7 @@ use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
 use agentstate_host::server::{self, ServeConfig};
 use agentstate_host::service::TenantService;
-use agentstate_host::store::{EventStore, SqliteStore, TokenGrant, TokenSelector};
+use agentstate_host::store::{EventStore, SqliteStore, TokenSelector};
 use agentstate_host::wasm_engine::{Limits, Runtime};
 use agentstate_host::{module, tokens, tools};
 use agentstate_scenario::{Engine, NativeEngine};
@@ -288,11 +288,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 }
 
 fn create_token(tenant: &str, user: &str, data: &std::path::Path) -> Result<ExitCode, String> {
-    let mut store = SqliteStore::open_in(data)?;
-    let token = tokens::new_token()?;
-    store
-        .put_token(&tokens::hash(&token), &TokenGrant { tenant: tenant.to_owned(), actor: user.to_owned() })
-        .map_err(|e| e.to_string())?;
+    let token = tokens::issue(&mut SqliteStore::open_in(data)?, tenant, user)?;
     println!("{token}");
     eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
     Ok(ExitCode::SUCCESS)

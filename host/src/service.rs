@@ -31,6 +31,9 @@ pub struct Submitted {
     pub seq: Seq,
     /// True when this is the stored outcome of an earlier command with the same id.
     pub retried: bool,
+    /// The events this command stored, with their sequence numbers (none for a retry or
+    /// a rejection): what live feeds are told without reading the store again.
+    pub stored: Vec<(Seq, String)>,
 }
 
 /// A decided command on its way into the store.
@@ -121,13 +124,13 @@ impl<S: EventStore> TenantService<S> {
             if let Some(id) = &id {
                 if let Some(&first) = in_flight.get(&(tenant, id.clone())) {
                     echoes.push((index, first));
-                    results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: true }));
+                    results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: true, stored: Vec::new() }));
                     continue;
                 }
                 match self.store.outcome(tenant, id) {
                     Ok(Some(outcome)) => {
                         let seq = self.store.last_seq(tenant).unwrap_or_default();
-                        results.push(Ok(Submitted { outcome, seq, retried: true }));
+                        results.push(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
                         continue;
                     }
                     Ok(None) => {}
@@ -155,13 +158,13 @@ impl<S: EventStore> TenantService<S> {
             let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
             // Only accepted commands and commands with an id leave a trace in the store.
             if !decision.accepted && id.is_none() {
-                results.push(Ok(Submitted { outcome: decision.outcome, seq: 0, retried: false }));
+                results.push(Ok(Submitted { outcome: decision.outcome, seq: 0, retried: false, stored: Vec::new() }));
                 continue;
             }
             if let Some(id) = &id {
                 in_flight.insert((tenant, id.clone()), index);
             }
-            results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: false }));
+            results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: false, stored: Vec::new() }));
             decided.push(Decided { index, tenant, id, outcome: decision.outcome, events });
         }
         let stored = if decided.is_empty() {
@@ -181,14 +184,16 @@ impl<S: EventStore> TenantService<S> {
         match stored {
             Ok(seqs) => {
                 for (done, seq) in decided.into_iter().zip(seqs) {
-                    if let Some(Ok(result)) = results.get_mut(done.index) {
-                        result.seq = seq;
-                        result.outcome = done.outcome;
-                    }
-                    if let Err(e) = self.count_towards_snapshot(done.tenant, done.events.len() as u64, seq) {
+                    let count = done.events.len() as u64;
+                    if let Err(e) = self.count_towards_snapshot(done.tenant, count, seq) {
                         // The events are stored; only the snapshot failed. The next cadence
                         // tries again, and the log alone rebuilds the tenant meanwhile.
                         tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
+                    }
+                    if let Some(Ok(result)) = results.get_mut(done.index) {
+                        result.seq = seq;
+                        result.outcome = done.outcome;
+                        result.stored = (seq + 1 - count..=seq).zip(done.events).collect();
                     }
                 }
             }
@@ -214,7 +219,9 @@ impl<S: EventStore> TenantService<S> {
         }
         for (echo, first) in echoes {
             let copy = match results.get(first) {
-                Some(Ok(first)) => Ok(Submitted { retried: true, ..first.clone() }),
+                Some(Ok(first)) => {
+                    Ok(Submitted { outcome: first.outcome.clone(), seq: first.seq, retried: true, stored: Vec::new() })
+                }
                 Some(Err(ServiceError::Store(e))) => Err(ServiceError::Store(e.clone())),
                 _ => Err(ServiceError::UnknownTenant(String::new())),
             };
@@ -287,9 +294,9 @@ impl<S: EventStore> TenantService<S> {
         Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
     }
 
-    /// Records an access token's hash for `grant`.
-    pub fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), ServiceError> {
-        Ok(self.store.put_token(hash, grant)?)
+    /// Creates an access token for `actor` of `tenant` (see [`crate::tokens::issue`]).
+    pub fn issue_token(&mut self, tenant: &str, actor: &str) -> Result<String, String> {
+        crate::tokens::issue(&mut self.store, tenant, actor)
     }
 
     /// Who the token with this hash speaks for.

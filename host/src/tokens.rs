@@ -4,6 +4,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::store::{EventStore, TokenGrant};
+
 /// Prefix that makes a leaked token recognisable in logs and secret scanners.
 const PREFIX: &str = "ast_";
 
@@ -12,6 +14,15 @@ pub fn new_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a token: {e}"))?;
     Ok(format!("{PREFIX}{}", hex(&bytes)))
+}
+
+/// Creates a token for `actor` of `tenant` and records its hash; the token itself is
+/// returned once and kept nowhere.
+pub fn issue(store: &mut impl EventStore, tenant: &str, actor: &str) -> Result<String, String> {
+    let token = new_token()?;
+    let grant = TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
+    store.put_token(&hash(&token), &grant).map_err(|e| e.to_string())?;
+    Ok(token)
 }
 
 /// What the store keeps of a token.

@@ -99,6 +99,9 @@ fn a_retried_command_id_returns_the_first_outcome_and_stores_no_second_event() {
     drop(service);
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!(store.last_seq("acme").expect("reads"), 2, "signed_in and signed_out only");
+    // What a command reports as stored is what the log holds (live feeds rely on it).
+    assert_eq!(first.stored, store.events_after("acme", 0, 1).expect("reads"));
+    assert!(retried.stored.is_empty(), "a retry stores nothing");
 }
 
 #[test]

@@ -12,8 +12,7 @@ use tokio::sync::watch;
 
 use crate::server::writer::{Incoming, Writer};
 use crate::service::TenantService;
-use crate::store::{EventStore, TokenGrant};
-use crate::tokens;
+use crate::store::EventStore;
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -70,10 +69,7 @@ pub fn ensure(service: &mut TenantService<Box<dyn EventStore>>, data: &Path) -> 
     let system = json!({ "id": "system", "name": "Routing system", "roles": [] });
     for user in users.iter().chain([&system]) {
         let actor = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let token = tokens::new_token()?;
-        service
-            .put_token(&tokens::hash(&token), &TokenGrant { tenant: TENANT.into(), actor: actor.clone() })
-            .map_err(|e| e.to_string())?;
+        let token = service.issue_token(TENANT, &actor)?;
         tokens.tokens.push(DemoToken {
             actor,
             name: user.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),

@@ -261,7 +261,7 @@ pub async fn snapshot(
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
     let (seq, state) = app.shared.writer.run(move |desk| desk.service.snapshot(&tenant)).await??;
-    Ok(([(header::CONTENT_TYPE, "application/json")], format!(r#"{{"seq":{seq},"state":{state}}}"#)).into_response())
+    Ok(json_response(format!(r#"{{"seq":{seq},"state":{state}}}"#)))
 }
 
 /// `GET /api/me` — who the token speaks for.

@@ -151,14 +151,8 @@ type Pending = (String, Vec<Incoming>, oneshot::Sender<Vec<Result<Submitted, Ser
 
 fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sender<Notice>) {
     let mut texts: Vec<(String, String)> = Vec::new();
-    let mut before: HashMap<String, Seq> = HashMap::new();
     let mut replies = Vec::with_capacity(group.len());
     for (tenant, commands, reply) in group {
-        if !before.contains_key(&tenant)
-            && let Ok(seq) = desk.service.last_seq(&tenant)
-        {
-            before.insert(tenant.clone(), seq);
-        }
         let at = desk.now(&tenant);
         replies.push((commands.len(), reply));
         for command in commands {
@@ -173,21 +167,27 @@ fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sende
         }
     }
     let pairs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
-    let mut results = desk.service.submit_all(&pairs).into_iter();
+    let mut results = desk.service.submit_all(&pairs);
+    // What each tenant's log grew by, in order, taken from what was just stored.
+    let mut grown: Vec<(&str, Vec<(Seq, String)>)> = Vec::new();
+    if notices.receiver_count() > 0 {
+        for ((tenant, _), result) in pairs.iter().zip(results.iter_mut()) {
+            let Ok(submitted) = result else { continue };
+            if submitted.stored.is_empty() {
+                continue;
+            }
+            let events = std::mem::take(&mut submitted.stored);
+            match grown.iter_mut().find(|(t, _)| t == tenant) {
+                Some((_, all)) => all.extend(events),
+                None => grown.push((tenant, events)),
+            }
+        }
+    }
+    let mut results = results.into_iter();
     for (count, reply) in replies {
         let _ = reply.send(results.by_ref().take(count).collect());
     }
-    if notices.receiver_count() == 0 {
-        return;
-    }
-    for (tenant, before) in before {
-        match desk.service.events_after(&tenant, before, usize::MAX) {
-            Ok(events) if !events.is_empty() => {
-                let _ = notices.send(Notice { tenant, events: events.into() });
-            }
-            Ok(_) => {}
-            // The feeds notice nothing now and catch up from the store with the next change.
-            Err(e) => tracing::warn!(tenant, error = %e, "cannot read new events for the live feeds"),
-        }
+    for (tenant, events) in grown {
+        let _ = notices.send(Notice { tenant: tenant.to_owned(), events: events.into() });
     }
 }
