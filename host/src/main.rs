@@ -6,7 +6,7 @@ use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
 use agentstate_host::server::{self, ServeConfig};
 use agentstate_host::service::TenantService;
-use agentstate_host::store::{EventStore, SqliteStore, TokenSelector};
+use agentstate_host::store::{StoreConfig, TokenSelector};
 use agentstate_host::wasm_engine::{Limits, Runtime};
 use agentstate_host::{module, tokens, tools};
 use agentstate_scenario::{Engine, NativeEngine};
@@ -78,15 +78,15 @@ enum TokenCommand {
         /// A user id of the tenant, or `system`.
         #[arg(long)]
         user: String,
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List a tenant's tokens: fingerprint and actor (the tokens themselves are not kept).
     List {
         #[arg(long)]
         tenant: String,
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revoke tokens: every token of a user, or one by its fingerprint. A running server
     /// refuses them within seconds.
@@ -99,8 +99,8 @@ enum TokenCommand {
         /// The token whose fingerprint (`token list`) starts with these hex digits.
         #[arg(long, value_parser = tokens::parse_fingerprint)]
         fingerprint: Option<String>,
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -110,20 +110,40 @@ enum TenantCommand {
     Create {
         id: String,
         description: PathBuf,
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         #[arg(long)]
         module: Option<PathBuf>,
     },
+}
+
+/// Where tenants and tokens are stored.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The embedded store's folder (agentstate.db) and the demo's tokens.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// A PostgreSQL database shared by any number of hosts, instead of the embedded
+    /// store: postgres://USER[:PASSWORD]@HOST:PORT/DB.
+    #[arg(long, env = "AGENTSTATE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> StoreConfig {
+        match &self.database_url {
+            Some(url) => StoreConfig::Postgres(url.clone()),
+            None => StoreConfig::Sqlite(self.data.clone()),
+        }
+    }
 }
 
 #[derive(clap::Args)]
 struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: std::net::SocketAddr,
-    /// Holds the event log (agentstate.db) and the demo's tokens.
-    #[arg(long, default_value = "./data")]
-    data: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Run the simulated routing system on the demo tenant.
     #[arg(long)]
     demo: bool,
@@ -181,18 +201,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => finish(serve(args)),
-        Command::Token(TokenCommand::Create { tenant, user, data }) => finish(create_token(&tenant, &user, &data)),
-        Command::Token(TokenCommand::List { tenant, data }) => finish(list_tokens(&tenant, &data)),
-        Command::Token(TokenCommand::Revoke { tenant, user, fingerprint, data }) => {
+        Command::Token(TokenCommand::Create { tenant, user, store }) => {
+            finish(create_token(&tenant, &user, &store.config()))
+        }
+        Command::Token(TokenCommand::List { tenant, store }) => finish(list_tokens(&tenant, &store.config())),
+        Command::Token(TokenCommand::Revoke { tenant, user, fingerprint, store }) => {
             let which = match (&user, &fingerprint) {
                 (Some(user), _) => Ok(TokenSelector::Actor(user)),
                 (None, Some(digits)) => Ok(TokenSelector::Fingerprint(digits)),
                 (None, None) => Err("give --user or --fingerprint".to_owned()),
             };
-            finish(which.and_then(|which| revoke_tokens(&tenant, which, &data)))
+            finish(which.and_then(|which| revoke_tokens(&tenant, which, &store.config())))
         }
-        Command::Tenant(TenantCommand::Create { id, description, data, module }) => {
-            finish(create_tenant(&id, &description, &data, module))
+        Command::Tenant(TenantCommand::Create { id, description, store, module }) => {
+            finish(create_tenant(&id, &description, &store.config(), module))
         }
         Command::Apply { source, commands } => finish(engine_for(&source).and_then(|mut engine| {
             let rejected = tools::apply(engine.as_mut(), &commands, &mut std::io::stdout().lock())?;
@@ -269,7 +291,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     let (web, pkg) = module::locate_dashboard();
     let config = ServeConfig {
         addr: args.addr,
-        data: args.data,
+        store: args.store.config(),
+        data: args.store.data,
         module: match args.module {
             Some(path) => path,
             None => module::locate()?,
@@ -287,15 +310,15 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn create_token(tenant: &str, user: &str, data: &std::path::Path) -> Result<ExitCode, String> {
-    let token = tokens::issue(&mut SqliteStore::open_in(data)?, tenant, user)?;
+fn create_token(tenant: &str, user: &str, store: &StoreConfig) -> Result<ExitCode, String> {
+    let token = tokens::issue(&mut store.open()?, tenant, user)?;
     println!("{token}");
     eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_tokens(tenant: &str, data: &std::path::Path) -> Result<ExitCode, String> {
-    let store = SqliteStore::open_in(data)?;
+fn list_tokens(tenant: &str, store: &StoreConfig) -> Result<ExitCode, String> {
+    let store = store.open()?;
     let mut out = std::io::stdout().lock();
     for (hash, actor) in store.tokens_of(tenant).map_err(|e| e.to_string())? {
         writeln!(out, "{}  {actor}", tokens::fingerprint(&hash)).map_err(|e| e.to_string())?;
@@ -303,8 +326,8 @@ fn list_tokens(tenant: &str, data: &std::path::Path) -> Result<ExitCode, String>
     Ok(ExitCode::SUCCESS)
 }
 
-fn revoke_tokens(tenant: &str, which: TokenSelector<'_>, data: &std::path::Path) -> Result<ExitCode, String> {
-    let mut store = SqliteStore::open_in(data)?;
+fn revoke_tokens(tenant: &str, which: TokenSelector<'_>, store: &StoreConfig) -> Result<ExitCode, String> {
+    let mut store = store.open()?;
     match store.revoke_tokens(tenant, which).map_err(|e| e.to_string())? {
         0 => Err(format!("no token of tenant {tenant} fits; `agentstate token list --tenant {tenant}` shows them")),
         n => {
@@ -317,14 +340,13 @@ fn revoke_tokens(tenant: &str, which: TokenSelector<'_>, data: &std::path::Path)
 fn create_tenant(
     id: &str,
     description: &std::path::Path,
-    data: &std::path::Path,
+    store: &StoreConfig,
     module: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     let text =
         std::fs::read_to_string(description).map_err(|e| format!("cannot read {}: {e}", description.display()))?;
     let json = tools::description_json(&text).map_err(|e| format!("{}: {e}", description.display()))?;
-    let mut service =
-        TenantService::open(SqliteStore::open_in(data)?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
+    let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     service.create_tenant(id, &json).map_err(|e| e.to_string())?;
     println!("created tenant {id}");
     Ok(ExitCode::SUCCESS)

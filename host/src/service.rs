@@ -1,16 +1,25 @@
 //! Tenants served durably: each tenant's state lives in its wasm instance, its log in the
-//! [`EventStore`]. A command is decided in the instance and its events appended to the
-//! store before the outcome is returned, so an acknowledged command is never lost; a
-//! command id already decided returns its stored outcome instead of deciding again.
-//! Opening the service rebuilds every tenant from its newest snapshot plus the log after it.
+//! [`Store`]. A command is decided in the instance and its events appended to the store
+//! before the outcome is returned, so an acknowledged command is never lost; a command id
+//! already decided returns its stored outcome instead of deciding again.
+//!
+//! Several hosts may serve one tenant: before deciding, a host reads what the log gained
+//! since its instance last saw it, and its append is conditional on the log still ending
+//! there. When another host appended in between, the store refuses (`Conflict`); the
+//! instance is rolled back to before the refused decisions, catches up, and the commands
+//! are decided again — so no host ever acknowledges a decision taken on a stale state.
+//!
+//! Tenants are loaded on their first request (newest snapshot plus the log after it) and
+//! the least recently used are evicted when more are loaded than the bounds allow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::store::{Append, EventStore, Seq, StoreError, TokenGrant};
-use crate::wasm_engine::{HostError, Runtime, WasmTenant};
+use crate::store::{Append, Seq, Store, StoreError, TokenGrant};
+use crate::wasm_engine::{HostError, Mark, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -20,6 +29,16 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
+}
+
+/// A command as a client sent it: an object for the host to stamp with its clock, or text
+/// taken as it is (the module rejects what is not a command as `invalid_command`, with
+/// where).
+#[derive(Clone, Debug)]
+pub enum Incoming {
+    /// Without `at`: the service adds it, never behind the tenant's last event.
+    Object(Map<String, Value>),
+    Text(String),
 }
 
 /// What a submitted command gave.
@@ -36,6 +55,83 @@ pub struct Submitted {
     pub stored: Vec<(Seq, String)>,
 }
 
+impl Submitted {
+    fn pending() -> Submitted {
+        Submitted { outcome: String::new(), seq: 0, retried: false, stored: Vec::new() }
+    }
+}
+
+/// How many tenants a host keeps loaded, and how much memory they may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    /// A snapshot is stored every this many events per tenant.
+    pub snapshot_every: u64,
+    /// Most tenants loaded at once (each is an instance of the runtime's pool).
+    pub loaded: usize,
+    /// Most linear memory of all loaded tenants together, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Bounds {
+    /// The bounds for `runtime`'s pool: a few instances stay free for a history's scratch
+    /// tenant and for rebuilding one that failed.
+    pub fn for_runtime(runtime: &Runtime, snapshot_every: u64) -> Bounds {
+        let pool = runtime.limits().instances as usize;
+        Bounds { snapshot_every, loaded: pool.saturating_sub(8).max(1), memory_bytes: 2 << 30 }
+    }
+}
+
+struct Served {
+    wasm: WasmTenant,
+    /// The last sequence number folded into the instance.
+    seq: Seq,
+    /// The `at` of the last event folded: the host's clock never stamps a command before it.
+    last_at: u64,
+    since_snapshot: u64,
+    /// When it was last used, in the service's own count of uses (for eviction).
+    used: u64,
+    memory: usize,
+}
+
+/// Every tenant of a store, each in its own instance once loaded.
+pub struct TenantService<S: Store> {
+    store: S,
+    runtime: Arc<Runtime>,
+    tenants: HashMap<String, Served>,
+    bounds: Bounds,
+    uses: u64,
+    memory: usize,
+}
+
+impl<S: Store> std::fmt::Debug for TenantService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantService").field("loaded", &self.tenants.len()).finish_non_exhaustive()
+    }
+}
+
+/// How many events are folded per `apply` call while loading or catching up.
+const REPLAY_CHUNK: usize = 10_000;
+
+/// How often one group of commands is decided again after other hosts appended first,
+/// before its commands are answered with the conflict (503: try again).
+const MAX_ROUNDS: usize = 32;
+
+#[derive(Deserialize)]
+struct CommandId<'a> {
+    #[serde(default, borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct At {
+    at: u64,
+}
+
+/// The `at` an event carries (0 when it carries none).
+fn at_of(event: &str) -> u64 {
+    serde_json::from_str::<At>(event).map_or(0, |e| e.at)
+}
+
 /// A decided command on its way into the store.
 struct Decided<'a> {
     index: usize,
@@ -45,49 +141,36 @@ struct Decided<'a> {
     events: Vec<String>,
 }
 
-struct Served {
-    wasm: WasmTenant,
-    since_snapshot: u64,
-}
-
-/// Every tenant of a store, each in its own instance.
-pub struct TenantService<S: EventStore> {
-    store: S,
-    runtime: Arc<Runtime>,
-    tenants: BTreeMap<String, Served>,
-    snapshot_every: u64,
-}
-
-impl<S: EventStore> std::fmt::Debug for TenantService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantService").field("tenants", &self.tenants.keys()).finish_non_exhaustive()
-    }
-}
-
-/// How many events are folded per `apply` call while rebuilding.
-const REPLAY_CHUNK: usize = 10_000;
-
-#[derive(Deserialize)]
-struct CommandId<'a> {
-    #[serde(default, borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl<S: EventStore> TenantService<S> {
-    /// Opens the service on `store`, rebuilding every tenant; a snapshot is stored every
-    /// `snapshot_every` events.
+impl<S: Store> TenantService<S> {
+    /// Opens the service on `store`; tenants are loaded when first asked for.
     pub fn open(store: S, runtime: Arc<Runtime>, snapshot_every: u64) -> Result<Self, ServiceError> {
-        let mut service = TenantService { store, runtime, tenants: BTreeMap::new(), snapshot_every };
-        for tenant in service.store.tenants()? {
-            let served = service.rebuild(&tenant)?;
-            service.tenants.insert(tenant, served);
-        }
-        Ok(service)
+        let bounds = Bounds::for_runtime(&runtime, snapshot_every);
+        Ok(Self::with_bounds(store, runtime, bounds))
     }
 
-    /// Every tenant, by id.
-    pub fn tenants(&self) -> impl Iterator<Item = &str> {
-        self.tenants.keys().map(String::as_str)
+    pub fn with_bounds(store: S, runtime: Arc<Runtime>, bounds: Bounds) -> Self {
+        TenantService { store, runtime, tenants: HashMap::new(), bounds, uses: 0, memory: 0 }
+    }
+
+    /// The tenants loaded now, by id.
+    pub fn loaded(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.tenants.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Whether the store has this tenant.
+    pub fn has_tenant(&self, tenant: &str) -> Result<bool, ServiceError> {
+        match self.store.description(tenant) {
+            Ok(_) => Ok(true),
+            Err(StoreError::UnknownTenant(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the store answers (for `/healthz`).
+    pub fn ping(&self) -> Result<(), ServiceError> {
+        Ok(self.store.ping()?)
     }
 
     /// Creates a tenant from its description; refused when the description is not a
@@ -95,8 +178,8 @@ impl<S: EventStore> TenantService<S> {
     pub fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), ServiceError> {
         let mut wasm = WasmTenant::new(self.runtime.clone())?;
         wasm.start(description)?;
+        drop(wasm);
         self.store.create_tenant(tenant, description)?;
-        self.tenants.insert(tenant.to_owned(), Served { wasm, since_snapshot: 0 });
         Ok(())
     }
 
@@ -106,30 +189,75 @@ impl<S: EventStore> TenantService<S> {
         results.pop().unwrap_or_else(|| Err(ServiceError::UnknownTenant(tenant.to_owned())))
     }
 
-    /// Decides commands in turn, each `(tenant, command JSON)`, and stores all their events
-    /// in one transaction (group commit) before returning: one sync to disk for all of
-    /// them. A command id seen before — in the store or earlier in `commands` — gets its
-    /// first outcome back. When the store refuses the transaction, every command of it
-    /// fails and the tenants it touched are reloaded from the store.
+    /// Decides commands given as text, each `(tenant, command JSON)` (see
+    /// [`TenantService::submit_incoming`]).
     pub fn submit_all(&mut self, commands: &[(&str, &str)]) -> Vec<Result<Submitted, ServiceError>> {
+        let incoming: Vec<(&str, Incoming)> =
+            commands.iter().map(|&(tenant, command)| (tenant, Incoming::Text(command.to_owned()))).collect();
+        self.submit_incoming(&incoming, 0)
+    }
+
+    /// Decides commands in turn, each `(tenant, command)`, objects stamped with `now`
+    /// (milliseconds, never behind the tenant's last event), and stores all their events in
+    /// one transaction (group commit) before returning. A command id seen before — in the
+    /// store or earlier in `commands` — gets its first outcome back. When another host
+    /// appended first, the commands are decided again on the caught-up state; when the
+    /// store fails, every command of the transaction fails and the tenants it touched are
+    /// reloaded.
+    pub fn submit_incoming(&mut self, commands: &[(&str, Incoming)], now: u64) -> Vec<Result<Submitted, ServiceError>> {
+        for round in 0..MAX_ROUNDS {
+            if round > 0 {
+                metrics::counter!("agentstate_redecides_total").increment(1);
+            }
+            if let Some(results) = self.round(commands, now) {
+                self.evict_over_bounds();
+                return results;
+            }
+            metrics::counter!("agentstate_append_conflicts_total").increment(1);
+        }
+        tracing::warn!(rounds = MAX_ROUNDS, "other hosts kept appending first; giving up on this group");
+        commands.iter().map(|(tenant, _)| Err(StoreError::Conflict((*tenant).to_owned()).into())).collect()
+    }
+
+    /// One try at deciding and storing `commands`; `None` when the store refused because
+    /// another host appended first (every touched instance is then rolled back).
+    fn round(&mut self, commands: &[(&str, Incoming)], now: u64) -> Option<Vec<Result<Submitted, ServiceError>>> {
         let mut results: Vec<Result<Submitted, ServiceError>> = Vec::with_capacity(commands.len());
+        // Where each touched tenant stood before this round: its log's end and its instance.
+        let mut before: BTreeMap<&str, Result<(Seq, Mark), ServiceError>> = BTreeMap::new();
+        for &(tenant, _) in commands {
+            if !before.contains_key(tenant) {
+                let ready = self.ready(tenant).map(|served| (served.seq, served.wasm.mark()));
+                before.insert(tenant, ready);
+            }
+        }
         let mut decided: Vec<Decided<'_>> = Vec::new();
         // A command id seen earlier in this call: (its index, the first one's index).
         let mut echoes: Vec<(usize, usize)> = Vec::new();
         let mut in_flight: BTreeMap<(&str, String), usize> = BTreeMap::new();
-        for &(tenant, command) in commands {
-            let index = results.len();
-            self.load(tenant);
-            let id = serde_json::from_str::<CommandId>(command).ok().and_then(|c| c.id).map(|id| id.into_owned());
+        for (index, (tenant, command)) in commands.iter().enumerate() {
+            let tenant: &str = tenant;
+            if let Some(Err(e)) = before.get(tenant) {
+                results.push(Err(copy_error(e)));
+                continue;
+            }
+            let text = match command {
+                Incoming::Object(fields) => {
+                    let at = self.tenants.get(tenant).map_or(now, |served| now.max(served.last_at));
+                    stamped(fields, at)
+                }
+                Incoming::Text(text) => text.clone(),
+            };
+            let id = serde_json::from_str::<CommandId>(&text).ok().and_then(|c| c.id).map(|id| id.into_owned());
             if let Some(id) = &id {
                 if let Some(&first) = in_flight.get(&(tenant, id.clone())) {
                     echoes.push((index, first));
-                    results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: true, stored: Vec::new() }));
+                    results.push(Ok(Submitted::pending()));
                     continue;
                 }
                 match self.store.outcome(tenant, id) {
                     Ok(Some(outcome)) => {
-                        let seq = self.store.last_seq(tenant).unwrap_or_default();
+                        let seq = self.tenants.get(tenant).map_or(0, |s| s.seq);
                         results.push(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
                         continue;
                     }
@@ -148,7 +276,7 @@ impl<S: EventStore> TenantService<S> {
                 results.push(Err(ServiceError::UnknownTenant(tenant.to_owned())));
                 continue;
             };
-            let decision = match served.wasm.handle_with_events(command) {
+            let decision = match served.wasm.handle_with_events(&text) {
                 Ok(decision) => decision,
                 Err(e) => {
                     results.push(Err(e.into()));
@@ -156,15 +284,18 @@ impl<S: EventStore> TenantService<S> {
                 }
             };
             let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+            if let Some(last) = events.last() {
+                served.last_at = served.last_at.max(at_of(last));
+            }
             // Only accepted commands and commands with an id leave a trace in the store.
             if !decision.accepted && id.is_none() {
-                results.push(Ok(Submitted { outcome: decision.outcome, seq: 0, retried: false, stored: Vec::new() }));
+                results.push(Ok(Submitted { outcome: decision.outcome, seq: served.seq, ..Submitted::pending() }));
                 continue;
             }
             if let Some(id) = &id {
                 in_flight.insert((tenant, id.clone()), index);
             }
-            results.push(Ok(Submitted { outcome: String::new(), seq: 0, retried: false, stored: Vec::new() }));
+            results.push(Ok(Submitted::pending()));
             decided.push(Decided { index, tenant, id, outcome: decision.outcome, events });
         }
         let stored = if decided.is_empty() {
@@ -174,18 +305,26 @@ impl<S: EventStore> TenantService<S> {
                 .iter()
                 .map(|d| Append {
                     tenant: d.tenant,
+                    expected: before.get(d.tenant).and_then(|b| b.as_ref().ok()).map_or(0, |(seq, _)| *seq),
                     command_id: d.id.as_deref(),
                     outcome: &d.outcome,
                     events: &d.events,
                 })
                 .collect();
-            self.store.append_all(&appends)
+            let started = std::time::Instant::now();
+            let stored = self.store.append_all(&appends);
+            metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
+            stored
         };
+        let touched: BTreeSet<&str> = decided.iter().map(|d| d.tenant).collect();
         match stored {
             Ok(seqs) => {
                 for (done, seq) in decided.into_iter().zip(seqs) {
                     let count = done.events.len() as u64;
-                    if let Err(e) = self.count_towards_snapshot(done.tenant, count, seq) {
+                    if let Some(served) = self.tenants.get_mut(done.tenant) {
+                        served.seq = seq;
+                    }
+                    if let Err(e) = self.count_towards_snapshot(done.tenant, count) {
                         // The events are stored; only the snapshot failed. The next cadence
                         // tries again, and the log alone rebuilds the tenant meanwhile.
                         tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
@@ -197,23 +336,24 @@ impl<S: EventStore> TenantService<S> {
                     }
                 }
             }
+            Err(StoreError::Conflict(_)) => {
+                for (tenant, state) in &before {
+                    if let Ok((_, mark)) = state {
+                        self.roll_back(tenant, *mark);
+                    }
+                }
+                return None;
+            }
             Err(e) => {
-                let touched: std::collections::BTreeSet<&str> = decided.iter().map(|d| d.tenant).collect();
                 for done in &decided {
                     if let Some(slot) = results.get_mut(done.index) {
                         *slot = Err(ServiceError::Store(e.clone()));
                     }
                 }
-                // The instances applied what the store refused: reload them from the store.
+                // The instances applied what the store refused: load them again when next
+                // asked for (the store may be down now).
                 for tenant in touched {
-                    match self.rebuild(tenant) {
-                        Ok(rebuilt) => {
-                            self.tenants.insert(tenant.to_owned(), rebuilt);
-                        }
-                        Err(_) => {
-                            self.tenants.remove(tenant);
-                        }
-                    }
+                    self.unload(tenant);
                 }
             }
         }
@@ -222,22 +362,62 @@ impl<S: EventStore> TenantService<S> {
                 Some(Ok(first)) => {
                     Ok(Submitted { outcome: first.outcome.clone(), seq: first.seq, retried: true, stored: Vec::new() })
                 }
-                Some(Err(ServiceError::Store(e))) => Err(ServiceError::Store(e.clone())),
-                _ => Err(ServiceError::UnknownTenant(String::new())),
+                Some(Err(e)) => Err(copy_error(e)),
+                None => Err(ServiceError::UnknownTenant(String::new())),
             };
             if let Some(slot) = results.get_mut(echo) {
                 *slot = copy;
             }
         }
-        results
+        Some(results)
     }
 
-    fn count_towards_snapshot(&mut self, tenant: &str, events: u64, seq: Seq) -> Result<(), ServiceError> {
+    /// Undoes this round's decisions on `tenant`'s instance; one that cannot be rolled back
+    /// is loaded again on its next request.
+    fn roll_back(&mut self, tenant: &str, mark: Mark) {
+        let Some(served) = self.tenants.get_mut(tenant) else { return };
+        if served.wasm.rollback(mark).is_err() {
+            self.unload(tenant);
+        }
+    }
+
+    /// The tenant loaded and caught up with everything stored for it.
+    fn ready(&mut self, tenant: &str) -> Result<&mut Served, ServiceError> {
+        self.uses += 1;
+        let uses = self.uses;
+        if !self.tenants.contains_key(tenant) {
+            self.make_room();
+            let served = self.load(tenant)?;
+            self.memory += served.memory;
+            self.tenants.insert(tenant.to_owned(), served);
+            metrics::counter!("agentstate_tenant_loads_total").increment(1);
+            metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
+        }
+        let Some(served) = self.tenants.get_mut(tenant) else {
+            return Err(ServiceError::UnknownTenant(tenant.to_owned()));
+        };
+        served.used = uses;
+        let caught_up = catch_up(&self.store, tenant, served);
+        let grown = served.wasm.memory_bytes();
+        self.memory = self.memory + grown - served.memory.min(grown);
+        served.memory = grown;
+        match caught_up {
+            Ok(()) => {}
+            Err(ServiceError::Host(e)) => {
+                self.unload(tenant);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e),
+        }
+        self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))
+    }
+
+    fn count_towards_snapshot(&mut self, tenant: &str, events: u64) -> Result<(), ServiceError> {
         let Some(served) = self.tenants.get_mut(tenant) else { return Ok(()) };
         served.since_snapshot += events;
-        if served.since_snapshot >= self.snapshot_every {
+        if served.since_snapshot >= self.bounds.snapshot_every {
             let snapshot = served.wasm.snapshot()?;
-            self.store.put_snapshot(tenant, seq, &snapshot)?;
+            self.store.put_snapshot(tenant, served.seq, &snapshot)?;
             served.since_snapshot = 0;
             // The instance starts over from what was just stored: the journal it keeps for
             // its own history (the server reads history from the log) and the events kept
@@ -247,34 +427,29 @@ impl<S: EventStore> TenantService<S> {
         Ok(())
     }
 
-    /// The tenant's last sequence number.
+    /// The tenant's last sequence number in the store.
     pub fn last_seq(&self, tenant: &str) -> Result<Seq, ServiceError> {
         Ok(self.store.last_seq(tenant)?)
     }
 
-    /// The `at` of the tenant's newest event (0 for an empty log), so a host stamping
-    /// commands with its clock never goes behind what is stored.
-    pub fn last_at(&self, tenant: &str) -> Result<u64, ServiceError> {
-        #[derive(Deserialize)]
-        struct At {
-            at: u64,
-        }
-        let last = self.store.last_seq(tenant)?;
-        let tail = self.store.events_after(tenant, last.saturating_sub(1), 1)?;
-        Ok(tail.first().and_then(|(_, e)| serde_json::from_str::<At>(e).ok()).map_or(0, |e| e.at))
+    /// Now for `tenant`: `wall` (milliseconds), but never before the tenant's last event,
+    /// so a host stamping commands and views with its clock never goes behind the log.
+    pub fn now(&mut self, tenant: &str, wall: u64) -> Result<u64, ServiceError> {
+        Ok(wall.max(self.ready(tenant)?.last_at))
     }
 
     /// The state as of sequence number `seq`, as one consistent pair.
     pub fn snapshot(&mut self, tenant: &str) -> Result<(Seq, String), ServiceError> {
-        let seq = self.store.last_seq(tenant)?;
-        Ok((seq, self.query(tenant, r#"{"view":"snapshot"}"#)?))
+        let served = self.ready(tenant)?;
+        let seq = served.seq;
+        Ok((seq, served.wasm.snapshot()?))
     }
 
     /// Every event that touched `user`, from the whole log — the tenant's description
     /// first, then every stored event (an instance holds only the events since its
     /// snapshot); the module picks them, chunk by chunk.
     pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
-        self.load(tenant);
+        self.ready(tenant)?;
         let parse = |answer: String| -> Result<Vec<Box<serde_json::value::RawValue>>, ServiceError> {
             serde_json::from_str(&answer)
                 .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") }.into())
@@ -286,7 +461,7 @@ impl<S: EventStore> TenantService<S> {
         scratch.start(&self.store.description(tenant)?)?;
         let mut found = parse(scratch.query(&user_query)?)?;
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        each_chunk(&self.store, tenant, 0, |events, _| {
+        each_chunk(&self.store, tenant, 0, |events, _, _| {
             let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
             found.extend(parse(served.wasm.query(&query)?)?);
             Ok(())
@@ -304,25 +479,11 @@ impl<S: EventStore> TenantService<S> {
         Ok(self.store.token(hash)?)
     }
 
-    /// Serves a tenant created in the store by another process (`agentstate tenant
-    /// create` beside a running server) from its first request on.
-    fn load(&mut self, tenant: &str) {
-        if self.tenants.contains_key(tenant) || self.store.description(tenant).is_err() {
-            return;
-        }
-        match self.rebuild(tenant) {
-            Ok(served) => {
-                self.tenants.insert(tenant.to_owned(), served);
-            }
-            Err(e) => tracing::error!(tenant, error = %e, "cannot rebuild the tenant"),
-        }
-    }
-
-    /// Answers a view query (JSON) for `tenant`.
+    /// Answers a view query (JSON) for `tenant`, on the state caught up with the log.
     pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
-        self.load(tenant);
-        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        Ok(served.wasm.query(query)?)
+        let answer = self.ready(tenant)?.wasm.query(query)?;
+        self.evict_over_bounds();
+        Ok(answer)
     }
 
     /// The linear memory of the tenant's instance, in bytes (for operators and tests).
@@ -335,42 +496,111 @@ impl<S: EventStore> TenantService<S> {
         Ok(self.store.events_after(tenant, after, limit)?)
     }
 
-    fn rebuild(&self, tenant: &str) -> Result<Served, ServiceError> {
+    /// Loads a tenant: its newest snapshot plus the log after it.
+    fn load(&self, tenant: &str) -> Result<Served, ServiceError> {
         let mut wasm = WasmTenant::new(self.runtime.clone())?;
-        let after = match self.store.latest_snapshot(tenant)? {
-            Some((seq, snapshot)) => {
+        let (seq, description) = match self.store.latest_snapshot(tenant) {
+            Ok(Some((seq, snapshot))) => {
                 wasm.restore(&snapshot)?;
-                seq
+                (seq, None)
             }
-            None => {
-                wasm.start(&self.store.description(tenant)?)?;
-                0
-            }
+            Ok(None) => (0, Some(self.store.description(tenant)?)),
+            Err(StoreError::UnknownTenant(t)) => return Err(ServiceError::UnknownTenant(t)),
+            Err(e) => return Err(e.into()),
         };
-        let mut since_snapshot = 0;
-        each_chunk(&self.store, tenant, after, |events, count| {
-            since_snapshot += count as u64;
-            Ok(wasm.apply(events)?)
-        })?;
-        Ok(Served { wasm, since_snapshot })
+        if let Some(description) = description {
+            wasm.start(&description)?;
+        }
+        // The snapshot's own time is that of the event it is as of.
+        let last_at = match seq {
+            0 => 0,
+            seq => self.store.events_after(tenant, seq - 1, 1)?.first().map_or(0, |(_, e)| at_of(e)),
+        };
+        let mut served = Served { memory: wasm.memory_bytes(), wasm, seq, last_at, since_snapshot: 0, used: self.uses };
+        catch_up(&self.store, tenant, &mut served)?;
+        served.memory = served.wasm.memory_bytes();
+        Ok(served)
+    }
+
+    fn unload(&mut self, tenant: &str) {
+        if let Some(served) = self.tenants.remove(tenant) {
+            self.memory = self.memory.saturating_sub(served.memory);
+            metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
+        }
+    }
+
+    /// Evicts the least recently used tenants until one more fits the bounds.
+    fn make_room(&mut self) {
+        while !self.tenants.is_empty()
+            && (self.tenants.len() >= self.bounds.loaded || self.memory > self.bounds.memory_bytes)
+        {
+            self.evict_one();
+        }
+    }
+
+    /// Evicts the least recently used tenants while over the memory bound (the tenant
+    /// used last stays).
+    fn evict_over_bounds(&mut self) {
+        while self.tenants.len() > 1 && self.memory > self.bounds.memory_bytes {
+            self.evict_one();
+        }
+    }
+
+    fn evict_one(&mut self) {
+        let oldest = self.tenants.iter().min_by_key(|(_, served)| served.used).map(|(id, _)| id.clone());
+        if let Some(tenant) = oldest {
+            self.unload(&tenant);
+            metrics::counter!("agentstate_tenant_evictions_total").increment(1);
+        }
     }
 }
 
+/// Folds what the log gained after the instance's last event.
+fn catch_up<S: Store>(store: &S, tenant: &str, served: &mut Served) -> Result<(), ServiceError> {
+    each_chunk(store, tenant, served.seq, |events, count, (last_seq, last_event)| {
+        served.wasm.apply(events)?;
+        served.seq = last_seq;
+        served.last_at = served.last_at.max(at_of(last_event));
+        served.since_snapshot += count as u64;
+        Ok(())
+    })
+}
+
 /// Reads the tenant's log after `after` in chunks of [`REPLAY_CHUNK`], handing each to
-/// `each` as a JSON array (the form the module takes) with its length.
-fn each_chunk<S: EventStore>(
+/// `each` as a JSON array (the form the module takes) with its length and its last event.
+fn each_chunk<S: Store>(
     store: &S,
     tenant: &str,
     after: Seq,
-    mut each: impl FnMut(&str, usize) -> Result<(), ServiceError>,
+    mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<(), ServiceError>,
 ) -> Result<(), ServiceError> {
     let mut next = after;
     loop {
         let chunk = store.events_after(tenant, next, REPLAY_CHUNK)?;
-        let Some((last, _)) = chunk.last() else { return Ok(()) };
+        let Some((last, last_event)) = chunk.last() else { return Ok(()) };
         next = *last;
         let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
-        each(&events, chunk.len())?;
+        each(&events, chunk.len(), (*last, last_event))?;
+        if chunk.len() < REPLAY_CHUNK {
+            return Ok(());
+        }
+    }
+}
+
+/// The command's JSON with `at` added (the API refuses commands that carry one).
+fn stamped(fields: &Map<String, Value>, at: u64) -> String {
+    let text = serde_json::to_string(fields).unwrap_or_default();
+    match text.strip_suffix('}') {
+        Some(open) if open.len() > 1 => format!("{open},\"at\":{at}}}"),
+        _ => format!("{{\"at\":{at}}}"),
+    }
+}
+
+fn copy_error(e: &ServiceError) -> ServiceError {
+    match e {
+        ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),
+        ServiceError::Store(e) => ServiceError::Store(e.clone()),
+        ServiceError::Host(e) => ServiceError::Host(HostError::Rebuild(e.to_string())),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{EventStore, TokenGrant};
+use crate::store::{TokenGrant, TokenStore};
 
 /// Prefix that makes a leaked token recognisable in logs and secret scanners.
 const PREFIX: &str = "ast_";
@@ -18,7 +18,7 @@ pub fn new_token() -> Result<String, String> {
 
 /// Creates a token for `actor` of `tenant` and records its hash; the token itself is
 /// returned once and kept nowhere.
-pub fn issue(store: &mut impl EventStore, tenant: &str, actor: &str) -> Result<String, String> {
+pub fn issue(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<String, String> {
     let token = new_token()?;
     let grant = TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
     store.put_token(&hash(&token), &grant).map_err(|e| e.to_string())?;

@@ -244,6 +244,16 @@ impl Live {
 struct Recovery {
     base: Base,
     tail: Vec<Box<RawValue>>,
+    /// Counts the bases this tenant has had, so a [`Mark`] taken on another base is known
+    /// to be out of reach.
+    generation: u64,
+}
+
+/// A point a tenant can be rolled back to (see [`WasmTenant::rollback`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    generation: u64,
+    tail: usize,
 }
 
 #[derive(Clone, Default)]
@@ -308,14 +318,14 @@ impl WasmTenant {
     /// Starts a fresh tenant from the JSON of a tenant description.
     pub fn start(&mut self, seed: &str) -> Result<(), HostError> {
         self.control(Export::Start, seed)?;
-        self.recovery = Recovery { base: Base::Seed(seed.to_owned()), tail: Vec::new() };
+        self.rebase(Base::Seed(seed.to_owned()));
         Ok(())
     }
 
     /// Restores the tenant from a snapshot.
     pub fn restore(&mut self, snapshot: &str) -> Result<(), HostError> {
         self.control(Export::Restore, snapshot)?;
-        self.recovery = Recovery { base: Base::Snapshot(snapshot.to_owned()), tail: Vec::new() };
+        self.rebase(Base::Snapshot(snapshot.to_owned()));
         Ok(())
     }
 
@@ -405,9 +415,33 @@ impl WasmTenant {
         self.recovery.tail.extend(events);
         if self.recovery.tail.len() > TAIL_LIMIT {
             let snapshot = self.call(Export::Snapshot, "")?;
-            self.recovery = Recovery { base: Base::Snapshot(snapshot), tail: Vec::new() };
+            self.rebase(Base::Snapshot(snapshot));
         }
         Ok(())
+    }
+
+    fn rebase(&mut self, base: Base) {
+        let generation = self.recovery.generation + 1;
+        self.recovery = Recovery { base, tail: Vec::new(), generation };
+    }
+
+    /// Where the tenant stands now, to roll back to.
+    pub fn mark(&self) -> Mark {
+        Mark { generation: self.recovery.generation, tail: self.recovery.tail.len() }
+    }
+
+    /// Forgets every event folded since `mark` — decisions the store refused — by
+    /// rebuilding the instance from its base and the events before the mark. Refused
+    /// (nothing changes) when the tenant was re-based since: the caller reloads it instead.
+    pub fn rollback(&mut self, mark: Mark) -> Result<(), HostError> {
+        if mark.generation != self.recovery.generation || mark.tail > self.recovery.tail.len() {
+            return Err(HostError::Rebuild("the tenant was re-based since the mark".into()));
+        }
+        if mark.tail == self.recovery.tail.len() && !self.broken {
+            return Ok(());
+        }
+        self.recovery.tail.truncate(mark.tail);
+        self.rebuild()
     }
 
     /// One call into the module. On any failure the instance is replaced by one rebuilt

@@ -1,65 +1,141 @@
-//! The SQLite event store: per-tenant sequences, idempotent outcomes, snapshots,
-//! append-only events, and durability of every acknowledged append across a SIGKILL.
+//! The store suite, run against both backends (SQLite, and PostgreSQL in a private
+//! cluster): per-tenant sequences, appends conditional on where the log ends, idempotent
+//! outcomes, snapshots, append-only events, tokens, and durability of every acknowledged
+//! append across a SIGKILL of the writer.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use agentstate_host::store::{EventStore, SqliteStore, StoreError, TokenGrant, TokenSelector};
+use agentstate_host::store::{EventLog, Store, StoreConfig, StoreError, TokenGrant, TokenSelector, TokenStore};
+use agentstate_testkit::PgCluster;
 
 fn event(n: u64) -> String {
     format!(r#"{{"at":{n},"by":"system","type":"plan_set","plan":"basic"}}"#)
 }
 
-#[test]
-fn sequences_are_per_tenant_and_outcomes_answer_retries() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = SqliteStore::open(&dir.path().join("events.db")).expect("opens");
+fn open(place: &StoreConfig) -> Box<dyn Store> {
+    place.open().expect("opens the store")
+}
+
+/// Gives a new, empty store each call.
+type Fresh<'a> = &'a dyn Fn() -> StoreConfig;
+
+fn sequences_are_per_tenant_and_outcomes_answer_retries(fresh: Fresh<'_>) {
+    let mut store = open(&fresh());
     store.create_tenant("acme", "{}").expect("creates");
     store.create_tenant("globex", "{}").expect("creates");
     assert!(matches!(store.create_tenant("acme", "{}"), Err(StoreError::TenantExists(_))));
     assert_eq!(store.tenants().expect("lists"), ["acme", "globex"]);
 
-    assert_eq!(store.append("acme", Some("c1"), "first", &[event(1), event(2)]).expect("appends"), 2);
-    assert_eq!(store.append("globex", None, "x", &[event(1)]).expect("appends"), 1);
-    assert_eq!(store.append("acme", Some("c2"), "rejected, no events", &[]).expect("appends"), 2);
-    assert_eq!(store.append("acme", None, "third", &[event(3)]).expect("appends"), 3);
+    assert_eq!(store.append("acme", 0, Some("c1"), "first", &[event(1), event(2)]).expect("appends"), 2);
+    assert_eq!(store.append("globex", 0, None, "x", &[event(1)]).expect("appends"), 1);
+    assert_eq!(store.append("acme", 2, Some("c2"), "rejected, no events", &[]).expect("appends"), 2);
+    assert_eq!(store.append("acme", 2, None, "third", &[event(3)]).expect("appends"), 3);
 
     assert_eq!(store.outcome("acme", "c1").expect("reads").as_deref(), Some("first"));
     assert_eq!(store.outcome("acme", "c2").expect("reads").as_deref(), Some("rejected, no events"));
     assert_eq!(store.outcome("globex", "c1").expect("reads"), None, "ids are per tenant");
-    assert!(store.append("acme", Some("c1"), "again", &[event(4)]).is_err(), "an id is decided once");
+    assert!(matches!(store.outcome("nobody", "c1"), Err(StoreError::UnknownTenant(_))));
+    assert!(
+        matches!(store.append("acme", 3, Some("c1"), "again", &[event(4)]), Err(StoreError::Conflict(_))),
+        "an id is decided once"
+    );
     assert_eq!(store.last_seq("acme").expect("reads"), 3, "the refused append stored nothing");
+    assert!(matches!(store.append("nobody", 0, None, "", &[event(1)]), Err(StoreError::UnknownTenant(_))));
 
     let tail = store.events_after("acme", 1, 10).expect("reads");
     assert_eq!(tail, vec![(2, event(2)), (3, event(3))]);
     assert!(matches!(store.events_after("nobody", 0, 10), Err(StoreError::UnknownTenant(_))));
+    store.ping().expect("answers");
 }
 
-#[test]
-fn snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("events.db");
+/// Two hosts on one store: each append names where its host read the log to end, and only
+/// the first of two racing appends is stored — whole, with nothing of the other.
+fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
+    let place = fresh();
+    let (mut host_a, mut host_b) = (open(&place), open(&place));
+    host_a.create_tenant("acme", "{}").expect("creates");
+    host_a.create_tenant("globex", "{}").expect("creates");
+    assert_eq!(host_a.append("acme", 0, Some("a1"), "ok", &[event(1), event(2)]).expect("appends"), 2);
+    // Host B decided on the empty log: refused, and nothing of its group is stored, not
+    // even its other tenant's command.
+    let group = [
+        agentstate_host::store::Append {
+            tenant: "globex",
+            expected: 0,
+            command_id: None,
+            outcome: "",
+            events: &[event(1)],
+        },
+        agentstate_host::store::Append {
+            tenant: "acme",
+            expected: 0,
+            command_id: Some("b1"),
+            outcome: "ok",
+            events: &[event(9)],
+        },
+    ];
+    assert!(matches!(host_b.append_all(&group), Err(StoreError::Conflict(t)) if t == "acme"));
+    assert_eq!(host_b.last_seq("globex").expect("reads"), 0, "all or nothing");
+    assert_eq!(host_b.outcome("acme", "b1").expect("reads"), None);
+    assert_eq!(host_b.events_after("acme", 0, 10).expect("reads"), vec![(1, event(1)), (2, event(2))]);
+    // Caught up, it appends after what A stored; a second command of the same tenant in
+    // the group follows on from the first.
+    let group = [
+        agentstate_host::store::Append {
+            tenant: "acme",
+            expected: 2,
+            command_id: Some("b1"),
+            outcome: "ok",
+            events: &[event(3)],
+        },
+        agentstate_host::store::Append {
+            tenant: "acme",
+            expected: 3,
+            command_id: None,
+            outcome: "ok",
+            events: &[event(4)],
+        },
+    ];
+    assert_eq!(host_b.append_all(&group).expect("appends"), [3, 4]);
+    // The same command id sent to both hosts is stored once: the second is a conflict.
+    assert!(matches!(host_a.append("acme", 4, Some("b1"), "other", &[event(5)]), Err(StoreError::Conflict(_))));
+    assert_eq!(host_a.outcome("acme", "b1").expect("reads").as_deref(), Some("ok"));
+    assert_eq!(host_a.last_seq("acme").expect("reads"), 4);
+}
+
+fn snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten(fresh: Fresh<'_>) {
+    let place = fresh();
     {
-        let mut store = SqliteStore::open(&path).expect("opens");
+        let mut store = open(&place);
         store.create_tenant("acme", r#"{"plan":"basic"}"#).expect("creates");
-        store.append("acme", None, "", &[event(1), event(2)]).expect("appends");
+        store.append("acme", 0, None, "", &[event(1), event(2)]).expect("appends");
         store.put_snapshot("acme", 2, "state@2").expect("snapshots");
-        store.append("acme", None, "", &[event(3)]).expect("appends");
+        store.put_snapshot("acme", 2, "state@2").expect("a second host storing the same snapshot is no error");
+        store.append("acme", 2, None, "", &[event(3)]).expect("appends");
     }
-    let store = SqliteStore::open(&path).expect("reopens");
+    let store = open(&place);
     assert_eq!(store.description("acme").expect("reads"), r#"{"plan":"basic"}"#);
     assert_eq!(store.latest_snapshot("acme").expect("reads"), Some((2, "state@2".to_owned())));
     assert_eq!(store.events_after("acme", 2, 100).expect("reads"), vec![(3, event(3))]);
 
-    let raw = rusqlite::Connection::open(&path).expect("opens");
-    assert!(raw.execute("UPDATE events SET event = 'forged' WHERE seq = 1", []).is_err());
-    assert!(raw.execute("DELETE FROM events", []).is_err());
+    match &place {
+        StoreConfig::Sqlite(dir) => {
+            let raw = rusqlite::Connection::open(dir.join(agentstate_host::store::DB_FILE)).expect("opens");
+            assert!(raw.execute("UPDATE events SET event = 'forged' WHERE seq = 1", []).is_err());
+            assert!(raw.execute("DELETE FROM events", []).is_err());
+        }
+        StoreConfig::Postgres(url) => {
+            let mut raw = postgres::Client::connect(url, postgres::NoTls).expect("connects");
+            assert!(raw.execute("UPDATE events SET event = 'forged' WHERE seq = 1", &[]).is_err());
+            assert!(raw.execute("DELETE FROM events", &[]).is_err());
+        }
+    }
+    assert_eq!(store.events_after("acme", 0, 100).expect("reads").len(), 3);
 }
 
-#[test]
-fn tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = SqliteStore::open(&dir.path().join("events.db")).expect("opens");
+fn tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant(fresh: Fresh<'_>) {
+    let mut store = open(&fresh());
     store.create_tenant("acme", "{}").expect("creates");
     store.create_tenant("globex", "{}").expect("creates");
     let grant = |tenant: &str, actor: &str| TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
@@ -100,22 +176,28 @@ fn tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant() {
 #[test]
 #[ignore = "the writer process of every_acknowledged_append_survives_a_sigkill"]
 fn child_writer() {
-    let path = std::env::var_os("AGENTSTATE_STORE_CHILD").expect("run by the SIGKILL test");
-    let mut store = SqliteStore::open(std::path::Path::new(&path)).expect("opens");
+    let place = std::env::var("AGENTSTATE_STORE_CHILD").expect("run by the SIGKILL test");
+    let place = match place.split_once(':') {
+        Some(("sqlite", dir)) => StoreConfig::Sqlite(dir.into()),
+        _ => StoreConfig::Postgres(place),
+    };
+    let mut store = open(&place);
     store.create_tenant("acme", "{}").expect("creates");
     for n in 1.. {
-        let seq = store.append("acme", Some(&format!("c{n}")), "ok", &[event(n)]).expect("appends");
+        let seq = store.append("acme", n - 1, Some(&format!("c{n}")), "ok", &[event(n)]).expect("appends");
         println!("acked {seq}");
     }
 }
 
-#[test]
-fn every_acknowledged_append_survives_a_sigkill() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("events.db");
+fn every_acknowledged_append_survives_a_sigkill(fresh: Fresh<'_>) {
+    let place = fresh();
+    let child_place = match &place {
+        StoreConfig::Sqlite(dir) => format!("sqlite:{}", dir.display()),
+        StoreConfig::Postgres(url) => url.clone(),
+    };
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", "child_writer", "--ignored", "--nocapture", "--test-threads", "1"])
-        .env("AGENTSTATE_STORE_CHILD", &path)
+        .env("AGENTSTATE_STORE_CHILD", child_place)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -132,11 +214,47 @@ fn every_acknowledged_append_survives_a_sigkill() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
     assert!(acked >= 200, "the writer acknowledged only {acked}");
-    let store = SqliteStore::open(&path).expect("reopens after the kill");
+    let store = open(&place);
     let last = store.last_seq("acme").expect("reads");
     assert!(last >= acked, "acknowledged {acked}, found only {last}");
     let events = store.events_after("acme", 0, usize::MAX).expect("reads");
     assert_eq!(events.len() as u64, last, "no gaps");
     assert!(events.iter().enumerate().all(|(i, (seq, e))| *seq == i as u64 + 1 && *e == event(*seq)));
     assert_eq!(store.outcome("acme", &format!("c{acked}")).expect("reads").as_deref(), Some("ok"));
+}
+
+const SUITE: &[(&str, fn(Fresh<'_>))] = &[
+    ("sequences", sequences_are_per_tenant_and_outcomes_answer_retries),
+    ("conditional appends", appends_are_conditional_on_where_the_log_ends),
+    ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),
+    ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),
+    ("SIGKILL", every_acknowledged_append_survives_a_sigkill),
+];
+
+#[test]
+fn the_sqlite_store_passes_the_suite() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let count = std::cell::Cell::new(0);
+    let fresh = || {
+        count.set(count.get() + 1);
+        StoreConfig::Sqlite(root.path().join(format!("store-{}", count.get())))
+    };
+    for (name, case) in SUITE {
+        eprintln!("sqlite: {name}");
+        case(&fresh);
+    }
+}
+
+#[test]
+fn the_postgres_store_passes_the_suite() {
+    let cluster = PgCluster::start().expect("a private PostgreSQL cluster");
+    let count = std::cell::Cell::new(0);
+    let fresh = || {
+        count.set(count.get() + 1);
+        StoreConfig::Postgres(cluster.database(&format!("store_{}", count.get())).expect("creates a database"))
+    };
+    for (name, case) in SUITE {
+        eprintln!("postgres: {name}");
+        case(&fresh);
+    }
 }

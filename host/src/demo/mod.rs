@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::server::writer::{Incoming, Writer};
 use crate::service::TenantService;
-use crate::store::EventStore;
+use crate::store::Store;
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -47,10 +47,10 @@ fn now_ms() -> u64 {
 
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
-pub fn ensure(service: &mut TenantService<Box<dyn EventStore>>, data: &Path) -> Result<DemoTokens, String> {
+pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, String> {
     let description = crate::tools::description_json(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
     let path = data.join(TOKENS_FILE);
-    if service.tenants().any(|t| t == TENANT) {
+    if service.has_tenant(TENANT).map_err(|e| e.to_string())? {
         if let Ok(text) = std::fs::read_to_string(&path)
             && let Ok(tokens) = serde_json::from_str::<DemoTokens>(&text)
         {
@@ -131,7 +131,7 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let now = writer.run(|desk| (desk.now(TENANT), desk.service.query(TENANT, r#"{"view":"snapshot"}"#).ok()));
-        let Ok((at, Some(snapshot))) = now.await else { return };
+        let Ok((Ok(at), Some(snapshot))) = now.await else { return };
         let commands = tick(&snapshot, at, &mut calls, &mut rng);
         if !commands.is_empty() {
             let incoming = commands.into_iter().map(Incoming::Object).collect();

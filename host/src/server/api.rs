@@ -54,6 +54,11 @@ fn status_of(code: &str) -> StatusCode {
 fn present(submitted: &Submitted, lang: &str) -> (StatusCode, Value) {
     let mut outcome: Value = serde_json::from_str(&submitted.outcome).unwrap_or(Value::Null);
     let mut status = StatusCode::OK;
+    let retried = if submitted.retried { "true" } else { "false" };
+    let code = outcome.pointer("/rejection/code").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let told = if code.is_empty() { "accepted" } else { "rejected" };
+    metrics::counter!("agentstate_commands_total", "outcome" => told, "code" => code, "retried" => retried)
+        .increment(1);
     if let Some(rejection) = outcome.get_mut("rejection").and_then(Value::as_object_mut) {
         status = rejection.get("code").and_then(Value::as_str).map_or(StatusCode::CONFLICT, status_of);
         let message = rejection.get("message").and_then(|m| m.get(lang)).cloned().unwrap_or(Value::Null);
@@ -124,6 +129,10 @@ pub async fn post_commands(
         Err(_) => (false, vec![Incoming::Text(String::from_utf8_lossy(&body).into_owned())]),
     };
     let results = app.shared.writer.submit(tenant, commands).await?;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    if failed > 0 {
+        metrics::counter!("agentstate_commands_failed_total").increment(failed as u64);
+    }
     if !batch {
         let submitted = results.into_iter().next().ok_or_else(ApiError::shutting_down)??;
         let (status, body) = present(&submitted, lang);
@@ -146,7 +155,7 @@ async fn view(app: &App, tenant: String, mut query: Map<String, Value>, timed: b
         .writer
         .run(move |desk| {
             if timed {
-                query.insert("at".into(), json!(desk.now(&tenant)));
+                query.insert("at".into(), json!(desk.now(&tenant)?));
             }
             desk.service.query(&tenant, &Value::Object(query).to_string())
         })

@@ -1,8 +1,10 @@
 //! `GET /api/tenants/{tenant}/events` — the tenant's log as Server-Sent Events, each with
 //! its sequence number as the SSE `id`. A client resumes where it stopped with
 //! `?after=N` or the standard `Last-Event-ID` header; it first gets everything stored
-//! after that, then live events as they are stored. Feeds end at shutdown, and when their
-//! token is revoked (checked at most once a second, before an event is sent).
+//! after that, then live events as they are stored — by this host or, on a shared store,
+//! by any other (their notices say where the log ends; the events are read from the store,
+//! so each is sent once and in order). Feeds end at shutdown, and when their token is
+//! revoked (checked at most once a second, before an event is sent).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -46,6 +48,23 @@ struct Feed {
     caller: Caller,
     /// When the token was last found valid.
     checked: Instant,
+    _counted: Following,
+}
+
+/// Counts the live followers of this host (`agentstate_live_followers`) while it lives.
+struct Following;
+
+impl Following {
+    fn start() -> Following {
+        metrics::gauge!("agentstate_live_followers").increment(1.0);
+        Following
+    }
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        metrics::gauge!("agentstate_live_followers").decrement(1.0);
+    }
 }
 
 impl Feed {
@@ -112,6 +131,7 @@ pub async fn events(
         shutdown,
         caller,
         checked: Instant::now(),
+        _counted: Following::start(),
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
@@ -139,7 +159,12 @@ pub async fn events(
             }
             tokio::select! {
                 notice = feed.notices.recv() => match notice {
-                    Ok(notice) if notice.tenant == feed.tenant => feed.follow(&notice.events),
+                    Ok(Notice::Stored { tenant, events }) if tenant == feed.tenant => feed.follow(&events),
+                    // Another host's events are read from the store, from the cursor on.
+                    Ok(Notice::Appended { tenant, seq }) if tenant == feed.tenant && seq > feed.cursor => {
+                        feed.caught_up = false;
+                    }
+                    Ok(Notice::Missed) => feed.caught_up = false,
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => feed.caught_up = false,
                     Err(RecvError::Closed) => return None,

@@ -6,6 +6,7 @@ mod auth;
 mod errors;
 mod feed;
 mod guesses;
+mod metrics;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ use tracing::Level;
 
 use crate::demo;
 use crate::service::TenantService;
-use crate::store::{EventStore, SqliteStore, TokenGrant};
+use crate::store::{Change, StoreConfig, TokenGrant};
 use crate::wasm_engine::{Limits, Runtime};
 use errors::ApiError;
 use guesses::GuessBudget;
@@ -40,7 +41,9 @@ use writer::Writer;
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     pub addr: SocketAddr,
-    /// Holds `agentstate.db` (the event log) and the demo's tokens.
+    /// Where the tenants' logs and the tokens are.
+    pub store: StoreConfig,
+    /// Holds the demo's tokens (and, with the embedded store, `agentstate.db`).
     pub data: PathBuf,
     /// The plugin module.
     pub module: PathBuf,
@@ -95,6 +98,7 @@ struct Shared {
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl App {
@@ -147,9 +151,21 @@ impl App {
     }
 }
 
-async fn healthz(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenants = app.shared.writer.run(|desk| desk.service.tenants().count()).await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "tenants": tenants })))
+/// `GET /healthz`: 200 while the store answers, else 503 — so a load balancer stops
+/// sending to a host that cannot commit.
+async fn healthz(State(app): State<App>) -> Response {
+    let checked = app.shared.writer.run(|desk| (desk.service.ping(), desk.service.loaded().len())).await;
+    match checked {
+        Ok((Ok(()), loaded)) => {
+            Json(serde_json::json!({ "status": "ok", "store": "ok", "tenants": loaded })).into_response()
+        }
+        Ok((Err(e), loaded)) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "store": e.to_string(), "tenants": loaded })),
+        )
+            .into_response(),
+        Err(gone) => ApiError::from(gone).into_response(),
+    }
 }
 
 async fn demo_tokens(State(app): State<App>) -> Response {
@@ -180,13 +196,18 @@ fn router(app: App, config: &ServeConfig) -> Router {
         .route(&format!("{tenant}/snapshot"), get(api::snapshot))
         .route(&format!("{tenant}/events"), get(feed::events))
         .route("/me", get(api::me))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async {
             ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_route", "there is no such API route")
         })
         .layer(DefaultBodyLimit::max(config.max_body));
     // Nested, so that its fallback answers unknown /api/… paths with a JSON error.
-    let mut router =
-        Router::new().route("/healthz", get(healthz)).route("/demo/tokens", get(demo_tokens)).nest("/api", api);
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/demo/tokens", get(demo_tokens))
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .nest("/api", api);
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {
@@ -210,7 +231,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let runtime =
         Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
             .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
-    let store: Box<dyn EventStore> = Box::new(SqliteStore::open_in(&config.data)?);
+    let metrics = metrics::install()?;
+    let store = config.store.open()?;
     let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
     let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
     // Anyone who can reach /demo/tokens can act as the demo's admin: publish them only to
@@ -222,11 +244,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         }
         local
     });
-    tracing::info!(tenants = service.tenants().count(), db = %config.data.join(crate::store::DB_FILE).display(), "tenants rebuilt");
+    tracing::info!(store = %config.store.describe(), "store open; tenants load on their first request");
 
     let (notices, _) = broadcast::channel(1024);
     let (writer_failed, failure) = watch::channel(false);
     let (writer, writer_thread) = Writer::start(service, notices.clone(), Arc::new(writer_failed))?;
+    // On a shared store, other hosts' appends reach this host's live feeds.
+    let stop_following = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tell = notices.clone();
+    let follower = config.store.follow(stop_following.clone(), move |change| {
+        let notice = match change {
+            Change::Appended { tenant, seq } => writer::Notice::Appended { tenant, seq },
+            Change::Missed => writer::Notice::Missed,
+        };
+        let _ = tell.send(notice);
+    })?;
+
     let (stop, shutdown) = watch::channel(false);
     let rate = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);
@@ -240,6 +273,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),
+            metrics,
         }),
     };
     let simulator = config.simulate.then(|| tokio::spawn(demo::simulate(app.writer().clone(), shutdown.clone())));
@@ -266,6 +300,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(simulator) = simulator {
         simulator.abort();
         let _ = simulator.await;
+    }
+    stop_following.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(follower) = follower {
+        let _ = tokio::task::spawn_blocking(move || follower.join()).await;
     }
     // Every handle on the writer is gone now; it drains its queue and ends.
     let joined = tokio::task::spawn_blocking(move || writer_thread.join());

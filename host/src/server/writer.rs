@@ -1,39 +1,33 @@
 //! The one thread that owns the tenants and the store. Requests queue on a channel;
 //! commands that arrive together are decided in turn and stored in one transaction
 //! (group commit), so concurrent clients share a sync to disk instead of queueing for
-//! one each. The thread is also the server's clock: it stamps every command's `at`,
-//! never behind the tenant's last stored event.
+//! one each. The thread also reads the server's clock for the service, which stamps every
+//! command's `at` with it, never behind the tenant's last stored event.
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+pub use crate::service::Incoming;
 use crate::service::{ServiceError, Submitted, TenantService};
-use crate::store::{EventStore, Seq};
+use crate::store::{Seq, Store};
 
-/// A command as the API received it: an object to stamp, or text that is not one (the
-/// module rejects it as `invalid_command`, with where).
-#[derive(Debug)]
-pub enum Incoming {
-    Object(Map<String, Value>),
-    Text(String),
-}
-
-/// A tenant's log grew: the new events, in order, read once for every live feed.
+/// A tenant's log grew, for every live feed.
 #[derive(Clone, Debug)]
-pub struct Notice {
-    pub tenant: String,
-    pub events: Arc<[(Seq, String)]>,
+pub enum Notice {
+    /// This host stored these events, in order (read once for every feed).
+    Stored { tenant: String, events: Arc<[(Seq, String)]> },
+    /// Another host appended: the tenant's log now ends at `seq`.
+    Appended { tenant: String, seq: Seq },
+    /// Notices of other hosts may have been missed: every feed reads the store again.
+    Missed,
 }
 
-/// The tenants and the clock, as the writer thread holds them.
+/// The tenants, as the writer thread holds them.
 pub struct Desk {
-    pub service: TenantService<Box<dyn EventStore>>,
-    clock: HashMap<String, u64>,
+    pub service: TenantService<Box<dyn Store>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -42,14 +36,15 @@ impl std::fmt::Debug for Desk {
     }
 }
 
+/// The wall clock in milliseconds since the epoch.
+pub fn wall_clock() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Desk {
-    /// Now in milliseconds since the epoch, never before the tenant's last `at`.
-    pub fn now(&mut self, tenant: &str) -> u64 {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let service = &self.service;
-        let last = self.clock.entry(tenant.to_owned()).or_insert_with(|| service.last_at(tenant).unwrap_or(0));
-        *last = wall.max(*last);
-        *last
+    /// Now for `tenant` in milliseconds since the epoch, never before its last event.
+    pub fn now(&mut self, tenant: &str) -> Result<u64, ServiceError> {
+        self.service.now(tenant, wall_clock())
     }
 }
 
@@ -78,12 +73,12 @@ impl Writer {
     /// Should the thread fail (a defect: it panicked), it sets `failed`, so the server
     /// stops instead of answering 503 to every request from then on.
     pub fn start(
-        service: TenantService<Box<dyn EventStore>>,
+        service: TenantService<Box<dyn Store>>,
         notices: broadcast::Sender<Notice>,
         failed: Arc<watch::Sender<bool>>,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
         let (jobs, queue) = mpsc::channel(4096);
-        let desk = Desk { service, clock: HashMap::new() };
+        let desk = Desk { service };
         let thread = std::thread::Builder::new()
             .name("agentstate-writer".into())
             .spawn(move || {
@@ -150,24 +145,20 @@ fn serve_jobs(mut desk: Desk, mut queue: mpsc::Receiver<Job>, notices: &broadcas
 type Pending = (String, Vec<Incoming>, oneshot::Sender<Vec<Result<Submitted, ServiceError>>>);
 
 fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sender<Notice>) {
-    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut tenants = Vec::with_capacity(group.len());
+    let mut batches = Vec::with_capacity(group.len());
     let mut replies = Vec::with_capacity(group.len());
     for (tenant, commands, reply) in group {
-        let at = desk.now(&tenant);
         replies.push((commands.len(), reply));
-        for command in commands {
-            let text = match command {
-                Incoming::Object(mut fields) => {
-                    fields.insert("at".into(), Value::from(at));
-                    Value::Object(fields).to_string()
-                }
-                Incoming::Text(text) => text,
-            };
-            texts.push((tenant.clone(), text));
-        }
+        tenants.push(tenant);
+        batches.push(commands);
     }
-    let pairs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect();
-    let mut results = desk.service.submit_all(&pairs);
+    let pairs: Vec<(&str, Incoming)> = tenants
+        .iter()
+        .zip(batches)
+        .flat_map(|(tenant, commands)| commands.into_iter().map(move |command| (tenant.as_str(), command)))
+        .collect();
+    let mut results = desk.service.submit_incoming(&pairs, wall_clock());
     // What each tenant's log grew by, in order, taken from what was just stored.
     let mut grown: Vec<(&str, Vec<(Seq, String)>)> = Vec::new();
     if notices.receiver_count() > 0 {
@@ -188,6 +179,6 @@ fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sende
         let _ = reply.send(results.by_ref().take(count).collect());
     }
     for (tenant, events) in grown {
-        let _ = notices.send(Notice { tenant: tenant.to_owned(), events: events.into() });
+        let _ = notices.send(Notice::Stored { tenant: tenant.to_owned(), events: events.into() });
     }
 }

@@ -1,0 +1,223 @@
+//! Where tenants' logs and the access tokens live: the [`EventLog`] (append-only, a
+//! sequence per tenant, snapshots, the first outcome of every command id) and the
+//! [`TokenStore`] (token hashes). Two backends: SQLite — one file, the embedded default for
+//! one machine — and PostgreSQL, shared by any number of hosts. Both acknowledge an append
+//! only once its transaction is durable, which is what lets the server acknowledge it.
+//!
+//! Every append is conditional on where the tenant's log ends ([`Append::expected`]): a
+//! host whose instance is behind gets [`StoreError::Conflict`], catches up from the log and
+//! decides again. That is what lets several hosts serve one tenant without a leader.
+
+mod postgres;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use postgres::PgStore;
+pub use sqlite::{DB_FILE, SqliteStore};
+
+/// Position of an event in its tenant's log, from 1.
+pub type Seq = u64;
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("there is no tenant {0}")]
+    UnknownTenant(String),
+    #[error("tenant {0} exists already")]
+    TenantExists(String),
+    #[error("the fingerprint {0} fits more than one token; give more of its digits")]
+    Ambiguous(String),
+    /// The log of this tenant grew since the appending host last read it (another host
+    /// appended), or the command id was stored meanwhile: nothing of the append was stored.
+    #[error("the log of tenant {0} moved on; catch up and decide again")]
+    Conflict(String),
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// One decided command, ready to be stored.
+#[derive(Clone, Copy, Debug)]
+pub struct Append<'a> {
+    pub tenant: &'a str,
+    /// Where the tenant's log ended when the command was decided. Only the first append of
+    /// a tenant in one `append_all` is checked; the ones after it follow on from it.
+    pub expected: Seq,
+    pub command_id: Option<&'a str>,
+    pub outcome: &'a str,
+    pub events: &'a [String],
+}
+
+/// Who an access token speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub tenant: String,
+    /// A user id of the tenant, or `system`.
+    pub actor: String,
+}
+
+/// Which of a tenant's tokens to revoke.
+#[derive(Clone, Copy, Debug)]
+pub enum TokenSelector<'a> {
+    /// Every token of this actor (a person who left, a compromised integration).
+    Actor(&'a str),
+    /// The one token whose hash starts with these hex digits (its fingerprint).
+    Fingerprint(&'a str),
+}
+
+/// Tenants' event logs.
+pub trait EventLog: Send {
+    /// Registers a tenant with its description (the base its state is folded from).
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError>;
+    /// Every tenant, by id.
+    fn tenants(&self) -> Result<Vec<String>, StoreError>;
+    fn description(&self, tenant: &str) -> Result<String, StoreError>;
+    /// Stores the outcome of one decided command (see [`EventLog::append_all`]).
+    fn append(
+        &mut self,
+        tenant: &str,
+        expected: Seq,
+        command_id: Option<&str>,
+        outcome: &str,
+        events: &[String],
+    ) -> Result<Seq, StoreError> {
+        let last = self.append_all(&[Append { tenant, expected, command_id, outcome, events }])?;
+        Ok(last.first().copied().unwrap_or_default())
+    }
+    /// Stores several decided commands in one transaction (group commit: one sync to disk
+    /// for all of them), all or none: each command's events get the next sequence numbers
+    /// and, when it has an id, its outcome is kept for retries. Refused as a whole with
+    /// [`StoreError::Conflict`] when a tenant's log no longer ends at the first `expected`
+    /// given for it, or a command id is stored already. Returns each tenant's last
+    /// sequence number after each command.
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
+    /// The stored outcome of command `id`, if it was decided before.
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// Up to `limit` events after `after`, in order.
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError>;
+    /// Stores the state as of event `seq` (the same state whoever stores it: a second
+    /// host storing the same snapshot is no error).
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError>;
+    /// The newest snapshot and the sequence number it is as of.
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError>;
+    /// Whether the store answers now (for `/healthz`: a host that cannot commit should get
+    /// no traffic).
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Hashes of access tokens and whom they speak for.
+pub trait TokenStore: Send {
+    /// Records an access token by its hash (the token itself is never stored).
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError>;
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError>;
+    /// A tenant's tokens as (hash, actor), by actor.
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets the selected tokens of a tenant; returns how many there were. A fingerprint
+    /// that fits more than one token revokes none (`Ambiguous`).
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError>;
+}
+
+/// A backend holds both.
+pub trait Store: EventLog + TokenStore {}
+impl<T: EventLog + TokenStore + ?Sized> Store for T {}
+
+/// The server holds its store as `Box<dyn Store>`, so a backend is chosen at start.
+impl<T: EventLog + ?Sized> EventLog for Box<T> {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        (**self).create_tenant(tenant, description)
+    }
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        (**self).tenants()
+    }
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        (**self).description(tenant)
+    }
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        (**self).append_all(appends)
+    }
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        (**self).outcome(tenant, id)
+    }
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        (**self).events_after(tenant, after, limit)
+    }
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        (**self).last_seq(tenant)
+    }
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        (**self).put_snapshot(tenant, seq, snapshot)
+    }
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        (**self).latest_snapshot(tenant)
+    }
+    fn ping(&self) -> Result<(), StoreError> {
+        (**self).ping()
+    }
+}
+
+impl<T: TokenStore + ?Sized> TokenStore for Box<T> {
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        (**self).put_token(hash, grant)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        (**self).token(hash)
+    }
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        (**self).tokens_of(tenant)
+    }
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        (**self).revoke_tokens(tenant, which)
+    }
+}
+
+/// What another host stored, as a backend shared between hosts tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The tenant's log now ends at `seq`.
+    Appended { tenant: String, seq: Seq },
+    /// Notices may have been missed (the connection they come on was lost): every
+    /// follower reads the log again from where it stands.
+    Missed,
+}
+
+/// Where the server keeps its tenants: chosen once, on the command line.
+#[derive(Clone, Debug)]
+pub enum StoreConfig {
+    /// `agentstate.db` in this folder.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://USER@HOST:PORT/DB`).
+    Postgres(String),
+}
+
+impl StoreConfig {
+    /// Opens the store, creating or migrating its schema.
+    pub fn open(&self) -> Result<Box<dyn Store>, String> {
+        Ok(match self {
+            StoreConfig::Sqlite(data) => Box::new(SqliteStore::open_in(data)?),
+            StoreConfig::Postgres(url) => Box::new(PgStore::connect(url).map_err(|e| e.to_string())?),
+        })
+    }
+
+    /// Starts a thread telling `changed` what other hosts append, until `stop` is set;
+    /// none for a store only one host writes to.
+    pub fn follow(
+        &self,
+        stop: Arc<AtomicBool>,
+        changed: impl FnMut(Change) + Send + 'static,
+    ) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+        match self {
+            StoreConfig::Sqlite(_) => Ok(None),
+            StoreConfig::Postgres(url) => postgres::follow(url.clone(), stop, changed).map(Some),
+        }
+    }
+
+    /// Where the store is, for logs (never with a password).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreConfig::Sqlite(data) => data.join(DB_FILE).display().to_string(),
+            StoreConfig::Postgres(url) => postgres::redacted(url),
+        }
+    }
+}

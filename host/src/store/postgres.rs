@@ -1,0 +1,420 @@
+//! The PostgreSQL backend, shared by any number of hosts. An append locks its tenant's row
+//! and stores only if the log still ends where the appending host thinks it does (else
+//! `Conflict`); in the same transaction it notifies the channel `agentstate_events`
+//! (`SEQ:TENANT`), which PostgreSQL delivers to every listening host once — and only if —
+//! the transaction commits. The connection is re-opened after PostgreSQL went away, so a
+//! host answers 503 while it is down and recovers by itself.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Config, NoTls, Statement};
+
+use super::{Append, Change, EventLog, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+
+mod migrations {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// The channel appends are announced on.
+const CHANNEL: &str = "agentstate_events";
+/// Taken while migrating, so hosts starting together migrate one after another.
+const MIGRATION_LOCK: i64 = 0x6167_656e_7473_7461;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Backend(match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        })
+    }
+}
+
+/// The statements of the hot path, prepared once per connection.
+struct Prepared {
+    lock_tenant: Statement,
+    advance: Statement,
+    insert_events: Statement,
+    remember: Statement,
+    notify: Statement,
+    outcome: Statement,
+    events_after: Statement,
+    last_seq: Statement,
+    token: Statement,
+}
+
+struct Connection {
+    client: Client,
+    sql: Prepared,
+}
+
+/// A PostgreSQL store. Reads take `&self` (as the [`EventLog`] has them), so the one
+/// connection sits in a `RefCell`; the store belongs to one thread at a time.
+pub struct PgStore {
+    config: Config,
+    connection: RefCell<Option<Connection>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("connected", &self.connection.borrow().is_some()).finish_non_exhaustive()
+    }
+}
+
+fn config_of(url: &str) -> Result<Config, StoreError> {
+    let mut config = Config::from_str(url).map_err(|e| StoreError::Backend(format!("{}: {e}", redacted(url))))?;
+    if config.get_connect_timeout().is_none() {
+        // A host whose database is gone answers 503 quickly instead of hanging requests.
+        config.connect_timeout(Duration::from_secs(2));
+    }
+    config.keepalives(true).keepalives_idle(Duration::from_secs(10));
+    config.application_name("agentstate");
+    Ok(config)
+}
+
+impl PgStore {
+    /// Connects and migrates the schema to this version's (refinery's versioned
+    /// migrations, under an advisory lock so hosts starting together take turns).
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let config = config_of(url)?;
+        let mut client = config.connect(NoTls)?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let migrated = migrations::migrations::runner().run(&mut client);
+        client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+        migrated.map_err(|e| StoreError::Backend(format!("cannot migrate the schema: {e}")))?;
+        let store = PgStore { config, connection: RefCell::new(None) };
+        *store.connection.borrow_mut() = Some(Connection::prepare(client)?);
+        Ok(store)
+    }
+
+    /// Runs `work` on the connection, opening one first when there is none (PostgreSQL
+    /// restarted, the network failed); a connection that failed is dropped.
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut slot = self.connection.borrow_mut();
+        if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *slot = None;
+            *slot = Some(Connection::prepare(self.config.connect(NoTls)?)?);
+        }
+        let Some(connection) = slot.as_mut() else { return Err(StoreError::Backend("no connection".into())) };
+        let result = work(connection);
+        if result.is_err() && connection.client.is_closed() {
+            *slot = None;
+        }
+        result
+    }
+
+    fn known(connection: &mut Connection, tenant: &str) -> Result<Seq, StoreError> {
+        let row = connection.client.query_opt(&connection.sql.last_seq, &[&tenant])?;
+        row.map(|r| r.get::<_, i64>(0) as Seq).ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+    }
+}
+
+impl Connection {
+    fn prepare(mut client: Client) -> Result<Connection, StoreError> {
+        let sql = Prepared {
+            lock_tenant: client.prepare("SELECT last_seq FROM tenants WHERE id = $1 FOR UPDATE")?,
+            advance: client.prepare("UPDATE tenants SET last_seq = $2 WHERE id = $1")?,
+            insert_events: client.prepare(
+                "INSERT INTO events (tenant, seq, event) \
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
+            )?,
+            remember: client.prepare(
+                "INSERT INTO commands (tenant, id, outcome) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+            )?,
+            notify: client.prepare("SELECT pg_notify($1, $2)")?,
+            outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
+            events_after: client
+                .prepare("SELECT seq, event FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3")?,
+            last_seq: client.prepare("SELECT last_seq FROM tenants WHERE id = $1")?,
+            token: client.prepare("SELECT tenant, actor FROM tokens WHERE hash = $1")?,
+        };
+        Ok(Connection { client, sql })
+    }
+}
+
+impl EventLog for PgStore {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        let inserted = self.with(|c| {
+            Ok(c.client.execute(
+                "INSERT INTO tenants (id, description) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&tenant, &description],
+            )?)
+        })?;
+        if inserted == 0 {
+            return Err(StoreError::TenantExists(tenant.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| Ok(c.client.query("SELECT id FROM tenants ORDER BY id", &[])?.iter().map(|r| r.get(0)).collect()))
+    }
+
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        self.with(|c| {
+            c.client
+                .query_opt("SELECT description FROM tenants WHERE id = $1", &[&tenant])?
+                .map(|r| r.get(0))
+                .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+        })
+    }
+
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            // Each tenant's row is locked in id order (no deadlock between hosts), and only
+            // a log that still ends where the deciding host read it is appended to.
+            let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
+            for append in appends {
+                last.entry(append.tenant).or_insert(append.expected);
+            }
+            for (tenant, expected) in &last {
+                let stored = tx
+                    .query_opt(&c.sql.lock_tenant, &[tenant])?
+                    .map(|r| r.get::<_, i64>(0) as Seq)
+                    .ok_or_else(|| StoreError::UnknownTenant((*tenant).to_owned()))?;
+                if stored != *expected {
+                    return Err(StoreError::Conflict((*tenant).to_owned()));
+                }
+            }
+            let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut id_tenants, mut ids, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+            let mut seqs = Vec::with_capacity(appends.len());
+            for append in appends {
+                let seq = last.entry(append.tenant).or_default();
+                for event in append.events {
+                    *seq += 1;
+                    event_tenants.push(append.tenant);
+                    event_seqs.push(*seq as i64);
+                    events.push(event.as_str());
+                }
+                if let Some(id) = append.command_id {
+                    id_tenants.push(append.tenant);
+                    ids.push(id);
+                    outcomes.push(append.outcome);
+                }
+                seqs.push(*seq);
+            }
+            if !events.is_empty() {
+                tx.execute(&c.sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
+            }
+            if !ids.is_empty() {
+                let remembered = tx.execute(&c.sql.remember, &[&id_tenants, &ids, &outcomes])?;
+                if remembered != ids.len() as u64 {
+                    // Another host stored one of these ids first (a retry sent to it).
+                    let tenant = id_tenants.first().copied().unwrap_or_default();
+                    return Err(StoreError::Conflict(tenant.to_owned()));
+                }
+            }
+            for (tenant, seq) in &last {
+                tx.execute(&c.sql.advance, &[tenant, &(*seq as i64)])?;
+                tx.execute(&c.sql.notify, &[&CHANNEL, &format!("{seq}:{tenant}")])?;
+            }
+            tx.commit().map_err(|e| match e.code() {
+                Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(String::new()),
+                _ => e.into(),
+            })?;
+            Ok(seqs)
+        })
+    }
+
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            let found = c.client.query_opt(&c.sql.outcome, &[&tenant, &id])?.map(|r| r.get(0));
+            if found.is_none() {
+                PgStore::known(c, tenant)?;
+            }
+            Ok(found)
+        })
+    }
+
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.with(|c| {
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let rows = c.client.query(&c.sql.events_after, &[&tenant, &(after as i64), &limit])?;
+            if rows.is_empty() {
+                PgStore::known(c, tenant)?;
+            }
+            Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))).collect())
+        })
+    }
+
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.with(|c| PgStore::known(c, tenant))
+    }
+
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            PgStore::known(c, tenant)?;
+            c.client.execute(
+                "INSERT INTO snapshots (tenant, seq, state) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&tenant, &(seq as i64), &snapshot],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        self.with(|c| {
+            PgStore::known(c, tenant)?;
+            let row = c.client.query_opt(
+                "SELECT seq, state FROM snapshots WHERE tenant = $1 ORDER BY seq DESC LIMIT 1",
+                &[&tenant],
+            )?;
+            Ok(row.map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))))
+        })
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| Ok(c.client.simple_query("SELECT 1").map(|_| ())?))
+    }
+}
+
+impl TokenStore for PgStore {
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        self.with(|c| {
+            PgStore::known(c, &grant.tenant)?;
+            c.client.execute(
+                "INSERT INTO tokens (hash, tenant, actor) VALUES ($1, $2, $3)",
+                &[&hash, &grant.tenant, &grant.actor],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        self.with(|c| {
+            let row = c.client.query_opt(&c.sql.token, &[&hash])?;
+            Ok(row.map(|r| TokenGrant { tenant: r.get(0), actor: r.get(1) }))
+        })
+    }
+
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.with(|c| {
+            PgStore::known(c, tenant)?;
+            let rows =
+                c.client.query("SELECT hash, actor FROM tokens WHERE tenant = $1 ORDER BY actor, hash", &[&tenant])?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        self.with(|c| {
+            PgStore::known(c, tenant)?;
+            let revoked = match which {
+                TokenSelector::Actor(actor) => {
+                    c.client.execute("DELETE FROM tokens WHERE tenant = $1 AND actor = $2", &[&tenant, &actor])?
+                }
+                TokenSelector::Fingerprint(prefix) => {
+                    // left(), not LIKE: the prefix is data, never a pattern.
+                    let fits = "tenant = $1 AND left(hash, length($2)) = lower($2)";
+                    let mut tx = c.client.transaction()?;
+                    let count: i64 =
+                        tx.query_one(&format!("SELECT count(*) FROM tokens WHERE {fits}"), &[&tenant, &prefix])?.get(0);
+                    if count > 1 {
+                        return Err(StoreError::Ambiguous(prefix.to_owned()));
+                    }
+                    let revoked = tx.execute(&format!("DELETE FROM tokens WHERE {fits}"), &[&tenant, &prefix])?;
+                    tx.commit()?;
+                    revoked
+                }
+            };
+            Ok(revoked as usize)
+        })
+    }
+}
+
+/// Listens on [`CHANNEL`] on a connection of its own and hands every append (of any host)
+/// to `changed`, until `stop` is set. After the connection was lost it says
+/// [`Change::Missed`] once it listens again, so nothing is skipped.
+pub(super) fn follow(
+    url: String,
+    stop: Arc<AtomicBool>,
+    mut changed: impl FnMut(Change) + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, String> {
+    let listen = move || -> Result<Client, StoreError> {
+        let mut client = config_of(&url)?.connect(NoTls)?;
+        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+        Ok(client)
+    };
+    let run = move || {
+        let mut lost = false;
+        while !stop.load(Ordering::Relaxed) {
+            let mut client = match listen() {
+                Ok(client) => client,
+                Err(e) => {
+                    if !lost {
+                        tracing::warn!(error = %e, "cannot listen for other hosts' appends; retrying");
+                    }
+                    lost = true;
+                    std::thread::sleep(Duration::from_millis(250));
+                    continue;
+                }
+            };
+            if lost {
+                tracing::info!("listening for other hosts' appends again");
+                changed(Change::Missed);
+            }
+            while !stop.load(Ordering::Relaxed) && !client.is_closed() {
+                let mut notices = client.notifications();
+                let mut waiting = notices.timeout_iter(Duration::from_millis(250));
+                match waiting.next() {
+                    Ok(Some(notice)) => {
+                        if let Some((seq, tenant)) = notice.payload().split_once(':')
+                            && let Ok(seq) = seq.parse()
+                        {
+                            changed(Change::Appended { tenant: tenant.to_owned(), seq });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => break,
+                }
+            }
+            lost = true;
+        }
+    };
+    std::thread::Builder::new()
+        .name("agentstate-follow".into())
+        .spawn(run)
+        .map_err(|e| format!("cannot start the thread that follows other hosts: {e}"))
+}
+
+/// The URL (or `key=value` string) without its password, for logs.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split_whitespace()
+            .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(redacted("postgres://ann:secret@db:5432/agentstate"), "postgres://ann:***@db:5432/agentstate");
+        assert_eq!(redacted("postgres://ann@db/agentstate"), "postgres://ann@db/agentstate");
+        assert_eq!(redacted("host=db user=ann password=secret"), "host=db user=ann password=***");
+    }
+}

@@ -1,0 +1,234 @@
+//! The SQLite backend: one database file holding every tenant, WAL, `synchronous=FULL` —
+//! an append returns only once its transaction is on disk. One host writes to it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Append, EventLog, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+
+mod migrations {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// The log's file name in a server's data folder.
+pub const DB_FILE: &str = "agentstate.db";
+
+/// The SQLite event store: one database file holding every tenant.
+#[derive(Debug)]
+pub struct SqliteStore {
+    db: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let db = Connection::open(path)?;
+        // WAL for readers beside the writer; FULL so a committed append survives a power
+        // cut, not only a crash of the process.
+        let mode: String = db.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!("the database refused WAL mode ({mode})")));
+        }
+        db.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+        let mut db = db;
+        migrations::migrations::runner()
+            .run(&mut db)
+            .map_err(|e| StoreError::Backend(format!("cannot migrate the schema: {e}")))?;
+        Ok(SqliteStore { db })
+    }
+
+    /// Opens (or creates) the store of a server's data folder, creating the folder too.
+    pub fn open_in(data: &Path) -> Result<SqliteStore, String> {
+        std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        let path = data.join(DB_FILE);
+        SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn known(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.db
+            .query_row("SELECT last_seq FROM tenants WHERE id = ?1", [tenant], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(|seq| seq as Seq)
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+    }
+}
+
+impl EventLog for SqliteStore {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        let inserted = self
+            .db
+            .execute("INSERT OR IGNORE INTO tenants (id, description) VALUES (?1, ?2)", [tenant, description])?;
+        if inserted == 0 {
+            return Err(StoreError::TenantExists(tenant.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let mut query = self.db.prepare("SELECT id FROM tenants ORDER BY id")?;
+        let ids = query.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        self.db
+            .query_row("SELECT description FROM tenants WHERE id = ?1", [tenant], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))
+    }
+
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
+        for append in appends {
+            if last.contains_key(append.tenant) {
+                continue;
+            }
+            let stored = tx
+                .query_row("SELECT last_seq FROM tenants WHERE id = ?1", [append.tenant], |r| r.get::<_, i64>(0))
+                .optional()?
+                .ok_or_else(|| StoreError::UnknownTenant(append.tenant.to_owned()))?;
+            if stored as Seq != append.expected {
+                return Err(StoreError::Conflict(append.tenant.to_owned()));
+            }
+            last.insert(append.tenant, append.expected);
+        }
+        let mut seqs = Vec::with_capacity(appends.len());
+        {
+            let mut insert = tx.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
+            let mut remember =
+                tx.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)")?;
+            for append in appends {
+                let seq = last.entry(append.tenant).or_default();
+                for event in append.events {
+                    *seq += 1;
+                    insert.execute(params![append.tenant, *seq as i64, event])?;
+                }
+                if let Some(id) = append.command_id
+                    && remember.execute(params![append.tenant, id, append.outcome])? == 0
+                {
+                    return Err(StoreError::Conflict(append.tenant.to_owned()));
+                }
+                seqs.push(*seq);
+            }
+            let mut advance = tx.prepare_cached("UPDATE tenants SET last_seq = ?2 WHERE id = ?1")?;
+            for (tenant, seq) in &last {
+                advance.execute(params![tenant, *seq as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(seqs)
+    }
+
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.known(tenant)?;
+        Ok(self
+            .db
+            .query_row("SELECT outcome FROM commands WHERE tenant = ?1 AND id = ?2", [tenant, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        let mut query = self
+            .db
+            .prepare_cached("SELECT seq, event FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let rows = query
+            .query_map(params![tenant, after as i64, limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            // Only an empty answer can come from a tenant that does not exist.
+            self.known(tenant)?;
+        }
+        Ok(rows)
+    }
+
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.known(tenant)
+    }
+
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        self.known(tenant)?;
+        self.db.execute(
+            "INSERT OR IGNORE INTO snapshots (tenant, seq, state) VALUES (?1, ?2, ?3)",
+            params![tenant, seq as i64, snapshot],
+        )?;
+        Ok(())
+    }
+
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        self.known(tenant)?;
+        Ok(self
+            .db
+            .query_row("SELECT seq, state FROM snapshots WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1", [tenant], |r| {
+                Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.db.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        self.known(&grant.tenant)?;
+        self.db.execute(
+            "INSERT INTO tokens (hash, tenant, actor) VALUES (?1, ?2, ?3)",
+            params![hash, grant.tenant, grant.actor],
+        )?;
+        Ok(())
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT tenant, actor FROM tokens WHERE hash = ?1", [hash], |r| {
+                Ok(TokenGrant { tenant: r.get(0)?, actor: r.get(1)? })
+            })
+            .optional()?)
+    }
+
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.known(tenant)?;
+        let mut query = self.db.prepare("SELECT hash, actor FROM tokens WHERE tenant = ?1 ORDER BY actor, hash")?;
+        let rows = query.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        self.known(tenant)?;
+        let revoked = match which {
+            TokenSelector::Actor(actor) => {
+                self.db.execute("DELETE FROM tokens WHERE tenant = ?1 AND actor = ?2", params![tenant, actor])?
+            }
+            TokenSelector::Fingerprint(prefix) => {
+                // substr, not LIKE: the prefix is data, never a pattern.
+                let fits = "tenant = ?1 AND substr(hash, 1, length(?2)) = lower(?2)";
+                let tx = self.db.transaction()?;
+                let count: i64 =
+                    tx.query_row(&format!("SELECT count(*) FROM tokens WHERE {fits}"), params![tenant, prefix], |r| {
+                        r.get(0)
+                    })?;
+                if count > 1 {
+                    return Err(StoreError::Ambiguous(prefix.to_owned()));
+                }
+                let revoked = tx.execute(&format!("DELETE FROM tokens WHERE {fits}"), params![tenant, prefix])?;
+                tx.commit()?;
+                revoked
+            }
+        };
+        Ok(revoked)
+    }
+}

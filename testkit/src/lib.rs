@@ -1,0 +1,148 @@
+//! A private, throw-away PostgreSQL cluster for tests: Debian's `postgresql` binaries,
+//! `initdb` into a temporary folder (as the `postgres` user when run as root, since
+//! initdb refuses root), a free port on loopback, stopped and deleted when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A running cluster of our own.
+#[derive(Debug)]
+pub struct PgCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+/// Where Debian keeps the server binaries (`/usr/lib/postgresql/15/bin`), newest first;
+/// else whatever `pg_ctl` is on the PATH.
+pub fn server_binaries() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    if let Some(bin) = versions.pop() {
+        return Some(bin);
+    }
+    let found = Command::new("sh").args(["-c", "command -v pg_ctl"]).output().ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    path.parent().filter(|_| found.status.success()).map(Path::to_path_buf)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+impl PgCluster {
+    /// Creates and starts a cluster; fails with what to install when PostgreSQL is missing.
+    pub fn start() -> Result<PgCluster, String> {
+        let bin =
+            server_binaries().ok_or("PostgreSQL is not installed (`cargo xtask test` installs Debian's postgresql)")?;
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "agentstate-pg-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let as_postgres = is_root();
+        let mut cluster = PgCluster { dir, bin, port: free_port()?, as_postgres };
+        if as_postgres {
+            cluster.run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&cluster.dir))?;
+        }
+        let data = cluster.data();
+        cluster.pg(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
+        )?;
+        cluster.start_server()?;
+        // The port was free a moment ago; another process may have taken it since.
+        Ok(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn run(&self, command: &mut Command) -> Result<(), String> {
+        let out = command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{command:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Runs one of the server binaries, as `postgres` when we are root.
+    fn pg(&self, program: &str, args: &[&str]) -> Result<(), String> {
+        let path = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        command.args(args).current_dir(&self.dir);
+        self.run(&mut command)
+    }
+
+    fn start_server(&mut self) -> Result<(), String> {
+        let options = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", self.port, self.dir.display());
+        let log = self.dir.join("server.log").display().to_string();
+        let data = self.data();
+        let started = self.pg("pg_ctl", &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]);
+        started.map_err(|e| format!("{e}\n{}", std::fs::read_to_string(&log).unwrap_or_default()))
+    }
+
+    /// The URL of database `db` (`postgres` exists from the start).
+    pub fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates an empty database and returns its URL.
+    pub fn database(&self, db: &str) -> Result<String, String> {
+        let mut client =
+            postgres::Client::connect(&self.url("postgres"), postgres::NoTls).map_err(|e| e.to_string())?;
+        client.batch_execute(&format!("CREATE DATABASE \"{db}\"")).map_err(|e| e.to_string())?;
+        Ok(self.url(db))
+    }
+
+    /// Stops the server at once, as a crash would (`immediate`: no checkpoint; committed
+    /// transactions are in the WAL).
+    pub fn stop(&self) -> Result<(), String> {
+        self.pg("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.start_server()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
