@@ -121,7 +121,7 @@ enum TenantCommand {
 #[derive(clap::Args)]
 struct StoreArgs {
     /// The embedded store's folder (agentstate.db) and the demo's tokens.
-    #[arg(long, default_value = "./data")]
+    #[arg(long, env = "AGENTSTATE_DATA", default_value = "./data")]
     data: PathBuf,
     /// A PostgreSQL database shared by any number of hosts, instead of the embedded
     /// store: postgres://USER[:PASSWORD]@HOST:PORT/DB.

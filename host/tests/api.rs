@@ -20,7 +20,9 @@ channels:
 ";
 
 fn agentstate() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_agentstate"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agentstate"));
+    command.env_remove("AGENTSTATE_DATABASE_URL");
+    command
 }
 
 fn run(command: &mut Command) -> String {
@@ -29,28 +31,57 @@ fn run(command: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// A data folder with tenants `acme` and `globex`, and tokens.
+/// A store with tenants `acme` and `globex`, and tokens: a data folder (SQLite), or — when
+/// `AGENTSTATE_TEST_POSTGRES` names a PostgreSQL server, as `cargo xtask test` does for
+/// its second run of this suite — a new database on it.
 struct Data {
     dir: tempfile::TempDir,
+    database_url: Option<String>,
 }
 
 impl Data {
     fn new() -> Data {
         let dir = tempfile::tempdir().expect("tempdir");
-        let description = dir.path().join("tenant.yaml");
+        let database_url = std::env::var("AGENTSTATE_TEST_POSTGRES").ok().map(|server| {
+            static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let name =
+                format!("api_{}_{}", std::process::id(), COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            let admin = format!("{}/postgres", server.trim_end_matches('/'));
+            // The blocking client runs its own runtime: not on the test's.
+            let create = format!("CREATE DATABASE {name}");
+            std::thread::spawn(move || {
+                let mut db = postgres::Client::connect(&admin, postgres::NoTls).expect("connects to PostgreSQL");
+                db.batch_execute(&create).expect("creates a database");
+            })
+            .join()
+            .expect("creates a database");
+            format!("{}/{name}", server.trim_end_matches('/'))
+        });
+        let data = Data { dir, database_url };
+        let description = data.path().join("tenant.yaml");
         std::fs::write(&description, TENANT).expect("writes");
         for tenant in ["acme", "globex"] {
-            run(agentstate().args(["tenant", "create", tenant]).arg(&description).arg("--data").arg(dir.path()));
+            run(data.agentstate().args(["tenant", "create", tenant]).arg(&description));
         }
-        Data { dir }
+        data
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// The CLI on this store.
+    fn agentstate(&self) -> Command {
+        let mut command = agentstate();
+        command.env("AGENTSTATE_DATA", self.path());
+        if let Some(url) = &self.database_url {
+            command.env("AGENTSTATE_DATABASE_URL", url);
+        }
+        command
+    }
+
     fn token(&self, tenant: &str, user: &str) -> String {
-        run(agentstate().args(["token", "create", "--tenant", tenant, "--user", user, "--data"]).arg(self.path()))
+        run(self.agentstate().args(["token", "create", "--tenant", tenant, "--user", user]))
     }
 }
 
@@ -60,10 +91,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Server {
-        let mut child = agentstate()
-            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--data"])
-            .arg(data)
+    fn start(data: &Data, extra: &[&str]) -> Server {
+        let mut child = data
+            .agentstate()
+            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -124,7 +155,7 @@ async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
     let data = Data::new();
     let (ana, acme_sam, globex_sam) =
         (data.token("acme", "ana"), data.token("acme", "sam"), data.token("globex", "sam"));
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
 
     // The actor is the token's user: naming another is refused, and nothing is stored.
@@ -177,7 +208,7 @@ async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
 async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_event() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
     let command = json!({"id": "sign-in-ana-1", "type": "sign_in", "user": "ana", "channel": "support"});
     let (status, first) = post(&client, &server, "acme", &sam, command.clone()).await;
@@ -209,7 +240,7 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(data.path(), &["--max-body", "4096", "--rate-limit", "1000"]);
+    let server = Server::start(&data, &["--max-body", "4096", "--rate-limit", "1000"]);
     let client = reqwest::Client::new();
     let before = seq(&client, &server, "acme", &sam).await;
     let url = server.url("/api/tenants/acme/commands");
@@ -265,7 +296,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 async fn each_token_has_a_request_budget() {
     let data = Data::new();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
-    let server = Server::start(data.path(), &["--rate-limit", "5"]);
+    let server = Server::start(&data, &["--rate-limit", "5"]);
     let client = reqwest::Client::new();
     let mut limited = 0;
     for _ in 0..30 {
@@ -315,7 +346,7 @@ async fn each_token_has_a_request_budget() {
 async fn a_revoked_token_is_refused_while_the_server_runs() {
     let data = Data::new();
     let (ana, ana_phone, sam) = (data.token("acme", "ana"), data.token("acme", "ana"), data.token("acme", "sam"));
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
     for token in [&ana, &ana_phone, &sam] {
         assert_eq!(get(&client, &server, "/api/me", token).await.0, StatusCode::OK);
@@ -330,7 +361,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
     assert_eq!(sams_feed.status(), StatusCode::OK);
 
     // The operator sees fingerprints and actors, never the tokens.
-    let listed = run(agentstate().args(["token", "list", "--tenant", "acme", "--data"]).arg(data.path()));
+    let listed = run(data.agentstate().args(["token", "list", "--tenant", "acme"]));
     let lines: Vec<(&str, &str)> = listed.lines().filter_map(|l| l.split_once("  ")).collect();
     assert_eq!(lines.iter().map(|(_, actor)| *actor).collect::<Vec<_>>(), ["ana", "ana", "sam"], "{listed}");
     for token in [&ana, &ana_phone, &sam] {
@@ -339,8 +370,8 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
     let sam_fingerprint = lines[2].0;
 
     let revoke = |which: &[&str]| {
-        let mut command = agentstate();
-        command.args(["token", "revoke", "--tenant", "acme", "--data"]).arg(data.path()).args(which);
+        let mut command = data.agentstate();
+        command.args(["token", "revoke", "--tenant", "acme"]).args(which);
         command
     };
     assert_eq!(run(&mut revoke(&["--fingerprint", sam_fingerprint])), "revoked 1 token");
@@ -383,7 +414,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
 async fn the_views_answer_what_the_rules_say() {
     let data = Data::new();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
     let (status, body) =
         post(&client, &server, "acme", &sam, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
@@ -426,7 +457,7 @@ async fn the_views_answer_what_the_rules_say() {
 async fn the_live_feed_resumes_after_a_sequence_number() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
     for (user, id) in [("ana", "a"), ("ben", "b")] {
         let (status, _) = post(
@@ -471,7 +502,7 @@ async fn the_live_feed_resumes_after_a_sequence_number() {
 async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let mut server = Server::start(data.path(), &[]);
+    let mut server = Server::start(&data, &[]);
     let client = reqwest::Client::new();
     let (status, _) = post(
         &client,
@@ -486,7 +517,7 @@ async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored
     assert!(killed.success());
     let exit = server.child.wait().expect("exits");
     assert!(exit.success(), "a graceful stop exits 0, not {exit}");
-    let server = Server::start(data.path(), &[]);
+    let server = Server::start(&data, &[]);
     assert_eq!(seq(&client, &server, "acme", &sam).await, 1);
 }
 
@@ -525,7 +556,7 @@ async fn feed(client: &reqwest::Client, server: &Server, token: &str, after: u64
 async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let mut server = Server::start(data.path(), &["--rate-limit", "100000"]);
+    let mut server = Server::start(&data, &["--rate-limit", "100000"]);
     let client = reqwest::Client::new();
 
     // Four clients toggle ana and ben in and out; each acknowledgement is recorded.
@@ -561,7 +592,7 @@ async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
     }
     let acked: Vec<(String, u64)> = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
 
-    let server = Server::start(data.path(), &["--rate-limit", "100000"]);
+    let server = Server::start(&data, &["--rate-limit", "100000"]);
     let stored = seq(&client, &server, "acme", &sam).await;
     let highest = acked.iter().map(|(_, seq)| *seq).max().unwrap_or_default();
     assert!(stored >= highest, "the log ends at {stored}, yet event {highest} was acknowledged");

@@ -223,7 +223,10 @@ fn every_acknowledged_append_survives_a_sigkill(fresh: Fresh<'_>) {
     assert_eq!(store.outcome("acme", &format!("c{acked}")).expect("reads").as_deref(), Some("ok"));
 }
 
-const SUITE: &[(&str, fn(Fresh<'_>))] = &[
+/// One case of the suite: its name, and the check given a maker of fresh stores.
+type Case = (&'static str, fn(Fresh<'_>));
+
+const SUITE: &[Case] = &[
     ("sequences", sequences_are_per_tenant_and_outcomes_answer_retries),
     ("conditional appends", appends_are_conditional_on_where_the_log_ends),
     ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),

@@ -2,7 +2,9 @@
 //! machine needs nothing but cargo and rustup.
 //!
 //! * `test` — everything CI checks: formatting, clippy, all tests, the core built for
-//!   `wasm32-unknown-unknown`, and the rule suites through the CLI.
+//!   `wasm32-unknown-unknown`, the rule suites through the CLI, and the API and browser
+//!   tests once more on PostgreSQL (Debian's `postgresql`, installed when missing; a
+//!   private cluster of our own, stopped at the end).
 //! * `run`  — the main job: builds the plugin module, the browser package and the
 //!   dashboard, then serves the dashboard and API at http://127.0.0.1:8080 with the demo
 //!   tenant and the routing simulator, on the embedded SQLite store in `./data`.
@@ -213,27 +215,49 @@ fn ensure_chromium() -> Result<String, String> {
     if Path::new(path).is_file() {
         return Ok(path.into());
     }
+    apt_install(&["chromium", "fonts-dejavu-core"])?;
+    Ok(path.into())
+}
+
+/// Installs Debian packages non-interactively (updating the package lists first on a
+/// fresh machine that has none yet).
+fn apt_install(packages: &[&str]) -> Result<(), String> {
     let apt = |args: &[&str]| -> Result<(), String> {
         eprintln!("==> apt-get {}", args.join(" "));
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status()
-            .map_err(|e| format!("cannot start apt-get to install chromium: {e}"))?;
+            .map_err(|e| format!("cannot start apt-get to install {}: {e}", packages.join(" ")))?;
         if status.success() { Ok(()) } else { Err(format!("`apt-get {}` failed ({status})", args.join(" "))) }
     };
-    let install = ["install", "-y", "--no-install-recommends", "chromium", "fonts-dejavu-core"];
-    // A fresh machine may have no package lists yet.
-    apt(&install).or_else(|_| apt(&["update"]).and_then(|()| apt(&install)))?;
-    Ok(path.into())
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt(&install).or_else(|_| apt(&["update"]).and_then(|()| apt(&install)))
 }
 
-/// The dashboard in headless Chromium against a real server (web-demo/tests/browser.mjs).
-fn browser_test() -> Result<(), String> {
+/// Debian's PostgreSQL server for the store tests, installed when missing. Its own
+/// cluster (`postgresql.service`) is not started: the tests run clusters of their own.
+fn ensure_postgresql() -> Result<(), String> {
+    if agentstate_testkit::server_binaries().is_some() {
+        return Ok(());
+    }
+    apt_install(&["postgresql"])?;
+    agentstate_testkit::server_binaries().map(|_| ()).ok_or_else(|| "postgresql installed no server binaries".into())
+}
+
+/// The dashboard in headless Chromium against a real server (web-demo/tests/browser.mjs),
+/// on the embedded store or, given a URL, on PostgreSQL.
+fn browser_test(database_url: Option<&str>) -> Result<(), String> {
     let chromium = ensure_chromium()?;
     step("cargo", &["build", "-p", "agentstate-host"])?;
-    eprintln!("==> node web-demo/tests/browser.mjs");
-    let status = Command::new("node")
+    eprintln!("==> node web-demo/tests/browser.mjs{}", if database_url.is_some() { " (on PostgreSQL)" } else { "" });
+    let mut node = Command::new("node");
+    match database_url {
+        Some(url) => node.env("AGENTSTATE_DATABASE_URL", url),
+        None => node.env_remove("AGENTSTATE_DATABASE_URL"),
+    };
+    let status = node
         .arg("web-demo/tests/browser.mjs")
         .env("CHROMIUM", chromium)
         .env("AGENTSTATE_BIN", target_dir()?.join("debug/agentstate"))
@@ -249,6 +273,7 @@ fn suites() -> String {
 
 fn test() -> Result<(), String> {
     ensure_wasm_target()?;
+    ensure_postgresql()?;
     plugin_module()?;
     browser_package()?;
     typescript_check()?;
@@ -277,7 +302,21 @@ fn test() -> Result<(), String> {
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])?;
-    browser_test()
+    browser_test(None)?;
+    // The API and the dashboard once more, on PostgreSQL. (The store suite and the
+    // multi-host tests ran above, each on a cluster of its own.)
+    let cluster = agentstate_testkit::PgCluster::start()?;
+    eprintln!("==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api", cluster.server_url());
+    let status = Command::new("cargo")
+        .args(["test", "-p", "agentstate-host", "--test", "api"])
+        .env("AGENTSTATE_TEST_POSTGRES", cluster.server_url())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("the API tests failed on PostgreSQL ({status})"));
+    }
+    browser_test(Some(&cluster.database("browser")?))
 }
 
 fn run() -> Result<(), String> {

@@ -232,9 +232,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
             .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
     let metrics = metrics::install()?;
-    let store = config.store.open()?;
-    let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
-    let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
+    // The store's clients block (PostgreSQL's runs a runtime of its own): set up off the
+    // async workers, as everything that touches the store runs on the writer thread.
+    let (service, demo_tokens) = tokio::task::block_in_place(|| -> Result<_, String> {
+        let store = config.store.open()?;
+        let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
+        let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
+        Ok((service, demo_tokens))
+    })?;
     // Anyone who can reach /demo/tokens can act as the demo's admin: publish them only to
     // this machine.
     let demo_tokens = demo_tokens.filter(|_| {
