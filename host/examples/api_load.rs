@@ -1,13 +1,18 @@
 //! Load on the API from a second process over loopback: builds and starts `agentstate
-//! serve` (the release binary beside this example; `AGENTSTATE_BIN` names another) on a fresh data folder with a tenant of 1,000
-//! agents, then N clients, each with its own admin token, send sign-in/sign-out
-//! commands one request at a time. Prints throughput, latency percentiles and the
-//! server's peak resident memory.
+//! serve` (the release binary beside this example; `AGENTSTATE_BIN` names another) on a
+//! fresh store with tenants of 20 agents per client, then N clients, each with its own
+//! admin token, send sign-in/sign-out commands one request at a time. Prints throughput,
+//! latency percentiles, each host's peak resident memory and, on PostgreSQL, how often an
+//! append lost the race to another host (conflicts, each followed by a re-decide).
 //!
 //!   cargo run --release -p agentstate-host --example api_load -- [CLIENTS] [COMMANDS] [FOLLOWERS]
+//!       [--store sqlite|postgres] [--hosts H] [--tenants T]
 //!
-//! FOLLOWERS live feeds (SSE, as dashboards hold them) follow the tenant meanwhile; each
-//! must receive every event.
+//! `--store postgres` starts a private PostgreSQL cluster (Debian's postgresql); `--hosts`
+//! runs H servers on it, and client c sends its n-th request to host (c + n) mod H — no
+//! sticky routing. `--tenants` spreads the clients over T tenants (client c on tenant
+//! c mod T). FOLLOWERS live feeds (SSE, as dashboards hold them) follow the first tenant
+//! on the first host meanwhile; each must receive every event of it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,8 +45,12 @@ fn build_server() {
     assert!(status.success(), "building the server failed");
 }
 
-fn cli(args: &[&str], data: &Path) -> String {
-    let out = Command::new(binary()).args(args).arg("--data").arg(data).output().expect("runs agentstate");
+fn cli(args: &[&str], data: &Path, database: Option<&str>) -> String {
+    let mut command = Command::new(binary());
+    if let Some(url) = database {
+        command.env("AGENTSTATE_DATABASE_URL", url);
+    }
+    let out = command.args(args).arg("--data").arg(data).output().expect("runs agentstate");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -78,40 +87,67 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
+/// `--name value` options after the positional arguments.
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = all.iter().take_while(|a| !a.starts_with("--"));
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let commands: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let followers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let hosts: usize = option(&all, "--hosts").and_then(|h| h.parse().ok()).unwrap_or(1).max(1);
+    let tenants: usize = option(&all, "--tenants").and_then(|t| t.parse().ok()).unwrap_or(1).clamp(1, clients);
+    let postgres = option(&all, "--store").as_deref() == Some("postgres");
+    assert!(postgres || hosts == 1, "SQLite is one host's store: --store postgres for several hosts");
     build_server();
     let data = tempfile::tempdir().expect("tempdir");
+    let cluster = postgres.then(|| agentstate_testkit::PgCluster::start().expect("a PostgreSQL cluster"));
+    let database = cluster.as_ref().map(|c| c.database("load").expect("a database"));
+    let database = database.as_deref();
     let description = data.path().join("tenant.yaml");
     std::fs::write(&description, tenant(clients)).expect("writes");
-    cli(&["tenant", "create", "load", description.to_str().expect("utf-8")], data.path());
+    for t in 0..tenants {
+        cli(&["tenant", "create", &format!("load{t}"), description.to_str().expect("utf-8")], data.path(), database);
+    }
     let tokens: Vec<String> = (0..clients)
-        .map(|c| cli(&["token", "create", "--tenant", "load", "--user", &format!("admin{c}")], data.path()))
+        .map(|c| {
+            let tenant = format!("load{}", c % tenants);
+            cli(&["token", "create", "--tenant", &tenant, "--user", &format!("admin{c}")], data.path(), database)
+        })
         .collect();
 
-    let mut server = Command::new(binary())
-        .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
-        .arg(data.path())
-        // The server's own log level: RUST_LOG as given (warn unless set).
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starts the server");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-    let base = line.trim().trim_start_matches("agentstate: serving ").trim_end_matches('/').to_owned();
-    let url = format!("{base}/api/tenants/load/commands");
-    let rss_idle = memory_kib(server.id(), "VmRSS:");
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..hosts {
+        let mut command = Command::new(binary());
+        if let Some(url) = database {
+            command.env("AGENTSTATE_DATABASE_URL", url);
+        }
+        let mut server = command
+            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
+            .arg(data.path())
+            // The server's own log level: RUST_LOG as given (warn unless set).
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts the server");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+        bases.push(line.trim().trim_start_matches("agentstate: serving ").trim_end_matches('/').to_owned());
+        servers.push(server);
+    }
+    let base = bases[0].clone();
+    let rss_idle: Vec<u64> = servers.iter().map(|s| memory_kib(s.id(), "VmRSS:")).collect();
 
     let per_client = commands / clients;
-    let expected = (per_client * clients) as u64;
+    let expected = (per_client * clients.div_ceil(tenants)) as u64;
     let feeds: Vec<_> = (0..followers)
         .map(|_| {
-            let (url, token) = (format!("{base}/api/tenants/load/events"), tokens[0].clone());
+            let (url, token) = (format!("{base}/api/tenants/load0/events"), tokens[0].clone());
             tokio::spawn(async move { follow(&url, &token, expected).await })
         })
         .collect();
@@ -119,7 +155,8 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, token) in tokens.into_iter().enumerate() {
-        let url = url.clone();
+        let urls: Vec<String> =
+            bases.iter().map(|base| format!("{base}/api/tenants/load{}/commands", c % tenants)).collect();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut latencies = Vec::with_capacity(per_client);
@@ -131,7 +168,8 @@ async fn main() {
                 let body = serde_json::json!({"id": format!("c{c}-{n}"), "type": kind,
                     "user": format!("agent{agent}"), "channel": format!("q{}", agent % CHANNELS)});
                 let sent = Instant::now();
-                let response = client.post(&url).bearer_auth(&token).json(&body).send().await.expect("posts");
+                let url = &urls[(c + n) % urls.len()];
+                let response = client.post(url).bearer_auth(&token).json(&body).send().await.expect("posts");
                 let answer: serde_json::Value = response.json().await.expect("json");
                 latencies.push(sent.elapsed());
                 if answer["outcome"] == "accepted" {
@@ -160,12 +198,23 @@ async fn main() {
     for feed in feeds {
         received.push(feed.await.expect("feed"));
     }
-    let peak = memory_kib(server.id(), "VmHWM:");
+    let peaks: Vec<u64> = servers.iter().map(|s| memory_kib(s.id(), "VmHWM:")).collect();
+    let (mut conflicts, mut redecides) = (0.0, 0.0);
+    for base in &bases {
+        let text = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
+        conflicts += agentstate_testkit::metric_sum(&text, "agentstate_append_conflicts_total");
+        redecides += agentstate_testkit::metric_sum(&text, "agentstate_redecides_total");
+    }
     latencies.sort();
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-    let _ = server.wait();
+    for server in &mut servers {
+        let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+        let _ = server.wait();
+    }
+    drop(cluster);
 
     let total = latencies.len();
+    let store = if postgres { "PostgreSQL" } else { "SQLite" };
+    println!("{store}, {hosts} host(s), {tenants} tenant(s)");
     println!("{clients} clients, {total} commands ({accepted} accepted) in {:.2} s", wall.as_secs_f64());
     if !refused.is_empty() {
         println!("not accepted: {refused:?}");
@@ -178,7 +227,17 @@ async fn main() {
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
-    println!("server memory: {:.1} MiB idle, {:.1} MiB peak (VmHWM)", rss_idle as f64 / 1024.0, peak as f64 / 1024.0);
+    for (host, (idle, peak)) in rss_idle.iter().zip(&peaks).enumerate() {
+        println!(
+            "host {host} memory: {:.1} MiB idle, {:.1} MiB peak (VmHWM)",
+            *idle as f64 / 1024.0,
+            *peak as f64 / 1024.0
+        );
+    }
+    println!(
+        "append conflicts: {conflicts} ({:.2} % of commands), re-decided groups: {redecides}",
+        conflicts * 100.0 / total.max(1) as f64
+    );
     if followers > 0 {
         let complete = received.iter().filter(|(events, _)| *events == expected).count();
         let last = received.iter().map(|(_, at)| *at).max().unwrap_or_default();

@@ -206,13 +206,6 @@ fn assert_log_holds_exactly(log: &[(u64, String)], acks: &[Ack]) {
     assert!(owned.iter().all(|n| *n == 1), "every event belongs to exactly one acknowledged command");
 }
 
-fn metric_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_hosts_serve_one_tenant_with_no_lost_doubled_or_forked_event() {
     const COMMANDS: usize = 40;
@@ -302,8 +295,8 @@ async fn three_hosts_serve_one_tenant_with_no_lost_doubled_or_forked_event() {
     let mut conflicts = 0.0;
     for base in &bases {
         let text = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-        counted += metric_sum(&text, "agentstate_commands_total");
-        conflicts += metric_sum(&text, "agentstate_append_conflicts_total");
+        counted += agentstate_testkit::metric_sum(&text, "agentstate_commands_total");
+        conflicts += agentstate_testkit::metric_sum(&text, "agentstate_append_conflicts_total");
         assert!(text.contains("agentstate_http_request_duration_seconds_bucket"), "latency histograms");
     }
     assert_eq!(counted as usize, acks.len(), "commands counted by the hosts = answers the clients got");

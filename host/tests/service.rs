@@ -1,8 +1,10 @@
-//! Tenants served durably: restart rebuilds the same state, retried ids decide once.
+//! Tenants served durably: restart rebuilds the same state, retried ids decide once, a
+//! host that lost the race to another decides again on the caught-up state, and tenants
+//! load on demand and are evicted least recently used first.
 
 use agentstate_host::module;
-use agentstate_host::service::TenantService;
-use agentstate_host::store::{EventLog, SqliteStore};
+use agentstate_host::service::{Bounds, TenantService};
+use agentstate_host::store::{Append, EventLog, Seq, SqliteStore, StoreError, TokenGrant, TokenSelector, TokenStore};
 use agentstate_host::wasm_engine::{Limits, Runtime};
 
 const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","roles":["agent"]},
@@ -113,4 +115,112 @@ fn bad_tenants_and_unknown_tenants_are_refused() {
     assert!(service.submit("nobody", &sign_in(1, None)).is_err());
     service.create_tenant("acme", TENANT).expect("creates");
     assert!(service.create_tenant("acme", TENANT).is_err(), "ids are unique");
+}
+
+/// A store whose first append lets another host append before it: the race two hosts run
+/// when they serve one tenant at once.
+struct Racing {
+    store: SqliteStore,
+    rival: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl EventLog for Racing {
+    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
+        self.store.create_tenant(tenant, description)
+    }
+    fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        self.store.tenants()
+    }
+    fn description(&self, tenant: &str) -> Result<String, StoreError> {
+        self.store.description(tenant)
+    }
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        if let Some(rival) = self.rival.take() {
+            rival();
+        }
+        self.store.append_all(appends)
+    }
+    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.store.outcome(tenant, id)
+    }
+    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.store.events_after(tenant, after, limit)
+    }
+    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
+        self.store.last_seq(tenant)
+    }
+    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
+        self.store.put_snapshot(tenant, seq, snapshot)
+    }
+    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
+        self.store.latest_snapshot(tenant)
+    }
+    fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping()
+    }
+}
+
+impl TokenStore for Racing {
+    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        self.store.put_token(hash, grant)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        self.store.token(hash)
+    }
+    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.store.tokens_of(tenant)
+    }
+    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
+        self.store.revoke_tokens(tenant, which)
+    }
+}
+
+fn runtime() -> std::sync::Arc<Runtime> {
+    let module = module::locate().unwrap_or_else(|e| panic!("{e}"));
+    Runtime::from_file(&module, Some(&module::cache_dir(&module)), Limits::default()).expect("runtime")
+}
+
+#[test]
+fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    open(&path, 1000).create_tenant("acme", TENANT).expect("creates");
+    // Host B signs Ana in between host A's decision and A's append.
+    let mut host_b = open(&path, 1000);
+    let rival = Box::new(move || {
+        let signed_in = host_b.submit("acme", &sign_in(1000, None)).expect("B submits");
+        assert!(signed_in.outcome.contains("accepted"), "{}", signed_in.outcome);
+    });
+    let store = Racing { store: SqliteStore::open(&path).expect("store"), rival: Some(rival) };
+    let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
+    // A decided on the log without B's event: accepted. That decision must not stand.
+    let answer = host_a.submit("acme", &sign_in(1001, Some("a-1"))).expect("A submits");
+    assert!(answer.outcome.contains("already_signed_in"), "decided again after catching up: {}", answer.outcome);
+    let store = SqliteStore::open(&path).expect("store");
+    assert_eq!(store.last_seq("acme").expect("reads"), 1, "only B's sign-in is in the log");
+    assert_eq!(store.outcome("acme", "a-1").expect("reads"), Some(answer.outcome.clone()), "the id keeps A's answer");
+    // A's instance was rolled back and caught up: it goes on from the log as it is.
+    let signed_out = host_a.submit("acme", &sign_out(1002)).expect("A submits");
+    assert!(signed_out.outcome.contains("accepted") && signed_out.seq == 2, "{signed_out:?}");
+}
+
+#[test]
+fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let bounds = Bounds { snapshot_every: 1000, loaded: 2, memory_bytes: usize::MAX };
+    let mut service = TenantService::with_bounds(SqliteStore::open(&path).expect("store"), runtime(), bounds);
+    for tenant in ["t1", "t2", "t3"] {
+        service.create_tenant(tenant, TENANT).expect("creates");
+    }
+    assert!(service.loaded().is_empty(), "creating a tenant loads nothing");
+    service.submit("t1", &sign_in(1000, None)).expect("submits");
+    let t1 = service.query("t1", r#"{"view":"snapshot"}"#).expect("answers");
+    service.submit("t2", &sign_in(1000, None)).expect("submits");
+    service.submit("t3", &sign_in(1000, None)).expect("submits");
+    assert_eq!(service.loaded(), ["t2", "t3"], "t1 was used least recently");
+    assert_eq!(service.query("t1", r#"{"view":"snapshot"}"#).expect("answers"), t1, "reloaded as it was");
+    assert_eq!(service.loaded(), ["t1", "t3"]);
+    let again = service.submit("t1", &sign_in(2000, None)).expect("submits");
+    assert!(again.outcome.contains("already_signed_in"), "{}", again.outcome);
 }
