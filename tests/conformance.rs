@@ -5,8 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use agentstate_host::engines::WasmEngine;
-use agentstate_host::module;
-use agentstate_host::wasm_engine::{Limits, Runtime};
+use agentstate_runtime::{Limits, Runtime, module};
 use agentstate_scenario::{Engine, NativeEngine, Scenario};
 use agentstate_tests::{suite_files, view_queries};
 use proptest::prelude::*;

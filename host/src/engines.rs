@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use agentstate_scenario::{Engine, EngineError};
 
-use crate::wasm_engine::{Runtime, WasmTenant};
+use agentstate_runtime::{Runtime, WasmTenant};
 
 /// The plugin module in wasmtime, a fresh instance per suite.
 #[derive(Debug)]

@@ -1,13 +1,9 @@
-//! The agentstate host: runs the core as a wasm module inside wasmtime (and natively, for
-//! comparison), and the CLI on top.
+//! The `agentstate` command line: rule suites (`check`), tenants driven from files
+//! (`tools`: `apply`, `replay`), on either engine (`engines`: the plugin module in
+//! wasmtime, or the core compiled in), and `serve` (the server crate) with the dashboard
+//! it finds (`dashboard`).
 
 pub mod check;
-pub mod demo;
+pub mod dashboard;
 pub mod engines;
-pub mod module;
-pub mod server;
-pub mod service;
-pub mod store;
-pub mod tokens;
 pub mod tools;
-pub mod wasm_engine;

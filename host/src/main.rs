@@ -4,12 +4,13 @@ use std::process::ExitCode;
 
 use agentstate_host::check::{check, scenario_files};
 use agentstate_host::engines::WasmEngine;
-use agentstate_host::server::{self, ServeConfig};
-use agentstate_host::service::TenantService;
-use agentstate_host::store::{StoreConfig, TokenSelector};
-use agentstate_host::wasm_engine::{Limits, Runtime};
-use agentstate_host::{module, tokens, tools};
+use agentstate_host::{dashboard, tools};
+use agentstate_runtime::{Limits, Runtime, module};
 use agentstate_scenario::{Engine, NativeEngine};
+use agentstate_server::http::{self, ServeConfig};
+use agentstate_server::service::TenantService;
+use agentstate_server::store::{StoreConfig, TokenSelector};
+use agentstate_server::tokens;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Contact-center agent-state rules, written once.
@@ -288,7 +289,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     } else {
         logs.init()
     }
-    let (web, pkg) = module::locate_dashboard();
+    let (web, pkg) = dashboard::locate_dashboard();
     let config = ServeConfig {
         addr: args.addr,
         store: args.store.config(),
@@ -306,7 +307,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         snapshot_every: args.snapshot_every.max(1),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(server::serve(config))?;
+    runtime.block_on(http::serve(config))?;
     Ok(ExitCode::SUCCESS)
 }
 

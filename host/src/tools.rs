@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use agentstate_scenario::{Engine, parse_tenant};
+use agentstate_scenario::Engine;
 
 fn read(path: &Path) -> Result<String, String> {
     if path == Path::new("-") {
@@ -16,12 +16,7 @@ fn read(path: &Path) -> Result<String, String> {
     }
 }
 
-/// A tenant description (YAML or JSON, as the `tenant:` of a rule suite) as the JSON a
-/// module's `start` takes.
-pub fn description_json(text: &str) -> Result<String, String> {
-    let seed = parse_tenant(text).map_err(|e| e.to_string())?;
-    serde_json::to_string(&seed).map_err(|e| e.to_string())
-}
+pub use agentstate_server::description_json;
 
 /// Loads the tenant from a description (YAML or JSON) or a snapshot (JSON).
 pub fn load(engine: &mut dyn Engine, tenant: Option<&Path>, snapshot: Option<&Path>) -> Result<(), String> {

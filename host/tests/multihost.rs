@@ -159,7 +159,9 @@ async fn send(
     }
 }
 
-/// Follows a host's live feed from the start, collecting (seq, event) until `stop`.
+/// Follows a host's live feed from the start, collecting (seq, event) until aborted. When
+/// the feed ends (the host could not read the store) it reconnects with `Last-Event-ID`,
+/// as a dashboard does.
 fn follow(
     http: reqwest::Client,
     base: String,
@@ -167,23 +169,50 @@ fn follow(
     seen: Arc<Mutex<Vec<(u64, String)>>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let response =
-            http.get(format!("{base}/api/tenants/acme/events?after=0")).bearer_auth(&token).send().await.expect("feed");
-        assert_eq!(response.status(), StatusCode::OK);
-        let mut stream = response.bytes_stream();
-        let mut buffer = String::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let id = block.lines().find_map(|l| l.strip_prefix("id: ")).and_then(|v| v.parse().ok());
-                let data = block.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned);
-                if let (Some(id), Some(data)) = (id, data) {
-                    seen.lock().await.push((id, data));
+        loop {
+            let last = seen.lock().await.last().map_or(0, |(seq, _)| *seq);
+            let request = http
+                .get(format!("{base}/api/tenants/acme/events"))
+                .header("Last-Event-ID", last.to_string())
+                .bearer_auth(&token);
+            let response = match request.send().await {
+                Ok(response) if response.status() == StatusCode::OK => response,
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let mut stream = response.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let id = block.lines().find_map(|l| l.strip_prefix("id: ")).and_then(|v| v.parse().ok());
+                    let data = block.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned);
+                    if let (Some(id), Some(data)) = (id, data) {
+                        seen.lock().await.push((id, data));
+                    }
                 }
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
+}
+
+/// Waits (up to 30 s) until the feed has as many events as the log, then checks it
+/// delivered exactly the log: 1..N, in order, each once.
+async fn assert_feed_delivered(seen: &Mutex<Vec<(u64, String)>>, log: &[(u64, String)]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().await.len() < log.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().await;
+    assert_eq!(seen.len(), log.len(), "the feed delivered {} of {}", seen.len(), log.len());
+    for ((seq, event), (want_seq, want)) in seen.iter().zip(log) {
+        assert_eq!(seq, want_seq);
+        assert_eq!(event, want);
+    }
 }
 
 /// Every acknowledged (not retried) command's events stand in the log exactly at the
@@ -277,17 +306,8 @@ async fn three_hosts_serve_one_tenant_with_no_lost_doubled_or_forked_event() {
     // A feed on each host delivered 1..N, in order, exactly once — the events written
     // through the other hosts included.
     for (seen, task) in feeds {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while seen.lock().await.len() < log.len() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert_feed_delivered(&seen, &log).await;
         task.abort();
-        let seen = seen.lock().await;
-        assert_eq!(seen.len(), log.len(), "the feed delivered {} of {n}", seen.len());
-        for ((seq, event), (want_seq, want)) in seen.iter().zip(&log) {
-            assert_eq!(seq, want_seq);
-            assert_eq!(event, want);
-        }
     }
 
     // What the hosts counted is what the clients were told.
@@ -302,6 +322,32 @@ async fn three_hosts_serve_one_tenant_with_no_lost_doubled_or_forked_event() {
     assert_eq!(counted as usize, acks.len(), "commands counted by the hosts = answers the clients got");
     let accepted = acks.iter().filter(|a| a.body["outcome"] == "accepted" && a.body["retried"] == false).count();
     eprintln!("{} answers, {accepted} accepted, {n} events, {conflicts} append conflicts", acks.len());
+
+    // A tenant created and a token revoked through any one machine take effect on every host.
+    let (url, file) = (setup.url.clone(), setup.dir.path().join("tenant.yaml"));
+    let globex = tokio::task::block_in_place(|| {
+        run(agentstate(&url).args(["tenant", "create", "globex"]).arg(&file));
+        run(agentstate(&url).args(["token", "create", "--tenant", "globex", "--user", "ada"]))
+    });
+    for base in &bases {
+        let me =
+            http.get(format!("{base}/api/tenants/globex/snapshot")).bearer_auth(&globex).send().await.expect("answers");
+        assert_eq!(me.status(), StatusCode::OK, "{base} serves the new tenant");
+    }
+    tokio::task::block_in_place(|| {
+        run(agentstate(&url).args(["token", "revoke", "--tenant", "globex", "--user", "ada"]))
+    });
+    for base in &bases {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let me = http.get(format!("{base}/api/me")).bearer_auth(&globex).send().await.expect("answers");
+            if me.status() == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{base} still takes the revoked token");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     drop(hosts);
 }
 
@@ -313,6 +359,9 @@ async fn a_killed_host_and_a_restarted_database_lose_and_double_nothing() {
     let mut hosts = setup.hosts(3);
     let bases: Vec<String> = hosts.iter().map(|h| h.base.clone()).collect();
     let http = reqwest::Client::new();
+    // A dashboard on host 0 follows throughout: the database's restart included.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let feed = follow(http.clone(), bases[0].clone(), setup.tokens[0].clone(), seen.clone());
     let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut clients = Vec::new();
     for client in 0..FAULT_CLIENTS {
@@ -385,6 +434,8 @@ async fn a_killed_host_and_a_restarted_database_lose_and_double_nothing() {
         db.query_one("SELECT count(*) FROM commands WHERE tenant = 'acme'", &[]).expect("counts").get(0)
     });
     assert_eq!(ids as usize, FAULT_CLIENTS * COMMANDS, "every command id decided once");
+    assert_feed_delivered(&seen, &log).await;
+    feed.abort();
     let by_host: BTreeMap<usize, usize> = acks.iter().fold(BTreeMap::new(), |mut m, a| {
         *m.entry(a.host).or_default() += 1;
         m

@@ -32,7 +32,7 @@ use tracing::Level;
 use crate::demo;
 use crate::service::TenantService;
 use crate::store::{Change, StoreConfig, TokenGrant};
-use crate::wasm_engine::{Limits, Runtime};
+use agentstate_runtime::{Limits, Runtime};
 use errors::ApiError;
 use guesses::GuessBudget;
 use writer::Writer;
@@ -228,9 +228,12 @@ fn router(app: App, config: &ServeConfig) -> Router {
 /// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets running ones
 /// finish, ends live feeds, and stores what was queued before returning.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
-    let runtime =
-        Runtime::from_file(&config.module, Some(&crate::module::cache_dir(&config.module)), Limits::default())
-            .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
+    let runtime = Runtime::from_file(
+        &config.module,
+        Some(&agentstate_runtime::module::cache_dir(&config.module)),
+        Limits::default(),
+    )
+    .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
     let metrics = metrics::install()?;
     // The store's clients block (PostgreSQL's runs a runtime of its own): set up off the
     // async workers, as everything that touches the store runs on the writer thread.

@@ -2,10 +2,10 @@
 //! host that lost the race to another decides again on the caught-up state, and tenants
 //! load on demand and are evicted least recently used first.
 
-use agentstate_host::module;
-use agentstate_host::service::{Bounds, TenantService};
-use agentstate_host::store::{Append, EventLog, Seq, SqliteStore, StoreError, TokenGrant, TokenSelector, TokenStore};
-use agentstate_host::wasm_engine::{Limits, Runtime};
+use agentstate_runtime::module;
+use agentstate_runtime::{Limits, Runtime};
+use agentstate_server::service::{Bounds, TenantService};
+use agentstate_server::store::{Append, EventLog, Seq, SqliteStore, StoreError, TokenGrant, TokenSelector, TokenStore};
 
 const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","roles":["agent"]},
   {"id":"sam","name":"Sam","roles":["supervisor"]}],

@@ -8,6 +8,8 @@
 //! overruns its budget or hits the memory cap is reported as a [`HostError`]; the instance
 //! is thrown away and rebuilt from its last good state, so the tenant keeps serving.
 
+pub mod module;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::server::writer::{Incoming, Writer};
+use crate::http::writer::{Incoming, Writer};
 use crate::service::TenantService;
 use crate::store::Store;
 
@@ -48,7 +48,7 @@ fn now_ms() -> u64 {
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
 pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, String> {
-    let description = crate::tools::description_json(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
+    let description = crate::description_json(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
     let path = data.join(TOKENS_FILE);
     if service.has_tenant(TENANT).map_err(|e| e.to_string())? {
         if let Ok(text) = std::fs::read_to_string(&path)

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::service::ServiceError;
-use crate::wasm_engine::HostError;
+use agentstate_runtime::HostError;
 
 #[derive(Debug)]
 pub struct ApiError {

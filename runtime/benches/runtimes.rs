@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use agentstate_core::Tenant;
 use agentstate_core::wire::to_json;
-use agentstate_host::module;
-use agentstate_host::wasm_engine::{Limits, Runtime, WasmTenant};
+use agentstate_runtime::module;
+use agentstate_runtime::{Limits, Runtime, WasmTenant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const COMMANDS: usize = 20_000;

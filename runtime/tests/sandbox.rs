@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use agentstate_host::module;
-use agentstate_host::wasm_engine::{HostError, Limits, Runtime, WasmTenant};
+use agentstate_runtime::module;
+use agentstate_runtime::{HostError, Limits, Runtime, WasmTenant};
 
 const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","roles":["agent"]},
   {"id":"ben","name":"Ben","roles":["agent"]}],

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::store::{Append, Seq, Store, StoreError, TokenGrant};
-use crate::wasm_engine::{HostError, Mark, Runtime, WasmTenant};
+use agentstate_runtime::{HostError, Mark, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

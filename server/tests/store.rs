@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use agentstate_host::store::{EventLog, Store, StoreConfig, StoreError, TokenGrant, TokenSelector, TokenStore};
+use agentstate_server::store::{EventLog, Store, StoreConfig, StoreError, TokenGrant, TokenSelector, TokenStore};
 use agentstate_testkit::PgCluster;
 
 fn event(n: u64) -> String {
@@ -60,14 +60,14 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
     // Host B decided on the empty log: refused, and nothing of its group is stored, not
     // even its other tenant's command.
     let group = [
-        agentstate_host::store::Append {
+        agentstate_server::store::Append {
             tenant: "globex",
             expected: 0,
             command_id: None,
             outcome: "",
             events: &[event(1)],
         },
-        agentstate_host::store::Append {
+        agentstate_server::store::Append {
             tenant: "acme",
             expected: 0,
             command_id: Some("b1"),
@@ -82,14 +82,14 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
     // Caught up, it appends after what A stored; a second command of the same tenant in
     // the group follows on from the first.
     let group = [
-        agentstate_host::store::Append {
+        agentstate_server::store::Append {
             tenant: "acme",
             expected: 2,
             command_id: Some("b1"),
             outcome: "ok",
             events: &[event(3)],
         },
-        agentstate_host::store::Append {
+        agentstate_server::store::Append {
             tenant: "acme",
             expected: 3,
             command_id: None,
@@ -121,7 +121,7 @@ fn snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten(fresh:
 
     match &place {
         StoreConfig::Sqlite(dir) => {
-            let raw = rusqlite::Connection::open(dir.join(agentstate_host::store::DB_FILE)).expect("opens");
+            let raw = rusqlite::Connection::open(dir.join(agentstate_server::store::DB_FILE)).expect("opens");
             assert!(raw.execute("UPDATE events SET event = 'forged' WHERE seq = 1", []).is_err());
             assert!(raw.execute("DELETE FROM events", []).is_err());
         }

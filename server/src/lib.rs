@@ -1,0 +1,17 @@
+//! The agentstate server: tenants served durably (`service`) on a store (`store`: SQLite
+//! embedded, PostgreSQL shared by many hosts), the HTTP API with its live feed and metrics
+//! (`http`), access tokens (`tokens`) and the demo tenant (`demo`). It knows the rules
+//! only through the plugin module, run by `agentstate-runtime`.
+
+pub mod demo;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod tokens;
+
+/// A tenant description (YAML or JSON, as the `tenant:` of a rule suite) as the JSON a
+/// module's `start` takes.
+pub fn description_json(text: &str) -> Result<String, String> {
+    let seed = agentstate_scenario::parse_tenant(text).map_err(|e| e.to_string())?;
+    serde_json::to_string(&seed).map_err(|e| e.to_string())
+}
