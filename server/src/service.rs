@@ -100,6 +100,8 @@ pub struct TenantService<S: Store> {
     tenants: HashMap<String, Served>,
     bounds: Bounds,
     uses: u64,
+    /// Tenants used since this count are in the round under way: never evicted by it.
+    round_began: u64,
     memory: usize,
 }
 
@@ -149,7 +151,7 @@ impl<S: Store> TenantService<S> {
     }
 
     pub fn with_bounds(store: S, runtime: Arc<Runtime>, bounds: Bounds) -> Self {
-        TenantService { store, runtime, tenants: HashMap::new(), bounds, uses: 0, memory: 0 }
+        TenantService { store, runtime, tenants: HashMap::new(), bounds, uses: 0, round_began: 0, memory: 0 }
     }
 
     /// The tenants loaded now, by id.
@@ -205,7 +207,32 @@ impl<S: Store> TenantService<S> {
     /// store fails, every command of the transaction fails and the tenants it touched are
     /// reloaded.
     pub fn submit_incoming(&mut self, commands: &[(&str, Incoming)], now: u64) -> Vec<Result<Submitted, ServiceError>> {
+        // A round holds every tenant it touches loaded: at most half the bound at once, so
+        // it can always make room by evicting tenants of earlier rounds.
+        let most = (self.bounds.loaded / 2).max(1);
+        let mut results = Vec::with_capacity(commands.len());
+        let mut rest = commands;
+        while !rest.is_empty() {
+            let mut tenants: Vec<&str> = Vec::new();
+            let cut = rest
+                .iter()
+                .position(|(tenant, _)| {
+                    if !tenants.contains(tenant) {
+                        tenants.push(tenant);
+                    }
+                    tenants.len() > most
+                })
+                .unwrap_or(rest.len());
+            let (chunk, after) = rest.split_at(cut);
+            results.extend(self.decide_and_store(chunk, now));
+            rest = after;
+        }
+        results
+    }
+
+    fn decide_and_store(&mut self, commands: &[(&str, Incoming)], now: u64) -> Vec<Result<Submitted, ServiceError>> {
         for round in 0..MAX_ROUNDS {
+            self.round_began = self.uses + 1;
             if round > 0 {
                 metrics::counter!("agentstate_redecides_total").increment(1);
             }
@@ -435,11 +462,13 @@ impl<S: Store> TenantService<S> {
     /// Now for `tenant`: `wall` (milliseconds), but never before the tenant's last event,
     /// so a host stamping commands and views with its clock never goes behind the log.
     pub fn now(&mut self, tenant: &str, wall: u64) -> Result<u64, ServiceError> {
+        self.round_began = self.uses + 1;
         Ok(wall.max(self.ready(tenant)?.last_at))
     }
 
     /// The state as of sequence number `seq`, as one consistent pair.
     pub fn snapshot(&mut self, tenant: &str) -> Result<(Seq, String), ServiceError> {
+        self.round_began = self.uses + 1;
         let served = self.ready(tenant)?;
         let seq = served.seq;
         Ok((seq, served.wasm.snapshot()?))
@@ -449,6 +478,7 @@ impl<S: Store> TenantService<S> {
     /// first, then every stored event (an instance holds only the events since its
     /// snapshot); the module picks them, chunk by chunk.
     pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
+        self.round_began = self.uses + 1;
         self.ready(tenant)?;
         let parse = |answer: String| -> Result<Vec<Box<serde_json::value::RawValue>>, ServiceError> {
             serde_json::from_str(&answer)
@@ -481,6 +511,7 @@ impl<S: Store> TenantService<S> {
 
     /// Answers a view query (JSON) for `tenant`, on the state caught up with the log.
     pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
+        self.round_began = self.uses + 1;
         let answer = self.ready(tenant)?.wasm.query(query)?;
         self.evict_over_bounds();
         Ok(answer)
@@ -529,29 +560,40 @@ impl<S: Store> TenantService<S> {
         }
     }
 
-    /// Evicts the least recently used tenants until one more fits the bounds.
+    /// Evicts the least recently used tenants until one more fits the bounds (never one the
+    /// round under way uses).
     fn make_room(&mut self) {
-        while !self.tenants.is_empty()
-            && (self.tenants.len() >= self.bounds.loaded || self.memory > self.bounds.memory_bytes)
-        {
-            self.evict_one();
+        while self.tenants.len() >= self.bounds.loaded || self.memory > self.bounds.memory_bytes {
+            if !self.evict_one() {
+                return;
+            }
         }
     }
 
     /// Evicts the least recently used tenants while over the memory bound (the tenant
     /// used last stays).
     fn evict_over_bounds(&mut self) {
-        while self.tenants.len() > 1 && self.memory > self.bounds.memory_bytes {
-            self.evict_one();
+        self.round_began = self.uses;
+        while self.memory > self.bounds.memory_bytes {
+            if !self.evict_one() {
+                return;
+            }
         }
     }
 
-    fn evict_one(&mut self) {
-        let oldest = self.tenants.iter().min_by_key(|(_, served)| served.used).map(|(id, _)| id.clone());
-        if let Some(tenant) = oldest {
-            self.unload(&tenant);
-            metrics::counter!("agentstate_tenant_evictions_total").increment(1);
-        }
+    /// Evicts the least recently used tenant not used by the round under way; false when
+    /// there is none.
+    fn evict_one(&mut self) -> bool {
+        let oldest = self
+            .tenants
+            .iter()
+            .filter(|(_, served)| served.used < self.round_began)
+            .min_by_key(|(_, served)| served.used)
+            .map(|(id, _)| id.clone());
+        let Some(tenant) = oldest else { return false };
+        self.unload(&tenant);
+        metrics::counter!("agentstate_tenant_evictions_total").increment(1);
+        true
     }
 }
 

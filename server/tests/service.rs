@@ -224,3 +224,26 @@ fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
     let again = service.submit("t1", &sign_in(2000, None)).expect("submits");
     assert!(again.outcome.contains("already_signed_in"), "{}", again.outcome);
 }
+
+#[test]
+fn a_group_touching_more_tenants_than_may_be_loaded_is_decided_in_rounds_that_fit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bounds = Bounds { snapshot_every: 1000, loaded: 4, memory_bytes: usize::MAX };
+    let mut service =
+        TenantService::with_bounds(SqliteStore::open(&dir.path().join("e.db")).expect("store"), runtime(), bounds);
+    let tenants: Vec<String> = (0..10).map(|t| format!("t{t}")).collect();
+    for tenant in &tenants {
+        service.create_tenant(tenant, TENANT).expect("creates");
+    }
+    let commands: Vec<(&str, String)> = tenants.iter().map(|t| (t.as_str(), sign_in(1000, None))).collect();
+    let pairs: Vec<(&str, &str)> = commands.iter().map(|(t, c)| (*t, c.as_str())).collect();
+    for result in service.submit_all(&pairs) {
+        let submitted = result.expect("every tenant is served");
+        assert!(submitted.outcome.contains("accepted") && submitted.seq == 1, "{submitted:?}");
+    }
+    assert!(service.loaded().len() <= 4, "{:?}", service.loaded());
+    for tenant in &tenants {
+        service.query(tenant, r#"{"view":"snapshot"}"#).expect("answers");
+        assert!(service.loaded().len() <= 4, "queries stay within the bound too");
+    }
+}
