@@ -46,16 +46,7 @@ impl Data {
             static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let name =
                 format!("api_{}_{}", std::process::id(), COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            let admin = format!("{}/postgres", server.trim_end_matches('/'));
-            // The blocking client runs its own runtime: not on the test's.
-            let create = format!("CREATE DATABASE {name}");
-            std::thread::spawn(move || {
-                let mut db = postgres::Client::connect(&admin, postgres::NoTls).expect("connects to PostgreSQL");
-                db.batch_execute(&create).expect("creates a database");
-            })
-            .join()
-            .expect("creates a database");
-            format!("{}/{name}", server.trim_end_matches('/'))
+            agentstate_testkit::create_database(&server, &name).expect("creates a database")
         });
         let data = Data { dir, database_url };
         let description = data.path().join("tenant.yaml");

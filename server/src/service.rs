@@ -124,6 +124,16 @@ struct CommandId<'a> {
     id: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// The command's `id`, when it has one (a text that is no command has none).
+fn command_id(command: &Incoming) -> Option<String> {
+    match command {
+        Incoming::Object(fields) => fields.get("id").and_then(Value::as_str).map(str::to_owned),
+        Incoming::Text(text) => {
+            serde_json::from_str::<CommandId>(text).ok().and_then(|c| c.id).map(|id| id.into_owned())
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct At {
     at: u64,
@@ -230,83 +240,111 @@ impl<S: Store> TenantService<S> {
         results
     }
 
+    /// Decides and stores `commands` (at most half the loaded bound of tenants), deciding
+    /// again the commands of every tenant whose log another host appended to first.
     fn decide_and_store(&mut self, commands: &[(&str, Incoming)], now: u64) -> Vec<Result<Submitted, ServiceError>> {
+        let mut results: Vec<Option<Result<Submitted, ServiceError>>> = commands.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..commands.len()).collect();
         for round in 0..MAX_ROUNDS {
             self.round_began = self.uses + 1;
             if round > 0 {
                 metrics::counter!("agentstate_redecides_total").increment(1);
             }
-            if let Some(results) = self.round(commands, now) {
-                self.evict_over_bounds();
-                return results;
+            pending = self.round(commands, &pending, now, &mut results);
+            if pending.is_empty() {
+                break;
             }
-            metrics::counter!("agentstate_append_conflicts_total").increment(1);
         }
-        tracing::warn!(rounds = MAX_ROUNDS, "other hosts kept appending first; giving up on this group");
-        commands.iter().map(|(tenant, _)| Err(StoreError::Conflict((*tenant).to_owned()).into())).collect()
+        if !pending.is_empty() {
+            tracing::warn!(rounds = MAX_ROUNDS, "other hosts kept appending first; giving up on these commands");
+        }
+        self.evict_over_bounds();
+        results
+            .into_iter()
+            .zip(commands)
+            .map(|(result, (tenant, _))| {
+                result.unwrap_or_else(|| Err(StoreError::Conflict((*tenant).to_owned()).into()))
+            })
+            .collect()
     }
 
-    /// One try at deciding and storing `commands`; `None` when the store refused because
-    /// another host appended first (every touched instance is then rolled back).
-    fn round(&mut self, commands: &[(&str, Incoming)], now: u64) -> Option<Vec<Result<Submitted, ServiceError>>> {
-        let mut results: Vec<Result<Submitted, ServiceError>> = Vec::with_capacity(commands.len());
+    /// One try at deciding and storing the `pending` commands: fills in their results and
+    /// returns the ones to decide again — those of tenants whose log another host appended
+    /// to first (their instances are rolled back; every other tenant's commands are stored).
+    fn round(
+        &mut self,
+        commands: &[(&str, Incoming)],
+        pending: &[usize],
+        now: u64,
+        results: &mut [Option<Result<Submitted, ServiceError>>],
+    ) -> Vec<usize> {
         // Where each touched tenant stood before this round: its log's end and its instance.
         let mut before: BTreeMap<&str, Result<(Seq, Mark), ServiceError>> = BTreeMap::new();
-        for &(tenant, _) in commands {
+        for &index in pending {
+            let tenant = commands[index].0;
             if !before.contains_key(tenant) {
                 let ready = self.ready(tenant).map(|served| (served.seq, served.wasm.mark()));
                 before.insert(tenant, ready);
             }
         }
-        let mut decided: Vec<Decided<'_>> = Vec::new();
-        // A command id seen earlier in this call: (its index, the first one's index).
-        let mut echoes: Vec<(usize, usize)> = Vec::new();
-        let mut in_flight: BTreeMap<(&str, String), usize> = BTreeMap::new();
-        for (index, (tenant, command)) in commands.iter().enumerate() {
-            let tenant: &str = tenant;
-            if let Some(Err(e)) = before.get(tenant) {
-                results.push(Err(copy_error(e)));
+        // Every command's id, and the outcomes stored for them: one lookup per tenant.
+        let ids: Vec<Option<String>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
+        let mut stored_outcomes: HashMap<&str, HashMap<String, String>> = HashMap::new();
+        let served: Vec<&str> = before.iter().filter(|(_, state)| state.is_ok()).map(|(t, _)| *t).collect();
+        for tenant in served {
+            let wanted: Vec<&str> = pending
+                .iter()
+                .zip(&ids)
+                .filter(|(index, _)| commands[**index].0 == tenant)
+                .filter_map(|(_, id)| id.as_deref())
+                .collect();
+            if wanted.is_empty() {
                 continue;
             }
-            let text = match command {
-                Incoming::Object(fields) => {
-                    let at = self.tenants.get(tenant).map_or(now, |served| now.max(served.last_at));
-                    stamped(fields, at)
+            match self.store.outcomes(tenant, &wanted) {
+                Ok(found) => {
+                    stored_outcomes.insert(tenant, found);
                 }
-                Incoming::Text(text) => text.clone(),
-            };
-            let id = serde_json::from_str::<CommandId>(&text).ok().and_then(|c| c.id).map(|id| id.into_owned());
-            if let Some(id) = &id {
-                if let Some(&first) = in_flight.get(&(tenant, id.clone())) {
+                Err(e) => {
+                    before.insert(tenant, Err(e.into()));
+                }
+            }
+        }
+        let mut decided: Vec<Decided<'_>> = Vec::new();
+        // A command id seen earlier in this round: (its index, the first one's index).
+        let mut echoes: Vec<(usize, usize)> = Vec::new();
+        let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for (&index, id) in pending.iter().zip(&ids) {
+            let (tenant, command) = &commands[index];
+            let tenant: &str = tenant;
+            if let Some(Err(e)) = before.get(tenant) {
+                results[index] = Some(Err(copy_error(e)));
+                continue;
+            }
+            if let Some(id) = id {
+                if let Some(&first) = in_flight.get(&(tenant, id.as_str())) {
                     echoes.push((index, first));
-                    results.push(Ok(Submitted::pending()));
                     continue;
                 }
-                match self.store.outcome(tenant, id) {
-                    Ok(Some(outcome)) => {
-                        let seq = self.tenants.get(tenant).map_or(0, |s| s.seq);
-                        results.push(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(StoreError::UnknownTenant(t)) => {
-                        results.push(Err(ServiceError::UnknownTenant(t)));
-                        continue;
-                    }
-                    Err(e) => {
-                        results.push(Err(e.into()));
-                        continue;
-                    }
+                if let Some(outcome) = stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
+                    let seq = self.tenants.get(tenant).map_or(0, |s| s.seq);
+                    let outcome = outcome.clone();
+                    results[index] = Some(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
+                    continue;
                 }
             }
             let Some(served) = self.tenants.get_mut(tenant) else {
-                results.push(Err(ServiceError::UnknownTenant(tenant.to_owned())));
+                results[index] = Some(Err(ServiceError::UnknownTenant(tenant.to_owned())));
                 continue;
+            };
+            let text = match command {
+                Incoming::Object(fields) => stamped(fields, now.max(served.last_at)),
+                Incoming::Text(text) => text.clone(),
             };
             let decision = match served.wasm.handle_with_events(&text) {
                 Ok(decision) => decision,
                 Err(e) => {
-                    results.push(Err(e.into()));
+                    results[index] = Some(Err(e.into()));
                     continue;
                 }
             };
@@ -316,20 +354,21 @@ impl<S: Store> TenantService<S> {
             }
             // Only accepted commands and commands with an id leave a trace in the store.
             if !decision.accepted && id.is_none() {
-                results.push(Ok(Submitted { outcome: decision.outcome, seq: served.seq, ..Submitted::pending() }));
+                let seq = served.seq;
+                results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
                 continue;
             }
-            if let Some(id) = &id {
-                in_flight.insert((tenant, id.clone()), index);
+            if let Some(id) = id {
+                in_flight.insert((tenant, id.as_str()), index);
             }
-            results.push(Ok(Submitted::pending()));
-            decided.push(Decided { index, tenant, id, outcome: decision.outcome, events });
+            decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events });
         }
-        let stored = if decided.is_empty() {
-            Ok(Vec::new())
-        } else {
+        // Tenants another host appended to first: rolled back, their commands decided again.
+        let mut lost: BTreeSet<&str> = BTreeSet::new();
+        loop {
             let appends: Vec<Append<'_>> = decided
                 .iter()
+                .filter(|d| !lost.contains(d.tenant))
                 .map(|d| Append {
                     tenant: d.tenant,
                     expected: before.get(d.tenant).and_then(|b| b.as_ref().ok()).map_or(0, |(seq, _)| *seq),
@@ -338,65 +377,85 @@ impl<S: Store> TenantService<S> {
                     events: &d.events,
                 })
                 .collect();
+            if appends.is_empty() {
+                break;
+            }
             let started = std::time::Instant::now();
             let stored = self.store.append_all(&appends);
             metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-            stored
-        };
-        let touched: BTreeSet<&str> = decided.iter().map(|d| d.tenant).collect();
-        match stored {
-            Ok(seqs) => {
-                for (done, seq) in decided.into_iter().zip(seqs) {
-                    let count = done.events.len() as u64;
-                    if let Some(served) = self.tenants.get_mut(done.tenant) {
-                        served.seq = seq;
+            match stored {
+                Ok(seqs) => {
+                    let done: Vec<&Decided<'_>> = decided.iter().filter(|d| !lost.contains(d.tenant)).collect();
+                    for (done, seq) in done.into_iter().zip(seqs) {
+                        self.finish(done, seq, results);
                     }
-                    if let Err(e) = self.count_towards_snapshot(done.tenant, count) {
-                        // The events are stored; only the snapshot failed. The next cadence
-                        // tries again, and the log alone rebuilds the tenant meanwhile.
-                        tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
-                    }
-                    if let Some(Ok(result)) = results.get_mut(done.index) {
-                        result.seq = seq;
-                        result.outcome = done.outcome;
-                        result.stored = (seq + 1 - count..=seq).zip(done.events).collect();
+                    break;
+                }
+                Err(StoreError::Conflict(tenant)) => {
+                    metrics::counter!("agentstate_append_conflicts_total").increment(1);
+                    match decided.iter().find(|d| d.tenant == tenant && !lost.contains(d.tenant)) {
+                        Some(d) => {
+                            lost.insert(d.tenant);
+                        }
+                        // Not told which: every tenant of the group decides again.
+                        None => lost.extend(decided.iter().map(|d| d.tenant)),
                     }
                 }
-            }
-            Err(StoreError::Conflict(_)) => {
-                for (tenant, state) in &before {
-                    if let Ok((_, mark)) = state {
-                        self.roll_back(tenant, *mark);
+                Err(e) => {
+                    let failed: BTreeSet<&str> =
+                        decided.iter().filter(|d| !lost.contains(d.tenant)).map(|d| d.tenant).collect();
+                    for done in decided.iter().filter(|d| failed.contains(d.tenant)) {
+                        results[done.index] = Some(Err(ServiceError::Store(e.clone())));
                     }
-                }
-                return None;
-            }
-            Err(e) => {
-                for done in &decided {
-                    if let Some(slot) = results.get_mut(done.index) {
-                        *slot = Err(ServiceError::Store(e.clone()));
+                    // The instances applied what the store refused: load them again when
+                    // next asked for (the store may be down now).
+                    for tenant in failed {
+                        self.unload(tenant);
                     }
-                }
-                // The instances applied what the store refused: load them again when next
-                // asked for (the store may be down now).
-                for tenant in touched {
-                    self.unload(tenant);
+                    break;
                 }
             }
         }
+        for tenant in &lost {
+            if let Some(Ok((_, mark))) = before.get(tenant) {
+                self.roll_back(tenant, *mark);
+            }
+        }
+        let mut redo = Vec::new();
+        for &index in pending {
+            if lost.contains(commands[index].0) {
+                results[index] = None;
+                redo.push(index);
+            }
+        }
         for (echo, first) in echoes {
-            let copy = match results.get(first) {
+            if lost.contains(commands[echo].0) {
+                continue;
+            }
+            results[echo] = Some(match &results[first] {
                 Some(Ok(first)) => {
                     Ok(Submitted { outcome: first.outcome.clone(), seq: first.seq, retried: true, stored: Vec::new() })
                 }
                 Some(Err(e)) => Err(copy_error(e)),
                 None => Err(ServiceError::UnknownTenant(String::new())),
-            };
-            if let Some(slot) = results.get_mut(echo) {
-                *slot = copy;
-            }
+            });
         }
-        Some(results)
+        redo
+    }
+
+    /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
+    fn finish(&mut self, done: &Decided<'_>, seq: Seq, results: &mut [Option<Result<Submitted, ServiceError>>]) {
+        let count = done.events.len() as u64;
+        if let Some(served) = self.tenants.get_mut(done.tenant) {
+            served.seq = seq;
+        }
+        if let Err(e) = self.count_towards_snapshot(done.tenant, count) {
+            // The events are stored; only the snapshot failed. The next cadence tries
+            // again, and the log alone rebuilds the tenant meanwhile.
+            tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
+        }
+        let stored = (seq + 1 - count..=seq).zip(done.events.iter().cloned()).collect();
+        results[done.index] = Some(Ok(Submitted { outcome: done.outcome.clone(), seq, retried: false, stored }));
     }
 
     /// Undoes this round's decisions on `tenant`'s instance; one that cannot be rolled back

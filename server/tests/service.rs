@@ -185,6 +185,7 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.db");
     open(&path, 1000).create_tenant("acme", TENANT).expect("creates");
+    open(&path, 1000).create_tenant("globex", TENANT).expect("creates");
     // Host B signs Ana in between host A's decision and A's append.
     let mut host_b = open(&path, 1000);
     let rival = Box::new(move || {
@@ -193,8 +194,13 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     });
     let store = Racing { store: SqliteStore::open(&path).expect("store"), rival: Some(rival) };
     let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
-    // A decided on the log without B's event: accepted. That decision must not stand.
-    let answer = host_a.submit("acme", &sign_in(1001, Some("a-1"))).expect("A submits");
+    // A decided on the log without B's event: accepted. That decision must not stand; the
+    // other tenant of the same group commit is stored as decided.
+    let command = sign_in(1001, Some("a-1"));
+    let mut answers = host_a.submit_all(&[("globex", &sign_in(1001, None)), ("acme", &command)]).into_iter();
+    let globex = answers.next().expect("an answer").expect("stored");
+    assert!(globex.outcome.contains("accepted") && globex.seq == 1, "{globex:?}");
+    let answer = answers.next().expect("an answer").expect("A submits");
     assert!(answer.outcome.contains("already_signed_in"), "decided again after catching up: {}", answer.outcome);
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!(store.last_seq("acme").expect("reads"), 1, "only B's sign-in is in the log");

@@ -16,6 +16,22 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Creates database `db` on the PostgreSQL server at `server_url` (a URL without a
+/// database) and returns the database's URL. Callable from async code: the blocking
+/// client runs a runtime of its own, so it runs on a thread of its own.
+pub fn create_database(server_url: &str, db: &str) -> Result<String, String> {
+    let server = server_url.trim_end_matches('/').to_owned();
+    let create = format!("CREATE DATABASE \"{db}\"");
+    let admin = format!("{server}/postgres");
+    std::thread::spawn(move || -> Result<(), String> {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).map_err(|e| e.to_string())?;
+        client.batch_execute(&create).map_err(|e| e.to_string())
+    })
+    .join()
+    .map_err(|_| "creating the database panicked".to_owned())??;
+    Ok(format!("{server}/{db}"))
+}
+
 /// A running cluster of our own.
 #[derive(Debug)]
 pub struct PgCluster {
@@ -136,10 +152,7 @@ impl PgCluster {
 
     /// Creates an empty database and returns its URL.
     pub fn database(&self, db: &str) -> Result<String, String> {
-        let mut client =
-            postgres::Client::connect(&self.url("postgres"), postgres::NoTls).map_err(|e| e.to_string())?;
-        client.batch_execute(&format!("CREATE DATABASE \"{db}\"")).map_err(|e| e.to_string())?;
-        Ok(self.url(db))
+        create_database(&self.server_url(), db)
     }
 
     /// Stops the server at once, as a crash would (`immediate`: no checkpoint; committed

@@ -11,6 +11,7 @@
 mod postgres;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -94,6 +95,17 @@ pub trait EventLog: Send {
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
     /// The stored outcome of command `id`, if it was decided before.
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// The stored outcomes of those of `ids` decided before, by id (a backend across the
+    /// network answers in one round trip).
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(outcome) = self.outcome(tenant, id)? {
+                found.insert((*id).to_owned(), outcome);
+            }
+        }
+        Ok(found)
+    }
     /// Up to `limit` events after `after`, in order.
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
     fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError>;
@@ -139,6 +151,9 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     }
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
         (**self).outcome(tenant, id)
+    }
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        (**self).outcomes(tenant, ids)
     }
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         (**self).events_after(tenant, after, limit)

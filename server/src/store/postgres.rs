@@ -6,7 +6,7 @@
 //! host answers 503 while it is down and recovers by itself.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +44,7 @@ struct Prepared {
     remember: Statement,
     notify: Statement,
     outcome: Statement,
+    outcomes: Statement,
     events_after: Statement,
     last_seq: Statement,
     token: Statement,
@@ -126,10 +127,12 @@ impl Connection {
             )?,
             remember: client.prepare(
                 "INSERT INTO commands (tenant, id, outcome) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING \
+                 RETURNING tenant, id",
             )?,
             notify: client.prepare("SELECT pg_notify($1, $2)")?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
+            outcomes: client.prepare("SELECT id, outcome FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
             events_after: client
                 .prepare("SELECT seq, event FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3")?,
             last_seq: client.prepare("SELECT last_seq FROM tenants WHERE id = $1")?,
@@ -206,11 +209,19 @@ impl EventLog for PgStore {
                 tx.execute(&c.sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
             }
             if !ids.is_empty() {
-                let remembered = tx.execute(&c.sql.remember, &[&id_tenants, &ids, &outcomes])?;
-                if remembered != ids.len() as u64 {
-                    // Another host stored one of these ids first (a retry sent to it).
-                    let tenant = id_tenants.first().copied().unwrap_or_default();
-                    return Err(StoreError::Conflict(tenant.to_owned()));
+                let remembered: std::collections::HashSet<(String, String)> = tx
+                    .query(&c.sql.remember, &[&id_tenants, &ids, &outcomes])?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                // Another host stored one of these ids first (a retry sent to it): that
+                // tenant decides again.
+                if let Some((tenant, _)) = id_tenants
+                    .iter()
+                    .zip(&ids)
+                    .find(|(tenant, id)| !remembered.contains(&((**tenant).to_owned(), (**id).to_owned())))
+                {
+                    return Err(StoreError::Conflict((*tenant).to_owned()));
                 }
             }
             for (tenant, seq) in &last {
@@ -232,6 +243,13 @@ impl EventLog for PgStore {
                 PgStore::known(c, tenant)?;
             }
             Ok(found)
+        })
+    }
+
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        self.with(|c| {
+            let rows = c.client.query(&c.sql.outcomes, &[&tenant, &ids])?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 
