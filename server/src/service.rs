@@ -250,7 +250,9 @@ impl<S: Store> TenantService<S> {
             if round > 0 {
                 metrics::counter!("agentstate_redecides_total").increment(1);
             }
-            pending = self.round(commands, &pending, now, &mut results);
+            // The first round looks up no stored outcomes: a command id stored before is
+            // found by the append (a conflict), and only then looked up.
+            pending = self.round(commands, &pending, now, round > 0, &mut results);
             if pending.is_empty() {
                 break;
             }
@@ -276,6 +278,7 @@ impl<S: Store> TenantService<S> {
         commands: &[(&str, Incoming)],
         pending: &[usize],
         now: u64,
+        look_up: bool,
         results: &mut [Option<Result<Submitted, ServiceError>>],
     ) -> Vec<usize> {
         // Where each touched tenant stood before this round: its log's end and its instance.
@@ -287,10 +290,11 @@ impl<S: Store> TenantService<S> {
                 before.insert(tenant, ready);
             }
         }
-        // Every command's id, and the outcomes stored for them: one lookup per tenant.
+        // Every command's id, and (when asked to look them up) the outcomes stored for them:
+        // one lookup per tenant.
         let ids: Vec<Option<String>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
         let mut stored_outcomes: HashMap<&str, HashMap<String, String>> = HashMap::new();
-        let served: Vec<&str> = before.iter().filter(|(_, state)| state.is_ok()).map(|(t, _)| *t).collect();
+        let served: Vec<&str> = before.iter().filter(|(_, state)| look_up && state.is_ok()).map(|(t, _)| *t).collect();
         for tenant in served {
             let wanted: Vec<&str> = pending
                 .iter()
@@ -301,7 +305,11 @@ impl<S: Store> TenantService<S> {
             if wanted.is_empty() {
                 continue;
             }
-            match self.store.outcomes(tenant, &wanted) {
+            let started = std::time::Instant::now();
+            let looked_up = self.store.outcomes(tenant, &wanted);
+            metrics::histogram!("agentstate_store_read_seconds", "read" => "outcomes")
+                .record(started.elapsed().as_secs_f64());
+            match looked_up {
                 Ok(found) => {
                     stored_outcomes.insert(tenant, found);
                 }
@@ -483,7 +491,10 @@ impl<S: Store> TenantService<S> {
             return Err(ServiceError::UnknownTenant(tenant.to_owned()));
         };
         served.used = uses;
+        let started = std::time::Instant::now();
         let caught_up = catch_up(&self.store, tenant, served);
+        metrics::histogram!("agentstate_store_read_seconds", "read" => "catch_up")
+            .record(started.elapsed().as_secs_f64());
         let grown = served.wasm.memory_bytes();
         self.memory = self.memory + grown - served.memory.min(grown);
         served.memory = grown;
