@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::store::{Append, Seq, Store, StoreError, TokenGrant};
+use crate::store::{Append, LockedLogs, Seq, Store, StoreError, TokenGrant};
 use agentstate_runtime::{HostError, Mark, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +153,141 @@ struct Decided<'a> {
     events: Vec<String>,
 }
 
+/// The work of one round under the store's lock (see `TenantService::round`).
+struct Round<'r, 'c> {
+    commands: &'r [(&'c str, Incoming)],
+    pending: &'r [usize],
+    ids: &'r [Option<String>],
+    now: u64,
+    stored_outcomes: &'r HashMap<&'c str, HashMap<String, String>>,
+    /// Tenants that cannot be served this round, and why.
+    failed: &'r mut BTreeMap<&'c str, ServiceError>,
+    results: &'r mut [Option<Result<Submitted, ServiceError>>],
+    /// Each caught-up tenant's instance before its decisions.
+    marks: BTreeMap<&'c str, Mark>,
+    decided: Vec<Decided<'c>>,
+    /// A command id seen earlier in this round: (its index, the first one's index).
+    echoes: Vec<(usize, usize)>,
+    /// Tenants whose decisions the store refused: rolled back, decided again.
+    lost: BTreeSet<&'c str>,
+    /// Which decided commands were appended, at which sequence number.
+    stored: Vec<(usize, Seq)>,
+}
+
+impl<'c> Round<'_, 'c> {
+    fn run(&mut self, log: &mut dyn LockedLogs, tenants: &mut HashMap<String, Served>) -> Result<(), StoreError> {
+        self.marks.clear();
+        self.decided.clear();
+        self.echoes.clear();
+        self.lost.clear();
+        self.stored.clear();
+        let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for (&index, id) in self.pending.iter().zip(self.ids) {
+            let (tenant, command) = &self.commands[index];
+            let tenant: &'c str = tenant;
+            if self.failed.contains_key(tenant) {
+                continue;
+            }
+            let Some(served) = tenants.get_mut(tenant) else {
+                self.failed.insert(tenant, ServiceError::UnknownTenant(tenant.to_owned()));
+                continue;
+            };
+            if !self.marks.contains_key(tenant) {
+                // What other hosts stored since this instance last looked; nobody can
+                // append to this tenant until the commit.
+                let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
+                if let Err(e) = catch_up(&mut read, served) {
+                    match e {
+                        ServiceError::Store(e) => return Err(e),
+                        e => {
+                            self.failed.insert(tenant, e);
+                            continue;
+                        }
+                    }
+                }
+                self.marks.insert(tenant, served.wasm.mark());
+            }
+            self.results[index] = None;
+            if let Some(id) = id {
+                if let Some(&first) = in_flight.get(&(tenant, id.as_str())) {
+                    self.echoes.push((index, first));
+                    continue;
+                }
+                if let Some(outcome) = self.stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
+                    let (outcome, seq) = (outcome.clone(), served.seq);
+                    self.results[index] = Some(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
+                    continue;
+                }
+            }
+            let text = match command {
+                Incoming::Object(fields) => stamped(fields, self.now.max(served.last_at)),
+                Incoming::Text(text) => text.clone(),
+            };
+            let decision = match served.wasm.handle_with_events(&text) {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.results[index] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+            if let Some(last) = events.last() {
+                served.last_at = served.last_at.max(at_of(last));
+            }
+            // Only accepted commands and commands with an id leave a trace in the store.
+            if !decision.accepted && id.is_none() {
+                let seq = served.seq;
+                self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
+                continue;
+            }
+            if let Some(id) = id {
+                in_flight.insert((tenant, id.as_str()), index);
+            }
+            self.decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events });
+        }
+        loop {
+            let appending: Vec<usize> =
+                (0..self.decided.len()).filter(|d| !self.lost.contains(self.decided[*d].tenant)).collect();
+            if appending.is_empty() {
+                return Ok(());
+            }
+            let appends: Vec<Append<'_>> = appending
+                .iter()
+                .map(|&d| {
+                    let decided = &self.decided[d];
+                    Append {
+                        tenant: decided.tenant,
+                        expected: tenants.get(decided.tenant).map_or(0, |served| served.seq),
+                        command_id: decided.id.as_deref(),
+                        outcome: &decided.outcome,
+                        events: &decided.events,
+                    }
+                })
+                .collect();
+            match log.append_all(&appends) {
+                Ok(seqs) => {
+                    self.stored = appending.into_iter().zip(seqs).collect();
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(tenant)) => {
+                    metrics::counter!("agentstate_append_conflicts_total").increment(1);
+                    match self.decided.iter().find(|d| d.tenant == tenant && !self.lost.contains(d.tenant)) {
+                        Some(d) => {
+                            self.lost.insert(d.tenant);
+                        }
+                        // Not told which: every tenant of the group decides again.
+                        None => {
+                            let all: Vec<&'c str> = self.decided.iter().map(|d| d.tenant).collect();
+                            self.lost.extend(all);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 impl<S: Store> TenantService<S> {
     /// Opens the service on `store`; tenants are loaded when first asked for.
     pub fn open(store: S, runtime: Arc<Runtime>, snapshot_every: u64) -> Result<Self, ServiceError> {
@@ -271,8 +406,13 @@ impl<S: Store> TenantService<S> {
     }
 
     /// One try at deciding and storing the `pending` commands: fills in their results and
-    /// returns the ones to decide again — those of tenants whose log another host appended
-    /// to first (their instances are rolled back; every other tenant's commands are stored).
+    /// returns the ones to decide again — those of tenants whose command id was stored
+    /// meanwhile, or (on a store without locks) whose log another host appended to first.
+    /// Their instances are rolled back; every other tenant's commands are stored.
+    ///
+    /// The touched tenants are loaded first; then, with their logs locked, each instance
+    /// folds what other hosts stored since it last looked, the commands are decided and
+    /// their events appended, and the transaction commits.
     fn round(
         &mut self,
         commands: &[(&str, Incoming)],
@@ -281,21 +421,26 @@ impl<S: Store> TenantService<S> {
         look_up: bool,
         results: &mut [Option<Result<Submitted, ServiceError>>],
     ) -> Vec<usize> {
-        // Where each touched tenant stood before this round: its log's end and its instance.
-        let mut before: BTreeMap<&str, Result<(Seq, Mark), ServiceError>> = BTreeMap::new();
+        let mut failed: BTreeMap<&str, ServiceError> = BTreeMap::new();
+        let mut touched: Vec<&str> = Vec::new();
         for &index in pending {
             let tenant = commands[index].0;
-            if !before.contains_key(tenant) {
-                let ready = self.ready(tenant).map(|served| (served.seq, served.wasm.mark()));
-                before.insert(tenant, ready);
+            if touched.contains(&tenant) || failed.contains_key(tenant) {
+                continue;
+            }
+            match self.load_for_round(tenant) {
+                Ok(()) => touched.push(tenant),
+                Err(e) => {
+                    failed.insert(tenant, e);
+                }
             }
         }
+        touched.sort_unstable();
         // Every command's id, and (when asked to look them up) the outcomes stored for them:
         // one lookup per tenant.
         let ids: Vec<Option<String>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
         let mut stored_outcomes: HashMap<&str, HashMap<String, String>> = HashMap::new();
-        let served: Vec<&str> = before.iter().filter(|(_, state)| look_up && state.is_ok()).map(|(t, _)| *t).collect();
-        for tenant in served {
+        for &tenant in touched.iter().filter(|_| look_up) {
             let wanted: Vec<&str> = pending
                 .iter()
                 .zip(&ids)
@@ -314,124 +459,75 @@ impl<S: Store> TenantService<S> {
                     stored_outcomes.insert(tenant, found);
                 }
                 Err(e) => {
-                    before.insert(tenant, Err(e.into()));
+                    failed.insert(tenant, e.into());
                 }
             }
         }
-        let mut decided: Vec<Decided<'_>> = Vec::new();
-        // A command id seen earlier in this round: (its index, the first one's index).
-        let mut echoes: Vec<(usize, usize)> = Vec::new();
-        let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for (&index, id) in pending.iter().zip(&ids) {
-            let (tenant, command) = &commands[index];
-            let tenant: &str = tenant;
-            if let Some(Err(e)) = before.get(tenant) {
-                results[index] = Some(Err(copy_error(e)));
-                continue;
-            }
-            if let Some(id) = id {
-                if let Some(&first) = in_flight.get(&(tenant, id.as_str())) {
-                    echoes.push((index, first));
-                    continue;
+        touched.retain(|tenant| !failed.contains_key(tenant));
+
+        let mut work = Round {
+            commands,
+            pending,
+            ids: &ids,
+            now,
+            stored_outcomes: &stored_outcomes,
+            failed: &mut failed,
+            results,
+            marks: BTreeMap::new(),
+            decided: Vec::new(),
+            echoes: Vec::new(),
+            lost: BTreeSet::new(),
+            stored: Vec::new(),
+        };
+        let tenants = &mut self.tenants;
+        let started = std::time::Instant::now();
+        let committed = self.store.locked(&touched, &mut |log| work.run(log, tenants));
+        metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
+        let Round { marks, decided, echoes, lost, stored, .. } = work;
+        match committed {
+            Ok(()) => {
+                for (done, seq) in stored {
+                    self.finish(&decided[done], seq, results);
                 }
-                if let Some(outcome) = stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
-                    let seq = self.tenants.get(tenant).map_or(0, |s| s.seq);
-                    let outcome = outcome.clone();
-                    results[index] = Some(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
-                    continue;
+            }
+            Err(e) => {
+                // Nothing was stored: every decision is undone and answered with the
+                // failure, and so is every command the round did not get to.
+                for done in &decided {
+                    results[done.index] = Some(Err(ServiceError::Store(e.clone())));
                 }
-            }
-            let Some(served) = self.tenants.get_mut(tenant) else {
-                results[index] = Some(Err(ServiceError::UnknownTenant(tenant.to_owned())));
-                continue;
-            };
-            let text = match command {
-                Incoming::Object(fields) => stamped(fields, now.max(served.last_at)),
-                Incoming::Text(text) => text.clone(),
-            };
-            let decision = match served.wasm.handle_with_events(&text) {
-                Ok(decision) => decision,
-                Err(e) => {
-                    results[index] = Some(Err(e.into()));
-                    continue;
+                for (echo, _) in &echoes {
+                    results[*echo] = Some(Err(ServiceError::Store(e.clone())));
                 }
-            };
-            let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
-            if let Some(last) = events.last() {
-                served.last_at = served.last_at.max(at_of(last));
-            }
-            // Only accepted commands and commands with an id leave a trace in the store.
-            if !decision.accepted && id.is_none() {
-                let seq = served.seq;
-                results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
-                continue;
-            }
-            if let Some(id) = id {
-                in_flight.insert((tenant, id.as_str()), index);
-            }
-            decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events });
-        }
-        // Tenants another host appended to first: rolled back, their commands decided again.
-        let mut lost: BTreeSet<&str> = BTreeSet::new();
-        loop {
-            let appends: Vec<Append<'_>> = decided
-                .iter()
-                .filter(|d| !lost.contains(d.tenant))
-                .map(|d| Append {
-                    tenant: d.tenant,
-                    expected: before.get(d.tenant).and_then(|b| b.as_ref().ok()).map_or(0, |(seq, _)| *seq),
-                    command_id: d.id.as_deref(),
-                    outcome: &d.outcome,
-                    events: &d.events,
-                })
-                .collect();
-            if appends.is_empty() {
-                break;
-            }
-            let started = std::time::Instant::now();
-            let stored = self.store.append_all(&appends);
-            metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-            match stored {
-                Ok(seqs) => {
-                    let done: Vec<&Decided<'_>> = decided.iter().filter(|d| !lost.contains(d.tenant)).collect();
-                    for (done, seq) in done.into_iter().zip(seqs) {
-                        self.finish(done, seq, results);
-                    }
-                    break;
-                }
-                Err(StoreError::Conflict(tenant)) => {
-                    metrics::counter!("agentstate_append_conflicts_total").increment(1);
-                    match decided.iter().find(|d| d.tenant == tenant && !lost.contains(d.tenant)) {
-                        Some(d) => {
-                            lost.insert(d.tenant);
-                        }
-                        // Not told which: every tenant of the group decides again.
-                        None => lost.extend(decided.iter().map(|d| d.tenant)),
+                for &index in pending {
+                    if results[index].is_none() {
+                        results[index] = Some(Err(ServiceError::Store(e.clone())));
                     }
                 }
-                Err(e) => {
-                    let failed: BTreeSet<&str> =
-                        decided.iter().filter(|d| !lost.contains(d.tenant)).map(|d| d.tenant).collect();
-                    for done in decided.iter().filter(|d| failed.contains(d.tenant)) {
-                        results[done.index] = Some(Err(ServiceError::Store(e.clone())));
-                    }
-                    // The instances applied what the store refused: load them again when
-                    // next asked for (the store may be down now).
-                    for tenant in failed {
-                        self.unload(tenant);
-                    }
-                    break;
+                for (tenant, mark) in &marks {
+                    self.roll_back(tenant, *mark);
                 }
+                self.account(&touched);
+                return Vec::new();
             }
         }
         for tenant in &lost {
-            if let Some(Ok((_, mark))) = before.get(tenant) {
+            if let Some(mark) = marks.get(tenant) {
                 self.roll_back(tenant, *mark);
             }
         }
+        for (tenant, e) in &failed {
+            if matches!(e, ServiceError::Host(_)) {
+                self.unload(tenant);
+            }
+        }
+        self.account(&touched);
         let mut redo = Vec::new();
         for &index in pending {
-            if lost.contains(commands[index].0) {
+            let tenant = commands[index].0;
+            if let Some(e) = failed.get(tenant) {
+                results[index] = Some(Err(copy_error(e)));
+            } else if lost.contains(tenant) {
                 results[index] = None;
                 redo.push(index);
             }
@@ -449,6 +545,34 @@ impl<S: Store> TenantService<S> {
             });
         }
         redo
+    }
+
+    /// Loads `tenant` for a round (its catching up happens under the round's lock).
+    fn load_for_round(&mut self, tenant: &str) -> Result<(), ServiceError> {
+        self.uses += 1;
+        if !self.tenants.contains_key(tenant) {
+            self.make_room();
+            let served = self.load(tenant)?;
+            self.memory += served.memory;
+            self.tenants.insert(tenant.to_owned(), served);
+            metrics::counter!("agentstate_tenant_loads_total").increment(1);
+            metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
+        }
+        if let Some(served) = self.tenants.get_mut(tenant) {
+            served.used = self.uses;
+        }
+        Ok(())
+    }
+
+    /// Brings the memory count up to date for tenants that ran (memory only grows).
+    fn account(&mut self, tenants: &[&str]) {
+        for tenant in tenants {
+            if let Some(served) = self.tenants.get_mut(*tenant) {
+                let grown = served.wasm.memory_bytes();
+                self.memory = self.memory + grown - served.memory.min(grown);
+                served.memory = grown;
+            }
+        }
     }
 
     /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
@@ -491,10 +615,8 @@ impl<S: Store> TenantService<S> {
             return Err(ServiceError::UnknownTenant(tenant.to_owned()));
         };
         served.used = uses;
-        let started = std::time::Instant::now();
-        let caught_up = catch_up(&self.store, tenant, served);
-        metrics::histogram!("agentstate_store_read_seconds", "read" => "catch_up")
-            .record(started.elapsed().as_secs_f64());
+        let store = &self.store;
+        let caught_up = catch_up(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), served);
         let grown = served.wasm.memory_bytes();
         self.memory = self.memory + grown - served.memory.min(grown);
         served.memory = grown;
@@ -561,7 +683,8 @@ impl<S: Store> TenantService<S> {
         scratch.start(&self.store.description(tenant)?)?;
         let mut found = parse(scratch.query(&user_query)?)?;
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        each_chunk(&self.store, tenant, 0, |events, _, _| {
+        let store = &self.store;
+        each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, _| {
             let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
             found.extend(parse(served.wasm.query(&query)?)?);
             Ok(())
@@ -618,7 +741,7 @@ impl<S: Store> TenantService<S> {
             seq => self.store.events_after(tenant, seq - 1, 1)?.first().map_or(0, |(_, e)| at_of(e)),
         };
         let mut served = Served { memory: wasm.memory_bytes(), wasm, seq, last_at, since_snapshot: 0, used: self.uses };
-        catch_up(&self.store, tenant, &mut served)?;
+        catch_up(&mut |after| self.store.events_after(tenant, after, REPLAY_CHUNK), &mut served)?;
         served.memory = served.wasm.memory_bytes();
         Ok(served)
     }
@@ -668,27 +791,34 @@ impl<S: Store> TenantService<S> {
 }
 
 /// Folds what the log gained after the instance's last event.
-fn catch_up<S: Store>(store: &S, tenant: &str, served: &mut Served) -> Result<(), ServiceError> {
-    each_chunk(store, tenant, served.seq, |events, count, (last_seq, last_event)| {
+/// `read` gives the chunk of the log after a sequence number.
+fn catch_up(
+    read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
+    served: &mut Served,
+) -> Result<(), ServiceError> {
+    let started = std::time::Instant::now();
+    let caught_up = each_chunk(read, served.seq, |events, count, (last_seq, last_event)| {
         served.wasm.apply(events)?;
         served.seq = last_seq;
         served.last_at = served.last_at.max(at_of(last_event));
         served.since_snapshot += count as u64;
         Ok(())
-    })
+    });
+    metrics::histogram!("agentstate_store_read_seconds", "read" => "catch_up").record(started.elapsed().as_secs_f64());
+    caught_up
 }
 
-/// Reads the tenant's log after `after` in chunks of [`REPLAY_CHUNK`], handing each to
-/// `each` as a JSON array (the form the module takes) with its length and its last event.
-fn each_chunk<S: Store>(
-    store: &S,
-    tenant: &str,
+/// Reads a log after `after` in chunks of [`REPLAY_CHUNK`] (`read` gives the chunk after a
+/// sequence number), handing each to `each` as a JSON array (the form the module takes)
+/// with its length and its last event.
+fn each_chunk(
+    read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
     after: Seq,
     mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<(), ServiceError>,
 ) -> Result<(), ServiceError> {
     let mut next = after;
     loop {
-        let chunk = store.events_after(tenant, next, REPLAY_CHUNK)?;
+        let chunk = read(next)?;
         let Some((last, last_event)) = chunk.last() else { return Ok(()) };
         next = *last;
         let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));

@@ -93,6 +93,19 @@ pub trait EventLog: Send {
     /// given for it, or a command id is stored already. Returns each tenant's last
     /// sequence number after each command.
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
+    /// Locks the logs of `tenants` — other hosts' appends to them wait — runs `work` in
+    /// one transaction and commits what it appended; nothing of it when `work` or the
+    /// commit fails. A host that reads, decides and appends under the lock never decides
+    /// on a stale log. (The default locks nothing: the appends stay conditional, and a
+    /// host that lost a race learns it as a `Conflict`.)
+    fn locked(
+        &mut self,
+        tenants: &[&str],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let _ = tenants;
+        work(&mut Unlocked(self))
+    }
     /// The stored outcome of command `id`, if it was decided before.
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
     /// The stored outcomes of those of `ids` decided before, by id (a backend across the
@@ -117,6 +130,27 @@ pub trait EventLog: Send {
     /// Whether the store answers now (for `/healthz`: a host that cannot commit should get
     /// no traffic).
     fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The logs of some tenants inside one transaction (see [`EventLog::locked`]).
+pub trait LockedLogs {
+    /// Up to `limit` events after `after`, in order, as the log is inside the transaction.
+    fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
+    /// As [`EventLog::append_all`], inside the transaction: a refused append leaves
+    /// nothing behind, and the transaction goes on.
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
+}
+
+/// A log used as it is, without a transaction around the work.
+struct Unlocked<'a, T: ?Sized>(&'a mut T);
+
+impl<T: EventLog + ?Sized> LockedLogs for Unlocked<'_, T> {
+    fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.0.events_after(tenant, after, limit)
+    }
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        self.0.append_all(appends)
+    }
 }
 
 /// Hashes of access tokens and whom they speak for.
@@ -148,6 +182,13 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     }
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
         (**self).append_all(appends)
+    }
+    fn locked(
+        &mut self,
+        tenants: &[&str],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).locked(tenants, work)
     }
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
         (**self).outcome(tenant, id)

@@ -16,7 +16,7 @@ use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Statement};
 
-use super::{Append, Change, EventLog, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+use super::{Append, Change, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
 
 mod migrations {
     refinery::embed_migrations!("migrations/postgres");
@@ -38,7 +38,7 @@ impl From<postgres::Error> for StoreError {
 
 /// The statements of the hot path, prepared once per connection.
 struct Prepared {
-    lock_tenant: Statement,
+    lock_tenants: Statement,
     advance: Statement,
     insert_events: Statement,
     remember: Statement,
@@ -119,8 +119,12 @@ impl PgStore {
 impl Connection {
     fn prepare(mut client: Client) -> Result<Connection, StoreError> {
         let sql = Prepared {
-            lock_tenant: client.prepare("SELECT last_seq FROM tenants WHERE id = $1 FOR UPDATE")?,
-            advance: client.prepare("UPDATE tenants SET last_seq = $2 WHERE id = $1")?,
+            lock_tenants: client
+                .prepare("SELECT id, last_seq FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")?,
+            advance: client.prepare(
+                "UPDATE tenants SET last_seq = ends.seq \
+                 FROM UNNEST($1::text[], $2::bigint[]) AS ends(id, seq) WHERE tenants.id = ends.id",
+            )?,
             insert_events: client.prepare(
                 "INSERT INTO events (tenant, seq, event) \
                  SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
@@ -130,7 +134,7 @@ impl Connection {
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING \
                  RETURNING tenant, id",
             )?,
-            notify: client.prepare("SELECT pg_notify($1, $2)")?,
+            notify: client.prepare("SELECT pg_notify($1, notice) FROM UNNEST($2::text[]) AS notice")?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
             outcomes: client.prepare("SELECT id, outcome FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
             events_after: client
@@ -172,67 +176,25 @@ impl EventLog for PgStore {
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
         self.with(|c| {
             let mut tx = c.client.transaction()?;
-            // Each tenant's row is locked in id order (no deadlock between hosts), and only
-            // a log that still ends where the deciding host read it is appended to.
-            let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
-            for append in appends {
-                last.entry(append.tenant).or_insert(append.expected);
-            }
-            for (tenant, expected) in &last {
-                let stored = tx
-                    .query_opt(&c.sql.lock_tenant, &[tenant])?
-                    .map(|r| r.get::<_, i64>(0) as Seq)
-                    .ok_or_else(|| StoreError::UnknownTenant((*tenant).to_owned()))?;
-                if stored != *expected {
-                    return Err(StoreError::Conflict((*tenant).to_owned()));
-                }
-            }
-            let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut id_tenants, mut ids, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
-            let mut seqs = Vec::with_capacity(appends.len());
-            for append in appends {
-                let seq = last.entry(append.tenant).or_default();
-                for event in append.events {
-                    *seq += 1;
-                    event_tenants.push(append.tenant);
-                    event_seqs.push(*seq as i64);
-                    events.push(event.as_str());
-                }
-                if let Some(id) = append.command_id {
-                    id_tenants.push(append.tenant);
-                    ids.push(id);
-                    outcomes.push(append.outcome);
-                }
-                seqs.push(*seq);
-            }
-            if !events.is_empty() {
-                tx.execute(&c.sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
-            }
-            if !ids.is_empty() {
-                let remembered: std::collections::HashSet<(String, String)> = tx
-                    .query(&c.sql.remember, &[&id_tenants, &ids, &outcomes])?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect();
-                // Another host stored one of these ids first (a retry sent to it): that
-                // tenant decides again.
-                if let Some((tenant, _)) = id_tenants
-                    .iter()
-                    .zip(&ids)
-                    .find(|(tenant, id)| !remembered.contains(&((**tenant).to_owned(), (**id).to_owned())))
-                {
-                    return Err(StoreError::Conflict((*tenant).to_owned()));
-                }
-            }
-            for (tenant, seq) in &last {
-                tx.execute(&c.sql.advance, &[tenant, &(*seq as i64)])?;
-                tx.execute(&c.sql.notify, &[&CHANNEL, &format!("{seq}:{tenant}")])?;
-            }
-            tx.commit().map_err(|e| match e.code() {
-                Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(String::new()),
-                _ => e.into(),
-            })?;
+            let seqs = append_in(&mut tx, &c.sql, appends)?;
+            tx.commit().map_err(committed)?;
             Ok(seqs)
+        })
+    }
+
+    fn locked(
+        &mut self,
+        tenants: &[&str],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let Connection { client, sql } = c;
+            let mut tx = client.transaction()?;
+            // In id order, so two hosts locking overlapping tenants never deadlock.
+            tx.query(&sql.lock_tenants, &[&tenants])?;
+            work(&mut Locked { tx: &mut tx, sql })?;
+            tx.commit().map_err(committed)?;
+            Ok(())
         })
     }
 
@@ -346,6 +308,99 @@ impl TokenStore for PgStore {
             };
             Ok(revoked as usize)
         })
+    }
+}
+
+/// The store inside a transaction holding its tenants' rows.
+struct Locked<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    sql: &'a Prepared,
+}
+
+impl LockedLogs for Locked<'_, '_> {
+    fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = self.tx.query(&self.sql.events_after, &[&tenant, &(after as i64), &limit])?;
+        Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))).collect())
+    }
+
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        // A savepoint: a refused append leaves nothing behind, and the transaction goes on.
+        let mut savepoint = self.tx.transaction()?;
+        let seqs = append_in(&mut savepoint, self.sql, appends)?;
+        savepoint.commit()?;
+        Ok(seqs)
+    }
+}
+
+/// Appends inside the caller's transaction: each tenant's row locked, the append refused
+/// when the log no longer ends where the deciding host read it, the events and outcomes
+/// inserted, the logs' ends advanced and announced — a few statements, whatever the count.
+fn append_in(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &Prepared,
+    appends: &[Append<'_>],
+) -> Result<Vec<Seq>, StoreError> {
+    let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
+    for append in appends {
+        last.entry(append.tenant).or_insert(append.expected);
+    }
+    let tenants: Vec<&str> = last.keys().copied().collect();
+    let stored: HashMap<String, Seq> =
+        tx.query(&sql.lock_tenants, &[&tenants])?.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect();
+    for (tenant, expected) in &last {
+        match stored.get(*tenant) {
+            None => return Err(StoreError::UnknownTenant((*tenant).to_owned())),
+            Some(seq) if seq != expected => return Err(StoreError::Conflict((*tenant).to_owned())),
+            Some(_) => {}
+        }
+    }
+    let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut id_tenants, mut ids, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seqs = Vec::with_capacity(appends.len());
+    for append in appends {
+        let seq = last.entry(append.tenant).or_default();
+        for event in append.events {
+            *seq += 1;
+            event_tenants.push(append.tenant);
+            event_seqs.push(*seq as i64);
+            events.push(event.as_str());
+        }
+        if let Some(id) = append.command_id {
+            id_tenants.push(append.tenant);
+            ids.push(id);
+            outcomes.push(append.outcome);
+        }
+        seqs.push(*seq);
+    }
+    if !events.is_empty() {
+        tx.execute(&sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
+    }
+    if !ids.is_empty() {
+        let remembered: std::collections::HashSet<(String, String)> =
+            tx.query(&sql.remember, &[&id_tenants, &ids, &outcomes])?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        // Another host stored one of these ids first (a retry sent to it): that tenant
+        // decides again.
+        if let Some((tenant, _)) = id_tenants
+            .iter()
+            .zip(&ids)
+            .find(|(tenant, id)| !remembered.contains(&((**tenant).to_owned(), (**id).to_owned())))
+        {
+            return Err(StoreError::Conflict((*tenant).to_owned()));
+        }
+    }
+    let ends: Vec<i64> = last.values().map(|seq| *seq as i64).collect();
+    let notices: Vec<String> = last.iter().map(|(tenant, seq)| format!("{seq}:{tenant}")).collect();
+    tx.execute(&sql.advance, &[&tenants, &ends])?;
+    tx.query(&sql.notify, &[&CHANNEL, &notices])?;
+    Ok(seqs)
+}
+
+/// A commit refused for a duplicate key lost a race it could not see coming.
+fn committed(e: postgres::Error) -> StoreError {
+    match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(String::new()),
+        _ => e.into(),
     }
 }
 

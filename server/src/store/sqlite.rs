@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Append, EventLog, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+use super::{Append, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
 
 mod migrations {
     refinery::embed_migrations!("migrations/sqlite");
@@ -87,45 +87,21 @@ impl EventLog for SqliteStore {
 
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
         let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
-        for append in appends {
-            if last.contains_key(append.tenant) {
-                continue;
-            }
-            let stored = tx
-                .query_row("SELECT last_seq FROM tenants WHERE id = ?1", [append.tenant], |r| r.get::<_, i64>(0))
-                .optional()?
-                .ok_or_else(|| StoreError::UnknownTenant(append.tenant.to_owned()))?;
-            if stored as Seq != append.expected {
-                return Err(StoreError::Conflict(append.tenant.to_owned()));
-            }
-            last.insert(append.tenant, append.expected);
-        }
-        let mut seqs = Vec::with_capacity(appends.len());
-        {
-            let mut insert = tx.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
-            let mut remember =
-                tx.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)")?;
-            for append in appends {
-                let seq = last.entry(append.tenant).or_default();
-                for event in append.events {
-                    *seq += 1;
-                    insert.execute(params![append.tenant, *seq as i64, event])?;
-                }
-                if let Some(id) = append.command_id
-                    && remember.execute(params![append.tenant, id, append.outcome])? == 0
-                {
-                    return Err(StoreError::Conflict(append.tenant.to_owned()));
-                }
-                seqs.push(*seq);
-            }
-            let mut advance = tx.prepare_cached("UPDATE tenants SET last_seq = ?2 WHERE id = ?1")?;
-            for (tenant, seq) in &last {
-                advance.execute(params![tenant, *seq as i64])?;
-            }
-        }
+        let seqs = append_in(&tx, appends)?;
         tx.commit()?;
         Ok(seqs)
+    }
+
+    fn locked(
+        &mut self,
+        _tenants: &[&str],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // IMMEDIATE takes the database's write lock: no other writer until the commit.
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        work(&mut Locked { tx: &tx })?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
@@ -137,14 +113,7 @@ impl EventLog for SqliteStore {
     }
 
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
-        let mut query = self
-            .db
-            .prepare_cached("SELECT seq, event FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
-        let rows = query
-            .query_map(params![tenant, after as i64, limit.min(i64::MAX as usize) as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = events_after_in(&self.db, tenant, after, limit)?;
         if rows.is_empty() {
             // Only an empty answer can come from a tenant that does not exist.
             self.known(tenant)?;
@@ -179,6 +148,78 @@ impl EventLog for SqliteStore {
         self.db.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// The store inside an IMMEDIATE transaction.
+struct Locked<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl LockedLogs for Locked<'_> {
+    fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        events_after_in(self.tx, tenant, after, limit)
+    }
+
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        // A savepoint: a refused append leaves nothing behind in the transaction.
+        self.tx.execute_batch("SAVEPOINT append")?;
+        let appended = append_in(self.tx, appends);
+        if appended.is_err() {
+            self.tx.execute_batch("ROLLBACK TO append")?;
+        }
+        self.tx.execute_batch("RELEASE append")?;
+        appended
+    }
+}
+
+/// Appends inside the caller's transaction, conditional on where each tenant's log ends.
+fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+    let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
+    for append in appends {
+        if last.contains_key(append.tenant) {
+            continue;
+        }
+        let stored = db
+            .query_row("SELECT last_seq FROM tenants WHERE id = ?1", [append.tenant], |r| r.get::<_, i64>(0))
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownTenant(append.tenant.to_owned()))?;
+        if stored as Seq != append.expected {
+            return Err(StoreError::Conflict(append.tenant.to_owned()));
+        }
+        last.insert(append.tenant, append.expected);
+    }
+    let mut seqs = Vec::with_capacity(appends.len());
+    let mut insert = db.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
+    let mut remember = db.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)")?;
+    for append in appends {
+        let seq = last.entry(append.tenant).or_default();
+        for event in append.events {
+            *seq += 1;
+            insert.execute(params![append.tenant, *seq as i64, event])?;
+        }
+        if let Some(id) = append.command_id
+            && remember.execute(params![append.tenant, id, append.outcome])? == 0
+        {
+            return Err(StoreError::Conflict(append.tenant.to_owned()));
+        }
+        seqs.push(*seq);
+    }
+    let mut advance = db.prepare_cached("UPDATE tenants SET last_seq = ?2 WHERE id = ?1")?;
+    for (tenant, seq) in &last {
+        advance.execute(params![tenant, *seq as i64])?;
+    }
+    Ok(seqs)
+}
+
+fn events_after_in(db: &Connection, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+    let mut query =
+        db.prepare_cached("SELECT seq, event FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+    let rows = query
+        .query_map(params![tenant, after as i64, limit.min(i64::MAX as usize) as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 impl TokenStore for SqliteStore {
