@@ -310,6 +310,17 @@ async fn three_hosts_serve_one_tenant_with_no_lost_doubled_or_forked_event() {
         task.abort();
     }
 
+    // A dashboard that followed host 0 resumes on host 2 with its Last-Event-ID.
+    let resumed_from = log.len() - 5;
+    let seen = Arc::new(Mutex::new(vec![log[resumed_from - 1].clone()]));
+    let task = follow(http.clone(), bases[2].clone(), setup.tokens[0].clone(), seen.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.lock().await.len() < 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert_eq!(seen.lock().await[1..], log[resumed_from..], "resumed after {resumed_from}, on another host");
+
     // What the hosts counted is what the clients were told.
     let mut counted = 0.0;
     let mut conflicts = 0.0;
