@@ -1,0 +1,425 @@
+//! One round of deciding: the commands of a group commit are decided and stored in one
+//! transaction that holds the logs of the tenants they touch — each instance first folds
+//! what other hosts stored, then decides, then the events are appended. What the store
+//! still refuses (a command id stored meanwhile; on a store without locks, another host's
+//! append) is rolled back in its tenant's instance and decided again in the next round.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
+use crate::store::{Append, LockedLogs, Seq, Store, StoreError};
+use agentstate_runtime::{HostError, Mark};
+
+/// How often one group of commands is decided again after other hosts appended first,
+/// before its commands are answered with the conflict (503: try again).
+const MAX_ROUNDS: usize = 32;
+
+#[derive(Deserialize)]
+struct CommandId<'a> {
+    #[serde(default, borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The command's `id`, when it has one (a text that is no command has none).
+fn command_id(command: &Incoming) -> Option<String> {
+    match command {
+        Incoming::Object(fields) => fields.get("id").and_then(Value::as_str).map(str::to_owned),
+        Incoming::Text(text) => {
+            serde_json::from_str::<CommandId>(text).ok().and_then(|c| c.id).map(|id| id.into_owned())
+        }
+    }
+}
+
+/// A decided command on its way into the store.
+struct Decided<'a> {
+    index: usize,
+    tenant: &'a str,
+    id: Option<String>,
+    outcome: String,
+    events: Vec<String>,
+}
+
+/// The work of one round under the store's lock (see `TenantService::round`).
+struct Round<'r, 'c> {
+    commands: &'r [(&'c str, Incoming)],
+    pending: &'r [usize],
+    ids: &'r [Option<String>],
+    now: u64,
+    stored_outcomes: &'r HashMap<&'c str, HashMap<String, String>>,
+    /// Tenants that cannot be served this round, and why.
+    failed: &'r mut BTreeMap<&'c str, ServiceError>,
+    results: &'r mut [Option<Result<Submitted, ServiceError>>],
+    /// Each caught-up tenant's instance before its decisions.
+    marks: BTreeMap<&'c str, Mark>,
+    decided: Vec<Decided<'c>>,
+    /// A command id seen earlier in this round: (its index, the first one's index).
+    echoes: Vec<(usize, usize)>,
+    /// Tenants whose decisions the store refused: rolled back, decided again.
+    lost: BTreeSet<&'c str>,
+    /// Which decided commands were appended, at which sequence number.
+    stored: Vec<(usize, Seq)>,
+}
+
+impl<'c> Round<'_, 'c> {
+    fn run(&mut self, log: &mut dyn LockedLogs, tenants: &mut HashMap<String, Served>) -> Result<(), StoreError> {
+        self.marks.clear();
+        self.decided.clear();
+        self.echoes.clear();
+        self.lost.clear();
+        self.stored.clear();
+        let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for (&index, id) in self.pending.iter().zip(self.ids) {
+            let (tenant, command) = &self.commands[index];
+            let tenant: &'c str = tenant;
+            if self.failed.contains_key(tenant) {
+                continue;
+            }
+            let Some(served) = tenants.get_mut(tenant) else {
+                self.failed.insert(tenant, ServiceError::UnknownTenant(tenant.to_owned()));
+                continue;
+            };
+            if !self.marks.contains_key(tenant) {
+                // What other hosts stored since this instance last looked; nobody can
+                // append to this tenant until the commit.
+                let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
+                if let Err(e) = catch_up(&mut read, served) {
+                    match e {
+                        ServiceError::Store(e) => return Err(e),
+                        e => {
+                            self.failed.insert(tenant, e);
+                            continue;
+                        }
+                    }
+                }
+                self.marks.insert(tenant, served.wasm.mark());
+            }
+            self.results[index] = None;
+            if let Some(id) = id {
+                if let Some(&first) = in_flight.get(&(tenant, id.as_str())) {
+                    self.echoes.push((index, first));
+                    continue;
+                }
+                if let Some(outcome) = self.stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
+                    let (outcome, seq) = (outcome.clone(), served.seq);
+                    self.results[index] = Some(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
+                    continue;
+                }
+            }
+            let text = match command {
+                Incoming::Object(fields) => stamped(fields, self.now.max(served.last_at)),
+                Incoming::Text(text) => text.clone(),
+            };
+            let decision = match served.wasm.handle_with_events(&text) {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.results[index] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+            if let Some(last) = events.last() {
+                served.last_at = served.last_at.max(at_of(last));
+            }
+            // Only accepted commands and commands with an id leave a trace in the store.
+            if !decision.accepted && id.is_none() {
+                let seq = served.seq;
+                self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
+                continue;
+            }
+            if let Some(id) = id {
+                in_flight.insert((tenant, id.as_str()), index);
+            }
+            self.decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events });
+        }
+        loop {
+            let appending: Vec<usize> =
+                (0..self.decided.len()).filter(|d| !self.lost.contains(self.decided[*d].tenant)).collect();
+            if appending.is_empty() {
+                return Ok(());
+            }
+            let appends: Vec<Append<'_>> = appending
+                .iter()
+                .map(|&d| {
+                    let decided = &self.decided[d];
+                    Append {
+                        tenant: decided.tenant,
+                        expected: tenants.get(decided.tenant).map_or(0, |served| served.seq),
+                        command_id: decided.id.as_deref(),
+                        outcome: &decided.outcome,
+                        events: &decided.events,
+                    }
+                })
+                .collect();
+            match log.append_all(&appends) {
+                Ok(seqs) => {
+                    self.stored = appending.into_iter().zip(seqs).collect();
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(tenant)) => {
+                    metrics::counter!("agentstate_append_conflicts_total").increment(1);
+                    match self.decided.iter().find(|d| d.tenant == tenant && !self.lost.contains(d.tenant)) {
+                        Some(d) => {
+                            self.lost.insert(d.tenant);
+                        }
+                        // Not told which: every tenant of the group decides again.
+                        None => {
+                            let all: Vec<&'c str> = self.decided.iter().map(|d| d.tenant).collect();
+                            self.lost.extend(all);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl<S: Store> TenantService<S> {
+    /// Decides and stores `commands` (at most half the loaded bound of tenants), deciding
+    /// again the commands of every tenant whose log another host appended to first.
+    pub(super) fn decide_and_store(
+        &mut self,
+        commands: &[(&str, Incoming)],
+        now: u64,
+    ) -> Vec<Result<Submitted, ServiceError>> {
+        let mut results: Vec<Option<Result<Submitted, ServiceError>>> = commands.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..commands.len()).collect();
+        for round in 0..MAX_ROUNDS {
+            self.round_began = self.uses + 1;
+            if round > 0 {
+                metrics::counter!("agentstate_redecides_total").increment(1);
+            }
+            // The first round looks up no stored outcomes: a command id stored before is
+            // found by the append (a conflict), and only then looked up.
+            pending = self.round(commands, &pending, now, round > 0, &mut results);
+            if pending.is_empty() {
+                break;
+            }
+        }
+        if !pending.is_empty() {
+            tracing::warn!(rounds = MAX_ROUNDS, "other hosts kept appending first; giving up on these commands");
+        }
+        self.evict_over_bounds();
+        results
+            .into_iter()
+            .zip(commands)
+            .map(|(result, (tenant, _))| {
+                result.unwrap_or_else(|| Err(StoreError::Conflict((*tenant).to_owned()).into()))
+            })
+            .collect()
+    }
+
+    /// One try at deciding and storing the `pending` commands: fills in their results and
+    /// returns the ones to decide again — those of tenants whose command id was stored
+    /// meanwhile, or (on a store without locks) whose log another host appended to first.
+    /// Their instances are rolled back; every other tenant's commands are stored.
+    ///
+    /// The touched tenants are loaded first; then, with their logs locked, each instance
+    /// folds what other hosts stored since it last looked, the commands are decided and
+    /// their events appended, and the transaction commits.
+    fn round(
+        &mut self,
+        commands: &[(&str, Incoming)],
+        pending: &[usize],
+        now: u64,
+        look_up: bool,
+        results: &mut [Option<Result<Submitted, ServiceError>>],
+    ) -> Vec<usize> {
+        let mut failed: BTreeMap<&str, ServiceError> = BTreeMap::new();
+        let mut touched: Vec<&str> = Vec::new();
+        for &index in pending {
+            let tenant = commands[index].0;
+            if touched.contains(&tenant) || failed.contains_key(tenant) {
+                continue;
+            }
+            match self.load_for_round(tenant) {
+                Ok(()) => touched.push(tenant),
+                Err(e) => {
+                    failed.insert(tenant, e);
+                }
+            }
+        }
+        touched.sort_unstable();
+        // Every command's id, and (when asked to look them up) the outcomes stored for them:
+        // one lookup per tenant.
+        let ids: Vec<Option<String>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
+        let mut stored_outcomes: HashMap<&str, HashMap<String, String>> = HashMap::new();
+        for &tenant in touched.iter().filter(|_| look_up) {
+            let wanted: Vec<&str> = pending
+                .iter()
+                .zip(&ids)
+                .filter(|(index, _)| commands[**index].0 == tenant)
+                .filter_map(|(_, id)| id.as_deref())
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let looked_up = self.store.outcomes(tenant, &wanted);
+            metrics::histogram!("agentstate_store_read_seconds", "read" => "outcomes")
+                .record(started.elapsed().as_secs_f64());
+            match looked_up {
+                Ok(found) => {
+                    stored_outcomes.insert(tenant, found);
+                }
+                Err(e) => {
+                    failed.insert(tenant, e.into());
+                }
+            }
+        }
+        touched.retain(|tenant| !failed.contains_key(tenant));
+
+        let mut work = Round {
+            commands,
+            pending,
+            ids: &ids,
+            now,
+            stored_outcomes: &stored_outcomes,
+            failed: &mut failed,
+            results,
+            marks: BTreeMap::new(),
+            decided: Vec::new(),
+            echoes: Vec::new(),
+            lost: BTreeSet::new(),
+            stored: Vec::new(),
+        };
+        let tenants = &mut self.tenants;
+        let started = std::time::Instant::now();
+        let committed = self.store.locked(&touched, &mut |log| work.run(log, tenants));
+        metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
+        let Round { marks, decided, echoes, lost, stored, .. } = work;
+        match committed {
+            Ok(()) => {
+                for (done, seq) in stored {
+                    self.finish(&decided[done], seq, results);
+                }
+            }
+            Err(e) => {
+                // Nothing was stored: every decision is undone and answered with the
+                // failure, and so is every command the round did not get to.
+                for done in &decided {
+                    results[done.index] = Some(Err(ServiceError::Store(e.clone())));
+                }
+                for (echo, _) in &echoes {
+                    results[*echo] = Some(Err(ServiceError::Store(e.clone())));
+                }
+                for &index in pending {
+                    if results[index].is_none() {
+                        results[index] = Some(Err(ServiceError::Store(e.clone())));
+                    }
+                }
+                for (tenant, mark) in &marks {
+                    self.roll_back(tenant, *mark);
+                }
+                self.account(&touched);
+                return Vec::new();
+            }
+        }
+        for tenant in &lost {
+            if let Some(mark) = marks.get(tenant) {
+                self.roll_back(tenant, *mark);
+            }
+        }
+        for (tenant, e) in &failed {
+            if matches!(e, ServiceError::Host(_)) {
+                self.unload(tenant);
+            }
+        }
+        self.account(&touched);
+        let mut redo = Vec::new();
+        for &index in pending {
+            let tenant = commands[index].0;
+            if let Some(e) = failed.get(tenant) {
+                results[index] = Some(Err(copy_error(e)));
+            } else if lost.contains(tenant) {
+                results[index] = None;
+                redo.push(index);
+            }
+        }
+        for (echo, first) in echoes {
+            if lost.contains(commands[echo].0) {
+                continue;
+            }
+            results[echo] = Some(match &results[first] {
+                Some(Ok(first)) => {
+                    Ok(Submitted { outcome: first.outcome.clone(), seq: first.seq, retried: true, stored: Vec::new() })
+                }
+                Some(Err(e)) => Err(copy_error(e)),
+                None => Err(ServiceError::UnknownTenant(String::new())),
+            });
+        }
+        redo
+    }
+
+    /// Loads `tenant` for a round (its catching up happens under the round's lock).
+    fn load_for_round(&mut self, tenant: &str) -> Result<(), ServiceError> {
+        self.uses += 1;
+        if !self.tenants.contains_key(tenant) {
+            self.make_room();
+            let served = self.load(tenant)?;
+            self.memory += served.memory;
+            self.tenants.insert(tenant.to_owned(), served);
+            metrics::counter!("agentstate_tenant_loads_total").increment(1);
+            metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
+        }
+        if let Some(served) = self.tenants.get_mut(tenant) {
+            served.used = self.uses;
+        }
+        Ok(())
+    }
+
+    /// Brings the memory count up to date for tenants that ran (memory only grows).
+    fn account(&mut self, tenants: &[&str]) {
+        for tenant in tenants {
+            if let Some(served) = self.tenants.get_mut(*tenant) {
+                let grown = served.wasm.memory_bytes();
+                self.memory = self.memory + grown - served.memory.min(grown);
+                served.memory = grown;
+            }
+        }
+    }
+
+    /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
+    fn finish(&mut self, done: &Decided<'_>, seq: Seq, results: &mut [Option<Result<Submitted, ServiceError>>]) {
+        let count = done.events.len() as u64;
+        if let Some(served) = self.tenants.get_mut(done.tenant) {
+            served.seq = seq;
+        }
+        if let Err(e) = self.count_towards_snapshot(done.tenant, count) {
+            // The events are stored; only the snapshot failed. The next cadence tries
+            // again, and the log alone rebuilds the tenant meanwhile.
+            tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
+        }
+        let stored = (seq + 1 - count..=seq).zip(done.events.iter().cloned()).collect();
+        results[done.index] = Some(Ok(Submitted { outcome: done.outcome.clone(), seq, retried: false, stored }));
+    }
+
+    /// Undoes this round's decisions on `tenant`'s instance; one that cannot be rolled back
+    /// is loaded again on its next request.
+    fn roll_back(&mut self, tenant: &str, mark: Mark) {
+        let Some(served) = self.tenants.get_mut(tenant) else { return };
+        if served.wasm.rollback(mark).is_err() {
+            self.unload(tenant);
+        }
+    }
+}
+
+/// The command's JSON with `at` added (the API refuses commands that carry one).
+fn stamped(fields: &Map<String, Value>, at: u64) -> String {
+    let text = serde_json::to_string(fields).unwrap_or_default();
+    match text.strip_suffix('}') {
+        Some(open) if open.len() > 1 => format!("{open},\"at\":{at}}}"),
+        _ => format!("{{\"at\":{at}}}"),
+    }
+}
+
+fn copy_error(e: &ServiceError) -> ServiceError {
+    match e {
+        ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),
+        ServiceError::Store(e) => ServiceError::Store(e.clone()),
+        ServiceError::Host(e) => ServiceError::Host(HostError::Rebuild(e.to_string())),
+    }
+}
