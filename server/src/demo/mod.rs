@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::http::writer::{Incoming, Writer};
-use crate::service::TenantService;
-use crate::store::Store;
+use crate::service::{ServiceError, TenantService};
+use crate::store::{Store, StoreError};
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -57,11 +57,18 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
             return Ok(tokens);
         }
     } else {
-        service.create_tenant(TENANT, &description).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
-        for command in first_day(now_ms()) {
-            service.submit(TENANT, &command.to_string()).map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
+        match service.create_tenant(TENANT, &description) {
+            Ok(()) => {
+                for command in first_day(now_ms()) {
+                    let seeded = service.submit(TENANT, &command.to_string());
+                    seeded.map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
+                }
+                tracing::info!(tenant = TENANT, "seeded the demo tenant");
+            }
+            // Another host sharing the database seeded it a moment ago.
+            Err(ServiceError::Store(StoreError::TenantExists(_))) => {}
+            Err(e) => return Err(format!("cannot seed the demo tenant: {e}")),
         }
-        tracing::info!(tenant = TENANT, "seeded the demo tenant");
     }
     let people: Value = serde_json::from_str(&description).map_err(|e| e.to_string())?;
     let mut tokens = DemoTokens { tenant: TENANT.into(), tokens: Vec::new() };
