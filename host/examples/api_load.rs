@@ -14,39 +14,15 @@
 //! c mod T). FOLLOWERS live feeds (SSE, as dashboards hold them) follow the first tenant
 //! on the first host meanwhile; each must receive every event of it.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const AGENTS_PER_CLIENT: usize = 20;
 const CHANNELS: usize = 20;
 
-fn binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("AGENTSTATE_BIN") {
-        return bin.into();
-    }
-    let exe = std::env::current_exe().expect("own path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    dir.join("agentstate")
-}
-
-/// `cargo run --example` does not build the package's binaries: a server left from an
-/// older build would be measured instead of the code in front of you.
-fn build_server() {
-    if std::env::var_os("AGENTSTATE_BIN").is_some() {
-        return;
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "-p", "agentstate-host", "--bin", "agentstate"])
-        .status()
-        .expect("runs cargo");
-    assert!(status.success(), "building the server failed");
-}
-
-fn cli(args: &[&str], data: &Path, database: Option<&str>) -> String {
-    let mut command = Command::new(binary());
+fn cli(binary: &Path, args: &[&str], data: &Path, database: Option<&str>) -> String {
+    let mut command = Command::new(binary);
     if let Some(url) = database {
         command.env("AGENTSTATE_DATABASE_URL", url);
     }
@@ -103,7 +79,7 @@ async fn main() {
     let tenants: usize = option(&all, "--tenants").and_then(|t| t.parse().ok()).unwrap_or(1).clamp(1, clients);
     let postgres = option(&all, "--store").as_deref() == Some("postgres");
     assert!(postgres || hosts == 1, "SQLite is one host's store: --store postgres for several hosts");
-    build_server();
+    let binary = agentstate_testkit::release_server().expect("the server");
     let data = tempfile::tempdir().expect("tempdir");
     let cluster = postgres.then(|| agentstate_testkit::PgCluster::start().expect("a PostgreSQL cluster"));
     let database = cluster.as_ref().map(|c| c.database("load").expect("a database"));
@@ -111,37 +87,43 @@ async fn main() {
     let description = data.path().join("tenant.yaml");
     std::fs::write(&description, tenant(clients)).expect("writes");
     for t in 0..tenants {
-        cli(&["tenant", "create", &format!("load{t}"), description.to_str().expect("utf-8")], data.path(), database);
+        cli(
+            &binary,
+            &["tenant", "create", &format!("load{t}"), description.to_str().expect("utf-8")],
+            data.path(),
+            database,
+        );
     }
     let tokens: Vec<String> = (0..clients)
         .map(|c| {
             let tenant = format!("load{}", c % tenants);
-            cli(&["token", "create", "--tenant", &tenant, "--user", &format!("admin{c}")], data.path(), database)
+            cli(
+                &binary,
+                &["token", "create", "--tenant", &tenant, "--user", &format!("admin{c}")],
+                data.path(),
+                database,
+            )
         })
         .collect();
 
     let mut servers = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..hosts {
-        let mut command = Command::new(binary());
+        let mut command = Command::new(&binary);
         if let Some(url) = database {
             command.env("AGENTSTATE_DATABASE_URL", url);
         }
-        let mut server = command
+        command
             .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
             .arg(data.path())
             // The server's own log level: RUST_LOG as given (warn unless set).
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts the server");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
-        bases.push(line.trim().trim_start_matches("agentstate: serving ").trim_end_matches('/').to_owned());
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        let server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server");
+        bases.push(server.base.clone());
         servers.push(server);
     }
     let base = bases[0].clone();
-    let rss_idle: Vec<u64> = servers.iter().map(|s| memory_kib(s.id(), "VmRSS:")).collect();
+    let rss_idle: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmRSS:")).collect();
 
     let per_client = commands / clients;
     let expected = (per_client * clients.div_ceil(tenants)) as u64;
@@ -198,7 +180,7 @@ async fn main() {
     for feed in feeds {
         received.push(feed.await.expect("feed"));
     }
-    let peaks: Vec<u64> = servers.iter().map(|s| memory_kib(s.id(), "VmHWM:")).collect();
+    let peaks: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmHWM:")).collect();
     let (mut conflicts, mut redecides) = (0.0, 0.0);
     for base in &bases {
         let text = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
@@ -207,8 +189,8 @@ async fn main() {
     }
     latencies.sort();
     for server in &mut servers {
-        let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-        let _ = server.wait();
+        let _ = Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status();
+        let _ = server.child.wait();
     }
     drop(cluster);
 

@@ -6,9 +6,7 @@
 //!
 //!   cargo run --release -p agentstate-host --example many_tenants -- [TENANTS] [TOUCHED]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use agentstate_server::store::{EventLog, StoreConfig};
@@ -24,11 +22,6 @@ channels:
   - { id: chat, kind: chat, name: Chat, agents: [ana], supervisors: [sam] }
 ";
 
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").join("agentstate")
-}
-
 fn memory_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -40,12 +33,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let tenants: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let touched: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "-p", "agentstate-host", "--bin", "agentstate"])
-        .status()
-        .expect("runs cargo");
-    assert!(built.success(), "building the server failed");
+    let binary = agentstate_testkit::release_server().expect("the server");
 
     let cluster = agentstate_testkit::PgCluster::start().expect("a PostgreSQL cluster");
     let url = cluster.database("many").expect("a database");
@@ -63,19 +51,16 @@ fn main() {
 
     let data = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
-    let mut server = Command::new(binary())
+    let mut command = Command::new(&binary);
+    command
         .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "100000", "--data"])
         .arg(data.path())
         .env("AGENTSTATE_DATABASE_URL", &url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starts the server");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
+        .env("RUST_LOG", "warn");
+    let mut server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server");
     let start = started.elapsed();
-    let base = line.trim().trim_start_matches("agentstate: serving ").trim_end_matches('/').to_owned();
-    let rss_started = memory_kib(server.id(), "VmRSS:");
+    let base = server.base.clone();
+    let rss_started = memory_kib(server.child.id(), "VmRSS:");
     println!(
         "start with {tenants} tenants in the database: {:.0} ms to listening, RSS {:.1} MiB",
         start.as_secs_f64() * 1e3,
@@ -102,8 +87,8 @@ fn main() {
     let metrics = runtime.block_on(async {
         http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text")
     });
-    let rss = memory_kib(server.id(), "VmRSS:");
-    let peak = memory_kib(server.id(), "VmHWM:");
+    let rss = memory_kib(server.child.id(), "VmRSS:");
+    let peak = memory_kib(server.child.id(), "VmHWM:");
     println!(
         "{} tenants asked for once each (first request loads): median {:.2} ms, p99 {:.2} ms; \
          loaded now {}, evicted {}; RSS {:.1} MiB, peak {:.1} MiB",
@@ -115,6 +100,6 @@ fn main() {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-    let _ = server.wait();
+    let _ = Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status();
+    let _ = server.child.wait();
 }

@@ -2,10 +2,10 @@
 //! read, idempotent command ids, errors for bad input, and no acknowledged event lost
 //! when the server is killed mid-stream.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use agentstate_testkit::{ServerProcess, run};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -23,12 +23,6 @@ fn agentstate() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agentstate"));
     command.env_remove("AGENTSTATE_DATABASE_URL");
     command
-}
-
-fn run(command: &mut Command) -> String {
-    let out = command.output().expect("runs agentstate");
-    assert!(out.status.success(), "{:?}: {}", command, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A store with tenants `acme` and `globex`, and tokens: a data folder (SQLite), or — when
@@ -76,39 +70,13 @@ impl Data {
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
+type Server = ServerProcess;
 
-impl Server {
-    fn start(data: &Data, extra: &[&str]) -> Server {
-        let mut child = data
-            .agentstate()
-            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starts the server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("reads the address");
-        let base = line.trim().strip_prefix("agentstate: serving ").expect("prints its address").trim_end_matches('/');
-        Server { child, base: base.to_owned() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A server on `data`'s store, with `extra` arguments.
+fn start(data: &Data, extra: &[&str]) -> Server {
+    let mut command = data.agentstate();
+    command.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"]).args(extra).env("RUST_LOG", "warn");
+    ServerProcess::start(&mut command).expect("starts the server")
 }
 
 async fn post(
@@ -146,7 +114,7 @@ async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
     let data = Data::new();
     let (ana, acme_sam, globex_sam) =
         (data.token("acme", "ana"), data.token("acme", "sam"), data.token("globex", "sam"));
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let client = reqwest::Client::new();
 
     // The actor is the token's user: naming another is refused, and nothing is stored.
@@ -199,7 +167,7 @@ async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
 async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_event() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let client = reqwest::Client::new();
     let command = json!({"id": "sign-in-ana-1", "type": "sign_in", "user": "ana", "channel": "support"});
     let (status, first) = post(&client, &server, "acme", &sam, command.clone()).await;
@@ -231,7 +199,7 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(&data, &["--max-body", "4096", "--rate-limit", "1000"]);
+    let server = start(&data, &["--max-body", "4096", "--rate-limit", "1000"]);
     let client = reqwest::Client::new();
     let before = seq(&client, &server, "acme", &sam).await;
     let url = server.url("/api/tenants/acme/commands");
@@ -287,7 +255,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 async fn each_token_has_a_request_budget() {
     let data = Data::new();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
-    let server = Server::start(&data, &["--rate-limit", "5"]);
+    let server = start(&data, &["--rate-limit", "5"]);
     let client = reqwest::Client::new();
     let mut limited = 0;
     for _ in 0..30 {
@@ -337,7 +305,7 @@ async fn each_token_has_a_request_budget() {
 async fn a_revoked_token_is_refused_while_the_server_runs() {
     let data = Data::new();
     let (ana, ana_phone, sam) = (data.token("acme", "ana"), data.token("acme", "ana"), data.token("acme", "sam"));
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let client = reqwest::Client::new();
     for token in [&ana, &ana_phone, &sam] {
         assert_eq!(get(&client, &server, "/api/me", token).await.0, StatusCode::OK);
@@ -405,7 +373,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
 async fn the_views_answer_what_the_rules_say() {
     let data = Data::new();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let client = reqwest::Client::new();
     let (status, body) =
         post(&client, &server, "acme", &sam, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
@@ -448,7 +416,7 @@ async fn the_views_answer_what_the_rules_say() {
 async fn the_live_feed_resumes_after_a_sequence_number() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     let client = reqwest::Client::new();
     for (user, id) in [("ana", "a"), ("ben", "b")] {
         let (status, _) = post(
@@ -493,7 +461,7 @@ async fn the_live_feed_resumes_after_a_sequence_number() {
 async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let mut server = Server::start(&data, &[]);
+    let mut server = start(&data, &[]);
     let client = reqwest::Client::new();
     let (status, _) = post(
         &client,
@@ -508,7 +476,7 @@ async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored
     assert!(killed.success());
     let exit = server.child.wait().expect("exits");
     assert!(exit.success(), "a graceful stop exits 0, not {exit}");
-    let server = Server::start(&data, &[]);
+    let server = start(&data, &[]);
     assert_eq!(seq(&client, &server, "acme", &sam).await, 1);
 }
 
@@ -547,7 +515,7 @@ async fn feed(client: &reqwest::Client, server: &Server, token: &str, after: u64
 async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
     let data = Data::new();
     let sam = data.token("acme", "sam");
-    let mut server = Server::start(&data, &["--rate-limit", "100000"]);
+    let mut server = start(&data, &["--rate-limit", "100000"]);
     let client = reqwest::Client::new();
 
     // Four clients toggle ana and ben in and out; each acknowledgement is recorded.
@@ -583,7 +551,7 @@ async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
     }
     let acked: Vec<(String, u64)> = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
 
-    let server = Server::start(&data, &["--rate-limit", "100000"]);
+    let server = start(&data, &["--rate-limit", "100000"]);
     let stored = seq(&client, &server, "acme", &sam).await;
     let highest = acked.iter().map(|(_, seq)| *seq).max().unwrap_or_default();
     assert!(stored >= highest, "the log ends at {stored}, yet event {highest} was acknowledged");

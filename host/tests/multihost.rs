@@ -7,13 +7,12 @@
 //! mid-stream.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentstate_testkit::PgCluster;
+use agentstate_testkit::{PgCluster, ServerProcess, run};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -43,39 +42,13 @@ fn agentstate(url: &str) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> String {
-    let out = command.output().expect("runs agentstate");
-    assert!(out.status.success(), "{:?}: {}", command, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+type Host = ServerProcess;
 
-struct Host {
-    child: Child,
-    base: String,
-}
-
-impl Host {
-    fn start(url: &str, data: &Path) -> Host {
-        let mut child = agentstate(url)
-            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "100000", "--data"])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starts a host");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("reads the address");
-        let base = line.trim().strip_prefix("agentstate: serving ").expect("prints its address").trim_end_matches('/');
-        Host { child, base: base.to_owned() }
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn host(url: &str, data: &Path) -> Host {
+    let mut command = agentstate(url);
+    command.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "100000", "--data"]);
+    command.arg(data).env("RUST_LOG", "warn");
+    ServerProcess::start(&mut command).expect("starts a host")
 }
 
 /// One PostgreSQL, one tenant, tokens; hosts started by the test.
@@ -101,7 +74,7 @@ impl Setup {
     }
 
     fn hosts(&self, count: usize) -> Vec<Host> {
-        (0..count).map(|_| Host::start(&self.url, self.dir.path())).collect()
+        (0..count).map(|_| host(&self.url, self.dir.path())).collect()
     }
 
     /// The log as PostgreSQL holds it.

@@ -2,10 +2,76 @@
 //! `initdb` into a temporary folder (as the `postgres` user when run as root, since
 //! initdb refuses root), a free port on loopback, stopped and deleted when dropped.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The release `agentstate` binary a load run measures: `AGENTSTATE_BIN`, or the one beside
+/// the running example, built first — `cargo run --example` does not build the package's
+/// binaries, and a server left from an older build would be measured instead of the code
+/// in front of you.
+pub fn release_server() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("AGENTSTATE_BIN") {
+        return Ok(bin.into());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "agentstate-host", "--bin", "agentstate"])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the server failed".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().and_then(Path::parent).ok_or("no target/<profile> above this program")?;
+    Ok(dir.join("agentstate"))
+}
+
+/// Runs a command that must succeed (an `agentstate` CLI call) and returns what it printed,
+/// trimmed.
+pub fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(out.status.success(), "{:?}: {}", command, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// An `agentstate serve` process of a test or a load run, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `serve` (the command as the caller set it up: binary, arguments, environment)
+    /// and waits for the line that says where it listens.
+    pub fn start(command: &mut Command) -> Result<ServerProcess, String> {
+        let mut child = command.stdout(Stdio::piped()).spawn().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| format!("cannot read the server's address: {e}"))?;
+        let Some(base) = line.trim().strip_prefix("agentstate: serving ") else {
+            let _ = child.kill();
+            return Err(format!("the server did not say where it listens: {line:?}"));
+        };
+        Ok(ServerProcess { base: base.trim_end_matches('/').to_owned(), child })
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// The sum of a metric's series in Prometheus' text format (what a host's `/metrics`
 /// says), for tests and load runs that check what hosts counted.

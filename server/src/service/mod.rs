@@ -212,10 +212,9 @@ impl<S: Store> TenantService<S> {
         results
     }
 
-    /// The tenant loaded and caught up with everything stored for it.
-    fn ready(&mut self, tenant: &str) -> Result<&mut Served, ServiceError> {
+    /// The tenant, loaded (making room first) when it is not, and counted as used now.
+    fn use_tenant(&mut self, tenant: &str) -> Result<&mut Served, ServiceError> {
         self.uses += 1;
-        let uses = self.uses;
         if !self.tenants.contains_key(tenant) {
             self.make_room();
             let served = self.load(tenant)?;
@@ -224,11 +223,17 @@ impl<S: Store> TenantService<S> {
             metrics::counter!("agentstate_tenant_loads_total").increment(1);
             metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
         }
-        let Some(served) = self.tenants.get_mut(tenant) else {
-            return Err(ServiceError::UnknownTenant(tenant.to_owned()));
-        };
+        let uses = self.uses;
+        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         served.used = uses;
+        Ok(served)
+    }
+
+    /// The tenant loaded and caught up with everything stored for it.
+    fn ready(&mut self, tenant: &str) -> Result<&mut Served, ServiceError> {
+        self.use_tenant(tenant)?;
         let store = &self.store;
+        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         let caught_up = catch_up(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), served);
         let grown = served.wasm.memory_bytes();
         self.memory = self.memory + grown - served.memory.min(grown);

@@ -235,8 +235,9 @@ impl<S: Store> TenantService<S> {
             if touched.contains(&tenant) || failed.contains_key(tenant) {
                 continue;
             }
-            match self.load_for_round(tenant) {
-                Ok(()) => touched.push(tenant),
+            // Loaded now; its catching up happens under the round's lock.
+            match self.use_tenant(tenant) {
+                Ok(_) => touched.push(tenant),
                 Err(e) => {
                     failed.insert(tenant, e);
                 }
@@ -352,23 +353,6 @@ impl<S: Store> TenantService<S> {
             });
         }
         redo
-    }
-
-    /// Loads `tenant` for a round (its catching up happens under the round's lock).
-    fn load_for_round(&mut self, tenant: &str) -> Result<(), ServiceError> {
-        self.uses += 1;
-        if !self.tenants.contains_key(tenant) {
-            self.make_room();
-            let served = self.load(tenant)?;
-            self.memory += served.memory;
-            self.tenants.insert(tenant.to_owned(), served);
-            metrics::counter!("agentstate_tenant_loads_total").increment(1);
-            metrics::gauge!("agentstate_tenants_loaded").set(self.tenants.len() as f64);
-        }
-        if let Some(served) = self.tenants.get_mut(tenant) {
-            served.used = self.uses;
-        }
-        Ok(())
     }
 
     /// Brings the memory count up to date for tenants that ran (memory only grows).
