@@ -1,12 +1,14 @@
 //! What dashboards ask (§5): pure functions of the state (and the time `at`, for
-//! wrap-up countdowns), or of the event log for [`history`].
+//! wrap-up countdowns), or of the event log for [`history`] and [`activity`].
 
+mod activity;
 mod allowed_actions;
 mod history;
 mod lingering;
 mod roster;
 mod search;
 
+pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity};
 pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
 pub use history::history;
 pub use lingering::{LingeringSignIn, lingering_unassigned};

@@ -1,0 +1,240 @@
+//! The day at a glance: for each agent and channel, the intervals of each state in a time
+//! range and their totals — a fold of the event log, like `history`, because the state
+//! keeps no past. Wrap-up ends at its deadline without an event, so the fold ends it there
+//! too.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Change, Event};
+use crate::ids::{ChannelId, Millis, PauseReason, UserId};
+
+/// What an agent is doing on a channel. Work comes first: an agent on a call, or in its
+/// wrap-up, is busy on every channel they are signed in to, paused or not.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    SignedOut,
+    Available,
+    /// On a call or in a chat (on this channel or another).
+    OnInteraction,
+    WrapUp,
+    Paused,
+}
+
+/// One stretch of one state, `from` inclusive, `to` exclusive.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct StateInterval {
+    pub state: AgentState,
+    pub from: Millis,
+    pub to: Millis,
+    /// The pause reason, for `paused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<PauseReason>,
+}
+
+/// Time per state in the range, in milliseconds; they add up to the range's length.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct ActivityTotals {
+    /// Everything but `signed_out_ms`.
+    pub signed_in_ms: u64,
+    pub signed_out_ms: u64,
+    pub available_ms: u64,
+    pub on_interaction_ms: u64,
+    pub wrap_up_ms: u64,
+    pub paused_ms: u64,
+    /// `paused_ms` by reason.
+    pub paused_by_reason: BTreeMap<PauseReason, u64>,
+    /// Interactions on this channel that ended in the range.
+    pub interactions_handled: u32,
+}
+
+/// One agent on one channel.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct ActivityRow {
+    pub user: UserId,
+    pub channel: ChannelId,
+    /// In time order, adjacent, covering the whole range.
+    pub intervals: Vec<StateInterval>,
+    pub totals: ActivityTotals,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct ActivityReport {
+    pub from: Millis,
+    pub to: Millis,
+    /// Every agent and channel with a sign-in during the range, by user, then channel.
+    pub rows: Vec<ActivityRow>,
+}
+
+/// A state with what distinguishes one pause from another.
+type Shown = (AgentState, Option<PauseReason>);
+
+/// One user's sign-in to one channel, as the fold goes.
+struct Seat {
+    signed_in: bool,
+    paused: Option<PauseReason>,
+    /// The state shown now, and since when.
+    shown: Shown,
+    since: Millis,
+    intervals: Vec<StateInterval>,
+    handled: u32,
+}
+
+/// One user, as the fold goes.
+#[derive(Default)]
+struct Person {
+    on_interaction: bool,
+    wrap_up_until: Option<Millis>,
+    seats: BTreeMap<ChannelId, Seat>,
+}
+
+impl Person {
+    fn shown(&self, seat: &Seat) -> Shown {
+        match () {
+            () if !seat.signed_in => (AgentState::SignedOut, None),
+            () if self.on_interaction => (AgentState::OnInteraction, None),
+            () if self.wrap_up_until.is_some() => (AgentState::WrapUp, None),
+            () => match &seat.paused {
+                Some(reason) => (AgentState::Paused, Some(reason.clone())),
+                None => (AgentState::Available, None),
+            },
+        }
+    }
+
+    /// Every seat shows what the person's state says as of `at`.
+    fn show(&mut self, at: Millis, range: (Millis, Millis)) {
+        let shown: Vec<Shown> = self.seats.values().map(|seat| self.shown(seat)).collect();
+        for (seat, shown) in self.seats.values_mut().zip(shown) {
+            if seat.shown != shown {
+                close(seat, at, range);
+                seat.shown = shown;
+                seat.since = at;
+            }
+        }
+    }
+
+    /// A wrap-up whose deadline has come by `at` ends at its deadline.
+    fn expire(&mut self, at: Millis, range: (Millis, Millis)) {
+        if let Some(until) = self.wrap_up_until
+            && until <= at
+        {
+            self.wrap_up_until = None;
+            self.show(until, range);
+        }
+    }
+
+    fn seat(&mut self, channel: &ChannelId, range: (Millis, Millis)) -> &mut Seat {
+        self.seats.entry(channel.clone()).or_insert_with(|| Seat {
+            signed_in: false,
+            paused: None,
+            shown: (AgentState::SignedOut, None),
+            since: range.0,
+            intervals: Vec::new(),
+            handled: 0,
+        })
+    }
+}
+
+/// Records the seat's current state from its start to `at`, as far as it lies in `range`.
+fn close(seat: &mut Seat, at: Millis, (from, to): (Millis, Millis)) {
+    let start = seat.since.max(from);
+    let end = at.min(to);
+    if end > start {
+        let (state, reason) = seat.shown.clone();
+        seat.intervals.push(StateInterval { state, from: start, to: end, reason });
+    }
+}
+
+/// Each agent's states on each channel from `from` to `to`, folded from `log` (in log
+/// order; events before `from` set the scene). An empty range has no rows.
+pub fn activity<'e>(log: impl IntoIterator<Item = &'e Event>, from: Millis, to: Millis) -> ActivityReport {
+    let range = (from, to);
+    let mut people: BTreeMap<UserId, Person> = BTreeMap::new();
+    if to > from {
+        for event in log {
+            let at = event.at;
+            if at > to {
+                break;
+            }
+            let (user, channel) = match &event.change {
+                Change::SignedIn { user, channel }
+                | Change::SignedOut { user, channel }
+                | Change::Paused { user, channel, .. }
+                | Change::Resumed { user, channel }
+                | Change::WrapUpEnded { user, channel }
+                | Change::InteractionStarted { user, channel, .. }
+                | Change::InteractionEnded { user, channel, .. } => (user, channel),
+                _ => continue,
+            };
+            let person = people.entry(user.clone()).or_default();
+            person.expire(at, range);
+            match &event.change {
+                Change::SignedIn { .. } => person.seat(channel, range).signed_in = true,
+                Change::SignedOut { .. } => {
+                    let seat = person.seat(channel, range);
+                    seat.signed_in = false;
+                    seat.paused = None;
+                }
+                Change::Paused { reason, .. } => person.seat(channel, range).paused = Some(reason.clone()),
+                Change::Resumed { .. } => person.seat(channel, range).paused = None,
+                Change::WrapUpEnded { .. } => person.wrap_up_until = None,
+                Change::InteractionStarted { .. } => {
+                    person.on_interaction = true;
+                    person.wrap_up_until = None;
+                }
+                Change::InteractionEnded { wrap_up_until, .. } => {
+                    person.on_interaction = false;
+                    person.wrap_up_until = wrap_up_until.filter(|until| *until > at);
+                    if at >= from && at < to {
+                        person.seat(channel, range).handled += 1;
+                    }
+                }
+                _ => {}
+            }
+            person.show(at, range);
+        }
+    }
+    let mut rows = Vec::new();
+    for (user, mut person) in people {
+        person.expire(to, range);
+        for (channel, mut seat) in person.seats {
+            close(&mut seat, to, range);
+            if seat.intervals.iter().all(|i| i.state == AgentState::SignedOut) {
+                continue;
+            }
+            let totals = totals(&seat.intervals, seat.handled);
+            rows.push(ActivityRow { user: user.clone(), channel, intervals: seat.intervals, totals });
+        }
+    }
+    ActivityReport { from, to, rows }
+}
+
+fn totals(intervals: &[StateInterval], handled: u32) -> ActivityTotals {
+    let mut totals = ActivityTotals { interactions_handled: handled, ..ActivityTotals::default() };
+    for interval in intervals {
+        let ms = interval.from.until(interval.to);
+        match interval.state {
+            AgentState::SignedOut => totals.signed_out_ms += ms,
+            AgentState::Available => totals.available_ms += ms,
+            AgentState::OnInteraction => totals.on_interaction_ms += ms,
+            AgentState::WrapUp => totals.wrap_up_ms += ms,
+            AgentState::Paused => {
+                totals.paused_ms += ms;
+                if let Some(reason) = &interval.reason {
+                    *totals.paused_by_reason.entry(reason.clone()).or_default() += ms;
+                }
+            }
+        }
+        if interval.state != AgentState::SignedOut {
+            totals.signed_in_ms += ms;
+        }
+    }
+    totals
+}

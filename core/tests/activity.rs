@@ -1,0 +1,170 @@
+//! The day at a glance: each agent's states per channel over a time range, folded from
+//! the event log — intervals that cover the range, and totals that add up to it.
+
+use agentstate_core::views::{ActivityReport, AgentState, StateInterval, activity};
+use agentstate_core::wire::{Outcome, handle_json};
+use agentstate_core::{Actor, ChannelId, Event, Millis, State, TenantSeed, UserId};
+use agentstate_core::{Change, InteractionId, PauseReason};
+use proptest::prelude::*;
+
+fn ms(n: u64) -> Millis {
+    Millis::new(n).expect("a time")
+}
+
+/// A tenant, then `commands` (all accepted), as one event log.
+fn day(commands: &[&str]) -> Vec<Event> {
+    let seed: TenantSeed = serde_json::from_str(
+        r#"{"plan": "complete", "pause_reasons": ["lunch", "training"],
+            "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
+                      {"id": "ben", "name": "Ben", "roles": ["agent"]}],
+            "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "wrap_up_secs": 30, "agents": ["ana", "ben"]},
+                         {"id": "chat", "kind": "chat", "name": "Chat", "agents": ["ana"]}]}"#,
+    )
+    .expect("a tenant");
+    let mut log = seed.events().expect("events");
+    let mut state = State::from_events(&log);
+    for command in commands {
+        match handle_json(&mut state, command) {
+            Outcome::Accepted { events } => log.extend(events),
+            other => panic!("{command} was not accepted: {other:?}"),
+        }
+    }
+    log
+}
+
+fn interval(state: AgentState, from: u64, to: u64, reason: Option<&str>) -> StateInterval {
+    StateInterval { state, from: ms(from), to: ms(to), reason: reason.map(|r| PauseReason::new(r).expect("a reason")) }
+}
+
+#[test]
+fn a_day_shows_each_state_with_its_times_and_the_pause_with_its_reason() {
+    let log = day(&[
+        r#"{"type":"sign_in","actor":"ana","at":1000,"user":"ana","channel":"sales"}"#,
+        r#"{"type":"pause","actor":"ana","at":2000,"user":"ana","channel":"sales","reason":"lunch"}"#,
+        r#"{"type":"resume","actor":"ana","at":5000,"user":"ana","channel":"sales"}"#,
+        r#"{"type":"interaction_started","actor":"system","at":6000,"user":"ana","channel":"sales","interaction":"c1"}"#,
+        r#"{"type":"interaction_ended","actor":"system","at":9000,"interaction":"c1"}"#,
+        r#"{"type":"sign_in","actor":"ben","at":70000,"user":"ben","channel":"sales"}"#,
+    ]);
+    let report = activity(&log, ms(0), ms(60_000));
+    assert_eq!(report.rows.len(), 1, "ben signed in after the range: {report:?}");
+    let ana = &report.rows[0];
+    assert_eq!((ana.user.as_str(), ana.channel.as_str()), ("ana", "sales"));
+    assert_eq!(
+        ana.intervals,
+        [
+            interval(AgentState::SignedOut, 0, 1000, None),
+            interval(AgentState::Available, 1000, 2000, None),
+            interval(AgentState::Paused, 2000, 5000, Some("lunch")),
+            interval(AgentState::Available, 5000, 6000, None),
+            interval(AgentState::OnInteraction, 6000, 9000, None),
+            // 30 s of wrap-up, ended by its deadline: no event marks it.
+            interval(AgentState::WrapUp, 9000, 39_000, None),
+            interval(AgentState::Available, 39_000, 60_000, None),
+        ]
+    );
+    let totals = &ana.totals;
+    assert_eq!(totals.signed_in_ms, 59_000);
+    assert_eq!(totals.paused_ms, 3000);
+    assert_eq!(totals.paused_by_reason.get("lunch"), Some(&3000));
+    assert_eq!(totals.wrap_up_ms, 30_000);
+    assert_eq!(totals.on_interaction_ms, 3000);
+    assert_eq!(totals.interactions_handled, 1);
+}
+
+#[test]
+fn a_range_starts_from_the_state_before_it_and_a_call_keeps_every_channel_busy() {
+    let log = day(&[
+        r#"{"type":"sign_in","actor":"ana","at":1000,"user":"ana","channel":"sales"}"#,
+        r#"{"type":"sign_in","actor":"ana","at":1000,"user":"ana","channel":"chat"}"#,
+        r#"{"type":"pause","actor":"ana","at":2000,"user":"ana","channel":"chat","reason":"training"}"#,
+        r#"{"type":"interaction_started","actor":"system","at":3000,"user":"ana","channel":"sales","interaction":"c1"}"#,
+        r#"{"type":"interaction_ended","actor":"system","at":4000,"interaction":"c1"}"#,
+        r#"{"type":"end_wrap_up","actor":"ana","at":4500,"user":"ana"}"#,
+    ]);
+    let report = activity(&log, ms(2500), ms(5000));
+    let chat = report.rows.iter().find(|r| r.channel.as_str() == "chat").expect("chat");
+    assert_eq!(
+        chat.intervals,
+        [
+            interval(AgentState::Paused, 2500, 3000, Some("training")),
+            interval(AgentState::OnInteraction, 3000, 4000, None),
+            interval(AgentState::WrapUp, 4000, 4500, None),
+            interval(AgentState::Paused, 4500, 5000, Some("training")),
+        ]
+    );
+    assert_eq!(chat.totals.interactions_handled, 0, "the call was on sales");
+    let sales = report.rows.iter().find(|r| r.channel.as_str() == "sales").expect("sales");
+    assert_eq!(sales.totals.interactions_handled, 1);
+    assert_eq!(sales.totals.wrap_up_ms, 500, "ended early by end_wrap_up");
+    assert!(activity(&log, ms(5000), ms(5000)).rows.is_empty(), "an empty range");
+}
+
+/// Any log of sign-ins, pauses and interactions, in time order.
+fn arbitrary_log() -> impl Strategy<Value = Vec<Event>> {
+    let step = (0u64..5_000, 0usize..2, 0usize..2, 0usize..2, 0u8..7, proptest::option::of(1u64..60_000));
+    proptest::collection::vec(step, 0..80).prop_map(|steps| {
+        let users = [UserId::new("ana").unwrap(), UserId::new("ben").unwrap()];
+        let channels = [ChannelId::new("sales").unwrap(), ChannelId::new("chat").unwrap()];
+        let reasons = [PauseReason::new("lunch").unwrap(), PauseReason::new("training").unwrap()];
+        let mut at = 0;
+        let mut log = Vec::new();
+        for (n, (delta, u, c, r, kind, wrap_up)) in steps.into_iter().enumerate() {
+            at += delta;
+            let (user, channel) = (users[u].clone(), channels[c].clone());
+            let interaction = InteractionId::new(&format!("i{n}")).unwrap();
+            let change = match kind {
+                0 => Change::SignedIn { user, channel },
+                1 => Change::SignedOut { user, channel },
+                2 => Change::Paused { user, channel, reason: reasons[r].clone() },
+                3 => Change::Resumed { user, channel },
+                4 => Change::InteractionStarted { user, channel, interaction },
+                5 => {
+                    Change::InteractionEnded { user, channel, interaction, wrap_up_until: wrap_up.map(|w| ms(at + w)) }
+                }
+                _ => Change::WrapUpEnded { user, channel },
+            };
+            log.push(Event { at: ms(at), by: Actor::System, change });
+        }
+        log
+    })
+}
+
+fn check(report: &ActivityReport) -> Result<(), TestCaseError> {
+    let length = report.from.until(report.to);
+    for row in &report.rows {
+        prop_assert_eq!(row.intervals.first().map(|i| i.from), Some(report.from));
+        prop_assert_eq!(row.intervals.last().map(|i| i.to), Some(report.to));
+        for pair in row.intervals.windows(2) {
+            prop_assert_eq!(pair[0].to, pair[1].from, "adjacent");
+            prop_assert!(pair[0].state != pair[1].state || pair[0].reason != pair[1].reason, "merged");
+        }
+        prop_assert!(row.intervals.iter().all(|i| i.to > i.from));
+        let t = &row.totals;
+        prop_assert_eq!(t.signed_out_ms + t.available_ms + t.on_interaction_ms + t.wrap_up_ms + t.paused_ms, length);
+        prop_assert_eq!(t.signed_in_ms + t.signed_out_ms, length);
+        prop_assert_eq!(t.paused_by_reason.values().sum::<u64>(), t.paused_ms);
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn totals_per_agent_and_channel_add_up_to_the_range(
+        log in arbitrary_log(),
+        from in 0u64..200_000,
+        length in 0u64..200_000,
+    ) {
+        let report = activity(&log, ms(from), ms(from + length));
+        check(&report)?;
+        // A range split in two gives the same time in each state as the whole.
+        let middle = from + length / 2;
+        let (first, second) = (activity(&log, ms(from), ms(middle)), activity(&log, ms(middle), ms(from + length)));
+        for row in &report.rows {
+            let part = |half: &ActivityReport| {
+                half.rows.iter().find(|r| r.user == row.user && r.channel == row.channel).map_or(0, |r| r.totals.signed_in_ms)
+            };
+            prop_assert_eq!(part(&first) + part(&second), row.totals.signed_in_ms);
+        }
+    }
+}
