@@ -49,6 +49,15 @@ pub enum Query {
         #[serde(default)]
         events: Option<Vec<Event>>,
     },
+    /// Each agent's states per channel from `from` to `to` (the day at a glance): of
+    /// `events` when given — the whole log from the tenant's description on — else of the
+    /// tenant's journal (complete only for a tenant started from its description).
+    Activity {
+        from: Millis,
+        to: Millis,
+        #[serde(default)]
+        events: Option<Vec<Event>>,
+    },
     /// The whole state, as a snapshot.
     Snapshot,
 }
@@ -135,6 +144,8 @@ impl Tenant {
             Query::LingeringUnassigned => json(&views::lingering_unassigned(&self.state)),
             Query::History { user, events: Some(events) } => json(&views::history(events, user)),
             Query::History { user, events: None } => json(&views::history(&self.journal, user)),
+            Query::Activity { from, to, events: Some(events) } => json(&views::activity(events, *from, *to)),
+            Query::Activity { from, to, events: None } => json(&views::activity(&self.journal, *from, *to)),
             Query::Snapshot => json(&self.state),
         }
     }

@@ -61,4 +61,16 @@ fn apply_prints_outcomes_and_replay_rebuilds_the_same_state_on_both_engines() {
         r#"{"view":"lingering_unassigned"}"#,
     ]);
     assert!(view.contains(r#""channel":"support""#), "{view}");
+
+    // The day at a glance, on both engines, byte for byte.
+    let activity = r#"{"view":"activity","from":0,"to":10}"#;
+    let replay_view = |engine: &str| {
+        agentstate(&["replay", "--engine", engine, "--tenant", t, log.to_str().expect("utf-8"), "--view", activity])
+    };
+    let ((_, wasm), (_, native)) = (replay_view("wasm"), replay_view("native"));
+    assert_eq!(wasm, native);
+    let report: serde_json::Value = serde_json::from_str(&wasm).expect("JSON");
+    let intervals = &report["rows"][0]["intervals"];
+    assert_eq!(intervals[2], serde_json::json!({"state": "paused", "from": 3, "to": 10, "reason": "lunch"}), "{wasm}");
+    assert_eq!(report["rows"][0]["totals"]["paused_by_reason"]["lunch"], 7);
 }
