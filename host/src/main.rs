@@ -67,6 +67,30 @@ enum Command {
     /// Tenants of a server's data folder.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Reports over a tenant's stored log.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The day at a glance: each agent's states per channel from FROM to TO (milliseconds
+    /// since the epoch, like `at`), with the time in each state and per pause reason.
+    Activity {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+        /// One CSV line per agent and channel instead of the JSON report.
+        #[arg(long)]
+        csv: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        module: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +241,9 @@ fn main() -> ExitCode {
         Command::Tenant(TenantCommand::Create { id, description, store, module }) => {
             finish(create_tenant(&id, &description, &store.config(), module))
         }
+        Command::Report(ReportCommand::Activity { tenant, from, to, csv, store, module }) => {
+            finish(activity_report(&tenant, (from, to), csv, &store.config(), module))
+        }
         Command::Apply { source, commands } => finish(engine_for(&source).and_then(|mut engine| {
             let rejected = tools::apply(engine.as_mut(), &commands, &mut std::io::stdout().lock())?;
             Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -350,5 +377,28 @@ fn create_tenant(
     let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     service.create_tenant(id, &json).map_err(|e| e.to_string())?;
     println!("created tenant {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn activity_report(
+    tenant: &str,
+    (from, to): (u64, u64),
+    csv: bool,
+    store: &StoreConfig,
+    module: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    if to < from {
+        return Err("--to is before --from".into());
+    }
+    let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
+    let answer = service.activity(tenant, from, to).map_err(|e| e.to_string())?;
+    let text = if csv {
+        let report: agentstate_core::views::ActivityReport =
+            serde_json::from_str(&answer).map_err(|e| format!("the module answered no report: {e}"))?;
+        agentstate_server::reports::activity_csv(&report)?
+    } else {
+        answer + "\n"
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

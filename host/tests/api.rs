@@ -410,6 +410,35 @@ async fn the_views_answer_what_the_rules_say() {
     assert_eq!(kinds, ["user_created", "assigned", "signed_in"], "{history}");
     let (_, me) = get(&client, &server, "/api/me", &ana).await;
     assert_eq!(me, json!({"tenant": "acme", "actor": "ana"}));
+
+    // The day at a glance, from the API (JSON and CSV) and the CLI, from the same log.
+    let (from, to) = (0u64, now_ms() + 3_600_000);
+    let path = format!("/api/tenants/acme/reports/activity?from={from}&to={to}");
+    let (status, report) = get(&client, &server, &path, &sam).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let row = report["rows"].as_array().and_then(|rows| rows.iter().find(|r| r["user"] == "ana")).cloned();
+    let row = row.unwrap_or_else(|| panic!("ana signed in: {report}"));
+    assert_eq!(row["channel"], "support");
+    assert_eq!(row["intervals"].as_array().map(Vec::len), Some(2), "signed out, then available: {row}");
+    let signed_in = row["totals"]["signed_in_ms"].as_u64().expect("a number");
+    let csv = client.get(server.url(&format!("{path}&format=csv"))).bearer_auth(&sam).send().await.expect("gets");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.expect("text");
+    assert!(csv.starts_with("user,channel,signed_in_ms,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with(&format!("ana,support,{signed_in},"))), "{csv}");
+    let cli = run(data.agentstate().args(["report", "activity", "--tenant", "acme", "--csv"]).args([
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+    ]));
+    assert_eq!(cli, csv.trim_end(), "the CLI prints what the API serves");
+    let (status, body) = get(&client, &server, "/api/tenants/acme/reports/activity?from=10&to=5", &sam).await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_range")));
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[tokio::test]

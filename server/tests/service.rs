@@ -253,3 +253,33 @@ fn a_group_touching_more_tenants_than_may_be_loaded_is_decided_in_rounds_that_fi
         assert!(service.loaded().len() <= 4, "queries stay within the bound too");
     }
 }
+
+#[test]
+fn the_activity_report_reads_the_stored_log_up_to_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut service = open(&dir.path().join("events.db"), 1000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    service.submit("acme", &sign_in(1000, None)).expect("submits");
+    let pause = r#"{"actor":"ana","at":2000,"type":"pause","user":"ana","channel":"support","reason":"lunch"}"#;
+    service.submit("acme", pause).expect("submits");
+    service.submit("acme", &sign_out(20_000)).expect("submits");
+    let answer = service.activity("acme", 0, 10_000).expect("answers");
+    let report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer).expect("a report");
+    let ana = &report.rows[0];
+    assert_eq!((ana.user.as_str(), ana.channel.as_str()), ("ana", "support"));
+    assert_eq!(ana.totals.paused_by_reason.get("lunch"), Some(&8000), "{answer}");
+    assert_eq!(ana.totals.signed_in_ms, 9000, "the sign-out after the range is not in it");
+    let csv = agentstate_server::reports::activity_csv(&report).expect("CSV");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "user,channel,signed_in_ms,available_ms,on_interaction_ms,wrap_up_ms,paused_ms,signed_out_ms,paused_lunch_ms,interactions_handled"
+        )
+    );
+    assert_eq!(lines.next(), Some("ana,support,9000,1000,0,0,8000,1000,8000,0"));
+    assert!(matches!(
+        service.activity("nobody", 0, 1),
+        Err(agentstate_server::service::ServiceError::UnknownTenant(_))
+    ));
+}

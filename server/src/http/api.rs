@@ -273,6 +273,51 @@ pub async fn snapshot(
     Ok(json_response(format!(r#"{{"seq":{seq},"state":{state}}}"#)))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct RangeParam {
+    /// Milliseconds since the epoch, like `at`.
+    from: u64,
+    to: u64,
+    /// `json` (the default) or `csv`.
+    format: Option<String>,
+}
+
+/// `GET /api/tenants/{tenant}/reports/activity?from=&to=[&format=csv]` — each agent's
+/// states per channel in the range, with totals (the day at a glance).
+pub async fn activity_report(
+    State(app): State<App>,
+    Path(tenant): Path<String>,
+    Query(range): Query<RangeParam>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.of(&tenant)?;
+    if range.to < range.from {
+        return Err(ApiError::bad_request("invalid_range", "`to` is before `from`"));
+    }
+    let csv = match range.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_format", format!("format {other:?}: json or csv")));
+        }
+    };
+    let (from, to) = (range.from, range.to);
+    let answer = checked(app.shared.writer.run(move |desk| desk.service.activity(&tenant, from, to)).await??)?;
+    if !csv {
+        return Ok(json_response(answer));
+    }
+    let report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+    let text = crate::reports::activity_csv(&report)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e))?;
+    let disposition = format!("attachment; filename=\"activity-{from}-{to}.csv\"");
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        text,
+    )
+        .into_response())
+}
+
 /// `GET /api/me` — who the token speaks for.
 pub async fn me(caller: Caller) -> Json<Value> {
     Json(json!({ "tenant": caller.tenant, "actor": caller.actor }))

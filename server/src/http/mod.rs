@@ -194,6 +194,7 @@ fn router(app: App, config: &ServeConfig) -> Router {
         .route(&format!("{tenant}/users/{{user}}/history"), get(api::history))
         .route(&format!("{tenant}/lingering-unassigned"), get(api::lingering_unassigned))
         .route(&format!("{tenant}/snapshot"), get(api::snapshot))
+        .route(&format!("{tenant}/reports/activity"), get(api::activity_report))
         .route(&format!("{tenant}/events"), get(feed::events))
         .route("/me", get(api::me))
         .route_layer(axum::middleware::from_fn(metrics::track))

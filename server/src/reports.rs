@@ -1,0 +1,42 @@
+//! Reports in the forms people open them in: the day at a glance as CSV, one line per
+//! agent and channel with the time in each state (milliseconds, like `at`).
+
+use agentstate_core::views::ActivityReport;
+
+/// The activity report as CSV: `user,channel`, the time signed in and in each state, one
+/// column per pause reason found, and the interactions handled.
+pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
+    let mut reasons: Vec<&str> =
+        report.rows.iter().flat_map(|row| row.totals.paused_by_reason.keys().map(|r| r.as_str())).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = [
+        "user",
+        "channel",
+        "signed_in_ms",
+        "available_ms",
+        "on_interaction_ms",
+        "wrap_up_ms",
+        "paused_ms",
+        "signed_out_ms",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    header.extend(reasons.iter().map(|reason| format!("paused_{reason}_ms")));
+    header.push("interactions_handled".to_owned());
+    csv.write_record(&header).map_err(|e| e.to_string())?;
+    for row in &report.rows {
+        let t = &row.totals;
+        let mut record: Vec<String> = vec![row.user.to_string(), row.channel.to_string()];
+        record.extend(
+            [t.signed_in_ms, t.available_ms, t.on_interaction_ms, t.wrap_up_ms, t.paused_ms, t.signed_out_ms]
+                .map(|ms| ms.to_string()),
+        );
+        record.extend(reasons.iter().map(|reason| t.paused_by_reason.get(*reason).copied().unwrap_or(0).to_string()));
+        record.push(t.interactions_handled.to_string());
+        csv.write_record(&record).map_err(|e| e.to_string())?;
+    }
+    let bytes = csv.into_inner().map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
