@@ -57,9 +57,15 @@ fn decide_and_evolve(c: &mut Criterion) {
     group.finish();
 }
 
+/// A million events of the shift, made once for the benchmarks that read a log.
+fn million_events() -> &'static [agentstate_core::Event] {
+    static SHIFT: std::sync::OnceLock<shift::Shift> = std::sync::OnceLock::new();
+    let shift = SHIFT.get_or_init(|| shift::shift_until(usize::MAX, 1_000_000));
+    &shift.log[..1_000_000.min(shift.log.len())]
+}
+
 fn replay(c: &mut Criterion) {
-    let shift = shift::shift_until(usize::MAX, 1_000_000);
-    let log = &shift.log[..1_000_000.min(shift.log.len())];
+    let log = million_events();
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(log.len() as u64));
     group.sample_size(10);
@@ -67,5 +73,18 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide_and_evolve, replay);
+/// The day at a glance over the shift's log: events folded per second.
+fn activity(c: &mut Criterion) {
+    let log = million_events();
+    let (from, to) = (log.first().map(|e| e.at).unwrap_or_default(), log.last().map(|e| e.at).unwrap_or_default());
+    let mut group = c.benchmark_group("activity");
+    group.throughput(Throughput::Elements(log.len() as u64));
+    group.sample_size(10);
+    group.bench_function("report over 1M events", |b| {
+        b.iter(|| agentstate_core::views::activity(black_box(log), from, to))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decide_and_evolve, replay, activity);
 criterion_main!(benches);
