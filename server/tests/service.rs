@@ -117,14 +117,14 @@ fn bad_tenants_and_unknown_tenants_are_refused() {
     assert!(service.create_tenant("acme", TENANT).is_err(), "ids are unique");
 }
 
-/// A store whose first append lets another host append before it: the race two hosts run
-/// when they serve one tenant at once.
-struct Racing {
+/// A store that runs a hook before its first append: another host appending first (the
+/// race two hosts run when they serve one tenant at once), or the store failing.
+struct Hooked {
     store: SqliteStore,
-    rival: Option<Box<dyn FnOnce() + Send>>,
+    before_append: Option<Box<dyn FnOnce() -> Result<(), StoreError> + Send>>,
 }
 
-impl EventLog for Racing {
+impl EventLog for Hooked {
     fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
         self.store.create_tenant(tenant, description)
     }
@@ -135,8 +135,8 @@ impl EventLog for Racing {
         self.store.description(tenant)
     }
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
-        if let Some(rival) = self.rival.take() {
-            rival();
+        if let Some(hook) = self.before_append.take() {
+            hook()?;
         }
         self.store.append_all(appends)
     }
@@ -160,7 +160,7 @@ impl EventLog for Racing {
     }
 }
 
-impl TokenStore for Racing {
+impl TokenStore for Hooked {
     fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
         self.store.put_token(hash, grant)
     }
@@ -191,8 +191,9 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     let rival = Box::new(move || {
         let signed_in = host_b.submit("acme", &sign_in(1000, None)).expect("B submits");
         assert!(signed_in.outcome.contains("accepted"), "{}", signed_in.outcome);
+        Ok(())
     });
-    let store = Racing { store: SqliteStore::open(&path).expect("store"), rival: Some(rival) };
+    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(rival) };
     let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
     // A decided on the log without B's event: accepted. That decision must not stand; the
     // other tenant of the same group commit is stored as decided.
@@ -282,4 +283,24 @@ fn the_activity_report_reads_the_stored_log_up_to_its_end() {
         service.activity("nobody", 0, 1),
         Err(agentstate_server::service::ServiceError::UnknownTenant(_))
     ));
+}
+
+#[test]
+fn a_store_that_fails_mid_commit_stores_nothing_and_the_tenant_goes_on_from_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    open(&path, 1000).create_tenant("acme", TENANT).expect("creates");
+    let failing = Box::new(|| Err(StoreError::Backend("disk I/O error".into())));
+    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(failing) };
+    let mut service = TenantService::open(store, runtime(), 1000).expect("service");
+    let failed = service.submit("acme", &sign_in(1000, Some("first-try")));
+    assert!(
+        matches!(failed, Err(agentstate_server::service::ServiceError::Store(StoreError::Backend(_)))),
+        "{failed:?}"
+    );
+    assert_eq!(SqliteStore::open(&path).expect("store").last_seq("acme").expect("reads"), 0, "nothing half-written");
+    assert_eq!(SqliteStore::open(&path).expect("store").outcome("acme", "first-try").expect("reads"), None);
+    // The instance forgot the sign-in the store refused: the retry is decided anew.
+    let retried = service.submit("acme", &sign_in(1001, Some("first-try"))).expect("submits");
+    assert!(retried.outcome.contains("accepted") && !retried.retried && retried.seq == 1, "{retried:?}");
 }
