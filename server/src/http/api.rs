@@ -53,14 +53,14 @@ fn status_of(code: &str) -> StatusCode {
 /// log stands and whether this was a retry.
 fn present(submitted: &Submitted, lang: &str) -> (StatusCode, Value) {
     let mut outcome: Value = serde_json::from_str(&submitted.outcome).unwrap_or(Value::Null);
-    let mut status = StatusCode::OK;
     let retried = if submitted.retried { "true" } else { "false" };
-    let code = outcome.pointer("/rejection/code").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let told = if code.is_empty() { "accepted" } else { "rejected" };
-    metrics::counter!("agentstate_commands_total", "outcome" => told, "code" => code, "retried" => retried)
-        .increment(1);
+    let code = outcome.pointer("/rejection/code").and_then(Value::as_str).map(str::to_owned);
+    let status = code.as_deref().map_or(StatusCode::OK, status_of);
+    let told = if code.is_some() { "rejected" } else { "accepted" };
+    metrics::counter!("agentstate_commands_total", "outcome" => told, "code" => code.unwrap_or_default(),
+        "retried" => retried)
+    .increment(1);
     if let Some(rejection) = outcome.get_mut("rejection").and_then(Value::as_object_mut) {
-        status = rejection.get("code").and_then(Value::as_str).map_or(StatusCode::CONFLICT, status_of);
         let message = rejection.get("message").and_then(|m| m.get(lang)).cloned().unwrap_or(Value::Null);
         rejection.insert("message".into(), message);
     }

@@ -186,8 +186,8 @@ impl<S: Store> TenantService<S> {
     /// one transaction (group commit) before returning. A command id seen before — in the
     /// store or earlier in `commands` — gets its first outcome back. When another host
     /// appended first, the commands are decided again on the caught-up state; when the
-    /// store fails, every command of the transaction fails and the tenants it touched are
-    /// reloaded.
+    /// store fails, every command of the transaction fails and the instances forget what
+    /// they decided.
     pub fn submit_incoming(&mut self, commands: &[(&str, Incoming)], now: u64) -> Vec<Result<Submitted, ServiceError>> {
         // A round holds every tenant it touches loaded: at most half the bound at once, so
         // it can always make room by evicting tenants of earlier rounds.
@@ -210,6 +210,11 @@ impl<S: Store> TenantService<S> {
             rest = after;
         }
         results
+    }
+
+    /// Starts a round of work: the tenants it uses from now on are not evicted by it.
+    fn begin(&mut self) {
+        self.round_began = self.uses + 1;
     }
 
     /// The tenant, loaded (making room first) when it is not, and counted as used now.
@@ -235,9 +240,7 @@ impl<S: Store> TenantService<S> {
         let store = &self.store;
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         let caught_up = catch_up(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), served);
-        let grown = served.wasm.memory_bytes();
-        self.memory = self.memory + grown - served.memory.min(grown);
-        served.memory = grown;
+        self.account(&[tenant]);
         match caught_up {
             Ok(()) => {}
             Err(ServiceError::Host(e)) => {
@@ -247,6 +250,17 @@ impl<S: Store> TenantService<S> {
             Err(e) => return Err(e),
         }
         self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))
+    }
+
+    /// Brings the memory count up to date for tenants that ran (memory only grows).
+    fn account(&mut self, tenants: &[&str]) {
+        for tenant in tenants {
+            if let Some(served) = self.tenants.get_mut(*tenant) {
+                let grown = served.wasm.memory_bytes();
+                self.memory = self.memory + grown - served.memory.min(grown);
+                served.memory = grown;
+            }
+        }
     }
 
     fn count_towards_snapshot(&mut self, tenant: &str, events: u64) -> Result<(), ServiceError> {
@@ -272,13 +286,13 @@ impl<S: Store> TenantService<S> {
     /// Now for `tenant`: `wall` (milliseconds), but never before the tenant's last event,
     /// so a host stamping commands and views with its clock never goes behind the log.
     pub fn now(&mut self, tenant: &str, wall: u64) -> Result<u64, ServiceError> {
-        self.round_began = self.uses + 1;
+        self.begin();
         Ok(wall.max(self.ready(tenant)?.last_at))
     }
 
     /// The state as of sequence number `seq`, as one consistent pair.
     pub fn snapshot(&mut self, tenant: &str) -> Result<(Seq, String), ServiceError> {
-        self.round_began = self.uses + 1;
+        self.begin();
         let served = self.ready(tenant)?;
         let seq = served.seq;
         Ok((seq, served.wasm.snapshot()?))
@@ -288,7 +302,7 @@ impl<S: Store> TenantService<S> {
     /// first, then every stored event (an instance holds only the events since its
     /// snapshot); the module picks them, chunk by chunk.
     pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
-        self.round_began = self.uses + 1;
+        self.begin();
         self.ready(tenant)?;
         let parse = |answer: String| -> Result<Vec<Box<serde_json::value::RawValue>>, ServiceError> {
             serde_json::from_str(&answer)
@@ -305,7 +319,7 @@ impl<S: Store> TenantService<S> {
         each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, _| {
             let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
             found.extend(parse(served.wasm.query(&query)?)?);
-            Ok(())
+            Ok(Flow::Go)
         })?;
         Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
     }
@@ -319,25 +333,14 @@ impl<S: Store> TenantService<S> {
             Err(StoreError::UnknownTenant(t)) => return Err(ServiceError::UnknownTenant(t)),
             other => other?,
         };
-        // The log up to `to` (it is in time order).
-        let mut events: Vec<String> = Vec::new();
-        let mut next = 0;
-        'read: loop {
-            let chunk = self.store.events_after(tenant, next, REPLAY_CHUNK)?;
-            let Some((last, _)) = chunk.last() else { break };
-            next = *last;
-            let full = chunk.len() == REPLAY_CHUNK;
-            for (_, event) in chunk {
-                if at_of(&event) > to {
-                    break 'read;
-                }
-                events.push(event);
-            }
-            if !full {
-                break;
-            }
-        }
-        let query = format!(r#"{{"view":"activity","from":{from},"to":{to},"events":[{}]}}"#, events.join(","));
+        // The log up to `to` (it is in time order; the fold ignores what lies beyond).
+        let mut chunks: Vec<String> = Vec::new();
+        let store = &self.store;
+        each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, (_, last)| {
+            chunks.push(events.trim_start_matches('[').trim_end_matches(']').to_owned());
+            Ok(if at_of(last) > to { Flow::Stop } else { Flow::Go })
+        })?;
+        let query = format!(r#"{{"view":"activity","from":{from},"to":{to},"events":[{}]}}"#, chunks.join(","));
         let mut scratch = WasmTenant::new(self.runtime.clone())?;
         scratch.start(&description)?;
         Ok(scratch.query(&query)?)
@@ -355,7 +358,7 @@ impl<S: Store> TenantService<S> {
 
     /// Answers a view query (JSON) for `tenant`, on the state caught up with the log.
     pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
-        self.round_began = self.uses + 1;
+        self.begin();
         let answer = self.ready(tenant)?.wasm.query(query)?;
         self.evict_over_bounds();
         Ok(answer)
@@ -453,19 +456,25 @@ fn catch_up(
         served.seq = last_seq;
         served.last_at = served.last_at.max(at_of(last_event));
         served.since_snapshot += count as u64;
-        Ok(())
+        Ok(Flow::Go)
     });
     metrics::histogram!("agentstate_store_read_seconds", "read" => "catch_up").record(started.elapsed().as_secs_f64());
     caught_up
 }
 
+/// Whether [`each_chunk`] reads on.
+enum Flow {
+    Go,
+    Stop,
+}
+
 /// Reads a log after `after` in chunks of [`REPLAY_CHUNK`] (`read` gives the chunk after a
 /// sequence number), handing each to `each` as a JSON array (the form the module takes)
-/// with its length and its last event.
+/// with its length and its last event, until the log ends or `each` says stop.
 fn each_chunk(
     read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
     after: Seq,
-    mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<(), ServiceError>,
+    mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<Flow, ServiceError>,
 ) -> Result<(), ServiceError> {
     let mut next = after;
     loop {
@@ -473,8 +482,8 @@ fn each_chunk(
         let Some((last, last_event)) = chunk.last() else { return Ok(()) };
         next = *last;
         let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
-        each(&events, chunk.len(), (*last, last_event))?;
-        if chunk.len() < REPLAY_CHUNK {
+        let flow = each(&events, chunk.len(), (*last, last_event))?;
+        if matches!(flow, Flow::Stop) || chunk.len() < REPLAY_CHUNK {
             return Ok(());
         }
     }

@@ -188,7 +188,7 @@ impl<S: Store> TenantService<S> {
         let mut results: Vec<Option<Result<Submitted, ServiceError>>> = commands.iter().map(|_| None).collect();
         let mut pending: Vec<usize> = (0..commands.len()).collect();
         for round in 0..MAX_ROUNDS {
-            self.round_began = self.uses + 1;
+            self.begin();
             if round > 0 {
                 metrics::counter!("agentstate_redecides_total").increment(1);
             }
@@ -353,17 +353,6 @@ impl<S: Store> TenantService<S> {
             });
         }
         redo
-    }
-
-    /// Brings the memory count up to date for tenants that ran (memory only grows).
-    fn account(&mut self, tenants: &[&str]) {
-        for tenant in tenants {
-            if let Some(served) = self.tenants.get_mut(*tenant) {
-                let grown = served.wasm.memory_bytes();
-                self.memory = self.memory + grown - served.memory.min(grown);
-                served.memory = grown;
-            }
-        }
     }
 
     /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
