@@ -57,6 +57,14 @@ pub struct User {
     pub wrap_up: Option<WrapUp>,
     /// In order of registration.
     pub devices: Vec<DeviceId>,
+    /// When the user's last interaction and its wrap-up were over (the deadline of a
+    /// wrap-up still running): where "available" or "paused" begins again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_ended: Option<Millis>,
+    /// When the user last signed out of each channel they are not signed in to now.
+    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, number>"))]
+    pub signed_out: SmallMap<ChannelId, Millis>,
 }
 
 impl User {
@@ -88,6 +96,9 @@ pub struct SignIn {
     pub by: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause: Option<Pause>,
+    /// When the last pause of this sign-in ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Millis>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -105,6 +116,9 @@ pub struct Pause {
 pub struct WrapUp {
     pub channel: ChannelId,
     pub until: Millis,
+    /// When the interaction ended (absent in snapshots of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Millis>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -221,6 +235,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 interaction: None,
                 wrap_up: None,
                 devices: Vec::new(),
+                work_ended: None,
+                signed_out: SmallMap::default(),
             });
         }
         Change::RolesSet { user, roles } => {
@@ -247,12 +263,16 @@ pub fn evolve(state: &mut State, event: &Event) {
         }
         Change::SignedIn { user, channel } => {
             if let Some(u) = state.users.get_mut(user) {
-                u.sign_ins.insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None });
+                u.sign_ins
+                    .insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None, resumed: None });
+                u.signed_out.remove(channel);
             }
         }
         Change::SignedOut { user, channel } => {
             if let Some(u) = state.users.get_mut(user) {
-                u.sign_ins.remove(channel);
+                if u.sign_ins.remove(channel).is_some() {
+                    u.signed_out.insert(channel.clone(), at);
+                }
             }
         }
         Change::Paused { user, channel, reason } => {
@@ -262,11 +282,16 @@ pub fn evolve(state: &mut State, event: &Event) {
         }
         Change::Resumed { user, channel } => {
             if let Some(s) = sign_in_mut(state, user, channel) {
-                s.pause = None;
+                if s.pause.take().is_some() {
+                    s.resumed = Some(at);
+                }
             }
         }
         Change::WrapUpEnded { user, .. } => {
             if let Some(u) = state.users.get_mut(user) {
+                if u.wrap_up_at(at).is_some() {
+                    u.work_ended = Some(at);
+                }
                 u.wrap_up = None;
             }
         }
@@ -301,7 +326,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 if u.interaction.as_ref() == Some(interaction) {
                     u.interaction = None;
                 }
-                u.wrap_up = wrap_up_until.map(|until| WrapUp { channel: channel.clone(), until });
+                u.wrap_up = wrap_up_until.map(|until| WrapUp { channel: channel.clone(), until, since: Some(at) });
+                u.work_ended = Some(wrap_up_until.map_or(at, |until| until.max(at)));
             }
         }
         Change::DeviceRegistered { user, device, kind, label } => {

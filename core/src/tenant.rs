@@ -28,6 +28,12 @@ pub enum Query {
         channel: ChannelId,
         at: Millis,
     },
+    /// Time in state: each agent of the channel's roster, their state and since when, and
+    /// the counts per state.
+    ChannelStates {
+        channel: ChannelId,
+        at: Millis,
+    },
     AllowedActions {
         actor: Actor,
         user: UserId,
@@ -137,6 +143,7 @@ impl Tenant {
         let json = |v: &dyn erased::Json| v.to_value();
         match query {
             Query::Roster { channel, at } => json(&views::roster(&self.state, channel, *at)),
+            Query::ChannelStates { channel, at } => json(&views::channel_states(&self.state, channel, *at)),
             Query::AllowedActions { actor, user, channel, at } => {
                 json(&views::allowed_actions(&self.state, actor, user, channel.as_ref(), *at))
             }

@@ -10,7 +10,7 @@ use agentstate_scenario::{Engine, NativeEngine};
 use agentstate_server::http::{self, ServeConfig};
 use agentstate_server::service::TenantService;
 use agentstate_server::store::{StoreConfig, TokenSelector};
-use agentstate_server::tokens;
+use agentstate_server::{sessions, tokens};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Contact-center agent-state rules, written once.
@@ -103,6 +103,13 @@ enum TokenCommand {
         /// A user id of the tenant, or `system`.
         #[arg(long)]
         user: String,
+        /// Print a one-time sign-in link to the dashboard instead of the token (valid for
+        /// 24 hours; its secret is after `#`, which browsers never send to a server).
+        #[arg(long)]
+        link: bool,
+        /// Where the dashboard is served, for the link.
+        #[arg(long, env = "AGENTSTATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -226,8 +233,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => finish(serve(args)),
-        Command::Token(TokenCommand::Create { tenant, user, store }) => {
+        Command::Token(TokenCommand::Create { tenant, user, link: false, store, .. }) => {
             finish(create_token(&tenant, &user, &store.config()))
+        }
+        Command::Token(TokenCommand::Create { tenant, user, link: true, url, store }) => {
+            finish(create_link(&tenant, &user, &url, &store.config()))
         }
         Command::Token(TokenCommand::List { tenant, store }) => finish(list_tokens(&tenant, &store.config())),
         Command::Token(TokenCommand::Revoke { tenant, user, fingerprint, store }) => {
@@ -342,6 +352,16 @@ fn create_token(tenant: &str, user: &str, store: &StoreConfig) -> Result<ExitCod
     let token = tokens::issue(&mut store.open()?, tenant, user)?;
     println!("{token}");
     eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_link(tenant: &str, user: &str, url: &str, store: &StoreConfig) -> Result<ExitCode, String> {
+    let (link, token_hash) = sessions::issue_link(&mut store.open()?, tenant, user)?;
+    println!("{}/signin#{link}", url.trim_end_matches('/'));
+    eprintln!(
+        "one use, within 24 hours; fingerprint {} (for `agentstate token revoke`)",
+        tokens::fingerprint(&token_hash)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -597,3 +597,106 @@ async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
     assert!(events.iter().enumerate().all(|(i, (seq, _))| *seq == i as u64 + 1), "no gaps");
     eprintln!("{} commands acknowledged before SIGKILL; log at {stored}", acked.len());
 }
+
+/// Opens a session with `body` (`{"token": …}` or `{"link": …}`); the status, the answer,
+/// and the `Set-Cookie` header.
+async fn open_session(client: &reqwest::Client, server: &Server, body: Value) -> (StatusCode, Value, String) {
+    let response = client.post(server.url("/api/session")).json(&body).send().await.expect("posts");
+    let status = response.status();
+    let set_cookie =
+        response.headers().get("set-cookie").map(|v| v.to_str().expect("text").to_owned()).unwrap_or_default();
+    (status, response.json().await.unwrap_or(Value::Null), set_cookie)
+}
+
+/// `name=value` of a `Set-Cookie` header, as the browser sends it back.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("a cookie").to_owned()
+}
+
+async fn with_cookie(request: reqwest::RequestBuilder, cookie: &str, origin: Option<&str>) -> (StatusCode, Value) {
+    let mut request = request.header("cookie", cookie);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let response = request.send().await.expect("sends");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_cross_site_writes() {
+    let data = Data::new();
+    let ana = data.token("acme", "ana");
+    let printed = run(data
+        .agentstate()
+        .args(["token", "create", "--tenant", "acme", "--user", "sam", "--link"])
+        .args(["--url", "http://dash.example:8080/"]));
+    let secret = printed.strip_prefix("http://dash.example:8080/signin#").expect("a sign-in link").to_owned();
+    assert!(secret.starts_with("asl_") && !secret.contains('#'), "{printed}");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    let own_origin = server.url("");
+    let own_origin = own_origin.trim_end_matches('/');
+
+    // The link signs Sam in once: an HttpOnly, SameSite=Strict cookie, not Secure over HTTP.
+    let (status, body, set_cookie) = open_session(&client, &server, json!({ "link": secret })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["tenant"].as_str(), body["actor"].as_str()), (Some("acme"), Some("sam")), "{body}");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(part), "{part} missing: {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "{set_cookie}");
+    let (again, body, _) = open_session(&client, &server, json!({ "link": secret })).await;
+    assert_eq!(again, StatusCode::UNAUTHORIZED, "a link is good for one sign-in: {body}");
+    let sam = cookie_pair(&set_cookie);
+
+    // The cookie is Sam of acme, nobody else, nowhere else.
+    let (status, me) = with_cookie(client.get(server.url("/api/me")), &sam, None).await;
+    assert_eq!((status, me), (StatusCode::OK, json!({ "tenant": "acme", "actor": "sam" })));
+    let (status, body) = with_cookie(client.get(server.url("/api/tenants/globex/snapshot")), &sam, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_tenant")));
+    let sign_in = json!({ "type": "sign_in", "user": "ana", "channel": "support" });
+    let command = || client.post(server.url("/api/tenants/acme/commands")).json(&sign_in);
+    let (status, body) = with_cookie(command(), &sam, Some(own_origin)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["events"][0]["by"], "sam", "{body}");
+    let stored = seq(&client, &server, "acme", &ana).await;
+
+    // A write another site's page starts is refused, and changes nothing.
+    let (status, body) = with_cookie(command(), &sam, Some("http://evil.example")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("cross_site_request")));
+    let (status, _) = with_cookie(command().header("sec-fetch-site", "cross-site"), &sam, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = with_cookie(command(), &sam, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a cookie write without Origin");
+    assert_eq!(seq(&client, &server, "acme", &ana).await, stored, "a refused write stored something");
+    let (status, _) = with_cookie(command().bearer_auth(&ana), "", Some("http://evil.example")).await;
+    assert_ne!(status, StatusCode::FORBIDDEN, "bearer requests need no origin");
+    let foreign =
+        client.post(server.url("/api/session")).header("origin", "http://evil.example").json(&json!({ "token": ana }));
+    assert_eq!(foreign.send().await.expect("posts").status(), StatusCode::FORBIDDEN, "a foreign page signs nobody in");
+    let (status, _, _) = open_session(&client, &server, json!({ "token": "ast_not_a_token" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = open_session(&client, &server, json!({ "token": ana, "link": "asl_x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Signing out ends the session on the server: the old cookie is refused afterwards.
+    let sign_out = || client.delete(server.url("/api/session"));
+    let response = sign_out().header("cookie", &sam).header("origin", own_origin).send().await.expect("deletes");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.headers()["set-cookie"].to_str().expect("text").contains("Max-Age=0"));
+    let (status, body) = with_cookie(client.get(server.url("/api/me")), &sam, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+
+    // A session made from a token ends when the token is revoked.
+    let (status, _, set_cookie) = open_session(&client, &server, json!({ "token": ana })).await;
+    assert_eq!(status, StatusCode::OK);
+    let ana_session = cookie_pair(&set_cookie);
+    assert_eq!(with_cookie(client.get(server.url("/api/me")), &ana_session, None).await.0, StatusCode::OK);
+    run(data.agentstate().args(["token", "revoke", "--tenant", "acme", "--user", "ana"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while with_cookie(client.get(server.url("/api/me")), &ana_session, None).await.0 == StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "a session of a revoked token still works after 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod http;
 pub mod reports;
 pub mod service;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 

@@ -11,9 +11,14 @@ const PREFIX: &str = "ast_";
 
 /// A new random token.
 pub fn new_token() -> Result<String, String> {
+    secret(PREFIX)
+}
+
+/// 256 random bits after `prefix`: tokens, sessions and sign-in links.
+pub(crate) fn secret(prefix: &str) -> Result<String, String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a token: {e}"))?;
-    Ok(format!("{PREFIX}{}", hex(&bytes)))
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a secret: {e}"))?;
+    Ok(format!("{prefix}{}", hex(&bytes)))
 }
 
 /// Creates a token for `actor` of `tenant` and records its hash; the token itself is

@@ -173,6 +173,21 @@ impl TokenStore for Hooked {
     fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
         self.store.revoke_tokens(tenant, which)
     }
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        self.store.put_session(session, token, expires)
+    }
+    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
+        self.store.session(session, now)
+    }
+    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
+        self.store.end_session(session)
+    }
+    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        self.store.put_link(link, token, expires)
+    }
+    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
+        self.store.take_link(link, now)
+    }
 }
 
 fn runtime() -> std::sync::Arc<Runtime> {

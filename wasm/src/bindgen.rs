@@ -114,6 +114,24 @@ impl Tenant {
         to_js(&views::roster(self.inner.state(), channel, at(at_ms)?))
     }
 
+    /// Time in state on `channel` at `at`: each agent's state and since when, and the
+    /// counts per state; `null` for an unknown channel.
+    #[wasm_bindgen(js_name = channelStates, unchecked_return_type = "ChannelStates | null")]
+    pub fn channel_states(&self, channel: &str, at_ms: f64) -> Result<JsValue, JsError> {
+        to_js(&views::channel_states(self.inner.state(), channel, at(at_ms)?))
+    }
+
+    /// The day at a glance over `events` (a tenant's log from its description on, in
+    /// order): each agent's states per channel from `from` to `to`, with totals.
+    pub fn activity(
+        #[wasm_bindgen(unchecked_param_type = "Event[]")] events: JsValue,
+        from_ms: f64,
+        to_ms: f64,
+    ) -> Result<Ts<views::ActivityReport>, JsError> {
+        let events: Vec<agentstate_core::Event> = serde_wasm_bindgen::from_value(events).map_err(js_error)?;
+        typed(&views::activity(&events, at(from_ms)?, at(to_ms)?))
+    }
+
     /// The "+ Log agent" picker.
     #[wasm_bindgen(js_name = searchUsers, unchecked_return_type = "UserMatch[]")]
     pub fn search_users(

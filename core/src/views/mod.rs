@@ -1,5 +1,5 @@
 //! What dashboards ask (§5): pure functions of the state (and the time `at`, for
-//! wrap-up countdowns), or of the event log for [`history`] and [`activity`].
+//! wrap-up countdowns and time in state), or of the event log for [`history`] and [`activity`].
 
 mod activity;
 mod allowed_actions;
@@ -7,6 +7,7 @@ mod history;
 mod lingering;
 mod roster;
 mod search;
+mod time_in_state;
 
 pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity};
 pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
@@ -16,3 +17,4 @@ pub use roster::{
     DeviceView, InteractionView, MonitorView, PauseView, Roster, RosterEntry, SignInView, WrapUpView, roster,
 };
 pub use search::{UserMatch, fold, search_users};
+pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states};

@@ -106,7 +106,7 @@ pub fn roster(state: &State, channel: &str, at: Millis) -> Option<Roster> {
     Some(Roster { channel: id.clone(), kind: c.kind, name: c.name.clone(), entries })
 }
 
-fn on_channel(state: &State, u: &User, channel: &ChannelId, at: Millis) -> bool {
+pub(crate) fn on_channel(state: &State, u: &User, channel: &ChannelId, at: Millis) -> bool {
     u.assignments.contains_key(channel)
         || u.sign_ins.contains_key(channel)
         || state.interaction_of(u).is_some_and(|(_, i)| &i.channel == channel)

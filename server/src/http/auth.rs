@@ -1,27 +1,44 @@
-//! Who is calling: every API request carries `Authorization: Bearer <token>`; the token
-//! decides the tenant and the actor. Clients never choose their actor. Each token has its
-//! own request budget (rate limit).
+//! Who is calling: an API client sends `Authorization: Bearer <token>`; a dashboard sends
+//! its session cookie (see `session.rs`). Either decides the tenant and the actor — clients
+//! never choose their actor. Each token has its own request budget (rate limit), shared by
+//! the sessions made from it.
+//!
+//! A cookie goes along with any request the browser makes, also one a foreign page
+//! starts. `SameSite=Strict` keeps it off cross-site requests in current browsers; for
+//! the others, a write with a cookie must also show that it comes from this origin
+//! (`Origin`, or `Sec-Fetch-Site: same-origin`). Bearer requests need no such check: a
+//! foreign page cannot make the browser add that header.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
 
 use super::App;
 use super::errors::ApiError;
 use crate::store::TokenGrant;
 use crate::tokens;
 
-/// The caller of an API request, as its token says.
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "agentstate_session";
+
+/// What a request shows to be let in, by the hash of its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Credential {
+    Bearer(String),
+    Session(String),
+}
+
+/// The caller of an API request, as its token or session says.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub tenant: String,
     /// A user id of the tenant, or `system`.
     pub actor: String,
-    /// What a long request (the live feed) rechecks its token by.
-    pub token_hash: String,
+    /// What a long request (the live feed) rechecks its access by.
+    pub credential: Credential,
     pub client: IpAddr,
 }
 
@@ -33,28 +50,78 @@ impl Caller {
     }
 }
 
+/// The client's address, as the connection says.
+pub fn client_of(parts: &Parts) -> IpAddr {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip())
+}
+
+/// The session secret in the request's cookies, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
+
+/// Refuses a request another site's page may have started: its `Origin` names another
+/// host than the one it was sent to, or, without `Origin`, `Sec-Fetch-Site` does not say
+/// `same-origin`. A request with neither (not from a browser) passes only if `lenient`.
+pub fn same_origin(headers: &HeaderMap, lenient: bool) -> Result<(), ApiError> {
+    let refused = |why: &str| {
+        ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", format!("refused a cross-site request: {why}"))
+    };
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    if let Some(origin) = headers.get(ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        let authority = origin.split_once("://").map(|(_, rest)| rest);
+        return match (authority, host) {
+            (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => Ok(()),
+            _ => Err(refused(&format!("Origin {origin:?} is not this server ({})", host.unwrap_or("no Host")))),
+        };
+    }
+    match headers.get("sec-fetch-site").and_then(|h| h.to_str().ok()) {
+        Some("same-origin") => Ok(()),
+        Some(site) => Err(refused(&format!("Sec-Fetch-Site is {site:?}"))),
+        None if lenient => Ok(()),
+        None => Err(refused("a write with a session cookie must carry Origin")),
+    }
+}
+
 impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer <token> header is required"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
-        let hash = tokens::hash(token);
-        let grant = app.grant(&hash, client).await?.ok_or_else(|| ApiError::unauthorized("the token is not known"))?;
-        if let Err(not_until) = app.shared.limiter.check_key(&hash) {
+        let credential = match parts.headers.get(AUTHORIZATION) {
+            Some(header) => {
+                let token = header
+                    .to_str()
+                    .ok()
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+                Credential::Bearer(tokens::hash(token))
+            }
+            None => {
+                let secret = session_cookie(&parts.headers).ok_or_else(|| {
+                    ApiError::unauthorized("sign in (a session cookie) or send an Authorization: Bearer <token> header")
+                })?;
+                if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+                    same_origin(&parts.headers, false)?;
+                }
+                Credential::Session(tokens::hash(&secret))
+            }
+        };
+        let client = client_of(parts);
+        let (grant, token_hash) = app.grant(&credential, client).await?.ok_or_else(|| match credential {
+            Credential::Bearer(_) => ApiError::unauthorized("the token is not known"),
+            Credential::Session(_) => ApiError::unauthorized("the session has ended; sign in again"),
+        })?;
+        if let Err(not_until) = app.shared.limiter.check_key(&token_hash) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             let mut error = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -65,6 +132,6 @@ impl FromRequestParts<App> for Caller {
             return Err(error);
         }
         let TokenGrant { tenant, actor } = grant;
-        Ok(Caller { tenant, actor, token_hash: hash, client })
+        Ok(Caller { tenant, actor, credential, client })
     }
 }

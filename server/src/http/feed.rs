@@ -80,7 +80,7 @@ impl Feed {
         if self.checked.elapsed() < RECHECK {
             return true;
         }
-        match self.app.grant(&self.caller.token_hash, self.caller.client).await {
+        match self.app.grant(&self.caller.credential, self.caller.client).await {
             Ok(Some(_)) => {
                 self.checked = Instant::now();
                 true

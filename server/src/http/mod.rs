@@ -7,6 +7,7 @@ mod errors;
 mod feed;
 mod guesses;
 mod metrics;
+mod session;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use tokio::sync::{broadcast, watch};
 use tower::Layer;
 use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -33,6 +34,7 @@ use crate::demo;
 use crate::service::TenantService;
 use crate::store::{Change, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
+use auth::Credential;
 use errors::ApiError;
 use guesses::GuessBudget;
 use writer::Writer;
@@ -88,8 +90,8 @@ impl std::fmt::Debug for App {
 
 struct Shared {
     writer: Writer,
-    /// Token hashes already looked up, and when.
-    grants: RwLock<HashMap<String, (TokenGrant, Instant)>>,
+    /// Credentials already looked up: whom they speak for, their token's hash, and when.
+    grants: RwLock<HashMap<Credential, (TokenGrant, String, Instant)>>,
     limiter: DefaultKeyedRateLimiter<String>,
     /// Unknown tokens per client address.
     guesses: GuessBudget,
@@ -102,14 +104,15 @@ struct Shared {
 }
 
 impl App {
-    async fn grant(&self, hash: &str, client: IpAddr) -> Result<Option<TokenGrant>, ApiError> {
-        let cached = self.shared.grants.read().ok().and_then(|g| g.get(hash).cloned());
+    /// Whom a token or session speaks for, and the hash of the token (a session's own).
+    async fn grant(&self, credential: &Credential, client: IpAddr) -> Result<Option<(TokenGrant, String)>, ApiError> {
+        let cached = self.shared.grants.read().ok().and_then(|g| g.get(credential).cloned());
         let known_before = match cached {
-            Some((grant, since)) if since.elapsed() < GRANT_TTL => return Ok(Some(grant)),
+            Some((grant, token, since)) if since.elapsed() < GRANT_TTL => return Ok(Some((grant, token))),
             Some(_) => true,
             None => false,
         };
-        // A token that was valid a moment ago is rechecked even from a refused address.
+        // A credential that was valid a moment ago is rechecked even from a refused address.
         if !known_before {
             self.refuse_if_guessing(client)?;
         }
@@ -119,18 +122,35 @@ impl App {
         if !known_before {
             self.refuse_if_guessing(client)?;
         }
-        let key = hash.to_owned();
-        let grant = self.shared.writer.run(move |desk| desk.service.token(&key)).await??;
+        let key = credential.clone();
+        let grant = self
+            .shared
+            .writer
+            .run(move |desk| match &key {
+                Credential::Bearer(hash) => Ok(desk.service.token(hash)?.map(|grant| (grant, hash.clone()))),
+                Credential::Session(hash) => desk.service.session(hash),
+            })
+            .await??;
         if let Ok(mut cache) = self.shared.grants.write() {
             match &grant {
-                Some(grant) => cache.insert(hash.to_owned(), (grant.clone(), Instant::now())),
-                None => cache.remove(hash),
+                Some((grant, token)) => {
+                    cache.insert(credential.clone(), (grant.clone(), token.clone(), Instant::now()))
+                }
+                None => cache.remove(credential),
             };
         }
         if grant.is_none() {
             self.shared.guesses.unknown(client, Instant::now());
         }
         Ok(grant)
+    }
+
+    /// Forgets a credential this host looked up (a session signed out here ends here at
+    /// once; on other hosts within [`GRANT_TTL`]).
+    fn forget(&self, credential: &Credential) {
+        if let Ok(mut cache) = self.shared.grants.write() {
+            cache.remove(credential);
+        }
     }
 
     /// Refuses `client` while it has presented too many unknown tokens.
@@ -197,6 +217,7 @@ fn router(app: App, config: &ServeConfig) -> Router {
         .route(&format!("{tenant}/reports/activity"), get(api::activity_report))
         .route(&format!("{tenant}/events"), get(feed::events))
         .route("/me", get(api::me))
+        .route("/session", post(session::sign_in).delete(session::sign_out))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async {
             ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_route", "there is no such API route")
@@ -215,7 +236,10 @@ fn router(app: App, config: &ServeConfig) -> Router {
         router = router.nest_service("/pkg", CompressionLayer::new().gzip(true).layer(ServeDir::new(pkg)));
     }
     router = match &config.web {
-        Some(web) => router.fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
+        // The sign-in page, also at `/signin#<link secret>` (what `token create --link` prints).
+        Some(web) => router
+            .route_service("/signin", ServeFile::new(web.join("signin.html")))
+            .fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };
     // One span and one line per request (method, path, status, latency), at INFO.

@@ -356,6 +356,24 @@ impl<S: Store> TenantService<S> {
         Ok(self.store.token(hash)?)
     }
 
+    /// Who the session with this hash speaks for, and its token's hash.
+    pub fn session(&self, hash: &str) -> Result<Option<(TokenGrant, String)>, ServiceError> {
+        Ok(self.store.session(hash, crate::store::now_ms())?)
+    }
+
+    /// Exchanges a token or a sign-in link for a session (see [`crate::sessions`]).
+    pub fn open_session(
+        &mut self,
+        credential: crate::sessions::Credential<'_>,
+    ) -> Result<Option<crate::sessions::Opened>, String> {
+        crate::sessions::open(&mut self.store, credential)
+    }
+
+    /// Ends the session with this hash (sign-out).
+    pub fn end_session(&mut self, hash: &str) -> Result<bool, ServiceError> {
+        Ok(self.store.end_session(hash)?)
+    }
+
     /// Answers a view query (JSON) for `tenant`, on the state caught up with the log.
     pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
         self.begin();

@@ -163,6 +163,19 @@ pub trait TokenStore: Send {
     /// Forgets the selected tokens of a tenant; returns how many there were. A fingerprint
     /// that fits more than one token revokes none (`Ambiguous`).
     fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError>;
+    /// Records a browser session by its hash, made from the token `token` (a hash) and
+    /// valid until `expires` (Unix ms). Revoking the token ends the session.
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError>;
+    /// Whom a session speaks for, and the hash of its token, while it has not expired at
+    /// `now` and neither it nor its token was revoked.
+    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError>;
+    /// Ends a session (sign-out); whether there was one.
+    fn end_session(&mut self, session: &str) -> Result<bool, StoreError>;
+    /// Records a one-time sign-in link by its hash, for the token `token` (a hash).
+    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError>;
+    /// Uses a sign-in link up: the hash of its token, when the link was neither used nor
+    /// expired at `now` (and its token stands). A second use finds nothing.
+    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError>;
 }
 
 /// A backend holds both.
@@ -226,6 +239,21 @@ impl<T: TokenStore + ?Sized> TokenStore for Box<T> {
     fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
         (**self).revoke_tokens(tenant, which)
     }
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        (**self).put_session(session, token, expires)
+    }
+    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
+        (**self).session(session, now)
+    }
+    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
+        (**self).end_session(session)
+    }
+    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        (**self).put_link(link, token, expires)
+    }
+    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
+        (**self).take_link(link, now)
+    }
 }
 
 /// What another host stored, as a backend shared between hosts tells it.
@@ -236,6 +264,16 @@ pub enum Change {
     /// Notices may have been missed (the connection they come on was lost): every
     /// follower reads the log again from where it stands.
     Missed,
+}
+
+/// Now, in Unix milliseconds: what sessions and links expire by.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Times as both databases hold them (a signed 64-bit integer).
+pub(crate) fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// Where the server keeps its tenants: chosen once, on the command line.

@@ -16,7 +16,9 @@ use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Statement};
 
-use super::{Append, Change, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+use super::{
+    Append, Change, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis, now_ms,
+};
 
 mod migrations {
     refinery::embed_migrations!("migrations/postgres");
@@ -307,6 +309,54 @@ impl TokenStore for PgStore {
                 }
             };
             Ok(revoked as usize)
+        })
+    }
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            // Expired sessions go when new ones come: the table holds about a day's sign-ins.
+            tx.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[&millis(now_ms())])?;
+            tx.execute(
+                "INSERT INTO sessions (hash, token, expires_ms) VALUES ($1, $2, $3)",
+                &[&session, &token, &millis(expires)],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
+        self.with(|c| {
+            let row = c.client.query_opt(
+                "SELECT t.tenant, t.actor, t.hash FROM sessions s JOIN tokens t ON t.hash = s.token \
+                 WHERE s.hash = $1 AND s.expires_ms > $2",
+                &[&session, &millis(now)],
+            )?;
+            Ok(row.map(|r| (TokenGrant { tenant: r.get(0), actor: r.get(1) }, r.get(2))))
+        })
+    }
+
+    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
+        self.with(|c| Ok(c.client.execute("DELETE FROM sessions WHERE hash = $1", &[&session])? > 0))
+    }
+
+    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.client.execute("DELETE FROM sign_in_links WHERE expires_ms <= $1", &[&millis(now_ms())])?;
+            c.client.execute(
+                "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES ($1, $2, $3)",
+                &[&link, &token, &millis(expires)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            let row = c
+                .client
+                .query_opt("DELETE FROM sign_in_links WHERE hash = $1 RETURNING token, expires_ms", &[&link])?;
+            Ok(row.filter(|r| r.get::<_, i64>(1) > millis(now)).map(|r| r.get(0)))
         })
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Append, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore};
+use super::{Append, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis, now_ms};
 
 mod migrations {
     refinery::embed_migrations!("migrations/sqlite");
@@ -271,5 +271,52 @@ impl TokenStore for SqliteStore {
             }
         };
         Ok(revoked)
+    }
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        // Expired sessions go when new ones come: the table holds about a day's sign-ins.
+        tx.execute("DELETE FROM sessions WHERE expires_ms <= ?1", params![millis(now_ms())])?;
+        tx.execute(
+            "INSERT INTO sessions (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
+            params![session, token, millis(expires)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT t.tenant, t.actor, t.hash FROM sessions s JOIN tokens t ON t.hash = s.token \
+                 WHERE s.hash = ?1 AND s.expires_ms > ?2",
+                params![session, millis(now)],
+                |r| Ok((TokenGrant { tenant: r.get(0)?, actor: r.get(1)? }, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
+        Ok(self.db.execute("DELETE FROM sessions WHERE hash = ?1", [session])? > 0)
+    }
+
+    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+        self.db.execute("DELETE FROM sign_in_links WHERE expires_ms <= ?1", params![millis(now_ms())])?;
+        self.db.execute(
+            "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
+            params![link, token, millis(expires)],
+        )?;
+        Ok(())
+    }
+
+    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .query_row("DELETE FROM sign_in_links WHERE hash = ?1 RETURNING token, expires_ms", [link], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?
+            .filter(|(_, expires)| *expires > millis(now))
+            .map(|(token, _)| token))
     }
 }

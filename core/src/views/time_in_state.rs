@@ -1,0 +1,120 @@
+//! Time in state: what each agent on a channel is doing now and since when, and how many
+//! agents of the channel are in each state — what a supervisor's real-time board shows.
+//! The states are those of the day at a glance ([`super::activity`]), and `since` is where
+//! that view's current interval begins, so the board and the report never disagree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChannelId, Millis, PauseReason, UserId};
+use crate::state::{State, User};
+use crate::views::AgentState;
+use crate::views::roster::on_channel;
+
+/// One agent on one channel at `at`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct AgentNow {
+    pub user: UserId,
+    pub state: AgentState,
+    /// Since when; `None` for an agent never signed out of a channel they were never
+    /// signed in to (or a state restored from an older snapshot that did not keep it).
+    pub since: Option<Millis>,
+    /// `at - since`.
+    pub duration_ms: Option<u64>,
+    /// The pause reason, for `paused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<PauseReason>,
+    /// The wrap-up's deadline, for `wrap_up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Millis>,
+}
+
+/// How many agents of a channel are in each state.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct StateCounts {
+    pub available: u32,
+    pub on_interaction: u32,
+    pub wrap_up: u32,
+    pub paused: u32,
+    pub signed_out: u32,
+}
+
+impl StateCounts {
+    fn count(&mut self, state: AgentState) {
+        let slot = match state {
+            AgentState::Available => &mut self.available,
+            AgentState::OnInteraction => &mut self.on_interaction,
+            AgentState::WrapUp => &mut self.wrap_up,
+            AgentState::Paused => &mut self.paused,
+            AgentState::SignedOut => &mut self.signed_out,
+        };
+        *slot += 1;
+    }
+}
+
+/// A channel's board: the agents of its roster (in the roster's order) and the counts. A
+/// supervisor assigned to the channel only to supervise it is no agent of it and is left
+/// out, unless signed in.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+pub struct ChannelStates {
+    pub channel: ChannelId,
+    pub at: Millis,
+    pub counts: StateCounts,
+    pub agents: Vec<AgentNow>,
+}
+
+/// The board of `channel` at `at`; `None` for an unknown channel.
+pub fn channel_states(state: &State, channel: &str, at: Millis) -> Option<ChannelStates> {
+    let (id, _) = state.channels.get_key_value(channel)?;
+    let agent = |u: &User| !u.assignments.contains_key(id) || u.is_assigned_agent(id) || u.sign_ins.contains_key(id);
+    let mut people: Vec<(&UserId, &User)> =
+        state.users().filter(|(_, u)| on_channel(state, u, id, at) && agent(u)).collect();
+    people.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
+    let mut counts = StateCounts::default();
+    let agents: Vec<AgentNow> = people
+        .into_iter()
+        .map(|(uid, u)| {
+            let now = agent_now(state, uid, u, id, at);
+            counts.count(now.state);
+            now
+        })
+        .collect();
+    Some(ChannelStates { channel: id.clone(), at, counts, agents })
+}
+
+/// What `user` is doing on `channel` at `at`: work first (a call, a chat or its wrap-up
+/// keeps an agent busy on every channel they are signed in to), then a pause.
+pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at: Millis) -> AgentNow {
+    let now = |doing, since: Option<Millis>| AgentNow {
+        user: user.clone(),
+        state: doing,
+        since,
+        duration_ms: since.map(|s| s.until(at)),
+        reason: None,
+        until: None,
+    };
+    let Some(sign_in) = u.sign_ins.get(channel) else {
+        return now(AgentState::SignedOut, u.signed_out.get(channel).copied());
+    };
+    // A state entered before this sign-in shows on this channel from the sign-in on.
+    let seated = |since: Option<Millis>| since.map(|s| s.max(sign_in.since));
+    if let Some((_, interaction)) = state.interaction_of(u) {
+        return now(AgentState::OnInteraction, seated(Some(interaction.since)));
+    }
+    if let Some(wrap_up) = u.wrap_up_at(at) {
+        return AgentNow { until: Some(wrap_up.until), ..now(AgentState::WrapUp, seated(wrap_up.since)) };
+    }
+    let work_ended = u.work_ended.filter(|ended| *ended <= at);
+    match &sign_in.pause {
+        Some(pause) => AgentNow {
+            reason: Some(pause.reason.clone()),
+            ..now(AgentState::Paused, seated(Some(pause.since.max(work_ended.unwrap_or(Millis::ZERO)))))
+        },
+        None => {
+            let since = [sign_in.resumed, work_ended].into_iter().flatten().fold(sign_in.since, Millis::max);
+            now(AgentState::Available, Some(since))
+        }
+    }
+}

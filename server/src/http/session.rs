@@ -1,0 +1,93 @@
+//! `POST /api/session` exchanges a token or a one-time sign-in link for a session cookie;
+//! `DELETE /api/session` ends the session on the server (sign-out). See `crate::sessions`.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::App;
+use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
+use super::errors::ApiError;
+use crate::sessions;
+use crate::tokens;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+}
+
+/// The cookie that carries `value` for `max_age_secs` (0 deletes it). `Secure` when the
+/// request reached a TLS-terminating proxy over HTTPS.
+fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderValue, ApiError> {
+    let tls = headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    let cookie = cookie::Cookie::build((SESSION_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(tls)
+        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
+        .build();
+    HeaderValue::from_str(&cookie.to_string())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+/// `POST /api/session` with `{"token": "ast_…"}` or `{"link": "asl_…"}`.
+pub async fn sign_in(
+    State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // Another site must not sign a browser in to an account of its choosing either.
+    same_origin(&headers, true)?;
+    let asked: SignIn = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_request", format!("expected {{\"token\": …}} or {{\"link\": …}}: {e}"))
+    })?;
+    let secret = match (asked.token, asked.link) {
+        (Some(token), None) => Ok((true, token)),
+        (None, Some(link)) => Ok((false, link)),
+        _ => Err(ApiError::bad_request("invalid_request", "give exactly one of `token` and `link`")),
+    }?;
+    app.refuse_if_guessing(client.ip())?;
+    let opened = app
+        .shared
+        .writer
+        .run(move |desk| {
+            let (is_token, secret) = (secret.0, secret.1.trim().to_owned());
+            let credential =
+                if is_token { sessions::Credential::Token(&secret) } else { sessions::Credential::Link(&secret) };
+            desk.service.open_session(credential)
+        })
+        .await?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e))?;
+    let Some(opened) = opened else {
+        app.shared.guesses.unknown(client.ip(), Instant::now());
+        return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
+    };
+    let set = cookie(&headers, &opened.secret, sessions::SESSION_TTL_MS / 1000)?;
+    let body = json!({ "tenant": opened.grant.tenant, "actor": opened.grant.actor, "expires": opened.expires });
+    Ok(([(SET_COOKIE, set)], Json(body)).into_response())
+}
+
+/// `DELETE /api/session`: the session ends on the server (its cookie is refused from now
+/// on, on any host) and the browser forgets the cookie.
+pub async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(secret) = session_cookie(&headers) {
+        same_origin(&headers, false)?;
+        let hash = tokens::hash(&secret);
+        let key = hash.clone();
+        app.shared.writer.run(move |desk| desk.service.end_session(&key)).await??;
+        app.forget(&Credential::Session(hash));
+    }
+    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie(&headers, "", 0)?)]).into_response())
+}

@@ -1,0 +1,62 @@
+//! Browser sessions: a dashboard exchanges an access token — or a one-time sign-in link
+//! made from one — for a session, a random secret the browser keeps in an `HttpOnly`
+//! cookie, so the token itself never sits in page script or storage. The store keeps only
+//! hashes; a session lives in the database (any host honours it) and hangs on its token:
+//! revoking the token ends it.
+
+use crate::store::{TokenGrant, TokenStore, now_ms};
+use crate::tokens::{self, hash};
+
+/// Prefixes that make a leaked session or link recognisable.
+const SESSION_PREFIX: &str = "ass_";
+const LINK_PREFIX: &str = "asl_";
+
+/// How long a session lasts: a long shift and its overtime. Signing in again starts anew.
+pub const SESSION_TTL_MS: u64 = 12 * 3600 * 1000;
+/// How long a sign-in link may wait for its one use.
+pub const LINK_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// What a browser offers to sign in with.
+#[derive(Clone, Copy, Debug)]
+pub enum Credential<'a> {
+    /// An access token, as `agentstate token create` printed it.
+    Token(&'a str),
+    /// The secret of a one-time sign-in link (the part after `#`).
+    Link(&'a str),
+}
+
+/// A new session: its secret (for the cookie, shown once) and whom it speaks for.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub secret: String,
+    pub grant: TokenGrant,
+    /// Unix ms.
+    pub expires: u64,
+}
+
+/// Opens a session for a valid credential; `None` for an unknown token or a link used or
+/// expired already.
+pub fn open(store: &mut impl TokenStore, credential: Credential<'_>) -> Result<Option<Opened>, String> {
+    let now = now_ms();
+    let token_hash = match credential {
+        Credential::Token(token) => hash(token),
+        Credential::Link(link) => match store.take_link(&hash(link), now).map_err(|e| e.to_string())? {
+            Some(token_hash) => token_hash,
+            None => return Ok(None),
+        },
+    };
+    let Some(grant) = store.token(&token_hash).map_err(|e| e.to_string())? else { return Ok(None) };
+    let secret = tokens::secret(SESSION_PREFIX)?;
+    let expires = now + SESSION_TTL_MS;
+    store.put_session(&hash(&secret), &token_hash, expires).map_err(|e| e.to_string())?;
+    Ok(Some(Opened { secret, grant, expires }))
+}
+
+/// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the
+/// link's secret (returned once) and the token's hash. The token itself is shown to nobody.
+pub fn issue_link(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<(String, String), String> {
+    let token_hash = hash(&tokens::issue(store, tenant, actor)?);
+    let link = tokens::secret(LINK_PREFIX)?;
+    store.put_link(&hash(&link), &token_hash, now_ms() + LINK_TTL_MS).map_err(|e| e.to_string())?;
+    Ok((link, token_hash))
+}
