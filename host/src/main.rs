@@ -91,6 +91,21 @@ enum ReportCommand {
         #[arg(long)]
         module: Option<PathBuf>,
     },
+    /// Time in state on a channel at AT (default: now): each agent's state and since when,
+    /// and the counts per state — what the dashboard's channel shows.
+    States {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        channel: String,
+        /// Milliseconds since the epoch; never before the tenant's last event.
+        #[arg(long)]
+        at: Option<u64>,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        module: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -254,6 +269,9 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Activity { tenant, from, to, csv, store, module }) => {
             finish(activity_report(&tenant, (from, to), csv, &store.config(), module))
         }
+        Command::Report(ReportCommand::States { tenant, channel, at, store, module }) => {
+            finish(states_report(&tenant, &channel, at, &store.config(), module))
+        }
         Command::Apply { source, commands } => finish(engine_for(&source).and_then(|mut engine| {
             let rejected = tools::apply(engine.as_mut(), &commands, &mut std::io::stdout().lock())?;
             Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -397,6 +415,24 @@ fn create_tenant(
     let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     service.create_tenant(id, &json).map_err(|e| e.to_string())?;
     println!("created tenant {id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn states_report(
+    tenant: &str,
+    channel: &str,
+    at: Option<u64>,
+    store: &StoreConfig,
+    module: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
+    let at = service.now(tenant, at.unwrap_or_else(agentstate_server::store::now_ms)).map_err(|e| e.to_string())?;
+    let query = serde_json::json!({ "view": "channel_states", "channel": channel, "at": at });
+    let answer = service.query(tenant, &query.to_string()).map_err(|e| e.to_string())?;
+    if answer == "null" {
+        return Err(format!("tenant {tenant} has no channel {channel}"));
+    }
+    println!("{answer}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -700,3 +700,46 @@ async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn time_in_state_is_the_same_from_the_api_and_the_cli() {
+    let data = Data::new();
+    let sam = data.token("acme", "sam");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    for command in [
+        json!({ "type": "sign_in", "user": "ana", "channel": "support" }),
+        json!({ "type": "sign_in", "user": "ben", "channel": "support" }),
+        json!({ "type": "pause", "user": "ana", "channel": "support", "reason": "lunch" }),
+    ] {
+        let (status, body) = post(&client, &server, "acme", &sam, command).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let history = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await.1;
+    let paused = history.as_array().and_then(|h| h.last()).expect("ana's pause");
+    assert_eq!(paused["type"], "paused", "{history}");
+    let paused_at = paused["at"].as_u64();
+    let (status, states) = get(&client, &server, "/api/tenants/acme/channels/support/states", &sam).await;
+    assert_eq!(status, StatusCode::OK, "{states}");
+    let ana = &states["agents"][0];
+    assert_eq!(
+        (ana["user"].as_str(), ana["state"].as_str(), ana["reason"].as_str()),
+        (Some("ana"), Some("paused"), Some("lunch"))
+    );
+    assert_eq!(ana["since"].as_u64(), paused_at, "{states}");
+    assert_eq!(
+        states["counts"],
+        json!({ "available": 1, "on_interaction": 0, "wrap_up": 0, "paused": 1, "signed_out": 0 })
+    );
+    let (status, body) = get(&client, &server, "/api/tenants/acme/channels/nowhere/states", &sam).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_channel")));
+
+    // The CLI reads the stored log and answers the same, for the same `at`.
+    let at = states["at"].as_u64().expect("at");
+    let printed = run(data
+        .agentstate()
+        .args(["report", "states", "--tenant", "acme", "--channel", "support", "--at"])
+        .arg(at.to_string()));
+    let from_cli: Value = serde_json::from_str(&printed).expect("JSON");
+    assert_eq!(from_cli, states);
+}

@@ -187,8 +187,27 @@ pub async fn roster(
     Path((tenant, channel)): Path<(String, String)>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
+    channel_view(app, tenant, channel, caller, "roster").await
+}
+
+/// `GET /api/tenants/{tenant}/channels/{channel}/states`: time in state, now.
+pub async fn channel_states(
+    State(app): State<App>,
+    Path((tenant, channel)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    channel_view(app, tenant, channel, caller, "channel_states").await
+}
+
+async fn channel_view(
+    app: App,
+    tenant: String,
+    channel: String,
+    caller: Caller,
+    name: &str,
+) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    let query = query_of(&[("view", json!("roster")), ("channel", json!(channel))]);
+    let query = query_of(&[("view", json!(name)), ("channel", json!(channel))]);
     let answer = view(&app, tenant, query, true).await?;
     if answer == "null" {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("there is no channel {channel}")));

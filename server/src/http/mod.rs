@@ -209,6 +209,7 @@ fn router(app: App, config: &ServeConfig) -> Router {
     let api = Router::new()
         .route(&format!("{tenant}/commands"), post(api::post_commands))
         .route(&format!("{tenant}/channels/{{channel}}/roster"), get(api::roster))
+        .route(&format!("{tenant}/channels/{{channel}}/states"), get(api::channel_states))
         .route(&format!("{tenant}/users"), get(api::search_users))
         .route(&format!("{tenant}/users/{{user}}/allowed-actions"), get(api::allowed_actions))
         .route(&format!("{tenant}/users/{{user}}/history"), get(api::history))
