@@ -25,6 +25,8 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 3] = [ChannelKind::Queue, ChannelKind::Chat, ChannelKind::Campaign];
+
     /// Queues and campaigns carry calls; only calls can be monitored.
     pub fn carries_calls(self) -> bool {
         !matches!(self, ChannelKind::Chat)
@@ -75,6 +77,11 @@ pub enum Setting {
     SupervisorWrapUpEnd,
     /// Supervisors act only on channels they are assigned to as supervisor (§2).
     SupervisorsLimitedToAssigned,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 3] =
+        [Setting::UnassignedSignIn, Setting::SupervisorWrapUpEnd, Setting::SupervisorsLimitedToAssigned];
 }
 
 /// Current values of every [`Setting`].

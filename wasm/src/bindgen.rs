@@ -132,6 +132,11 @@ impl Tenant {
         typed(&views::activity(&events, at(from_ms)?, at(to_ms)?))
     }
 
+    /// Every role, channel kind, monitor mode, setting (with its default) and agent state.
+    pub fn vocabulary() -> Result<Ts<views::Vocabulary>, JsError> {
+        typed(&views::vocabulary())
+    }
+
     /// The "+ Log agent" picker.
     #[wasm_bindgen(js_name = searchUsers, unchecked_return_type = "UserMatch[]")]
     pub fn search_users(

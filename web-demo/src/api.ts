@@ -1,8 +1,10 @@
-// The server's API: commands, the snapshot to mirror from, history, and the live feed.
-// The feed is read with fetch (EventSource cannot send an Authorization header) and
-// resumes from the last sequence number it saw.
+// The server's API: commands, the snapshot to mirror from, history, reports, the session,
+// and the live feed. A signed-in dashboard is authenticated by its HttpOnly session cookie
+// (the browser adds it; page script never sees a secret). The demo's "act as" sends a
+// bearer token instead. The feed is read with fetch and resumes from the last sequence
+// number it saw.
 
-import type { Event, State } from "agentstate";
+import type { Action, ActivityReport, Event, State } from "agentstate";
 
 export interface Posted {
   status: number;
@@ -15,58 +17,93 @@ export interface Posted {
   };
 }
 
+/** Who the dashboard is: the session's (or the demo token's) tenant and actor. */
+export interface Me {
+  tenant: string;
+  actor: string;
+}
+
+/** The session cookie, or a bearer token (the demo's "act as" only). */
+export type Auth = { kind: "session" } | { kind: "bearer"; token: string };
+
 export class Api {
   constructor(
     readonly tenant: string,
-    private token: string,
+    private auth: Auth,
     private lang: () => string,
   ) {}
 
   useToken(token: string): void {
-    this.token = token;
+    this.auth = { kind: "bearer", token };
   }
 
-  private headers(): HeadersInit {
-    return { Authorization: `Bearer ${this.token}`, "Accept-Language": this.lang() };
+  get signedIn(): boolean {
+    return this.auth.kind === "session";
+  }
+
+  private headers(): Record<string, string> {
+    const headers: Record<string, string> = { "Accept-Language": this.lang() };
+    if (this.auth.kind === "bearer") headers.Authorization = `Bearer ${this.auth.token}`;
+    return headers;
   }
 
   private url(path: string): string {
     return `/api/tenants/${encodeURIComponent(this.tenant)}${path}`;
   }
 
-  async command(command: Record<string, unknown>): Promise<Posted> {
+  private async read<T>(path: string, what: string): Promise<T> {
+    const response = await fetch(this.url(path), { headers: this.headers() });
+    if (!response.ok) throw new Error(`${what}: HTTP ${response.status}`);
+    return response.json() as Promise<T>;
+  }
+
+  /** The signed-in session's tenant and actor; `null` when there is no session. */
+  static async session(): Promise<Me | null> {
+    const response = await fetch("/api/me");
+    return response.ok ? ((await response.json()) as Me) : null;
+  }
+
+  /** Ends the session on the server. */
+  static async signOut(): Promise<void> {
+    await fetch("/api/session", { method: "DELETE" });
+  }
+
+  async command(action: Action): Promise<Posted> {
     const response = await fetch(this.url("/commands"), {
       method: "POST",
       headers: { ...this.headers(), "Content-Type": "application/json" },
-      body: JSON.stringify({ id: crypto.randomUUID(), ...command }),
+      body: JSON.stringify({ id: crypto.randomUUID(), ...action }),
     });
     return { status: response.status, body: await response.json() };
   }
 
-  async snapshot(): Promise<{ seq: number; state: State }> {
-    const response = await fetch(this.url("/snapshot"), { headers: this.headers() });
-    if (!response.ok) throw new Error(`snapshot: HTTP ${response.status}`);
-    return response.json();
+  snapshot(): Promise<{ seq: number; state: State }> {
+    return this.read("/snapshot", "snapshot");
   }
 
-  async history(user: string): Promise<Event[]> {
-    const response = await fetch(this.url(`/users/${encodeURIComponent(user)}/history`), { headers: this.headers() });
-    if (!response.ok) throw new Error(`history: HTTP ${response.status}`);
-    return response.json();
+  history(user: string): Promise<Event[]> {
+    return this.read(`/users/${encodeURIComponent(user)}/history`, "history");
+  }
+
+  activity(from: number, to: number): Promise<ActivityReport> {
+    return this.read(`/reports/activity?from=${from}&to=${to}`, "activity report");
+  }
+
+  async activityCsv(from: number, to: number): Promise<Blob> {
+    const response = await fetch(this.url(`/reports/activity?from=${from}&to=${to}&format=csv`), { headers: this.headers() });
+    if (!response.ok) throw new Error(`activity CSV: HTTP ${response.status}`);
+    return response.blob();
   }
 
   /** Follows the log after `after`; returns a function that stops following. */
-  follow(after: number, onEvent: (seq: number, event: Event) => void, onLive: (live: boolean) => void): () => void {
+  follow(after: number, onEvents: (events: [number, Event][]) => void, onLive: (live: boolean) => void): () => void {
     let stopped = false;
     let cursor = after;
     let controller = new AbortController();
     const run = async (): Promise<void> => {
       while (!stopped) {
         try {
-          const response = await fetch(this.url(`/events?after=${cursor}`), {
-            headers: this.headers(),
-            signal: controller.signal,
-          });
+          const response = await fetch(this.url(`/events?after=${cursor}`), { headers: this.headers(), signal: controller.signal });
           if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
           onLive(true);
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -75,6 +112,8 @@ export class Api {
             const { value, done } = await reader.read();
             if (done) break;
             buffer += value;
+            // Everything complete in this chunk is handed over at once: one fold, one redraw.
+            const batch: [number, Event][] = [];
             let end: number;
             while ((end = buffer.indexOf("\n\n")) >= 0) {
               const block = buffer.slice(0, end);
@@ -87,9 +126,10 @@ export class Api {
               }
               if (id !== undefined && data) {
                 cursor = id;
-                onEvent(id, JSON.parse(data) as Event);
+                batch.push([id, JSON.parse(data) as Event]);
               }
             }
+            if (batch.length) onEvents(batch);
           }
         } catch {
           if (stopped) return;

@@ -9,6 +9,20 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   ...children: (Child | Child[])[]
 ): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
+  setProps(element, props);
+  append(element, children);
+  return element;
+}
+
+/** An SVG element (the timeline). */
+export function svg(tag: string, props: Props = {}, ...children: (Child | Child[])[]): SVGElement {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  setProps(element, props);
+  append(element, children);
+  return element;
+}
+
+function setProps(element: Element, props: Props): void {
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === false) continue;
     if (key.startsWith("on") && typeof value === "function") {
@@ -19,11 +33,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
       element.setAttribute(key, String(value));
     }
   }
+}
+
+function append(element: Element, children: (Child | Child[])[]): void {
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
     element.append(child instanceof Node ? child : String(child));
   }
-  return element;
 }
 
 export function byId<T extends HTMLElement>(id: string): T {
@@ -36,6 +52,14 @@ export function byId<T extends HTMLElement>(id: string): T {
 export function countdown(ms: number): string {
   const secs = Math.max(0, Math.ceil(ms / 1000));
   return `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+}
+
+/** "0:42", "12:05", "1:02:03": how long a state has lasted. */
+export function elapsed(ms: number): string {
+  const secs = Math.max(0, Math.floor(ms / 1000));
+  const [hours, minutes, seconds] = [Math.floor(secs / 3600), Math.floor(secs / 60) % 60, secs % 60];
+  const two = (n: number) => String(n).padStart(2, "0");
+  return hours > 0 ? `${hours}:${two(minutes)}:${two(seconds)}` : `${minutes}:${two(seconds)}`;
 }
 
 export function clockTime(ms: number, lang: string): string {

@@ -12,14 +12,23 @@ import type { Api } from "./api.js";
  */
 const REBASE_EVERY = 5_000;
 
+/** Events that change the configuration: users, channels, assignments, settings. */
+const CONFIGURING = new Set<Event["type"]>([
+  "plan_set", "setting_changed", "pause_reasons_set", "user_created", "roles_set", "channel_created", "assigned", "unassigned",
+]);
+
 export class Mirror {
   private sinceBase = 0;
+  private configured: State;
 
   private constructor(
     private current: Tenant,
     public seq: number,
     private clock: number,
-  ) {}
+    state: State,
+  ) {
+    this.configured = state;
+  }
 
   /** The tenant as folded so far (a new object after each re-base: do not keep it). */
   get tenant(): Tenant {
@@ -28,22 +37,26 @@ export class Mirror {
 
   static async load(api: Api): Promise<Mirror> {
     const { seq, state } = await api.snapshot();
-    return new Mirror(Tenant.fromSnapshot(state), seq, state.clock ?? 0);
+    return new Mirror(Tenant.fromSnapshot(state), seq, state.clock ?? 0, state);
   }
 
-  /** Folds the event numbered `seq`; events already folded are skipped. */
-  apply(seq: number, event: Event): boolean {
-    if (seq <= this.seq) return false;
-    this.current.applyEvents([event]);
-    this.seq = seq;
-    this.clock = Math.max(this.clock, event.at);
-    if (++this.sinceBase >= REBASE_EVERY) {
-      const fresh = Tenant.fromSnapshot(this.current.snapshot());
+  /** Folds the events not folded yet; returns those it folded. */
+  apply(batch: [number, Event][]): Event[] {
+    const fresh = batch.filter(([seq]) => seq > this.seq).map(([, event]) => event);
+    const last = batch.at(-1);
+    if (!fresh.length || !last) return [];
+    this.current.applyEvents(fresh);
+    this.seq = last[0];
+    for (const event of fresh) this.clock = Math.max(this.clock, event.at);
+    if (fresh.some((event) => CONFIGURING.has(event.type))) this.configured = this.current.snapshot();
+    this.sinceBase += fresh.length;
+    if (this.sinceBase >= REBASE_EVERY) {
+      const rebased = Tenant.fromSnapshot(this.current.snapshot());
       this.current.free();
-      this.current = fresh;
+      this.current = rebased;
       this.sinceBase = 0;
     }
-    return true;
+    return fresh;
   }
 
   /** Now, never behind the last event (the rules refuse time going backwards). */
@@ -51,13 +64,12 @@ export class Mirror {
     return Math.max(Date.now(), this.clock);
   }
 
-  /** The state as plain objects, converted once per event folded (every render reads it). */
-  state(): State {
-    if (!this.cached || this.cached.seq !== this.seq) {
-      this.cached = { seq: this.seq, state: this.tenant.snapshot() };
-    }
-    return this.cached.state;
+  /**
+   * The configuration — users, channels, assignments, settings, pause reasons — as plain
+   * objects, converted again only when an event changes it. Its sign-ins, pauses and
+   * interactions are stale: ask the views for those.
+   */
+  config(): State {
+    return this.configured;
   }
-
-  private cached: { seq: number; state: State } | undefined;
 }

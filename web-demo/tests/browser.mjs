@@ -1,12 +1,15 @@
 // The dashboard in headless Debian Chromium, against a real `agentstate serve`:
 // unassigned sign-ins persist and are reviewed, "End wrap-up" waits for the admin,
-// "+ Log agent" finds Müller by "muller" and shows his active device.
+// "+ Log agent" finds Müller by "muller" and shows his active device; a tenant created
+// with the CLI is opened through a one-time sign-in link, shows time in state and the
+// day at a glance, and signs out; axe-core finds no serious accessibility violations.
 //
 //   node tests/browser.mjs   (AGENTSTATE_BIN, CHROMIUM and SCREENSHOT_DIR may override)
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +21,40 @@ const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/debug/agentstate");
 const screenshots = process.env.SCREENSHOT_DIR ?? join(root, "target/browser");
 const data = mkdtempSync(join(tmpdir(), "agentstate-browser-"));
 mkdirSync(screenshots, { recursive: true });
+
+const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** Serious and critical accessibility violations axe-core finds on the page as it is. */
+async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axeSource });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+}
+
+/** "1:02:03" or "2:05" as seconds. */
+function seconds(text) {
+  return text.trim().split(":").reduce((total, part) => total * 60 + Number(part), 0);
+}
+
+/** A CSV without quoted commas (ids and numbers), as objects by header. */
+function parseCsv(text) {
+  const [head, ...lines] = text.trim().split("\n");
+  const names = head.split(",");
+  return lines.map((line) => Object.fromEntries(line.split(",").map((value, i) => [names[i], value])));
+}
+
+const NORTH = `
+plan: complete
+pause_reasons: [lunch, training]
+users:
+  - { id: ana, name: Ana Agent, roles: [agent] }
+  - { id: ben, name: Ben Agent, roles: [agent] }
+  - { id: sue, name: Sue Supervisor, roles: [supervisor] }
+channels:
+  - { id: support, kind: queue, name: Support, wrap_up_secs: 30, agents: [ana, ben], supervisors: [sue] }
+`;
 
 function startServer() {
   const server = spawn(
@@ -69,10 +106,10 @@ try {
   await page.waitForSelector("#live.on");
 
   // Every action must be confirmed by the server, never "the server's verdict differs".
-  const expectOk = async (action) => {
-    await page.evaluate(() => document.getElementById("toast").replaceChildren());
+  const expectOk = async (action, on = page) => {
+    await on.evaluate(() => document.getElementById("toast").replaceChildren());
     await action();
-    const toast = page.locator("#toast .toast");
+    const toast = on.locator("#toast .toast");
     await toast.waitFor();
     assert.equal(await toast.getAttribute("data-kind"), "ok", await toast.textContent());
   };
@@ -145,6 +182,94 @@ try {
   await until(page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]:enabled"), "enabled once the admin allowed it");
   await expectOk(() => endWrapUp.click());
   await row("sales", "zoe").locator(".badge.wrap").waitFor({ state: "detached" });
+
+  assert.deepEqual(await accessibilityProblems(page), [], "the demo dashboard");
+
+  // A real tenant, created with the CLI; its supervisor gets a one-time sign-in link.
+  const cli = (...args) => execFileSync(bin, args, { env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" }, encoding: "utf8" }).trim();
+  writeFileSync(join(data, "north.yaml"), NORTH);
+  cli("tenant", "create", "north", join(data, "north.yaml"));
+  const link = cli("token", "create", "--tenant", "north", "--user", "sue", "--link", "--url", base);
+  assert.match(link, new RegExp(`^${base}/signin#asl_[0-9a-f]{64}$`));
+  const session = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  const sue = await session.newPage();
+  sue.on("pageerror", (e) => problems.push(String(e)));
+  await sue.goto(`${base}/signin`);
+  await sue.waitForSelector("body[data-ready=true]");
+  assert.deepEqual(await accessibilityProblems(sue), [], "the sign-in page");
+  await sue.goto(link);
+  await sue.waitForURL(`${base}/`);
+  await sue.waitForSelector("body[data-ready=true]");
+  const who = sue.locator("#signed-in-as");
+  assert.equal(await who.getAttribute("data-tenant"), "north");
+  assert.equal(await who.getAttribute("data-actor"), "sue");
+  assert.equal(await sue.evaluate(() => document.cookie), "", "the session cookie is out of the page's reach");
+  assert.equal(await sue.evaluate(() => JSON.stringify(localStorage).includes("asl_") || location.href.includes("asl_")), false);
+  const [cookie] = await session.cookies();
+  assert.equal(cookie.httpOnly && cookie.sameSite, "Strict");
+  const north = (user) => sue.locator(`section[data-channel=support] tr[data-user=${user}]`);
+  const menu = async (user, action) => {
+    await north(user).locator(`button[data-open-menu='support/${user}']`).click();
+    await sue.locator(`[data-menu='support/${user}'] button[data-action='${action}']`).click();
+  };
+
+  // Sue signs Ana and Ben in; Ana pauses for lunch: the counts follow, her row says why
+  // and for how long, and the time goes on.
+  const count = (state) => sue.locator(`section[data-channel=support] [data-count=${state}] strong`);
+  await until(sue.locator(`section[data-channel=support] [data-count=signed_out] strong`, { hasText: "2" }), "two agents signed out");
+  await expectOk(() => menu("ana", "sign_in"), sue);
+  await expectOk(() => menu("ben", "sign_in"), sue);
+  await until(sue.locator(`section[data-channel=support] [data-count=available] strong`, { hasText: "2" }), "two available");
+  assert.equal(await count("paused").textContent(), "0");
+  await expectOk(() => menu("ana", "pause:lunch"), sue);
+  await until(sue.locator(`section[data-channel=support] [data-count=paused] strong`, { hasText: "1" }), "one paused");
+  assert.equal(await count("available").textContent(), "1");
+  const paused = north("ana").locator(".state[data-state=paused]");
+  await paused.waitFor();
+  assert.match(await paused.textContent(), /lunch/);
+  const duration = north("ana").locator(".duration");
+  const before = seconds(await duration.textContent());
+  let after = before;
+  for (let tries = 0; after < before + 2 && tries < 50; tries++) {
+    await sue.waitForTimeout(100);
+    after = seconds(await duration.textContent());
+  }
+  assert.ok(after >= before + 2, `the pause's duration goes on: ${before} s, then still ${after} s after 5 s`);
+
+  // Rows filter by name and by state.
+  await sue.fill("#filter-name", "ben");
+  await north("ana").waitFor({ state: "detached" });
+  await sue.fill("#filter-name", "");
+  await sue.selectOption("#filter-state", "paused");
+  await north("ben").waitFor({ state: "detached" });
+  await north("ana").waitFor();
+  await sue.selectOption("#filter-state", "");
+  await sue.screenshot({ path: join(screenshots, "signed-in.png"), fullPage: true });
+  assert.deepEqual(await accessibilityProblems(sue), [], "the signed-in dashboard");
+
+  // The day at a glance: Ana's lunch is on her timeline, and the CSV has the same totals.
+  await menu("ana", "timeline");
+  const lunch = sue.locator("#timeline-panel .timeline-row[data-channel=support] rect[data-state=paused][data-reason=lunch]");
+  await lunch.waitFor();
+  const total = async (key) => Number(await sue.locator(`#timeline-panel [data-total='${key}']`).getAttribute("data-ms"));
+  assert.ok((await total("paused")) > 0 && (await total("paused:lunch")) === (await total("paused")));
+  await sue.locator("#timeline-panel").screenshot({ path: join(screenshots, "timeline.png") });
+  const [download] = await Promise.all([sue.waitForEvent("download"), sue.click("#download-csv")]);
+  const rows = parseCsv(readFileSync(await download.path(), "utf8"));
+  const ana = rows.find((r) => r.user === "ana" && r.channel === "support");
+  assert.ok(ana, `Ana's line in ${JSON.stringify(rows)}`);
+  for (const key of ["signed_in", "available", "paused", "wrap_up", "on_interaction"]) {
+    assert.equal(Number(ana[`${key}_ms`]), await total(key), `${key} in the CSV and on the timeline`);
+  }
+  assert.equal(Number(ana.paused_lunch_ms), await total("paused:lunch"));
+  assert.deepEqual(await accessibilityProblems(sue), [], "the dashboard with the timeline");
+
+  // Signing out ends the session on the server: the old cookie is refused afterwards.
+  await sue.click("#sign-out");
+  await sue.waitForURL(`${base}/signin`);
+  const refused = await fetch(`${base}/api/me`, { headers: { Cookie: `${cookie.name}=${cookie.value}` } });
+  assert.equal(refused.status, 401, "the signed-out cookie still works");
+  await session.close();
 
   // German: the same reasons, in German.
   await page.selectOption("#lang", "de");

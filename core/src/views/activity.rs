@@ -24,6 +24,16 @@ pub enum AgentState {
     Paused,
 }
 
+impl AgentState {
+    pub const ALL: [AgentState; 5] = [
+        AgentState::SignedOut,
+        AgentState::Available,
+        AgentState::OnInteraction,
+        AgentState::WrapUp,
+        AgentState::Paused,
+    ];
+}
+
 /// One stretch of one state, `from` inclusive, `to` exclusive.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]

@@ -8,6 +8,7 @@ mod lingering;
 mod roster;
 mod search;
 mod time_in_state;
+mod vocabulary;
 
 pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity};
 pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
@@ -18,3 +19,4 @@ pub use roster::{
 };
 pub use search::{UserMatch, fold, search_users};
 pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states};
+pub use vocabulary::{Vocabulary, vocabulary};

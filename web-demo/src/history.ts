@@ -1,0 +1,42 @@
+// The history panel: the events that touched one user, newest first, from the server.
+
+import { ctx, say, ui } from "./context.js";
+import { clockTime, h } from "./dom.js";
+import type { Event } from "agentstate";
+
+let shown: { user: string; events: Event[] } | null = null;
+
+export async function showHistory(user: string): Promise<void> {
+  shown = { user, events: await ctx.api.history(user) };
+  ctx.render([]);
+}
+
+/** Reloads the history when an event touched the user it shows. */
+export function historyTouched(events: Event[]): void {
+  const user = shown?.user;
+  if (user && events.some((e) => "user" in e && e.user === user)) void showHistory(user);
+}
+
+export function historyPanel(): HTMLElement | null {
+  if (!shown) return null;
+  const { user, events } = shown;
+  return h(
+    "section",
+    { class: "panel", id: "history-panel", "aria-labelledby": "history-title" },
+    h("h3", { id: "history-title" }, `${say("historyOf")} ${ctx.mirror.config().users[user]?.name ?? user}`, h("button", { class: "close", "aria-label": say("close"), onclick: () => { shown = null; ctx.render([]); } }, "×")),
+    h(
+      "ol",
+      { class: "history" },
+      events
+        .slice()
+        .reverse()
+        .map((e) => {
+          const details = Object.entries(e)
+            .filter(([k]) => !["type", "at", "by", "user"].includes(k))
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join(", ");
+          return h("li", {}, h("time", {}, clockTime(e.at, ui.lang)), ` ${e.type} `, h("span", { class: "muted" }, `${say("by")} ${e.by}${details ? ` — ${details}` : ""}`));
+        }),
+    ),
+  );
+}

@@ -1,0 +1,65 @@
+// The sign-in page: a token pasted in, or the secret of a one-time link after `#` (which
+// the browser never sends to a server, so it stays out of logs). Either is exchanged for
+// an HttpOnly session cookie at once and kept nowhere in the page.
+
+import { byId } from "./dom.js";
+import { t, type Lang } from "./i18n.js";
+
+let lang: Lang = localStorage.getItem("lang") === "de" ? "de" : "en";
+
+function words(): void {
+  document.documentElement.lang = lang;
+  byId("signin-title").textContent = `agentstate — ${t(lang, "signInTitle")}`;
+  byId("signin-help").textContent = t(lang, "signInHelp");
+  byId("token-label").textContent = t(lang, "token");
+  byId("signin-submit").textContent = t(lang, "signInTitle");
+}
+
+async function exchange(body: { token: string } | { link: string }): Promise<void> {
+  const error = byId("signin-error");
+  error.textContent = t(lang, "signingIn");
+  const response = await fetch("/api/session", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Accept-Language": lang },
+    body: JSON.stringify(body),
+  });
+  if (response.ok) {
+    location.replace("/");
+    return;
+  }
+  const answer = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
+  error.textContent = `${t(lang, "signInFailed")}: ${answer.error?.message ?? response.status}`;
+}
+
+/** A sign-in link: take the secret out of the address bar and history first. */
+function followLink(): void {
+  const link = location.hash.slice(1);
+  if (!link) return;
+  history.replaceState(null, "", location.pathname);
+  void exchange({ link });
+}
+
+function main(): void {
+  const picker = byId<HTMLSelectElement>("lang");
+  picker.value = lang;
+  picker.onchange = () => {
+    lang = picker.value === "de" ? "de" : "en";
+    localStorage.setItem("lang", lang);
+    words();
+  };
+  words();
+  const form = byId<HTMLFormElement>("signin");
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const field = byId<HTMLInputElement>("token");
+    const token = field.value.trim();
+    field.value = "";
+    void exchange({ token });
+  };
+  followLink();
+  // A link opened in a tab already on this page changes only the fragment.
+  window.addEventListener("hashchange", followLink);
+  document.body.dataset.ready = "true";
+}
+
+main();
