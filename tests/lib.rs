@@ -19,7 +19,8 @@ pub fn suite_files() -> Vec<PathBuf> {
     files
 }
 
-/// The view queries that pin down a tenant after a suite: every roster, the lingering
+/// The view queries that pin down a tenant after a suite: every roster and its time in
+/// state (at the last step and a minute later, past short wrap-ups), the lingering
 /// sign-ins, searches, the allowed actions of every actor on every user (with and
 /// without a channel), every history, and the snapshot.
 pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
@@ -36,6 +37,8 @@ pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
     ];
     for channel in &channels {
         queries.push(json!({"view": "roster", "channel": channel, "at": at}));
+        queries.push(json!({"view": "channel_states", "channel": channel, "at": at}));
+        queries.push(json!({"view": "channel_states", "channel": channel, "at": (at + 60_000).min((1 << 53) - 1)}));
     }
     for user in &users {
         queries.push(json!({"view": "history", "user": user}));

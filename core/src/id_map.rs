@@ -76,7 +76,12 @@ impl<K: Hash + Eq + Ord, V> IdMap<K, V> {
 
     /// Entries in id order: the only iteration whose order may be observed.
     pub fn sorted(&self) -> Vec<(&K, &V)> {
-        let mut entries: Vec<(&K, &V)> = self.0.iter().collect();
+        self.sorted_where(|_, _| true)
+    }
+
+    /// The entries `keep` keeps, in id order: a view of a few users of many sorts only those.
+    pub fn sorted_where(&self, mut keep: impl FnMut(&K, &V) -> bool) -> Vec<(&K, &V)> {
+        let mut entries: Vec<(&K, &V)> = self.0.iter().filter(|(k, v)| keep(k, v)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }

@@ -181,6 +181,11 @@ impl State {
         self.users.sorted().into_iter()
     }
 
+    /// The users `keep` keeps, by id.
+    pub fn users_where(&self, mut keep: impl FnMut(&User) -> bool) -> Vec<(&UserId, &User)> {
+        self.users.sorted_where(|_, u| keep(u))
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

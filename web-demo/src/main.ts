@@ -42,6 +42,26 @@ function render(channels?: Iterable<string>): void {
   });
 }
 
+/**
+ * What the feed changed is drawn at most this often: a busy contact center brings
+ * hundreds of events a second, and a supervisor reads the board, not each frame.
+ */
+const FEED_REDRAW_MS = 250;
+let feedDirty: Set<string> | undefined = new Set();
+let feedTimer: number | undefined;
+
+function renderFromFeed(channels: Set<string> | undefined): void {
+  if (channels === undefined) feedDirty = undefined;
+  else if (feedDirty) for (const c of channels) feedDirty.add(c);
+  if (feedTimer !== undefined) return;
+  feedTimer = window.setTimeout(() => {
+    feedTimer = undefined;
+    const cards = feedDirty;
+    feedDirty = new Set();
+    render(cards);
+  }, FEED_REDRAW_MS);
+}
+
 /** The cards an event may change: its channel, and every card its user is shown on or assigned to. */
 function touched(events: Event[]): Set<string> | undefined {
   const cards = new Set<string>();
@@ -57,7 +77,7 @@ function touched(events: Event[]): Set<string> | undefined {
 
 function draw(cards: Set<string> | undefined): void {
   document.documentElement.lang = ui.lang;
-  drawChannels(byId("channels"), cards);
+  drawChannels(byId("channels"), cards, (channel) => render([channel]));
   byId("side").replaceChildren(...[settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()].filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
   // Drawing waits for the next frame; tests and embedders read here which actor is shown.
@@ -203,7 +223,7 @@ async function main(): Promise<void> {
     (batch) => {
       const events = ctx.mirror.apply(batch);
       if (!events.length) return;
-      render(touched(events));
+      renderFromFeed(touched(events));
       historyTouched(events);
     },
     (live) => {
@@ -214,6 +234,7 @@ async function main(): Promise<void> {
   );
   chrome();
   draw(undefined);
+  performance.mark("first-roster");
   document.body.dataset.ready = "true";
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && ui.openMenu) closeMenu();

@@ -28,6 +28,42 @@ interface Card {
 
 const cards = new Map<string, Card>();
 
+/**
+ * Cards near the viewport. Only those are drawn; one further away is a placeholder until
+ * it comes near (a tab of a large contact center holds dozens of channels, and the feed
+ * changes some every moment).
+ */
+const near = new Set<string>();
+/** Cards that changed while away, drawn when they come near. */
+const stale = new Set<string>();
+let onNear: (channel: string) => void = () => {};
+const watcher = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      const channel = (entry.target as HTMLElement).dataset.channel;
+      if (!channel) continue;
+      if (!entry.isIntersecting) {
+        near.delete(channel);
+      } else if (!near.has(channel)) {
+        near.add(channel);
+        if (stale.has(channel)) onNear(channel);
+      }
+    }
+  },
+  { rootMargin: "800px 0px" },
+);
+
+/** Placeholders of about a card's height, until drawn. */
+function placeholder(channel: string): Card {
+  const info = ctx.mirror.config().channels[channel];
+  const element = h(
+    "section",
+    { class: "card pending", "data-channel": channel, "aria-labelledby": `channel-${channel}`, "aria-busy": "true" },
+    h("header", {}, h("h2", { id: `channel-${channel}` }, info?.name ?? channel)),
+  );
+  return { element, rows: [] };
+}
+
 /** The users each card shows, for finding the cards an event touches. */
 export const shownOn = new Map<string, Set<string>>();
 
@@ -221,19 +257,46 @@ export function channelsOfTab(): string[] {
 
 /**
  * Draws the tab's cards into `container`: all of them when `dirty` is undefined, else
- * only those (the others keep their elements and scroll positions).
+ * only those (the others keep their elements and scroll positions). Cards away from the
+ * viewport are only marked stale; `redraw` is called when one comes near.
  */
-export function drawChannels(container: HTMLElement, dirty: Set<string> | undefined): void {
+export function drawChannels(container: HTMLElement, dirty: Set<string> | undefined, redraw: (channel: string) => void): void {
+  onNear = redraw;
   const wanted = channelsOfTab();
-  for (const channel of cards.keys()) if (!wanted.includes(channel)) cards.delete(channel);
-  for (const channel of wanted) {
-    if (dirty && !dirty.has(channel) && cards.has(channel)) continue;
+  const onTab = new Set(wanted);
+  for (const channel of cards.keys()) {
+    if (!onTab.has(channel)) {
+      const gone = cards.get(channel);
+      if (gone) watcher.unobserve(gone.element);
+      cards.delete(channel);
+      near.delete(channel);
+      stale.delete(channel);
+    }
+  }
+  // Before the first layout nothing is known to be near: draw the first few.
+  const firstDraw = cards.size === 0;
+  for (const [index, channel] of wanted.entries()) {
     const old = cards.get(channel);
+    if (old && dirty && !dirty.has(channel)) continue;
+    if (old ? !near.has(channel) : !firstDraw || index >= 6) {
+      stale.add(channel);
+      if (!old) {
+        const card = placeholder(channel);
+        cards.set(channel, card);
+        watcher.observe(card.element);
+      }
+      continue;
+    }
+    stale.delete(channel);
     const scrollTop = old?.element.querySelector(".rows")?.scrollTop ?? 0;
     const focused = old?.element.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset : undefined;
     const card = cardElement(channel);
     cards.set(channel, card);
-    if (old) old.element.replaceWith(card.element);
+    if (old) {
+      watcher.unobserve(old.element);
+      old.element.replaceWith(card.element);
+    }
+    watcher.observe(card.element);
     const scroller = card.element.querySelector<HTMLElement>(".rows");
     if (scroller && scrollTop) {
       scroller.scrollTop = scrollTop;

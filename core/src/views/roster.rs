@@ -98,8 +98,8 @@ impl DeviceView {
 pub fn roster(state: &State, channel: &str, at: Millis) -> Option<Roster> {
     let (id, c) = state.channels.get_key_value(channel)?;
     let mut entries: Vec<RosterEntry> = state
-        .users()
-        .filter(|(_, u)| on_channel(state, u, id, at))
+        .users_where(|u| on_channel(state, u, id, at))
+        .into_iter()
         .map(|(uid, u)| entry(state, uid, u, id, at))
         .collect();
     entries.sort_by(|a, b| (&a.name, &a.user).cmp(&(&b.name, &b.user)));

@@ -69,8 +69,7 @@ pub struct ChannelStates {
 pub fn channel_states(state: &State, channel: &str, at: Millis) -> Option<ChannelStates> {
     let (id, _) = state.channels.get_key_value(channel)?;
     let agent = |u: &User| !u.assignments.contains_key(id) || u.is_assigned_agent(id) || u.sign_ins.contains_key(id);
-    let mut people: Vec<(&UserId, &User)> =
-        state.users().filter(|(_, u)| on_channel(state, u, id, at) && agent(u)).collect();
+    let mut people = state.users_where(|u| on_channel(state, u, id, at) && agent(u));
     people.sort_by(|a, b| (&a.1.name, a.0).cmp(&(&b.1.name, b.0)));
     let mut counts = StateCounts::default();
     let agents: Vec<AgentNow> = people
