@@ -274,10 +274,10 @@ pub fn evolve(state: &mut State, event: &Event) {
             }
         }
         Change::SignedOut { user, channel } => {
-            if let Some(u) = state.users.get_mut(user) {
-                if u.sign_ins.remove(channel).is_some() {
-                    u.signed_out.insert(channel.clone(), at);
-                }
+            if let Some(u) = state.users.get_mut(user)
+                && u.sign_ins.remove(channel).is_some()
+            {
+                u.signed_out.insert(channel.clone(), at);
             }
         }
         Change::Paused { user, channel, reason } => {
@@ -286,10 +286,10 @@ pub fn evolve(state: &mut State, event: &Event) {
             }
         }
         Change::Resumed { user, channel } => {
-            if let Some(s) = sign_in_mut(state, user, channel) {
-                if s.pause.take().is_some() {
-                    s.resumed = Some(at);
-                }
+            if let Some(s) = sign_in_mut(state, user, channel)
+                && s.pause.take().is_some()
+            {
+                s.resumed = Some(at);
             }
         }
         Change::WrapUpEnded { user, .. } => {

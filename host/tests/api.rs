@@ -743,3 +743,66 @@ async fn time_in_state_is_the_same_from_the_api_and_the_cli() {
     let from_cli: Value = serde_json::from_str(&printed).expect("JSON");
     assert_eq!(from_cli, states);
 }
+
+#[tokio::test]
+async fn the_activity_report_of_a_generated_day_equals_the_core_view_of_its_log() {
+    let data = Data::new();
+    let (sam, system) = (data.token("acme", "sam"), data.token("acme", "system"));
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    // A day in a few seconds: sign-ins, pauses for both reasons, calls with their wrap-up
+    // (some ended early), resumes and sign-outs, in an order a small generator picks; many
+    // commands are refused, as in real traffic, and store nothing.
+    let mut seed = 0x2545_f491_u64;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut calls = 0;
+    for step in 0..240 {
+        let user = ["ana", "ben"][next(2) as usize];
+        let (token, command) = match next(8) {
+            0 | 1 => (&sam, json!({ "type": "sign_in", "user": user, "channel": "support" })),
+            2 => {
+                let reason = ["lunch", "training"][next(2) as usize];
+                (&sam, json!({ "type": "pause", "user": user, "reason": reason }))
+            }
+            3 => (&sam, json!({ "type": "resume", "user": user })),
+            4 => {
+                calls += 1;
+                (
+                    &system,
+                    json!({ "type": "interaction_started", "user": user, "channel": "support", "interaction": format!("c{calls}") }),
+                )
+            }
+            5 => (&system, json!({ "type": "interaction_ended", "interaction": format!("c{}", calls.max(1)) })),
+            6 => (&sam, json!({ "type": "sign_out", "user": user, "channel": "support" })),
+            _ => (&sam, json!({ "type": "end_wrap_up", "user": user })),
+        };
+        let (status, body) = post(&client, &server, "acme", token, command).await;
+        assert!(status.is_success() || body["outcome"] == "rejected", "{body}");
+        if step % 40 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let last = seq(&client, &server, "acme", &sam).await;
+    let log: Vec<agentstate_core::Event> = feed(&client, &server, &sam, 0, last as usize)
+        .await
+        .into_iter()
+        .map(|(_, event)| serde_json::from_value(event).expect("an event"))
+        .collect();
+    assert!(log.iter().any(|e| matches!(e.change, agentstate_core::Change::Paused { .. })), "the day has pauses");
+    let (first, end) = (log.first().expect("events").at, log.last().expect("events").at);
+    let from = agentstate_core::Millis::ZERO.until(first) - 1;
+    let to = agentstate_core::Millis::ZERO.until(end) + 30_000;
+    let (status, report) =
+        get(&client, &server, &format!("/api/tenants/acme/reports/activity?from={from}&to={to}"), &sam).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let ms = |n: u64| agentstate_core::Millis::new(n).expect("a time");
+    let expected = agentstate_core::views::activity(&log, ms(from), ms(to));
+    assert_eq!(report, serde_json::to_value(&expected).expect("JSON"), "the server's report is the core's view");
+    for row in &expected.rows {
+        let t = &row.totals;
+        assert_eq!(t.signed_in_ms + t.signed_out_ms, to - from, "{row:?}");
+    }
+}
