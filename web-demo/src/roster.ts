@@ -67,19 +67,25 @@ function placeholder(channel: string): Card {
 /** The users each card shows, for finding the cards an event touches. */
 export const shownOn = new Map<string, Set<string>>();
 
-function stateWord(now: AgentNow | undefined): string {
-  if (!now) return "";
+/** Whether the channel's interactions are calls (else chats), as the module says. */
+function carriesCalls(channel: string): boolean {
+  const kind = ctx.mirror.config().channels[channel]?.kind;
+  return kind !== undefined && ctx.vocabulary.call_kinds.includes(kind);
+}
+
+function stateWord(now: AgentNow, entry: RosterEntry): string {
+  if (now.state === "on_interaction" && entry.interaction) return say(carriesCalls(entry.interaction.channel) ? "onCall" : "inChat");
   const word = say(`state_${now.state}` as Word);
   return now.state === "paused" && now.reason ? `${word}: ${now.reason}` : word;
 }
 
 /** The agent's state and for how long; `data-since` lets the ticker advance it. */
-function timeInState(now: AgentNow | undefined): HTMLElement {
+function timeInState(now: AgentNow | undefined, entry: RosterEntry): HTMLElement {
   if (!now) return h("td", { class: "tis muted" }, "—");
   return h(
     "td",
     { class: "tis" },
-    h("span", { class: `state s-${now.state}`, "data-state": now.state, "data-reason": now.reason ?? undefined }, stateWord(now)),
+    h("span", { class: `state s-${now.state}`, "data-state": now.state, "data-reason": now.reason ?? undefined }, stateWord(now, entry)),
     " ",
     now.since !== undefined && now.since !== null
       ? h("span", { class: "duration", "data-since": now.since, title: `${say("since")} ${clockTime(now.since, ui.lang)}` }, elapsed(ctx.mirror.now() - now.since))
@@ -101,7 +107,7 @@ function statusCell(entry: RosterEntry, channel: string): HTMLElement {
       ? h(
           "span",
           { class: "badge busy" },
-          channels[entry.interaction.channel]?.kind === "chat" ? say("inChat") : say("onCall"),
+          carriesCalls(entry.interaction.channel) ? say("onCall") : say("inChat"),
           entry.interaction.channel !== channel ? ` (${channels[entry.interaction.channel]?.name ?? ""})` : "",
         )
       : null,
@@ -120,7 +126,7 @@ function rowElement(channel: string, { entry, now }: Row): HTMLElement {
     "tr",
     { "data-user": entry.user, class: entry.unassigned_sign_in ? "unassigned" : "" },
     h("th", { scope: "row" }, h("div", { class: "name" }, entry.name), h("div", { class: "muted" }, assigned.length ? assigned.join(" · ") : say("notAssigned"))),
-    timeInState(now),
+    timeInState(now, entry),
     statusCell(entry, channel),
     h(
       "td",
