@@ -7,16 +7,13 @@
 //   node tests/browser.mjs   (AGENTSTATE_BIN, CHROMIUM and SCREENSHOT_DIR may override)
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { launchChromium, root, serve } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
 const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/debug/agentstate");
 const screenshots = process.env.SCREENSHOT_DIR ?? join(root, "target/browser");
 const data = mkdtempSync(join(tmpdir(), "agentstate-browser-"));
@@ -56,29 +53,11 @@ channels:
   - { id: support, kind: queue, name: Support, wrap_up_secs: 30, agents: [ana, ben], supervisors: [sue] }
 `;
 
-function startServer() {
-  const server = spawn(
-    bin,
-    ["serve", "--addr", "127.0.0.1:0", "--data", data, "--web", join(root, "web-demo/dist"), "--pkg", join(root, "wasm/pkg")],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const address = new Promise((found, failed) => {
-    let seen = "";
-    server.stdout.on("data", (chunk) => {
-      seen += chunk;
-      const match = /serving (http:\/\/\S+)\//.exec(seen);
-      if (match) found(match[1]);
-    });
-    server.on("exit", (code) => failed(new Error(`the server exited (${code}) before serving`)));
-  });
-  return { server, address };
-}
-
-const { server, address } = startServer();
+const server = await serve(bin, ["--data", data]);
 let browser;
 let failed = false;
 try {
-  const base = await address;
+  const { base } = server;
   const demo = JSON.parse(readFileSync(join(data, "demo-tokens.json"), "utf8"));
   const token = (actor) => demo.tokens.find((t) => t.actor === actor).token;
   const post = async (actor, command) => {
@@ -91,13 +70,7 @@ try {
     assert.equal(body.outcome, "accepted", `${JSON.stringify(command)} → ${JSON.stringify(body)}`);
   };
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
@@ -282,8 +255,7 @@ try {
   console.error(error);
 } finally {
   await browser?.close();
-  server.kill("SIGTERM");
-  await new Promise((done) => server.on("exit", done));
+  await server.stop();
   rmSync(data, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

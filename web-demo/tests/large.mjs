@@ -11,15 +11,12 @@
 //                           AGENTS, CHANNELS, RATE, SECONDS may override)
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { launchChromium, root, serve } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "../..");
 const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/release/agentstate");
 const AGENTS = Number(process.env.AGENTS ?? 5000);
 const CHANNELS = Number(process.env.CHANNELS ?? 200);
@@ -50,19 +47,8 @@ function tenantYaml() {
 
 const cli = (...args) => execFileSync(bin, args, { env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" }, encoding: "utf8", maxBuffer: 1 << 26 }).trim();
 
-const server = spawn(bin, ["serve", "--addr", "127.0.0.1:0", "--data", data, "--no-demo-tenant", "--rate-limit", "100000", "--max-body", String(1 << 24), "--web", join(root, "web-demo/dist"), "--pkg", join(root, "wasm/pkg")], {
-  stdio: ["ignore", "pipe", "inherit"],
-  env: { ...process.env, RUST_LOG: "warn" },
-});
-const base = await new Promise((found, failed) => {
-  let seen = "";
-  server.stdout.on("data", (chunk) => {
-    seen += chunk;
-    const match = /serving (http:\/\/\S+)\//.exec(seen);
-    if (match) found(match[1]);
-  });
-  server.on("exit", (code) => failed(new Error(`the server exited (${code})`)));
-});
+const server = await serve(bin, ["--data", data, "--no-demo-tenant", "--rate-limit", "100000", "--max-body", String(1 << 24)], { ...process.env, RUST_LOG: "warn" });
+const { base } = server;
 
 let browser;
 let failed = false;
@@ -85,10 +71,7 @@ try {
   const everyone = Array.from({ length: AGENTS }, (_, i) => ({ type: "sign_in_assigned", user: `a${i}` }));
   for (let i = 0; i < everyone.length; i += 500) await post(everyone.slice(i, i + 500));
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-blink-features=LongTaskTiming"],
-  });
+  browser = await launchChromium(["--enable-blink-features=LongTaskTiming"]);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.addInitScript(() => {
     window.longTasks = [];
@@ -192,8 +175,7 @@ try {
   console.error(error);
 } finally {
   await browser?.close();
-  server.kill("SIGTERM");
-  await new Promise((done) => server.on("exit", done));
+  await server.stop();
   rmSync(data, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

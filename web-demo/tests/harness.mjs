@@ -1,0 +1,47 @@
+// What the browser test and the large-tenant benchmark share: an `agentstate serve` of
+// their own on a free port, headless Debian Chromium, and cleaning both up.
+
+import { spawn } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Starts `bin serve` with `args` (plus a free loopback port and the built dashboard). */
+export async function serve(bin, args, env = process.env) {
+  const server = spawn(
+    bin,
+    ["serve", "--addr", "127.0.0.1:0", "--web", join(root, "web-demo/dist"), "--pkg", join(root, "wasm/pkg"), ...args],
+    { stdio: ["ignore", "pipe", "inherit"], env },
+  );
+  const exited = new Promise((done) => server.on("exit", done));
+  const base = await new Promise((found, failed) => {
+    let seen = "";
+    server.stdout.on("data", (chunk) => {
+      seen += chunk;
+      const match = /serving (http:\/\/\S+)\//.exec(seen);
+      if (match) found(match[1]);
+    });
+    server.on("exit", (code) => failed(new Error(`the server exited (${code}) before serving`)));
+  });
+  return {
+    base,
+    /** Stops it gracefully (SIGTERM) and waits until it has. */
+    stop: async () => {
+      server.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export function launchChromium(extraArgs = []) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ...extraArgs,
+    ],
+  });
+}
