@@ -42,6 +42,7 @@ pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
     }
     for user in &users {
         queries.push(json!({"view": "history", "user": user}));
+        queries.push(json!({"view": "agent_dashboard", "user": user, "at": at}));
         for actor in users.iter().chain(["system"].iter()) {
             queries.push(json!({"view": "allowed_actions", "actor": actor, "user": user, "at": at}));
             if let Some(channel) = channels.first() {

@@ -89,6 +89,8 @@ pub enum Plan {
 }
 
 impl Plan {
+    pub const ALL: [Plan; 3] = [Plan::Basic, Plan::Complete, Plan::SupportCenter];
+
     pub fn has_supervisor_dashboard(self) -> bool {
         matches!(self, Plan::Complete | Plan::SupportCenter)
     }

@@ -34,6 +34,12 @@ pub enum Query {
         channel: ChannelId,
         at: Millis,
     },
+    /// The agent's own dashboard: their channels with their state on each, their call or
+    /// chat, wrap-up and devices.
+    AgentDashboard {
+        user: UserId,
+        at: Millis,
+    },
     AllowedActions {
         actor: Actor,
         user: UserId,
@@ -143,6 +149,7 @@ impl Tenant {
         let json = |v: &dyn erased::Json| v.to_value();
         match query {
             Query::Roster { channel, at } => json(&views::roster(&self.state, channel, *at)),
+            Query::AgentDashboard { user, at } => json(&views::agent_dashboard(&self.state, user, *at)),
             Query::ChannelStates { channel, at } => json(&views::channel_states(&self.state, channel, *at)),
             Query::AllowedActions { actor, user, channel, at } => {
                 json(&views::allowed_actions(&self.state, actor, user, channel.as_ref(), *at))

@@ -18,6 +18,7 @@ function view(tenant, q) {
   switch (q.view) {
     case "roster": return tenant.roster(q.channel, q.at);
     case "channel_states": return tenant.channelStates(q.channel, q.at);
+    case "agent_dashboard": return tenant.agentDashboard(q.user, q.at);
     case "allowed_actions": return tenant.allowedActions(q.actor, q.user, q.channel ?? undefined, q.at);
     case "search_users": return tenant.searchUsers(q.text ?? "", q.roles ?? []);
     case "lingering_unassigned": return tenant.lingeringUnassigned();

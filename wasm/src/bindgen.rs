@@ -121,6 +121,12 @@ impl Tenant {
         to_js(&views::channel_states(self.inner.state(), channel, at(at_ms)?))
     }
 
+    /// The agent's own dashboard for `user` at `at`; `null` for an unknown user.
+    #[wasm_bindgen(js_name = agentDashboard, unchecked_return_type = "AgentDashboard | null")]
+    pub fn agent_dashboard(&self, user: &str, at_ms: f64) -> Result<JsValue, JsError> {
+        to_js(&views::agent_dashboard(self.inner.state(), user, at(at_ms)?))
+    }
+
     /// The day at a glance over `events` (a tenant's log from its description on, in
     /// order): each agent's states per channel from `from` to `to`, with totals.
     pub fn activity(

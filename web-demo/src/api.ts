@@ -6,15 +6,13 @@
 
 import type { Action, ActivityReport, Event, State } from "agentstate";
 
+/** The server's answer to one command (or the request's error). */
 export interface Posted {
-  status: number;
-  body: {
-    outcome?: "accepted" | "rejected";
-    events?: Event[];
-    rejection?: { code: string; message: string };
-    error?: { code: string; message: string };
-    seq?: number;
-  };
+  outcome?: "accepted" | "rejected";
+  events?: Event[];
+  rejection?: { code: string; message: string };
+  error?: { code: string; message: string };
+  seq?: number;
 }
 
 /** Who the dashboard is: the session's (or the demo token's) tenant and actor. */
@@ -68,13 +66,15 @@ export class Api {
     await fetch("/api/session", { method: "DELETE" });
   }
 
-  async command(action: Action): Promise<Posted> {
+  /** Sends commands in one request (decided in turn); one answer per command. */
+  async commands(actions: Action[]): Promise<Posted[]> {
     const response = await fetch(this.url("/commands"), {
       method: "POST",
       headers: { ...this.headers(), "Content-Type": "application/json" },
-      body: JSON.stringify({ id: crypto.randomUUID(), ...action }),
+      body: JSON.stringify(actions.map((action) => ({ id: crypto.randomUUID(), ...action }))),
     });
-    return { status: response.status, body: await response.json() };
+    const body = (await response.json()) as { results: Posted[] } | Posted;
+    return "results" in body ? body.results : [body];
   }
 
   snapshot(): Promise<{ seq: number; state: State }> {

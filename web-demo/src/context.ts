@@ -2,18 +2,21 @@
 // user's choices (language, tab, filters, open menu), and how to send a command and say
 // how it went.
 
-import { Tenant, type Action, type AgentState, type ChannelKind, type Rejection, type Verdict, type Vocabulary } from "agentstate";
+import { Tenant, type Action, type AgentState, type ChannelKind, type Event, type Rejection, type Verdict, type Vocabulary } from "agentstate";
 import type { Api } from "./api.js";
 import { byId, h } from "./dom.js";
 import { t, type Lang, type Word } from "./i18n.js";
 import type { Mirror } from "./mirror.js";
+import { sentences, type Names } from "./sentences.js";
 
 export type SortBy = "name" | "state" | "duration";
+export type Screen = "supervisor" | "agent" | "admin";
 
 export const ui = {
   lang: (localStorage.getItem("lang") === "de" ? "de" : "en") as Lang,
   tab: "queue" as ChannelKind,
   actor: "",
+  screen: "supervisor" as Screen,
   openMenu: null as string | null,
   filter: { text: "", state: "" as AgentState | "", sort: "name" as SortBy },
 };
@@ -40,22 +43,42 @@ export function toast(text: string, kind: "ok" | "error" | "warn"): void {
   window.setTimeout(() => box.firstChild?.remove(), 6000);
 }
 
-/** Sends a command as the acting user and reports the server's verdict. */
+/** Users and channels by name, for sentences. */
+export function names(): Names {
+  const config = ctx.mirror.config();
+  return { user: (id) => config.users[id]?.name ?? id, channel: (id) => config.channels[id]?.name ?? id };
+}
+
+/** What the module says `action` would give now, as the acting user. */
+export function verdictOf(action: Action): Verdict {
+  const outcome = ctx.mirror.tenant.decide({ ...action, actor: ui.actor, at: ctx.mirror.now() });
+  return outcome.outcome === "accepted" ? { allowed: true } : { allowed: false, rejection: outcome.rejection };
+}
+
+/** Sends a command as the acting user and says what happened, in a sentence. */
 export async function act(action: Action, local: Verdict | undefined): Promise<void> {
-  const posted = await ctx.api.command(action);
-  const body = posted.body;
-  if (body.error) {
-    toast(`${body.error.code}: ${body.error.message}`, "error");
-    return;
+  await actAll([action], local ? [local] : undefined);
+}
+
+/** Sends commands at once (one request, decided in turn) and says what happened. */
+export async function actAll(actions: Action[], local?: Verdict[]): Promise<Event[]> {
+  const posted = await ctx.api.commands(actions);
+  const error = posted.find((p) => p.error)?.error;
+  if (error) {
+    toast(error.message.endsWith(".") ? error.message : `${error.message}.`, "error");
+    return [];
   }
-  const accepted = body.outcome === "accepted";
-  if (local && local.allowed !== accepted) {
-    toast(`${say("serverDiffers")}: ${body.rejection?.message ?? body.outcome}`, "warn");
-  } else if (accepted) {
-    toast(`${say("done")}: ${(body.events ?? []).map((e) => e.type).join(", ")}`, "ok");
+  const events = posted.flatMap((p) => p.events ?? []);
+  const rejected = posted.filter((p) => p.outcome !== "accepted").map((p) => p.rejection?.message ?? "");
+  const differs = local?.some((v, i) => v.allowed !== (posted[i]?.outcome === "accepted"));
+  if (differs) {
+    toast(`${say("serverDiffers")}: ${[...rejected, sentences(events, names(), ui.lang)].filter(Boolean).join(" ")}`, "warn");
+  } else if (events.length) {
+    toast([sentences(events, names(), ui.lang), ...rejected].filter(Boolean).join(" "), rejected.length ? "warn" : "ok");
   } else {
-    toast(body.rejection?.message ?? String(body.outcome), "error");
+    toast(rejected.join(" "), "error");
   }
+  return events;
 }
 
 /** A button that sends `action` when the module allows it, and says why not when not. */

@@ -65,3 +65,19 @@ export function elapsed(ms: number): string {
 export function clockTime(ms: number, lang: string): string {
   return new Date(ms).toLocaleTimeString(lang === "de" ? "de-DE" : "en-GB");
 }
+
+/**
+ * Replaces `container`'s content with `content`, keeping the keyboard where it was: the
+ * element with the same id (or data key) gets the focus back, a text field its caret.
+ */
+export function replaceKeepingFocus(container: HTMLElement, content: HTMLElement): void {
+  const active = document.activeElement;
+  const inside = active instanceof HTMLElement && container.contains(active) ? active : null;
+  const key = inside && (inside.id ? `#${CSS.escape(inside.id)}` : [...inside.attributes].filter((a) => a.name.startsWith("data-")).map((a) => `[${a.name}="${CSS.escape(a.value)}"]`).join(""));
+  const caret = inside instanceof HTMLInputElement && inside.type === "text" ? [inside.selectionStart, inside.selectionEnd] : null;
+  container.replaceChildren(content);
+  if (!key) return;
+  const again = container.querySelector<HTMLElement>(key);
+  again?.focus();
+  if (caret && again instanceof HTMLInputElement) again.setSelectionRange(caret[0] ?? null, caret[1] ?? null);
+}

@@ -2,7 +2,7 @@
 // once an admin turned unassigned sign-in off), and "sign them all out".
 
 import type { Rejection, Verdict } from "agentstate";
-import { act, ctx, nameOf, reason, say, ui } from "./context.js";
+import { act, ctx, nameOf, names, reason, say, ui } from "./context.js";
 import { clockTime, h } from "./dom.js";
 
 export function lingeringPanel(): HTMLElement {
@@ -36,7 +36,12 @@ export function lingeringPanel(): HTMLElement {
       {
         id: "bulk-sign-out",
         disabled: !verdict.allowed,
-        onclick: () => void act({ type: "sign_out_unassigned" }, verdict),
+        onclick: () => {
+          // A bulk action says what it will do before it does it.
+          const ending = bulk.outcome === "accepted" ? bulk.events.filter((e) => e.type === "signed_out") : [];
+          const who = ending.map((e) => ("user" in e && "channel" in e ? `${nameOf(e.user)} – ${names().channel(e.channel)}` : "")).join(", ");
+          if (window.confirm(`${ending.length} ${say("bulkPreview")} ${who}.`)) void act({ type: "sign_out_unassigned" }, verdict);
+        },
         title: verdict.allowed ? say("bulkSignOut") : reason(verdict.rejection as Rejection | undefined),
       },
       say("bulkSignOut"),

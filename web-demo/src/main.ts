@@ -7,8 +7,10 @@
 import init, { Tenant, type ChannelKind, type Event } from "agentstate";
 import { Api } from "./api.js";
 import { closeMenu } from "./actions-menu.js";
-import { ctx, say, ui, type SortBy } from "./context.js";
-import { byId, h } from "./dom.js";
+import { adminScreen, mayConfigure } from "./admin.js";
+import { agentScreen } from "./agent.js";
+import { ctx, say, ui, verdictOf, type Screen, type SortBy } from "./context.js";
+import { byId, h, replaceKeepingFocus } from "./dom.js";
 import { historyPanel, historyTouched } from "./history.js";
 import type { Word } from "./i18n.js";
 import { lingeringPanel } from "./lingering.js";
@@ -77,16 +79,33 @@ function touched(events: Event[]): Set<string> | undefined {
 
 function draw(cards: Set<string> | undefined): void {
   document.documentElement.lang = ui.lang;
-  drawChannels(byId("channels"), cards, (channel) => render([channel]));
+  if (ui.screen === "agent") replaceKeepingFocus(byId("agent-screen"), agentScreen());
+  else if (ui.screen === "admin") replaceKeepingFocus(byId("admin-screen"), adminScreen());
+  else drawChannels(byId("channels"), cards, (channel) => render([channel]));
   byId("side").replaceChildren(...[settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()].filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
   // Drawing waits for the next frame; tests and embedders read here which actor is shown.
   document.body.dataset.actor = ui.actor;
 }
 
-/** Everything that is not a card or panel: title, tabs, the toolbar. */
+/** The screens this user may switch between: the agent's own for users with the agent role (and for anyone who asks, to be told why not), the supervisor's, the configuration for admins. */
+function screens(): void {
+  const choices: [Screen, Word][] = [["agent", "myDashboard"], ["supervisor", "supervisorScreen"]];
+  if (mayConfigure()) choices.push(["admin", "configuration"]);
+  byId("screens").replaceChildren(
+    ...choices.map(([screen, word]) =>
+      h("button", { class: ui.screen === screen ? "tab active" : "tab", "data-screen": screen, "aria-pressed": ui.screen === screen ? "true" : "false", onclick: () => { ui.screen = screen; ui.openMenu = null; drawAll(); } }, say(word)),
+    ),
+  );
+  for (const screen of ["supervisor", "agent", "admin"] as const) byId(`${screen}-screen`).hidden = ui.screen !== screen;
+  byId("tabs").hidden = ui.screen !== "supervisor";
+  byId("side").hidden = ui.screen !== "supervisor";
+}
+
+/** Everything that is not a card or panel: title, screens, tabs, the toolbar. */
 function chrome(): void {
-  byId("title").textContent = `agentstate — ${say("title")}`;
+  screens();
+  byId("title").textContent = `agentstate — ${say(ui.screen === "agent" ? "myDashboard" : ui.screen === "admin" ? "configuration" : "title")}`;
   const words: Record<ChannelKind, Word> = { queue: "queues", chat: "chats", campaign: "campaigns" };
   byId("tabs").replaceChildren(
     ...ctx.vocabulary.channel_kinds.map((kind) =>
@@ -185,10 +204,22 @@ function demo(tokens: DemoToken[]): void {
       ui.actor = chosen.actor;
       ui.openMenu = null;
       ctx.api.useToken(chosen.token);
-      render();
+      drawAll();
     };
     byId("who").replaceChildren(h("label", {}, h("span", { id: "act-as-label" }, say("actAs")), " ", select), h("a", { href: "/signin", class: "signin-link" }, say("signInTitle")));
   };
+}
+
+/**
+ * Where a user lands: their own dashboard when they have one and may not act on others
+ * (an agent), else the supervisor's screen. Both answers come from the module's verdicts.
+ */
+function firstScreen(): Screen {
+  const self = verdictOf({ type: "sign_in_assigned", user: ui.actor });
+  const hasOwn = self.allowed || self.rejection?.code !== "no_agent_dashboard";
+  const others = Object.keys(ctx.mirror.config().users).find((u) => u !== ui.actor);
+  const supervises = others !== undefined && verdictOf({ type: "sign_out_all", user: others }).rejection?.code !== "not_authorized";
+  return hasOwn && !supervises ? "agent" : "supervisor";
 }
 
 async function main(): Promise<void> {
@@ -216,6 +247,7 @@ async function main(): Promise<void> {
     demo(tokens);
   }
   ctx.mirror = await Mirror.load(ctx.api);
+  ui.screen = firstScreen();
   languagePicker();
   who();
   ctx.api.follow(
@@ -241,7 +273,7 @@ async function main(): Promise<void> {
   });
   // Durations and wrap-up countdowns advance between events; an ended wrap-up redraws.
   window.setInterval(() => {
-    if (tick(byId("channels"))) render();
+    if (tick(byId(ui.screen === "agent" ? "agent-screen" : "channels"))) render();
   }, 1000);
 }
 

@@ -49,9 +49,32 @@ users:
   - { id: ana, name: Ana Agent, roles: [agent] }
   - { id: ben, name: Ben Agent, roles: [agent] }
   - { id: sue, name: Sue Supervisor, roles: [supervisor] }
+  - { id: ada, name: Ada Admin, roles: [admin] }
 channels:
   - { id: support, kind: queue, name: Support, wrap_up_secs: 30, agents: [ana, ben], supervisors: [sue] }
+  - { id: sales, kind: queue, name: Sales, wrap_up_secs: 30, agents: [ana], supervisors: [sue] }
+  - { id: billing, kind: queue, name: Billing, wrap_up_secs: 120, agents: [ana], supervisors: [sue] }
 `;
+
+/** Every toast a page shows, as it shows it. */
+function recordToasts() {
+  window.toasts = [];
+  new MutationObserver(() => {
+    for (const toast of document.querySelectorAll("#toast .toast")) {
+      if (!toast.dataset.seen) {
+        toast.dataset.seen = "1";
+        window.toasts.push(toast.textContent);
+      }
+    }
+  }).observe(document, { childList: true, subtree: true });
+}
+
+/** A toast a person reads: sentences, no event names or codes. */
+function assertSentence(text) {
+  assert.match(text, /[.!?]$/, `a toast is not a sentence: ${text}`);
+  assert.doesNotMatch(text, /\b[a-z]+_[a-z_]+\b/, `a toast shows a code: ${text}`);
+  assert.doesNotMatch(text, /^Done:|^Erledigt:/, `a toast lists event names: ${text}`);
+}
 
 const server = await serve(bin, ["--data", data]);
 let browser;
@@ -72,6 +95,12 @@ try {
 
   browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.addInitScript(recordToasts);
+  const confirmations = [];
+  page.on("dialog", (dialog) => {
+    confirmations.push(dialog.message());
+    void dialog.accept();
+  });
   const problems = [];
   page.on("pageerror", (e) => problems.push(String(e)));
   await page.goto(base);
@@ -134,6 +163,8 @@ try {
   // The supervisor reviews and signs out every unassigned sign-in at once.
   await actAs("sam");
   await expectOk(() => page.click("#bulk-sign-out"));
+  // It said what it would do before doing it.
+  assert.match(confirmations.at(-1) ?? "", /^1 unassigned sign-ins will be ended: Jürgen Müller – Billing\.$/);
   await page.locator("li[data-lingering='billing/mueller']").waitFor({ state: "detached" });
   await row("billing", "mueller").waitFor({ state: "detached" });
 
@@ -165,6 +196,7 @@ try {
   const link = cli("token", "create", "--tenant", "north", "--user", "sue", "--link", "--url", base);
   assert.match(link, new RegExp(`^${base}/signin#asl_[0-9a-f]{64}$`));
   const session = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  await session.addInitScript(recordToasts);
   const sue = await session.newPage();
   sue.on("pageerror", (e) => problems.push(String(e)));
   await sue.goto(`${base}/signin`);
@@ -236,6 +268,93 @@ try {
   }
   assert.equal(Number(ana.paused_lunch_ms), await total("paused:lunch"));
   assert.deepEqual(await accessibilityProblems(sue), [], "the dashboard with the timeline");
+
+
+  // ---- Every role's screen. The agent Ana opens her own link and lands on her dashboard.
+  const system = cli("token", "create", "--tenant", "north", "--user", "system");
+  const asSystem = async (command) => {
+    const response = await fetch(`${base}/api/tenants/north/commands`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${system}`, "Content-Type": "application/json" },
+      body: JSON.stringify(command),
+    });
+    assert.equal((await response.json()).outcome, "accepted", JSON.stringify(command));
+  };
+  const signIn = async (user) => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    await context.addInitScript(recordToasts);
+    const tab = await context.newPage();
+    tab.on("pageerror", (e) => problems.push(String(e)));
+    await tab.goto(cli("token", "create", "--tenant", "north", "--user", user, "--link", "--url", base));
+    await tab.waitForURL(`${base}/`);
+    await tab.waitForSelector("body[data-ready=true]");
+    return { context, tab };
+  };
+  const { context: anaContext, tab: anaTab } = await signIn("ana");
+  await anaTab.locator("#agent-screen:not([hidden]) tr[data-my-channel=sales]").waitFor();
+  // Two assigned queues in one action.
+  await anaTab.check("input[data-pick=sales]");
+  await anaTab.check("input[data-pick=billing]");
+  await expectOk(() => anaTab.click("button[data-agent-action=sign_in_selected]"), anaTab);
+  assert.equal(await anaTab.locator("#toast .toast").textContent(), "Ana Agent is signed in to Billing. Ana Agent is signed in to Sales.");
+  await until(anaTab.locator("tr[data-my-channel=sales] .state[data-state=available]"), "signed in to Sales");
+  await until(anaTab.locator("tr[data-my-channel=billing] .state[data-state=available]"), "signed in to Billing");
+  // A pause with a reason, said in German.
+  await anaTab.selectOption("#lang", "de");
+  await anaTab.selectOption("#agent-reason", "training");
+  await expectOk(() => anaTab.click("button[data-agent-action='pause:sales']"), anaTab);
+  assert.equal(await anaTab.locator("#toast .toast").textContent(), "Ana Agent pausiert bei Sales (training).");
+  await until(anaTab.locator("tr[data-my-channel=sales] .state[data-state=paused]", { hasText: "training" }), "paused for training");
+  await anaTab.selectOption("#lang", "en");
+  // A call on Billing ends: Ana is in wrap-up.
+  await asSystem({ type: "interaction_started", user: "ana", channel: "billing", interaction: "north-call-1" });
+  await asSystem({ type: "interaction_ended", interaction: "north-call-1" });
+  await until(anaTab.locator("#my-wrap-up .countdown"), "Ana sees her wrap-up");
+  await anaTab.screenshot({ path: join(screenshots, "agent.png"), fullPage: true });
+  assert.deepEqual(await accessibilityProblems(anaTab), [], "the agent's dashboard");
+
+  // The admin Ada: her configuration lets supervisors end wrap-up, assigns Ben to Sales,
+  // and removes a pause reason.
+  const { context: adaContext, tab: adaTab } = await signIn("ada");
+  await adaTab.click("[data-screen=admin]");
+  await adaTab.locator("#admin-screen:not([hidden]) #admin-assignments").waitFor();
+  await expectOk(() => adaTab.check("input[data-admin-setting=supervisor_wrap_up_end]"), adaTab);
+  await adaTab.fill("#admin-search", "ben");
+  await adaTab.check("input[data-admin-user=ben]");
+  await adaTab.check("input[data-admin-channel=sales]");
+  await expectOk(() => adaTab.click("button[data-admin-action=assign]"), adaTab);
+  assert.equal(await adaTab.locator("#toast .toast").textContent(), "Ben Agent is assigned to Sales as agent.");
+  // The supervisor's roster shows it live.
+  await until(sue.locator("section[data-channel=sales] tr[data-user=ben]", { hasText: "assigned" }), "Sue sees Ben assigned to Sales");
+  await adaTab.screenshot({ path: join(screenshots, "admin.png"), fullPage: true });
+  assert.deepEqual(await accessibilityProblems(adaTab), [], "the configuration");
+
+  // Sue ends Ana's wrap-up; it ends on Ana's screen, live.
+  await sue.locator("section[data-channel=billing] button[data-open-menu='billing/ana']").click();
+  await until(sue.locator("[data-menu='billing/ana'] button[data-action=end_wrap_up]:enabled"), "Sue may end the wrap-up");
+  await expectOk(() => sue.click("[data-menu='billing/ana'] button[data-action=end_wrap_up]"), sue);
+  await anaTab.locator("#my-wrap-up").waitFor({ state: "detached" });
+
+  // Ada removes "training": Ana's pause menu no longer offers it.
+  assert.equal(await anaTab.locator("#agent-reason option[value=training]").count(), 1);
+  await expectOk(() => adaTab.click("button[data-admin-action='remove:training']"), adaTab);
+  await anaTab.locator("#agent-reason option[value=training]").waitFor({ state: "detached" });
+
+  // Sue has no agent role: her own dashboard says why, in her language.
+  await sue.click("[data-screen=agent]");
+  await until(sue.locator("#no-agent-dashboard", { hasText: "has no agent role" }), "told why in English");
+  await sue.selectOption("#lang", "de");
+  await until(sue.locator("#no-agent-dashboard", { hasText: "keine Beraterrolle" }), "told why in German");
+  await sue.selectOption("#lang", "en");
+  await sue.click("[data-screen=supervisor]");
+
+  // Every toast of the run was a sentence.
+  const toasts = [];
+  for (const tab of [page, sue, anaTab, adaTab]) toasts.push(...(await tab.evaluate(() => window.toasts)));
+  assert.ok(toasts.length >= 10, `toasts seen: ${toasts.length}`);
+  for (const text of toasts) assertSentence(text);
+  await anaContext.close();
+  await adaContext.close();
 
   // Signing out ends the session on the server: the old cookie is refused afterwards.
   await sue.click("#sign-out");

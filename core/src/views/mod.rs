@@ -2,6 +2,7 @@
 //! wrap-up countdowns and time in state), or of the event log for [`history`] and [`activity`].
 
 mod activity;
+mod agent_dashboard;
 mod allowed_actions;
 mod history;
 mod lingering;
@@ -11,6 +12,7 @@ mod time_in_state;
 mod vocabulary;
 
 pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity};
+pub use agent_dashboard::{AgentDashboard, HeardSupervisor, MyChannel, MyInteraction, agent_dashboard};
 pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
 pub use history::history;
 pub use lingering::{LingeringSignIn, lingering_unassigned};

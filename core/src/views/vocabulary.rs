@@ -1,17 +1,18 @@
-//! The words a dashboard lists — every role, channel kind, monitor mode, setting and agent
+//! The words a dashboard lists — every role, plan, channel kind, monitor mode, setting and agent
 //! state — so that no client keeps a copy of them that could drift from the rules.
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ChannelKind, Setting, Settings};
 use crate::monitoring::MonitorMode;
-use crate::roles::Role;
+use crate::roles::{Plan, Role};
 use crate::views::AgentState;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Vocabulary {
     pub roles: Vec<Role>,
+    pub plans: Vec<Plan>,
     pub channel_kinds: Vec<ChannelKind>,
     /// The kinds whose interactions are calls, which may be monitored.
     pub call_kinds: Vec<ChannelKind>,
@@ -26,6 +27,7 @@ pub fn vocabulary() -> Vocabulary {
     let defaults = Settings::default();
     Vocabulary {
         roles: Role::ALL.to_vec(),
+        plans: Plan::ALL.to_vec(),
         channel_kinds: ChannelKind::ALL.to_vec(),
         call_kinds: ChannelKind::ALL.into_iter().filter(|k| k.carries_calls()).collect(),
         monitor_modes: MonitorMode::ALL.to_vec(),
