@@ -1,6 +1,8 @@
 //! Helpers shared by the rule-suite tests: where the suites are, and how a suite's
 //! outcomes are written down for review.
 
+pub mod explore;
+
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 

@@ -11,6 +11,9 @@
 //! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
 //!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
 //!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
+//! * `explore [--depth N]` — the exhaustive check of a small tenant (release build):
+//!   states explored, transitions and invariants checked; a violation with the shortest
+//!   command sequence reaching it, and a non-zero exit.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -24,8 +27,14 @@ fn main() -> ExitCode {
         "run" => run(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         "dashboard" => dashboard(),
+        "explore" => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            let mut args = vec!["run", "--release", "-q", "-p", "agentstate-tests", "--bin", "explore", "--"];
+            args.extend(rest.iter().map(String::as_str));
+            step("cargo", &args)
+        }
         _ => {
-            eprintln!("usage: cargo xtask <test|run|wasm|dashboard>");
+            eprintln!("usage: cargo xtask <test|run|wasm|dashboard|explore [--depth N]>");
             return ExitCode::from(2);
         }
     };
