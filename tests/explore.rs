@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// 3 users of different roles, a queue with 1 s of wrap-up and a chat without, one pause
 /// reason; settings and plan change through commands.
-const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
+pub(crate) const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
   "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
             {"id": "sam", "name": "Sam", "roles": ["agent", "supervisor"]},
             {"id": "ada", "name": "Ada", "roles": ["admin"]}],
@@ -27,7 +27,7 @@ const USERS: [&str; 3] = ["ana", "sam", "ada"];
 const ACTORS: [&str; 4] = ["ana", "sam", "ada", "system"];
 const CHANNELS: [&str; 2] = ["q", "c"];
 /// Time between one command and the next: none, or the queue's whole wrap-up.
-const STEPS_MS: [u64; 2] = [0, 1000];
+pub(crate) const STEPS_MS: [u64; 2] = [0, 1000];
 
 /// What the search found.
 #[derive(Debug, Default)]
@@ -44,7 +44,7 @@ pub struct Report {
 }
 
 /// Every command the search tries, `at` to be set.
-fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let mut all = Vec::new();
     for actor in ACTORS {
         let mut json = Vec::new();
@@ -148,7 +148,7 @@ fn signed_in(state: &State) -> HashSet<(UserId, ChannelId)> {
 }
 
 /// The invariants of one accepted transition; the first that fails, if any.
-fn check_transition(
+pub(crate) fn check_transition(
     before: &State,
     command: &Command,
     events: &[Event],
@@ -207,7 +207,7 @@ fn check_transition(
 }
 
 /// `allowed_actions` says what `decide` says, for every actor, user and channel.
-fn check_state(state: &State, at: Millis, checks: &mut u64) -> Option<String> {
+pub(crate) fn check_state(state: &State, at: Millis, checks: &mut u64) -> Option<String> {
     for actor in ACTORS {
         let actor = Actor::from(UserId::new(actor).ok()?);
         for user in USERS {

@@ -2,6 +2,7 @@
 //! outcomes are written down for review.
 
 pub mod explore;
+pub mod fuzzing;
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,9 @@
 //! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
 //!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
 //!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
+//! * `fuzz [TARGET [SECONDS]]` — lists the fuzz targets, or runs a coverage-guided campaign
+//!   on one (libFuzzer on the stable toolchain, sanitizer-coverage by flags) and merges
+//!   what it found into the minimized corpus `fuzz/corpus/TARGET`.
 //! * `explore [--depth N]` — the exhaustive check of a small tenant (release build):
 //!   states explored, transitions and invariants checked; a violation with the shortest
 //!   command sequence reaching it, and a non-zero exit.
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         "run" => run(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         "dashboard" => dashboard(),
+        "fuzz" => fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         "explore" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             let mut args = vec!["run", "--release", "-q", "-p", "agentstate-tests", "--bin", "explore", "--"];
@@ -34,7 +38,7 @@ fn main() -> ExitCode {
             step("cargo", &args)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|run|wasm|dashboard|explore [--depth N]>");
+            eprintln!("usage: cargo xtask <test|run|wasm|dashboard|fuzz [TARGET [SECONDS]]|explore [--depth N]>");
             return ExitCode::from(2);
         }
     };
@@ -71,6 +75,96 @@ fn target_dir() -> Result<PathBuf, String> {
 }
 
 /// Runs `program args` in the workspace root, echoing it; fails on a non-zero exit.
+/// LLVM's sanitizer-coverage passes, which libFuzzer steers by, turned on for a stable
+/// toolchain; debug assertions and overflow checks stay on in the campaign's release build.
+const FUZZ_FLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+    -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+    -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks";
+
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let dir = root().join("fuzz");
+    let mut targets: Vec<String> = std::fs::read_dir(dir.join("fuzz_targets"))
+        .map_err(|e| format!("cannot read fuzz/fuzz_targets: {e}"))?
+        .filter_map(|entry| Some(entry.ok()?.path().file_stem()?.to_str()?.to_owned()))
+        .collect();
+    targets.sort();
+    let Some(target) = args.first() else {
+        for target in &targets {
+            println!("{target}");
+        }
+        return Ok(());
+    };
+    if !targets.contains(target) {
+        return Err(format!("no fuzz target {target}; `cargo xtask fuzz` lists them"));
+    }
+    let seconds: u64 = match args.get(1) {
+        Some(s) => s.parse().map_err(|_| format!("SECONDS is a number, not {s:?}"))?,
+        None => 60,
+    };
+    // The flags must reach the fuzzed code only, not build scripts: build for the host
+    // triple named explicitly.
+    let rustc = Command::new("rustc").arg("-vV").output().map_err(|e| format!("cannot run rustc: {e}"))?;
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .ok_or("rustc -vV names no host")?;
+    let out = target_dir()?.join("fuzz");
+    let manifest = dir.join("Cargo.toml").display().to_string();
+    eprintln!("==> cargo build --release --manifest-path {manifest} --target {host} --bin {target} (coverage flags)");
+    let built = Command::new("cargo")
+        .args(["build", "--release", "--locked", "--manifest-path", &manifest, "--target", &host, "--bin", target])
+        .env("RUSTFLAGS", FUZZ_FLAGS)
+        .env("CARGO_TARGET_DIR", &out)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !built.success() {
+        return Err("building the fuzz target failed".into());
+    }
+    let binary = out.join(&host).join("release").join(target);
+    let corpus = dir.join("corpus").join(target);
+    let found = out.join("found").join(target);
+    let merged = out.join("merged").join(target);
+    let artifacts = out.join("artifacts").join(target);
+    for fresh in [&found, &merged, &artifacts] {
+        let _ = std::fs::remove_dir_all(fresh);
+        std::fs::create_dir_all(fresh).map_err(|e| e.to_string())?;
+    }
+    let libfuzzer = |args: &[String]| -> Result<std::process::ExitStatus, String> {
+        eprintln!("==> {} {}", binary.display(), args.join(" "));
+        Command::new(&binary).args(args).status().map_err(|e| format!("cannot run {}: {e}", binary.display()))
+    };
+    let path = |p: &Path| p.display().to_string();
+    let campaign = libfuzzer(&[
+        path(&found),
+        path(&corpus),
+        format!("-max_total_time={seconds}"),
+        "-max_len=4096".into(),
+        "-print_final_stats=1".into(),
+        format!("-artifact_prefix={}/", path(&artifacts)),
+    ])?;
+    // The corpus keeps the smallest inputs that reach all the coverage found so far.
+    libfuzzer(&["-merge=1".into(), path(&merged), path(&corpus), path(&found)])?;
+    let kept: Vec<PathBuf> =
+        std::fs::read_dir(&merged).map_err(|e| e.to_string())?.filter_map(|e| Some(e.ok()?.path())).collect();
+    if !kept.is_empty() {
+        for old in std::fs::read_dir(&corpus).map_err(|e| e.to_string())?.filter_map(Result::ok) {
+            std::fs::remove_file(old.path()).map_err(|e| e.to_string())?;
+        }
+        for file in &kept {
+            std::fs::copy(file, corpus.join(file.file_name().unwrap_or_default())).map_err(|e| e.to_string())?;
+        }
+        eprintln!("==> fuzz/corpus/{target}: {} inputs", kept.len());
+    }
+    if campaign.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the campaign found a failure: see {} (add it to fuzz/corpus/{target} with its fix)",
+            artifacts.display()
+        ))
+    }
+}
+
 fn step(program: &str, args: &[&str]) -> Result<(), String> {
     eprintln!("==> {program} {}", args.join(" "));
     let status = Command::new(program)

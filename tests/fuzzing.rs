@@ -1,0 +1,116 @@
+//! What the fuzz targets check, as plain functions of the input bytes: the coverage-guided
+//! campaigns (`fuzz/`, `cargo xtask fuzz`) and the corpus regression test (`fuzz_corpus.rs`)
+//! call the same code. Each panics when something the project promises does not hold.
+
+use std::sync::OnceLock;
+
+use agentstate_core::wire::decode_command;
+use agentstate_core::{Event, Millis, State, Tenant, TenantSeed, decide, evolve};
+
+use crate::explore;
+
+/// A check of one input.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name `cargo xtask fuzz` takes.
+pub const TARGETS: [(&str, Target); 5] =
+    [("command", command), ("events", events), ("description", description), ("scenario", scenario), ("rules", rules)];
+
+fn seed() -> &'static TenantSeed {
+    static SEED: OnceLock<TenantSeed> = OnceLock::new();
+    SEED.get_or_init(|| serde_json::from_str(explore::TENANT).expect("the fuzzing tenant"))
+}
+
+fn text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok()
+}
+
+/// Any bytes as a command: decoded with a located error or decided; the outcome is JSON;
+/// what was accepted folds from the log to the same state.
+pub fn command(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let mut tenant = Tenant::from_seed(seed()).expect("the tenant");
+    let before = tenant.snapshot_json();
+    let answer = tenant.handle_json(text);
+    let outcome: serde_json::Value = serde_json::from_str(&answer).expect("the outcome is JSON");
+    match outcome["outcome"].as_str() {
+        Some("accepted") => {
+            let mut log = seed().events().expect("events");
+            log.extend(serde_json::from_value::<Vec<Event>>(outcome["events"].clone()).expect("events"));
+            let held: State = serde_json::from_str(&tenant.snapshot_json()).expect("a snapshot");
+            assert_eq!(State::from_events(&log), held, "the fold law");
+        }
+        Some("rejected") => assert_eq!(tenant.snapshot_json(), before, "a rejected command changed the state (R6)"),
+        _ => panic!("neither accepted nor rejected: {answer}"),
+    }
+    if let Ok(command) = decode_command(text) {
+        assert_eq!(
+            decide(&State::from_events(&seed().events().expect("events")), &command).is_ok(),
+            outcome["outcome"] == "accepted"
+        );
+    }
+}
+
+/// Any bytes as a log's tail: folded all or nothing.
+pub fn events(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let mut tenant = Tenant::from_seed(seed()).expect("the tenant");
+    let before = tenant.snapshot_json();
+    if tenant.apply_json(text).is_err() {
+        assert_eq!(tenant.snapshot_json(), before, "a refused log changed the state");
+    }
+    let _ = tenant.snapshot_json();
+}
+
+/// Any bytes as a tenant description, YAML or JSON: refused with a reason, or a tenant.
+pub fn description(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let from_yaml = agentstate_scenario::parse_tenant(text).ok();
+    let from_json = serde_json::from_str::<TenantSeed>(text).ok();
+    for seed in from_yaml.iter().chain(from_json.iter()) {
+        if let Ok(events) = seed.events() {
+            let state = State::from_events(&events);
+            let restored: State =
+                serde_json::from_str(&serde_json::to_string(&state).expect("JSON")).expect("the snapshot law");
+            assert_eq!(restored, state);
+        }
+    }
+}
+
+/// Any bytes as a rule-suite file (YAML or JSON).
+pub fn scenario(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let _ = agentstate_scenario::Scenario::parse(text);
+}
+
+/// Bytes as a walk through the small tenant of the exhaustive check: each pair picks a
+/// command and a time step; every transition keeps the rules, and at the end
+/// `allowed_actions` agrees with `decide`.
+pub fn rules(data: &[u8]) {
+    static COMMANDS: OnceLock<Vec<agentstate_core::Command>> = OnceLock::new();
+    let commands = COMMANDS.get_or_init(explore::commands);
+    let mut state = State::from_events(&seed().events().expect("events"));
+    let mut checks = 0;
+    for pair in data.chunks(2).take(64) {
+        let pick = usize::from(pair[0]) << 8 | usize::from(*pair.get(1).unwrap_or(&0));
+        let template = &commands[pick % commands.len()];
+        let step = explore::STEPS_MS[pick / commands.len() % 2];
+        let now = state.clock().unwrap_or(Millis::ZERO);
+        let Some(at) = Millis::new(Millis::ZERO.until(now) + step) else { return };
+        let command = agentstate_core::Command { at, ..template.clone() };
+        if let Ok(events) = decide(&state, &command) {
+            let mut after = state.clone();
+            for event in &events {
+                evolve(&mut after, event);
+            }
+            if let Some(problem) = explore::check_transition(&state, &command, &events, &after, &mut checks) {
+                panic!("{problem} after {command:?}");
+            }
+            state = after;
+        }
+    }
+    let at = state.clock().unwrap_or(Millis::ZERO);
+    if let Some(problem) = explore::check_state(&state, at, &mut checks) {
+        panic!("{problem}");
+    }
+}
