@@ -319,3 +319,39 @@ fn a_store_that_fails_mid_commit_stores_nothing_and_the_tenant_goes_on_from_the_
     let retried = service.submit("acme", &sign_in(1001, Some("first-try"))).expect("submits");
     assert!(retried.outcome.contains("accepted") && !retried.retried && retried.seq == 1, "{retried:?}");
 }
+
+#[test]
+fn a_guest_failure_mid_group_fails_only_its_command_and_the_others_keep_their_outcomes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let module = module::locate().unwrap_or_else(|e| panic!("{e}"));
+    let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
+    let runtime = Runtime::from_file(&module, Some(&module::cache_dir(&module)), limits).expect("runtime");
+    let mut service = TenantService::open(SqliteStore::open(&path).expect("store"), runtime, 1000).expect("service");
+    for tenant in ["acme", "globex"] {
+        service.create_tenant(tenant, TENANT).expect("creates");
+    }
+    // Acme's second command does not fit in its instance's 8 MiB: the guest fails on it.
+    let huge =
+        format!(r#"{{"actor":"ana","at":1001,"type":"pause","user":"ana","reason":"{}"}}"#, "x".repeat(12 << 20));
+    let group = [
+        ("globex", sign_in(1000, None)),
+        ("acme", sign_in(1000, None)),
+        ("acme", huge),
+        ("acme", sign_out(1002)),
+        ("globex", sign_out(1002)),
+    ];
+    let answers = service.submit_all(&group.iter().map(|(t, c)| (*t, c.as_str())).collect::<Vec<_>>());
+    let outcome = |i: usize| answers[i].as_ref().map(|s| (s.outcome.contains("accepted"), s.seq));
+    assert_eq!(outcome(0).ok(), Some((true, 1)), "{:?}", answers[0]);
+    assert_eq!(outcome(1).ok(), Some((true, 1)), "{:?}", answers[1]);
+    assert!(
+        answers[2].is_err(),
+        "the command the guest failed on fails: {:?}",
+        answers[2].as_ref().map(|s| &s.outcome)
+    );
+    assert_eq!(outcome(3).ok(), Some((true, 2)), "acme goes on from its state before the failure: {:?}", answers[3]);
+    assert_eq!(outcome(4).ok(), Some((true, 2)), "{:?}", answers[4]);
+    let store = SqliteStore::open(&path).expect("store");
+    assert_eq!((store.last_seq("acme").expect("reads"), store.last_seq("globex").expect("reads")), (2, 2));
+}
