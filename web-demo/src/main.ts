@@ -1,8 +1,8 @@
-// The supervisor dashboard: channels by kind with their rosters and time in state, an
-// Actions menu per agent enabled from the module's allowedActions, "+ Log agent",
-// lingering unassigned sign-ins, history, the day at a glance, settings for admins,
-// German/English. A signed-in session shows its tenant as its actor; without one, the
-// demo's "act as" or the sign-in page.
+// The dashboard's start and its frame: who is signed in (a session, or the demo's "act
+// as"; without either, the sign-in page), the mirrored tenant and its live feed, the
+// screens (the agent's own, the supervisor's, the admin's configuration), tabs, toolbar,
+// side panels and language, and when what is redrawn. The screens and panels are files
+// of their own.
 
 import init, { Tenant, type ChannelKind, type Event } from "agentstate";
 import { Api } from "./api.js";
