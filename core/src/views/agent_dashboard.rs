@@ -97,11 +97,7 @@ pub fn agent_dashboard(state: &State, user: &str, at: Millis) -> Option<AgentDas
             Some(HeardSupervisor { supervisor: m.supervisor.clone(), name, mode: m.mode })
         }),
     });
-    let wrap_up = u.wrap_up_at(at).map(|w| WrapUpView {
-        channel: w.channel.clone(),
-        until: w.until,
-        remaining_ms: at.until(w.until),
-    });
+    let wrap_up = WrapUpView::of(u, at);
     let devices = u.devices.iter().filter_map(|d| state.device(d).map(|dev| DeviceView::new(d, dev))).collect();
     Some(AgentDashboard {
         user: id.clone(),

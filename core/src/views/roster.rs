@@ -86,6 +86,17 @@ pub struct DeviceView {
     pub active: bool,
 }
 
+impl WrapUpView {
+    /// The user's wrap-up while it runs at `at`.
+    pub(crate) fn of(u: &User, at: Millis) -> Option<WrapUpView> {
+        u.wrap_up_at(at).map(|w| WrapUpView {
+            channel: w.channel.clone(),
+            until: w.until,
+            remaining_ms: at.until(w.until),
+        })
+    }
+}
+
 impl DeviceView {
     pub(crate) fn new(id: &DeviceId, d: &Device) -> DeviceView {
         DeviceView { device: id.clone(), kind: d.kind, label: d.label.clone(), active: d.active }
@@ -137,11 +148,7 @@ fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) 
             channel: i.channel.clone(),
             since: i.since,
         }),
-        wrap_up: u.wrap_up_at(at).map(|w| WrapUpView {
-            channel: w.channel.clone(),
-            until: w.until,
-            remaining_ms: at.until(w.until),
-        }),
+        wrap_up: WrapUpView::of(u, at),
         monitored_by: interaction.and_then(|(_, i)| i.monitoring.as_ref()).map(|m| MonitorView {
             supervisor: m.supervisor.clone(),
             mode: m.mode,
