@@ -1,6 +1,6 @@
 //! An exhaustive check of a small tenant: every state reachable from its description by
 //! every command with every argument (and two steps of time), breadth first, to a depth
-//! where the state space closes or a bound, checking SPEC's invariants in every state and
+//! where the state space closes or a bound, checking the invariants of `docs/rules.md` in every state and
 //! on every transition. A violation comes with the shortest command sequence reaching it.
 //!
 //! States are told apart by what the rules can see: times are kept only as far as they

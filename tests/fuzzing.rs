@@ -2,10 +2,14 @@
 //! campaigns (`fuzz/`, `cargo xtask fuzz`) and the corpus regression test (`fuzz_corpus.rs`)
 //! call the same code. Each panics when something the project promises does not hold.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use agentstate_core::wire::decode_command;
 use agentstate_core::{Event, Millis, State, Tenant, TenantSeed, decide, evolve};
+use agentstate_runtime::{Limits, Runtime, WasmTenant, module};
+use agentstate_server::http::body::{Commands, MAX_BATCH, commands_of};
+use agentstate_server::service::Incoming;
+use agentstate_wasm::plugin::{Call, Plugin, Status};
 
 use crate::explore;
 
@@ -13,8 +17,15 @@ use crate::explore;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name `cargo xtask fuzz` takes.
-pub const TARGETS: [(&str, Target); 5] =
-    [("command", command), ("events", events), ("description", description), ("scenario", scenario), ("rules", rules)];
+pub const TARGETS: [(&str, Target); 7] = [
+    ("command", command),
+    ("events", events),
+    ("description", description),
+    ("scenario", scenario),
+    ("rules", rules),
+    ("abi", abi),
+    ("http_body", http_body),
+];
 
 fn seed() -> &'static TenantSeed {
     static SEED: OnceLock<TenantSeed> = OnceLock::new();
@@ -112,5 +123,71 @@ pub fn rules(data: &[u8]) {
     let at = state.clock().unwrap_or(Millis::ZERO);
     if let Some(problem) = explore::check_state(&state, at, &mut checks) {
         panic!("{problem}");
+    }
+}
+
+fn runtime() -> &'static Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let module = module::locate().expect("the plugin module (cargo xtask wasm)");
+        Runtime::from_file(&module, Some(&module::cache_dir(&module)), Limits::default()).expect("the runtime")
+    })
+}
+
+/// A plugin natively, started on the fuzzing tenant.
+fn native_plugin() -> Plugin {
+    let mut plugin = Plugin::default();
+    assert_eq!(plugin.call(Call::Start, explore::TENANT.as_bytes())[0], Status::Ok as u8);
+    plugin
+}
+
+/// Bytes as calls into the plugin ABI, natively and in wasmtime, from the same tenant:
+/// every call answers the same status and bytes, and the snapshots agree at the end.
+/// Calls are separated by a 0 byte (which no JSON text holds); each one's first byte picks
+/// the export.
+pub fn abi(data: &[u8]) {
+    let mut native = native_plugin();
+    let mut wasm = WasmTenant::new(runtime().clone()).expect("an instance");
+    wasm.start(explore::TENANT).expect("the tenant");
+    for part in data.split(|b| *b == 0).take(8) {
+        let Some((&pick, input)) = part.split_first() else { continue };
+        let call = Call::ALL[usize::from(pick) % Call::ALL.len()];
+        let expected = native.call(call, input);
+        let (status, answer) =
+            wasm.call_bytes(call, input).unwrap_or_else(|e| panic!("wasmtime failed on {}: {e}", call.name()));
+        assert_eq!(status as u8, expected[0], "the status of {} differs", call.name());
+        assert_eq!(answer.as_bytes(), &expected[1..], "the answer of {} differs", call.name());
+    }
+    let snapshot = native.call(Call::Snapshot, b"")[1..].to_vec();
+    assert_eq!(wasm.snapshot().expect("a snapshot").as_bytes(), snapshot, "the tenants differ");
+}
+
+/// Any bytes as the body of `POST /api/tenants/{t}/commands` from `sam`: a client error
+/// the API names, or commands that each act as `sam` without a client's `at` — and what
+/// the server passes on unstamped, the module refuses as `invalid_command`.
+pub fn http_body(data: &[u8]) {
+    match commands_of(data, "sam") {
+        Err(e) => assert!(
+            e.status.is_client_error() && ["batch_too_large", "actor_mismatch", "at_not_allowed"].contains(&e.code),
+            "{e:?}"
+        ),
+        Ok(Commands { batch, commands }) => {
+            assert!(commands.len() <= MAX_BATCH && (batch || commands.len() == 1));
+            for command in commands {
+                match command {
+                    Incoming::Object(fields) => {
+                        assert_eq!(fields.get("actor").and_then(|a| a.as_str()), Some("sam"));
+                        assert!(!fields.contains_key("at"), "a client's `at` went through");
+                    }
+                    Incoming::Raw(bytes) => {
+                        let mut plugin = native_plugin();
+                        let answer = plugin.call(Call::Handle, &bytes);
+                        assert_eq!(answer[0], Status::Rejected as u8, "an unstamped command was accepted");
+                        let outcome: serde_json::Value = serde_json::from_slice(&answer[1..]).expect("JSON");
+                        assert_eq!(outcome["rejection"]["code"], "invalid_command", "{outcome}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -37,6 +37,7 @@ pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
         json!({"view": "search_users", "text": ""}),
         json!({"view": "search_users", "text": "a", "roles": ["agent"]}),
         json!({"view": "snapshot"}),
+        json!({"view": "routing_board", "at": at}),
     ];
     for channel in &channels {
         queries.push(json!({"view": "roster", "channel": channel, "at": at}));

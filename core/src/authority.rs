@@ -1,4 +1,4 @@
-//! Who may act on whom, and where (§2, §7 Authority). Each check returns the
+//! Who may act on whom, and where (§2, §4 Authority). Each check returns the
 //! rejection of the first failing rule, in the order of §2.
 
 use crate::decide::Ctx;
@@ -30,7 +30,7 @@ impl Reach<'_> {
         self.narrow(vec![channel.clone()], |c| c).map(drop)
     }
 
-    /// "All channels" forms (§7): of the non-empty `targets`, keep those in scope; when
+    /// "All channels" forms (§4): of the non-empty `targets`, keep those in scope; when
     /// none is, the command is outside the supervisor's scope.
     pub fn narrow<T>(&self, targets: Vec<T>, channel: impl Fn(&T) -> &ChannelId) -> Result<Vec<T>, Rejection> {
         let Reach::Supervised { supervisor, .. } = self else {
@@ -99,7 +99,7 @@ fn supervisor_gates<'s>(ctx: &Ctx<'s>, actor: &'s UserId, actor_user: &'s User) 
     Ok(Reach::Supervised { supervisor: actor, user: actor_user })
 }
 
-/// `monitor` / `stop_monitor` (§7): supervisor role, someone else, then plan and scope
+/// `monitor` / `stop_monitor` (§4): supervisor role, someone else, then plan and scope
 /// unless the actor is also an admin. Gives the monitoring supervisor and their reach.
 pub(crate) fn as_monitor<'s>(ctx: &Ctx<'s>, user: &UserId) -> Result<(&'s UserId, Reach<'s>), Rejection> {
     let (actor, actor_user) = acting_user(ctx, Needs::Supervisor)?;

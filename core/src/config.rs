@@ -42,7 +42,7 @@ pub enum AssignAs {
     Supervisor,
 }
 
-/// A user's permanent assignment to one channel; both flags may be set (§7).
+/// A user's permanent assignment to one channel; both flags may be set (§4).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 pub struct Assignment {
@@ -171,7 +171,7 @@ impl PauseReasons {
         &self.0
     }
 
-    /// An empty list allows every reason (§7).
+    /// An empty list allows every reason (§4).
     pub fn allows(&self, reason: &PauseReason) -> bool {
         self.0.is_empty() || self.0.contains(reason)
     }

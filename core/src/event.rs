@@ -55,7 +55,7 @@ pub enum Change {
         channel: ChannelId,
         r#as: AssignAs,
     },
-    /// Removes both the agent and the supervisor assignment (§7).
+    /// Removes both the agent and the supervisor assignment (§4).
     Unassigned {
         user: UserId,
         channel: ChannelId,

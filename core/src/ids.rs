@@ -118,7 +118,7 @@ macro_rules! text_type {
 }
 
 text_type!(
-    /// A user of the tenant. `"system"` is lexically valid but can never be created (§7).
+    /// A user of the tenant. `"system"` is lexically valid but can never be created (§4).
     UserId, "a user id", 1, 128
 );
 text_type!(
@@ -211,7 +211,7 @@ impl<'de> Deserialize<'de> for Actor {
 }
 
 /// Milliseconds since the Unix epoch, within JavaScript's safe integer range so that
-/// browsers and servers read the same number (§7 Wire).
+/// browsers and servers read the same number (§4).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "typescript", tsify(type = "number"))]

@@ -1,6 +1,6 @@
 //! # agentstate-core
 //!
-//! The contact-center agent-state rules of `SPEC.md`, written once. Sans-IO: no clock,
+//! The contact-center agent-state rules of `docs/rules.md`, written once. Sans-IO: no clock,
 //! no files, no network, no randomness. The caller feeds commands (each carrying its own
 //! time) and drains events:
 //!
@@ -72,7 +72,7 @@ pub use ids::{
     Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
 };
 pub use monitoring::MonitorMode;
-pub use rejection::{IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
+pub use rejection::{Category, IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
 pub use roles::{Plan, Role, RoleSet};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
 pub use state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp, evolve};

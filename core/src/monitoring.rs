@@ -44,7 +44,7 @@ impl MonitorMode {
 pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec<Event>, Rejection> {
     let (supervisor, reach) = authority::as_monitor(ctx, user)?;
     let interaction = ctx.state.interaction_of(ctx.user(user)?);
-    // Scope is the interaction's channel, also for a chat (§7).
+    // Scope is the interaction's channel, also for a chat (§4).
     if let Some((_, i)) = interaction {
         reach.require(&i.channel)?;
     }

@@ -11,91 +11,203 @@ use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, PauseReason,
 use crate::monitoring::MonitorMode;
 use crate::roles::Plan;
 
-/// A refused command. Serialises as `{"code": "...", <ids>}`.
-#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error, Serialize, Deserialize)]
+/// What kind of refusal a code is; hosts map it onto their protocol (HTTP statuses) without
+/// knowing the codes one by one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum Rejection {
-    #[error("not a valid command: {location}: {problem}")]
-    InvalidCommand { location: String, problem: String },
-    #[error("the command's time {at} is earlier than the last accepted time {last}")]
-    ClockWentBackwards { at: Millis, last: Millis },
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// The command is not a well-formed command.
+    Input,
+    /// The actor may not do this, whatever the state.
+    Authority,
+    /// The command names something the tenant does not have.
+    UnknownId,
+    /// The state does not allow it now (it may later).
+    State,
+    /// An admin's configuration does not allow it.
+    Policy,
+}
 
-    #[error("{actor} is neither \"system\" nor a known user")]
-    UnknownActor { actor: Actor },
-    #[error("there is no user {user}")]
-    UnknownUser { user: UserId },
-    #[error("there is no channel {channel}")]
-    UnknownChannel { channel: ChannelId },
-    #[error("there is no device {device}")]
-    UnknownDevice { device: DeviceId },
-    #[error("there is no running interaction {interaction}")]
-    UnknownInteraction { interaction: InteractionId },
+/// Declares every rejection once: its variant and fields, code, category, and English and
+/// German message. From it follow the [`Rejection`] enum (whose serde tag is the code),
+/// [`RejectionCode`] in precedence order (the order of declaration), its list, parsing and
+/// names, [`Rejection::code`], [`Rejection::category`] and [`Rejection::message`].
+macro_rules! rejections {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident { $($(#[$field_attr:meta])* $field:ident : $ty:ty),* $(,)? }
+            = $code:literal, $category:ident,
+            en: ($($en:tt)+),
+            de: ($($de:tt)+);
+    )+) => {
+        /// A refused command. Serialises as `{"code": "...", <ids>}`.
+        #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error, Serialize, Deserialize)]
+        #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+        #[serde(tag = "code")]
+        #[error("{}", self.message(Lang::En))]
+        pub enum Rejection {
+            $(
+                $(#[$doc])*
+                #[serde(rename = $code)]
+                $variant { $($(#[$field_attr])* $field: $ty),* },
+            )+
+        }
 
-    #[error("{actor} may not {command}: that needs {}", needs.en())]
+        /// The stable codes (`docs/rules.md`), in precedence order.
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+        #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+        pub enum RejectionCode {
+            $(#[serde(rename = $code)] $variant,)+
+        }
+
+        impl RejectionCode {
+            pub const ALL: &'static [RejectionCode] = &[$(RejectionCode::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(RejectionCode::$variant => $code,)+
+                }
+            }
+
+            pub fn category(self) -> Category {
+                match self {
+                    $(RejectionCode::$variant => Category::$category,)+
+                }
+            }
+        }
+
+        impl Rejection {
+            /// The stable code of this rejection.
+            pub fn code(&self) -> RejectionCode {
+                match self {
+                    $(Rejection::$variant { .. } => RejectionCode::$variant,)+
+                }
+            }
+
+            /// The message in `lang`.
+            #[allow(unused_variables)]
+            pub fn message(&self, lang: Lang) -> String {
+                match (self, lang) {
+                    $(
+                        (Rejection::$variant { $($field),* }, Lang::En) => format!($($en)+),
+                        (Rejection::$variant { $($field),* }, Lang::De) => format!($($de)+),
+                    )+
+                }
+            }
+        }
+    };
+}
+
+rejections! {
+    InvalidCommand { location: String, problem: String } = "invalid_command", Input,
+        en: ("not a valid command: {location}: {problem}"),
+        de: ("Kein gültiger Befehl: {location}: {problem}");
+    ClockWentBackwards { at: Millis, last: Millis } = "clock_went_backwards", State,
+        en: ("the command's time {at} is earlier than the last accepted time {last}"),
+        de: ("Die Zeit des Befehls ({at}) liegt vor der zuletzt angenommenen Zeit ({last})");
+
+    UnknownActor { actor: Actor } = "unknown_actor", Authority,
+        en: ("{actor} is neither \"system\" nor a known user"),
+        de: ("{actor} ist weder \"system\" noch ein bekannter Benutzer");
+    UnknownUser { user: UserId } = "unknown_user", UnknownId,
+        en: ("there is no user {user}"),
+        de: ("Es gibt keinen Benutzer {user}");
+    UnknownChannel { channel: ChannelId } = "unknown_channel", UnknownId,
+        en: ("there is no channel {channel}"),
+        de: ("Es gibt keinen Kanal {channel}");
+    UnknownDevice { device: DeviceId } = "unknown_device", UnknownId,
+        en: ("there is no device {device}"),
+        de: ("Es gibt kein Gerät {device}");
+    UnknownInteraction { interaction: InteractionId } = "unknown_interaction", UnknownId,
+        en: ("there is no running interaction {interaction}"),
+        de: ("Es gibt keine laufende Interaktion {interaction}");
+
     NotAuthorized {
         actor: Actor,
         #[cfg_attr(feature = "typescript", tsify(type = "string"))]
         command: Cow<'static, str>,
         needs: Needs,
-    },
-    #[error("{user} has no agent role, so no Agent dashboard to act from")]
-    NoAgentDashboard { user: UserId },
-    #[error("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str())]
-    PlanNotEligible { plan: Plan },
-    #[error("{supervisor} does not supervise {}", list(channels))]
-    OutsideSupervisorScope { supervisor: UserId, channels: Vec<ChannelId> },
-    #[error("{user} cannot monitor themself")]
-    CannotMonitorSelf { user: UserId },
+    } = "not_authorized", Authority,
+        en: ("{actor} may not {command}: that needs {}", needs.en()),
+        de: ("{actor} darf {command} nicht ausführen: dafür braucht es {}", needs.de());
+    NoAgentDashboard { user: UserId } = "no_agent_dashboard", Authority,
+        en: ("{user} has no agent role, so no Agent dashboard to act from"),
+        de: ("{user} hat keine Beraterrolle und daher kein Berater-Dashboard");
+    PlanNotEligible { plan: Plan } = "plan_not_eligible", Authority,
+        en: ("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str()),
+        de: ("Andere Berater verwalten erfordert den Tarif Complete oder Support Center, nicht {}", plan.as_str());
+    OutsideSupervisorScope { supervisor: UserId, channels: Vec<ChannelId> } = "outside_supervisor_scope", Authority,
+        en: ("{supervisor} does not supervise {}", list(channels)),
+        de: ("{supervisor} ist nicht Supervisor von {}", list(channels));
+    CannotMonitorSelf { user: UserId } = "cannot_monitor_self", Authority,
+        en: ("{user} cannot monitor themself"),
+        de: ("{user} kann sich nicht selbst mithören");
 
-    #[error("{user} is already signed into {channel}")]
-    AlreadySignedIn { user: UserId, channel: ChannelId },
-    #[error("{user} is not signed into {}", any(channel))]
+    AlreadySignedIn { user: UserId, channel: ChannelId } = "already_signed_in", State,
+        en: ("{user} is already signed into {channel}"),
+        de: ("{user} ist bereits bei {channel} angemeldet");
     NotSignedIn {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
-    },
-    #[error("{user} is already paused on {}", every(channel))]
+    } = "not_signed_in", State,
+        en: ("{user} is not signed into {}", or(channel, "any channel")),
+        de: ("{user} ist bei {} nicht angemeldet", or(channel, "keinem Kanal"));
     AlreadyPaused {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
-    },
-    #[error("{user} is not paused on {}", any(channel))]
+    } = "already_paused", State,
+        en: ("{user} is already paused on {}", or(channel, "every channel")),
+        de: ("{user} ist bereits bei {} in Pause", or(channel, "allen Kanälen"));
     NotPaused {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
-    },
-    #[error("{user} is not in wrap-up")]
-    NotInWrapUp { user: UserId },
-    #[error("{user} is not on a call")]
-    NotOnCall { user: UserId },
-    #[error("{user}'s call is already monitored by {supervisor} ({})", mode.as_str())]
-    AlreadyMonitored { user: UserId, supervisor: UserId, mode: MonitorMode },
-    #[error("{user}'s call is not monitored by you")]
-    NotMonitored { user: UserId },
-    #[error("{user} cannot take work on {channel}: {}", because.en())]
-    NotRoutable { user: UserId, channel: ChannelId, because: Unroutable },
-    #[error("the {} id {id} is already taken", kind.en())]
-    DuplicateId { kind: IdKind, id: String },
-    #[error("{user} is already assigned to {channel} as {}", as_str(*r#as))]
-    AlreadyAssigned { user: UserId, channel: ChannelId, r#as: AssignAs },
-    #[error("{user} is not assigned to {channel}")]
-    NotAssigned { user: UserId, channel: ChannelId },
-    #[error("there is nothing to do{}", for_user(user))]
+    } = "not_paused", State,
+        en: ("{user} is not paused on {}", or(channel, "any channel")),
+        de: ("{user} ist bei {} nicht in Pause", or(channel, "keinem Kanal"));
+    NotInWrapUp { user: UserId } = "not_in_wrap_up", State,
+        en: ("{user} is not in wrap-up"),
+        de: ("{user} ist nicht in der Nachbearbeitung");
+    NotOnCall { user: UserId } = "not_on_call", State,
+        en: ("{user} is not on a call"),
+        de: ("{user} führt kein Telefonat");
+    AlreadyMonitored { user: UserId, supervisor: UserId, mode: MonitorMode } = "already_monitored", State,
+        en: ("{user}'s call is already monitored by {supervisor} ({})", mode.as_str()),
+        de: ("Das Gespräch von {user} wird bereits von {supervisor} überwacht ({})", mode.de());
+    NotMonitored { user: UserId } = "not_monitored", State,
+        en: ("{user}'s call is not monitored by you"),
+        de: ("Sie hören das Gespräch von {user} nicht mit");
+    NotRoutable { user: UserId, channel: ChannelId, because: Unroutable } = "not_routable", State,
+        en: ("{user} cannot take work on {channel}: {}", because.en()),
+        de: ("{user} kann auf {channel} keine Arbeit annehmen: {}", because.de());
+    DuplicateId { kind: IdKind, id: String } = "duplicate_id", State,
+        en: ("the {} id {id} is already taken", kind.en()),
+        de: ("Die {}-ID {id} ist bereits vergeben", kind.de());
+    AlreadyAssigned { user: UserId, channel: ChannelId, r#as: AssignAs } = "already_assigned", State,
+        en: ("{user} is already assigned to {channel} as {}", as_str(*r#as)),
+        de: ("{user} ist {channel} bereits als {} zugewiesen", als(*r#as));
+    NotAssigned { user: UserId, channel: ChannelId } = "not_assigned", State,
+        en: ("{user} is not assigned to {channel}"),
+        de: ("{user} ist {channel} nicht zugewiesen");
     NothingToDo {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<UserId>,
-    },
+    } = "nothing_to_do", State,
+        en: ("there is nothing to do{}", user.as_ref().map_or_else(String::new, |u| format!(" for {u}"))),
+        de: ("Es gibt nichts zu tun{}", user.as_ref().map_or_else(String::new, |u| format!(" für {u}")));
 
-    #[error("{user} is not assigned to {channel} and self sign-in to unassigned channels is turned off")]
-    UnassignedSignInDisabled { user: UserId, channel: ChannelId },
-    #[error("ending another user's wrap-up ({user}) is not enabled by an admin")]
-    WrapUpEndNotEnabled { user: UserId },
-    #[error("{reason} is not one of the tenant's pause reasons")]
-    UnknownPauseReason { reason: PauseReason },
+    UnassignedSignInDisabled { user: UserId, channel: ChannelId } = "unassigned_sign_in_disabled", Policy,
+        en: ("{user} is not assigned to {channel} and self sign-in to unassigned channels is turned off"),
+        de: ("{user} ist {channel} nicht zugewiesen und die Selbstanmeldung bei nicht zugewiesenen Kanälen ist ausgeschaltet");
+    WrapUpEndNotEnabled { user: UserId } = "wrap_up_end_not_enabled", Policy,
+        en: ("ending another user's wrap-up ({user}) is not enabled by an admin"),
+        de: ("Das Beenden der Nachbearbeitung anderer Benutzer ({user}) hat kein Administrator aktiviert");
+    UnknownPauseReason { reason: PauseReason } = "unknown_pause_reason", Policy,
+        en: ("{reason} is not one of the tenant's pause reasons"),
+        de: ("{reason} ist kein Pausengrund dieses Mandanten");
 }
 
 /// Why a user cannot be routed an interaction (`not_routable`).
@@ -199,22 +311,22 @@ fn list(channels: &[ChannelId]) -> String {
     channels.iter().map(ChannelId::as_str).collect::<Vec<_>>().join(", ")
 }
 
-fn any(channel: &Option<ChannelId>) -> String {
-    channel.as_ref().map_or_else(|| "any channel".to_owned(), ToString::to_string)
-}
-
-fn every(channel: &Option<ChannelId>) -> String {
-    channel.as_ref().map_or_else(|| "every channel".to_owned(), ToString::to_string)
-}
-
-fn for_user(user: &Option<UserId>) -> String {
-    user.as_ref().map_or_else(String::new, |u| format!(" for {u}"))
+/// The channel, or `none` when the rejection is about every channel.
+fn or(channel: &Option<ChannelId>, none: &str) -> String {
+    channel.as_ref().map_or_else(|| none.to_owned(), ToString::to_string)
 }
 
 fn as_str(role: AssignAs) -> &'static str {
     match role {
         AssignAs::Agent => "agent",
         AssignAs::Supervisor => "supervisor",
+    }
+}
+
+fn als(role: AssignAs) -> &'static str {
+    match role {
+        AssignAs::Agent => "Berater",
+        AssignAs::Supervisor => "Supervisor",
     }
 }
 
@@ -249,226 +361,19 @@ impl Rejection {
         Rejection::InvalidCommand { location: location.into(), problem: problem.to_string() }
     }
 
-    /// The message in `lang`.
-    pub fn message(&self, lang: Lang) -> String {
-        match lang {
-            Lang::En => self.to_string(),
-            Lang::De => self.german(),
-        }
-    }
-
     pub fn messages(&self) -> Messages {
-        Messages { en: self.to_string(), de: self.german() }
+        Messages { en: self.message(Lang::En), de: self.message(Lang::De) }
     }
 
-    fn german(&self) -> String {
-        use Rejection::*;
-        let on_any = |c: &Option<ChannelId>| c.as_ref().map_or_else(|| "keinem Kanal".to_owned(), ToString::to_string);
-        match self {
-            InvalidCommand { location, problem } => format!("Kein gültiger Befehl: {location}: {problem}"),
-            ClockWentBackwards { at, last } => {
-                format!("Die Zeit des Befehls ({at}) liegt vor der zuletzt angenommenen Zeit ({last})")
-            }
-            UnknownActor { actor } => format!("{actor} ist weder \"system\" noch ein bekannter Benutzer"),
-            UnknownUser { user } => format!("Es gibt keinen Benutzer {user}"),
-            UnknownChannel { channel } => format!("Es gibt keinen Kanal {channel}"),
-            UnknownDevice { device } => format!("Es gibt kein Gerät {device}"),
-            UnknownInteraction { interaction } => format!("Es gibt keine laufende Interaktion {interaction}"),
-            NotAuthorized { actor, command, needs } => {
-                format!("{actor} darf {command} nicht ausführen: dafür braucht es {}", needs.de())
-            }
-            NoAgentDashboard { user } => {
-                format!("{user} hat keine Beraterrolle und daher kein Berater-Dashboard")
-            }
-            PlanNotEligible { plan } => format!(
-                "Andere Berater verwalten erfordert den Tarif Complete oder Support Center, nicht {}",
-                plan.as_str()
-            ),
-            OutsideSupervisorScope { supervisor, channels } => {
-                format!("{supervisor} ist nicht Supervisor von {}", list(channels))
-            }
-            CannotMonitorSelf { user } => format!("{user} kann sich nicht selbst mithören"),
-            AlreadySignedIn { user, channel } => format!("{user} ist bereits bei {channel} angemeldet"),
-            NotSignedIn { user, channel } => format!("{user} ist bei {} nicht angemeldet", on_any(channel)),
-            AlreadyPaused { user, channel } => format!(
-                "{user} ist bereits bei {} in Pause",
-                channel.as_ref().map_or_else(|| "allen Kanälen".to_owned(), ToString::to_string)
-            ),
-            NotPaused { user, channel } => format!("{user} ist bei {} nicht in Pause", on_any(channel)),
-            NotInWrapUp { user } => format!("{user} ist nicht in der Nachbearbeitung"),
-            NotOnCall { user } => format!("{user} führt kein Telefonat"),
-            AlreadyMonitored { user, supervisor, mode } => {
-                format!("Das Gespräch von {user} wird bereits von {supervisor} überwacht ({})", mode.de())
-            }
-            NotMonitored { user } => format!("Sie hören das Gespräch von {user} nicht mit"),
-            NotRoutable { user, channel, because } => {
-                format!("{user} kann auf {channel} keine Arbeit annehmen: {}", because.de())
-            }
-            DuplicateId { kind, id } => format!("Die {}-ID {id} ist bereits vergeben", kind.de()),
-            AlreadyAssigned { user, channel, r#as } => format!(
-                "{user} ist {channel} bereits als {} zugewiesen",
-                match r#as {
-                    AssignAs::Agent => "Berater",
-                    AssignAs::Supervisor => "Supervisor",
-                }
-            ),
-            NotAssigned { user, channel } => format!("{user} ist {channel} nicht zugewiesen"),
-            NothingToDo { user } => {
-                format!("Es gibt nichts zu tun{}", user.as_ref().map_or_else(String::new, |u| format!(" für {u}")))
-            }
-            UnassignedSignInDisabled { user, channel } => format!(
-                "{user} ist {channel} nicht zugewiesen und die Selbstanmeldung bei nicht zugewiesenen Kanälen ist ausgeschaltet"
-            ),
-            WrapUpEndNotEnabled { user } => {
-                format!("Das Beenden der Nachbearbeitung anderer Benutzer ({user}) hat kein Administrator aktiviert")
-            }
-            UnknownPauseReason { reason } => format!("{reason} ist kein Pausengrund dieses Mandanten"),
-        }
+    /// What kind of refusal this is.
+    pub fn category(&self) -> Category {
+        self.code().category()
     }
-
-    /// The stable code of this rejection.
-    pub fn code(&self) -> RejectionCode {
-        use Rejection::*;
-        use RejectionCode as C;
-        match self {
-            InvalidCommand { .. } => C::InvalidCommand,
-            ClockWentBackwards { .. } => C::ClockWentBackwards,
-            UnknownActor { .. } => C::UnknownActor,
-            UnknownUser { .. } => C::UnknownUser,
-            UnknownChannel { .. } => C::UnknownChannel,
-            UnknownDevice { .. } => C::UnknownDevice,
-            UnknownInteraction { .. } => C::UnknownInteraction,
-            NotAuthorized { .. } => C::NotAuthorized,
-            NoAgentDashboard { .. } => C::NoAgentDashboard,
-            PlanNotEligible { .. } => C::PlanNotEligible,
-            OutsideSupervisorScope { .. } => C::OutsideSupervisorScope,
-            CannotMonitorSelf { .. } => C::CannotMonitorSelf,
-            AlreadySignedIn { .. } => C::AlreadySignedIn,
-            NotSignedIn { .. } => C::NotSignedIn,
-            AlreadyPaused { .. } => C::AlreadyPaused,
-            NotPaused { .. } => C::NotPaused,
-            NotInWrapUp { .. } => C::NotInWrapUp,
-            NotOnCall { .. } => C::NotOnCall,
-            AlreadyMonitored { .. } => C::AlreadyMonitored,
-            NotMonitored { .. } => C::NotMonitored,
-            NotRoutable { .. } => C::NotRoutable,
-            DuplicateId { .. } => C::DuplicateId,
-            AlreadyAssigned { .. } => C::AlreadyAssigned,
-            NotAssigned { .. } => C::NotAssigned,
-            NothingToDo { .. } => C::NothingToDo,
-            UnassignedSignInDisabled { .. } => C::UnassignedSignInDisabled,
-            WrapUpEndNotEnabled { .. } => C::WrapUpEndNotEnabled,
-            UnknownPauseReason { .. } => C::UnknownPauseReason,
-        }
-    }
-}
-
-/// The stable codes of §4.4, in precedence order.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[serde(rename_all = "snake_case")]
-pub enum RejectionCode {
-    InvalidCommand,
-    ClockWentBackwards,
-    UnknownActor,
-    UnknownUser,
-    UnknownChannel,
-    UnknownDevice,
-    UnknownInteraction,
-    NotAuthorized,
-    NoAgentDashboard,
-    PlanNotEligible,
-    OutsideSupervisorScope,
-    CannotMonitorSelf,
-    AlreadySignedIn,
-    NotSignedIn,
-    AlreadyPaused,
-    NotPaused,
-    NotInWrapUp,
-    NotOnCall,
-    AlreadyMonitored,
-    NotMonitored,
-    NotRoutable,
-    DuplicateId,
-    AlreadyAssigned,
-    NotAssigned,
-    NothingToDo,
-    UnassignedSignInDisabled,
-    WrapUpEndNotEnabled,
-    UnknownPauseReason,
 }
 
 impl RejectionCode {
-    pub const ALL: [RejectionCode; 28] = {
-        use RejectionCode::*;
-        [
-            InvalidCommand,
-            ClockWentBackwards,
-            UnknownActor,
-            UnknownUser,
-            UnknownChannel,
-            UnknownDevice,
-            UnknownInteraction,
-            NotAuthorized,
-            NoAgentDashboard,
-            PlanNotEligible,
-            OutsideSupervisorScope,
-            CannotMonitorSelf,
-            AlreadySignedIn,
-            NotSignedIn,
-            AlreadyPaused,
-            NotPaused,
-            NotInWrapUp,
-            NotOnCall,
-            AlreadyMonitored,
-            NotMonitored,
-            NotRoutable,
-            DuplicateId,
-            AlreadyAssigned,
-            NotAssigned,
-            NothingToDo,
-            UnassignedSignInDisabled,
-            WrapUpEndNotEnabled,
-            UnknownPauseReason,
-        ]
-    };
-
-    pub fn as_str(self) -> &'static str {
-        use RejectionCode::*;
-        match self {
-            InvalidCommand => "invalid_command",
-            ClockWentBackwards => "clock_went_backwards",
-            UnknownActor => "unknown_actor",
-            UnknownUser => "unknown_user",
-            UnknownChannel => "unknown_channel",
-            UnknownDevice => "unknown_device",
-            UnknownInteraction => "unknown_interaction",
-            NotAuthorized => "not_authorized",
-            NoAgentDashboard => "no_agent_dashboard",
-            PlanNotEligible => "plan_not_eligible",
-            OutsideSupervisorScope => "outside_supervisor_scope",
-            CannotMonitorSelf => "cannot_monitor_self",
-            AlreadySignedIn => "already_signed_in",
-            NotSignedIn => "not_signed_in",
-            AlreadyPaused => "already_paused",
-            NotPaused => "not_paused",
-            NotInWrapUp => "not_in_wrap_up",
-            NotOnCall => "not_on_call",
-            AlreadyMonitored => "already_monitored",
-            NotMonitored => "not_monitored",
-            NotRoutable => "not_routable",
-            DuplicateId => "duplicate_id",
-            AlreadyAssigned => "already_assigned",
-            NotAssigned => "not_assigned",
-            NothingToDo => "nothing_to_do",
-            UnassignedSignInDisabled => "unassigned_sign_in_disabled",
-            WrapUpEndNotEnabled => "wrap_up_end_not_enabled",
-            UnknownPauseReason => "unknown_pause_reason",
-        }
-    }
-
     pub fn parse(code: &str) -> Option<RejectionCode> {
-        Self::ALL.into_iter().find(|c| c.as_str() == code)
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
     }
 }
 
@@ -487,10 +392,10 @@ mod tests {
         let r = Rejection::NothingToDo { user: None };
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["code"], r.code().as_str());
-        let mut sorted = RejectionCode::ALL;
+        let mut sorted = RejectionCode::ALL.to_vec();
         sorted.sort();
         assert_eq!(sorted, RejectionCode::ALL);
-        for c in RejectionCode::ALL {
+        for &c in RejectionCode::ALL {
             assert_eq!(RejectionCode::parse(c.as_str()), Some(c));
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }

@@ -4,8 +4,21 @@
 use crate::authority;
 use crate::decide::Ctx;
 use crate::event::{Change, Event};
-use crate::ids::{ChannelId, InteractionId, UserId};
+use crate::ids::{ChannelId, InteractionId, Millis, UserId};
 use crate::rejection::{IdKind, Rejection, Unroutable};
+use crate::state::User;
+
+/// Why `user` cannot be routed work on `channel` at `at`, if they cannot. Wrap-up and a
+/// running interaction block every channel; a pause only its own.
+pub(crate) fn unroutable(user: &User, channel: &ChannelId, at: Millis) -> Option<Unroutable> {
+    match user.sign_ins.get(channel) {
+        None => Some(Unroutable::NotSignedIn),
+        Some(s) if s.pause.is_some() => Some(Unroutable::Paused),
+        Some(_) if user.interaction.is_some() => Some(Unroutable::Busy),
+        Some(_) if user.wrap_up_at(at).is_some() => Some(Unroutable::InWrapUp),
+        Some(_) => None,
+    }
+}
 
 pub(crate) fn interaction_started(
     ctx: &Ctx,
@@ -14,16 +27,7 @@ pub(crate) fn interaction_started(
     interaction: &InteractionId,
 ) -> Result<Vec<Event>, Rejection> {
     authority::require_system(ctx)?;
-    let u = ctx.user(user)?;
-    // Wrap-up and a running interaction block every channel; a pause only its own.
-    let because = match u.sign_ins.get(channel) {
-        None => Some(Unroutable::NotSignedIn),
-        Some(s) if s.pause.is_some() => Some(Unroutable::Paused),
-        Some(_) if u.interaction.is_some() => Some(Unroutable::Busy),
-        Some(_) if u.wrap_up_at(ctx.at).is_some() => Some(Unroutable::InWrapUp),
-        Some(_) => None,
-    };
-    if let Some(because) = because {
+    if let Some(because) = unroutable(ctx.user(user)?, channel, ctx.at) {
         return Err(Rejection::NotRoutable { user: user.clone(), channel: channel.clone(), because });
     }
     if ctx.state.interaction_id_used(interaction) {
@@ -50,7 +54,7 @@ pub(crate) fn interaction_ended(ctx: &Ctx, interaction: &InteractionId) -> Resul
             interaction: interaction.clone(),
         }));
     }
-    // The channel's wrap-up time at this moment decides the deadline (§7).
+    // The channel's wrap-up time at this moment decides the deadline (§4).
     let secs = ctx.state.channel(&running.channel).map_or(0, |c| c.wrap_up_secs.get());
     events.push(ctx.event(Change::InteractionEnded {
         user: running.user.clone(),

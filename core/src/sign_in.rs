@@ -71,7 +71,7 @@ fn signed_out(ctx: &Ctx, user: &UserId, channel: &ChannelId) -> Event {
     ctx.event(Change::SignedOut { user: user.clone(), channel: channel.clone() })
 }
 
-/// The "all channels" rule of §7: nothing at all to touch gives the state code,
+/// The "all channels" rule of §4: nothing at all to touch gives the state code,
 /// otherwise only what is in scope is touched.
 pub(crate) fn all_channels<'c>(
     reach: &Reach,

@@ -28,7 +28,7 @@ pub struct State {
     /// Running interactions.
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Interaction>"))]
     pub(crate) interactions: IdMap<InteractionId, Interaction>,
-    /// Ended interactions: ids are unique forever (§7).
+    /// Ended interactions: ids are unique forever (§4).
     #[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
     pub(crate) ended_interactions: IdSet<InteractionId>,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
@@ -81,7 +81,7 @@ impl User {
         self.wrap_up.as_ref().filter(|w| at < w.until)
     }
 
-    /// Sign-ins to channels the user is not assigned to as agent, judged now (§7).
+    /// Sign-ins to channels the user is not assigned to as agent, judged now (§4).
     pub fn unassigned_sign_ins(&self) -> impl Iterator<Item = (&ChannelId, &SignIn)> {
         self.sign_ins.iter().filter(|(c, _)| !self.is_assigned_agent(c))
     }
@@ -201,6 +201,11 @@ impl State {
 
     pub fn interaction(&self, id: &str) -> Option<&Interaction> {
         self.interactions.get(id)
+    }
+
+    /// Every running interaction, by id.
+    pub fn interactions(&self) -> impl Iterator<Item = (&InteractionId, &Interaction)> {
+        self.interactions.sorted().into_iter()
     }
 
     /// The interaction `user` is in now, if any.

@@ -54,6 +54,11 @@ pub enum Query {
         roles: RoleSet,
     },
     LingeringUnassigned,
+    /// Who can take work on each channel now, and the running interactions: what a
+    /// routing system asks before it offers work.
+    RoutingBoard {
+        at: Millis,
+    },
     /// The events that touched `user`: of `events` when given (a host holding the log
     /// outside the instance), else of the tenant's journal.
     History {
@@ -124,14 +129,10 @@ impl Tenant {
     }
 
     /// A JSON array of commands, each decided in turn (a rejected one does not stop the
-    /// rest); the JSON array of their outcomes.
-    pub fn handle_batch_json(&mut self, commands: &str) -> String {
-        let commands: Vec<&serde_json::value::RawValue> = match serde_json::from_str(commands) {
-            Ok(commands) => commands,
-            Err(e) => {
-                return wire::to_json(&serde_json::json!({ "error": format!("not a JSON array of commands: {e}") }));
-            }
-        };
+    /// rest); the JSON array of their outcomes, or why the text is no array.
+    pub fn handle_batch_json(&mut self, commands: &str) -> Result<String, String> {
+        let commands: Vec<&serde_json::value::RawValue> =
+            serde_json::from_str(commands).map_err(|e| format!("not a JSON array of commands: {e}"))?;
         let mut out = String::with_capacity(commands.len() * 160 + 2);
         out.push('[');
         for (i, command) in commands.iter().enumerate() {
@@ -141,7 +142,7 @@ impl Tenant {
             out.push_str(&self.handle_json(command.get()));
         }
         out.push(']');
-        out
+        Ok(out)
     }
 
     /// Answers a view [`Query`].
@@ -156,6 +157,7 @@ impl Tenant {
             }
             Query::SearchUsers { text, roles } => json(&views::search_users(&self.state, text, *roles)),
             Query::LingeringUnassigned => json(&views::lingering_unassigned(&self.state)),
+            Query::RoutingBoard { at } => json(&views::routing_board(&self.state, *at)),
             Query::History { user, events: Some(events) } => json(&views::history(events, user)),
             Query::History { user, events: None } => json(&views::history(&self.journal, user)),
             Query::Activity { from, to, events: Some(events) } => json(&views::activity(events, *from, *to)),
@@ -164,12 +166,10 @@ impl Tenant {
         }
     }
 
-    /// Answers a view query given as JSON; the view as JSON, or `{"error": …}`.
-    pub fn query_json(&self, query: &str) -> String {
-        match serde_json::from_str::<Query>(query) {
-            Ok(query) => wire::to_json(&self.query(&query)),
-            Err(e) => wire::to_json(&serde_json::json!({ "error": format!("not a view query: {e}") })),
-        }
+    /// Answers a view query given as JSON; the view as JSON, or why the text is no query.
+    pub fn query_json(&self, query: &str) -> Result<String, String> {
+        let query: Query = serde_json::from_str(query).map_err(|e| format!("not a view query: {e}"))?;
+        Ok(wire::to_json(&self.query(&query)))
     }
 
     /// Folds a JSON array of events (a log's tail after a snapshot) into the tenant.

@@ -31,13 +31,18 @@ pub fn decode_command(json: &str) -> Result<Command, Rejection> {
             format_args!("the command is {} bytes; at most {MAX_COMMAND_BYTES} are accepted", json.len()),
         ));
     }
-    let mut fields: BTreeMap<Key<'_>, &RawValue> = serde_json::from_str(json).map_err(|e| {
+    let Fields { mut fields, repeated } = serde_json::from_str(json).map_err(|e| {
         if e.is_data() {
             Rejection::invalid("$", format_args!("expected a JSON object, found {}", describe(json)))
         } else {
             Rejection::invalid(format!("line {}, column {}", e.line(), e.column()), problem(&e))
         }
     })?;
+    // Two parsers that keep different copies of a repeated key would see two commands:
+    // a repeated key is refused, never resolved.
+    if let Some(Key(key)) = repeated {
+        return Err(Rejection::invalid(key.as_ref(), format_args!("the key `{key}` appears more than once")));
+    }
     let actor = fields.remove("actor");
     let at = fields.remove("at");
     let id = fields.remove("id");
@@ -115,6 +120,36 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A command's top-level fields as raw texts, and the first key given twice, if any.
+struct Fields<'a> {
+    fields: BTreeMap<Key<'a>, &'a RawValue>,
+    repeated: Option<Key<'a>>,
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut found = Fields { fields: BTreeMap::new(), repeated: None };
+                while let Some((key, value)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    if found.fields.contains_key(key.0.as_ref()) {
+                        found.repeated.get_or_insert(key);
+                    } else {
+                        found.fields.insert(key, value);
+                    }
+                }
+                Ok(found)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
 fn required<T: for<'de> Deserialize<'de>>(raw: Option<&RawValue>, name: &str) -> Result<T, Rejection> {
     field(raw.ok_or_else(|| Rejection::invalid(name, format_args!("missing field `{name}`")))?, name)
 }
@@ -188,6 +223,15 @@ pub fn handle_json(state: &mut State, json: &str) -> Outcome {
     Outcome::from_result(decode_command(json).and_then(|c| handle(state, &c)))
 }
 
+/// Appends `value`'s JSON to `out` (see [`to_json`]).
+pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let start = out.len();
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        out.truncate(start);
+        out.extend_from_slice(format!("{{\"error\":{:?}}}", e.to_string()).as_bytes());
+    }
+}
+
 /// Serialises `value` to JSON. Our types have string keys and no failing `Serialize`,
 /// so this cannot fail; the fallback keeps it total anyway.
 pub fn to_json<T: Serialize>(value: &T) -> String {
@@ -241,6 +285,19 @@ mod tests {
         assert_eq!(problem(r#"{"type":"sign_out_all","actor":"a","at":1,"user":""}"#).0, "user");
         let big = format!(r#"{{"type":"sign_out_all","actor":"a","at":1,"user":"{}"}}"#, "x".repeat(MAX_COMMAND_BYTES));
         assert!(problem(&big).1.contains("at most 65536"));
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_by_name_wherever_it_is() {
+        for (json, key) in [
+            (r#"{"actor":"ana","actor":"ada","at":1,"type":"sign_out_all","user":"ana"}"#, "actor"),
+            (r#"{"actor":"ana","at":1,"type":"sign_out_all","user":"ana","user":"ben"}"#, "user"),
+            (r#"{"type":"sign_out_all","actor":"ana","at":1,"user":"ana","type":"sign_in"}"#, "type"),
+            (r#"{"actor":"ana","at":1,"at":2,"type":"sign_out_all","user":"ana"}"#, "at"),
+            (r#"{"actor":"ana","at":1,"type":"sign_out_all","user":"ana","\u0075ser":"ben"}"#, "user"),
+        ] {
+            assert_eq!(problem(json), (key.to_owned(), format!("the key `{key}` appears more than once")), "{json}");
+        }
     }
 
     #[test]

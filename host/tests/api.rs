@@ -210,6 +210,25 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(body["rejection"]["code"], "invalid_command");
     assert_eq!(body["rejection"]["location"], "line 1, column 19", "{body}");
 
+    // Strict input: a key given twice is refused by name (sam may not smuggle an actor
+    // past the token check), and bytes that are not UTF-8 say so — in a batch too.
+    for (raw, location, says) in [
+        (
+            &br#"{"type":"sign_out_all","user":"ana","actor":"sam","actor":"ana"}"#[..],
+            "actor",
+            "appears more than once",
+        ),
+        (&br#"[{"type":"sign_out_all","user":"ana","user":"ben"}]"#[..], "user", "appears more than once"),
+        (&b"{\"type\":\"sign_out_all\",\"user\":\"an\xe4\"}"[..], "$", "not UTF-8"),
+    ] {
+        let response = client.post(&url).bearer_auth(&sam).body(raw.to_vec()).send().await.expect("posts");
+        let body: Value = response.json().await.expect("json");
+        let rejection = if body["results"].is_array() { &body["results"][0]["rejection"] } else { &body["rejection"] };
+        assert_eq!(rejection["code"], "invalid_command", "{body}");
+        assert_eq!(rejection["location"], location, "{body}");
+        assert!(rejection["problem"].as_str().is_some_and(|p| p.contains(says)), "{body}");
+    }
+
     let typo = json!({"type": "pause", "user": "ana", "chanel": "support", "reason": "lunch"});
     let (status, body) = post(&client, &server, "acme", &sam, typo).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -51,7 +51,9 @@ fn runtimes(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("native", |b| {
         b.iter_custom(|iters| {
-            timed(iters, native, |t| batches.iter().for_each(|c| drop(black_box(t.handle_batch_json(c)))))
+            timed(iters, native, |t| {
+                batches.iter().for_each(|c| drop(black_box(t.handle_batch_json(c).expect("a batch"))))
+            })
         })
     });
     group.bench_function("wasmtime", |b| {

@@ -22,8 +22,7 @@ use wasmtime::{
     PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc,
 };
 
-/// The ABI version this host speaks.
-pub const ABI_VERSION: u32 = 1;
+pub use agentstate_wasm::plugin::{ABI_VERSION, Call, Status};
 
 /// Limits every instance runs under.
 #[derive(Clone, Copy, Debug)]
@@ -160,32 +159,6 @@ impl Runtime {
     }
 }
 
-/// The calls a tenant makes into its instance.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Export {
-    Start,
-    Restore,
-    Apply,
-    Handle,
-    HandleBatch,
-    Query,
-    Snapshot,
-}
-
-impl Export {
-    fn name(self) -> &'static str {
-        match self {
-            Export::Start => "start",
-            Export::Restore => "restore",
-            Export::Apply => "apply",
-            Export::Handle => "handle",
-            Export::HandleBatch => "handle_batch",
-            Export::Query => "query",
-            Export::Snapshot => "snapshot",
-        }
-    }
-}
-
 /// The exports, resolved once per instance.
 struct Exports {
     alloc: TypedFunc<u32, u32>,
@@ -285,14 +258,6 @@ impl std::fmt::Debug for WasmTenant {
     }
 }
 
-#[derive(Deserialize)]
-struct Answer<'a> {
-    #[serde(default)]
-    ok: bool,
-    #[serde(default, borrow)]
-    error: Option<std::borrow::Cow<'a, str>>,
-}
-
 /// What one command gave.
 #[derive(Debug)]
 pub struct Decision {
@@ -303,9 +268,9 @@ pub struct Decision {
     pub events: Vec<Box<RawValue>>,
 }
 
+/// The events of an accepted command's outcome.
 #[derive(Deserialize)]
 struct OutcomeEvents {
-    outcome: String,
     #[serde(default)]
     events: Vec<Box<RawValue>>,
 }
@@ -319,21 +284,21 @@ impl WasmTenant {
 
     /// Starts a fresh tenant from the JSON of a tenant description.
     pub fn start(&mut self, seed: &str) -> Result<(), HostError> {
-        self.control(Export::Start, seed)?;
+        self.control(Call::Start, seed.as_bytes())?;
         self.rebase(Base::Seed(seed.to_owned()));
         Ok(())
     }
 
     /// Restores the tenant from a snapshot.
     pub fn restore(&mut self, snapshot: &str) -> Result<(), HostError> {
-        self.control(Export::Restore, snapshot)?;
+        self.control(Call::Restore, snapshot.as_bytes())?;
         self.rebase(Base::Snapshot(snapshot.to_owned()));
         Ok(())
     }
 
     /// Folds a JSON array of events into the tenant.
     pub fn apply(&mut self, events: &str) -> Result<(), HostError> {
-        self.control(Export::Apply, events)?;
+        self.control(Call::Apply, events.as_bytes())?;
         let parsed: Vec<Box<RawValue>> =
             serde_json::from_str(events).map_err(|e| HostError::Malformed { call: "apply", problem: e.to_string() })?;
         self.remember(parsed)
@@ -341,39 +306,42 @@ impl WasmTenant {
 
     /// Decides and applies one command; the outcome as JSON.
     pub fn handle(&mut self, command: &str) -> Result<String, HostError> {
-        self.handle_keeping(command, false).map(|decision| decision.outcome)
+        self.handle_bytes(command.as_bytes(), false).map(|decision| decision.outcome)
     }
 
     /// Like [`WasmTenant::handle`], also giving the accepted command's events, read from
     /// the same parse the tenant's recovery needs (a caller storing them parses nothing).
     pub fn handle_with_events(&mut self, command: &str) -> Result<Decision, HostError> {
-        self.handle_keeping(command, true)
+        self.handle_bytes(command.as_bytes(), true)
     }
 
-    fn handle_keeping(&mut self, command: &str, keep_events: bool) -> Result<Decision, HostError> {
-        let outcome = self.call(Export::Handle, command)?;
-        match serde_json::from_str::<OutcomeEvents>(&outcome) {
-            Ok(parsed) => {
-                let accepted = parsed.outcome == "accepted";
-                let events = if keep_events { parsed.events.clone() } else { Vec::new() };
-                if accepted {
+    /// Decides and applies one command given as bytes, as the ABI takes it: bytes that are
+    /// not UTF-8 are an `invalid_command` saying so.
+    pub fn handle_bytes(&mut self, command: &[u8], keep_events: bool) -> Result<Decision, HostError> {
+        let (status, outcome) = self.call(Call::Handle, command)?;
+        match status {
+            Status::Rejected => Ok(Decision { outcome, accepted: false, events: Vec::new() }),
+            Status::Ok => match serde_json::from_str::<OutcomeEvents>(&outcome) {
+                Ok(parsed) => {
+                    let events = if keep_events { parsed.events.clone() } else { Vec::new() };
                     self.remember(parsed.events)?;
+                    Ok(Decision { outcome, accepted: true, events })
                 }
-                Ok(Decision { outcome, accepted, events })
-            }
-            // The instance may have applied what cannot be recorded: start over from the
-            // last good state.
-            Err(e) => Err(self.failed(HostError::Malformed { call: "handle", problem: e.to_string() })),
+                // The instance applied what cannot be recorded: start over from the last
+                // good state.
+                Err(e) => Err(self.failed(HostError::Malformed { call: "handle", problem: e.to_string() })),
+            },
+            Status::Error => Err(self.failed(HostError::Malformed { call: "handle", problem: outcome })),
         }
     }
 
     /// Decides and applies a JSON array of commands; the JSON array of outcomes.
     pub fn handle_batch(&mut self, commands: &str) -> Result<String, HostError> {
-        let outcomes = self.call(Export::HandleBatch, commands)?;
+        let outcomes = self.answer(Call::HandleBatch, commands.as_bytes())?;
         match serde_json::from_str::<Vec<OutcomeEvents>>(&outcomes) {
             Ok(parsed) => {
-                let events = parsed.into_iter().filter(|o| o.outcome == "accepted").flat_map(|o| o.events).collect();
-                self.remember(events)?;
+                // A rejected outcome carries no events.
+                self.remember(parsed.into_iter().flat_map(|o| o.events).collect())?;
                 Ok(outcomes)
             }
             Err(e) => Err(self.failed(HostError::Malformed { call: "handle_batch", problem: e.to_string() })),
@@ -382,12 +350,39 @@ impl WasmTenant {
 
     /// Answers a view query (JSON); the view as JSON.
     pub fn query(&mut self, query: &str) -> Result<String, HostError> {
-        self.call(Export::Query, query)
+        self.answer(Call::Query, query.as_bytes())
     }
 
     /// The tenant's snapshot (JSON).
     pub fn snapshot(&mut self) -> Result<String, HostError> {
-        self.call(Export::Snapshot, "")
+        self.answer(Call::Snapshot, b"")
+    }
+
+    /// Any export on any bytes, as a host forwarding what it received would call it: the
+    /// answer's status and text, with the bookkeeping of the typed methods above. Bytes
+    /// that are not UTF-8 reach the module, which says so and changes nothing.
+    pub fn call_bytes(&mut self, call: Call, input: &[u8]) -> Result<(Status, String), HostError> {
+        let text = match (call, std::str::from_utf8(input)) {
+            (Call::Handle, _) => {
+                let decision = self.handle_bytes(input, false)?;
+                return Ok((if decision.accepted { Status::Ok } else { Status::Rejected }, decision.outcome));
+            }
+            (_, Ok(text)) => text,
+            (_, Err(_)) => return self.call(call, input),
+        };
+        let answered = match call {
+            Call::Start => self.start(text).map(|()| String::new()),
+            Call::Restore => self.restore(text).map(|()| String::new()),
+            Call::Apply => self.apply(text).map(|()| String::new()),
+            Call::HandleBatch => self.handle_batch(text),
+            Call::Query => self.query(text),
+            Call::Handle | Call::Snapshot => self.snapshot(),
+        };
+        match answered {
+            Ok(answer) => Ok((Status::Ok, answer)),
+            Err(HostError::Refused { message, .. }) => Ok((Status::Error, message)),
+            Err(e) => Err(e),
+        }
     }
 
     /// The instance's linear memory, in bytes (it grows in 64 KiB pages and never shrinks).
@@ -408,15 +403,20 @@ impl WasmTenant {
         result.map(|_| String::new()).map_err(|failure| self.failed(failure))
     }
 
-    fn control(&mut self, export: Export, input: &str) -> Result<(), HostError> {
+    fn control(&mut self, export: Call, input: &[u8]) -> Result<(), HostError> {
+        self.answer(export, input).map(drop)
+    }
+
+    /// A call's result when the module did what it was asked; its message when it refused.
+    fn answer(&mut self, export: Call, input: &[u8]) -> Result<String, HostError> {
         let answer = self.call(export, input)?;
-        confirmed(export.name(), &answer)
+        confirmed(export.name(), answer)
     }
 
     fn remember(&mut self, events: Vec<Box<RawValue>>) -> Result<(), HostError> {
         self.recovery.tail.extend(events);
         if self.recovery.tail.len() > TAIL_LIMIT {
-            let snapshot = self.call(Export::Snapshot, "")?;
+            let snapshot = self.answer(Call::Snapshot, b"")?;
             self.rebase(Base::Snapshot(snapshot));
         }
         Ok(())
@@ -448,7 +448,7 @@ impl WasmTenant {
 
     /// One call into the module. On any failure the instance is replaced by one rebuilt
     /// from the last good state, and the failure is reported.
-    fn call(&mut self, export: Export, input: &str) -> Result<String, HostError> {
+    fn call(&mut self, export: Call, input: &[u8]) -> Result<(Status, String), HostError> {
         if self.broken {
             self.rebuild()?;
         }
@@ -464,7 +464,7 @@ impl WasmTenant {
         }
     }
 
-    fn try_call(&mut self, export: Export, input: &str) -> Result<String, HostError> {
+    fn try_call(&mut self, export: Call, input: &[u8]) -> Result<(Status, String), HostError> {
         let call = export.name();
         let cap = self.runtime.limits.memory_bytes;
         let ticks = self.runtime.deadline_ticks();
@@ -486,25 +486,32 @@ impl WasmTenant {
         }
         let (ptr, _) = live.input;
         live.memory
-            .write(&mut live.store, ptr as usize, input.as_bytes())
+            .write(&mut live.store, ptr as usize, input)
             .map_err(|e| HostError::Malformed { call, problem: format!("input buffer outside memory: {e}") })?;
         let args = (ptr, len);
         let exports = &live.exports;
         let packed = match export {
-            Export::Start => exports.start.call(&mut live.store, args),
-            Export::Restore => exports.restore.call(&mut live.store, args),
-            Export::Apply => exports.apply.call(&mut live.store, args),
-            Export::Handle => exports.handle.call(&mut live.store, args),
-            Export::HandleBatch => exports.handle_batch.call(&mut live.store, args),
-            Export::Query => exports.query.call(&mut live.store, args),
-            Export::Snapshot => exports.snapshot.call(&mut live.store, ()),
+            Call::Start => exports.start.call(&mut live.store, args),
+            Call::Restore => exports.restore.call(&mut live.store, args),
+            Call::Apply => exports.apply.call(&mut live.store, args),
+            Call::Handle => exports.handle.call(&mut live.store, args),
+            Call::HandleBatch => exports.handle_batch.call(&mut live.store, args),
+            Call::Query => exports.query.call(&mut live.store, args),
+            Call::Snapshot => exports.snapshot.call(&mut live.store, ()),
         }
         .map_err(|e| classify(live, e))?;
         let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
         let bytes = live.memory.data(&live.store).get(out_ptr..out_ptr.saturating_add(out_len)).ok_or_else(|| {
             HostError::Malformed { call, problem: format!("answer at {out_ptr}+{out_len} is outside memory") }
         })?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| HostError::Malformed { call, problem: e.to_string() })
+        let Some((&first, rest)) = bytes.split_first() else {
+            return Err(HostError::Malformed { call, problem: "an empty answer".into() });
+        };
+        let status = Status::from_byte(first)
+            .ok_or_else(|| HostError::Malformed { call, problem: format!("status byte {first}") })?;
+        let text =
+            String::from_utf8(rest.to_vec()).map_err(|e| HostError::Malformed { call, problem: e.to_string() })?;
+        Ok((status, text))
     }
 
     /// Replaces the instance with a fresh one holding the last good state.
@@ -516,12 +523,14 @@ impl WasmTenant {
         let replay = |this: &mut WasmTenant| -> Result<(), HostError> {
             match &recovery.base {
                 Base::Empty => {}
-                Base::Seed(seed) => confirmed("start", &this.try_call(Export::Start, seed)?)?,
-                Base::Snapshot(snapshot) => confirmed("restore", &this.try_call(Export::Restore, snapshot)?)?,
+                Base::Seed(seed) => drop(confirmed("start", this.try_call(Call::Start, seed.as_bytes())?)?),
+                Base::Snapshot(snapshot) => {
+                    drop(confirmed("restore", this.try_call(Call::Restore, snapshot.as_bytes())?)?)
+                }
             }
             if !recovery.tail.is_empty() {
                 let events = format!("[{}]", recovery.tail.iter().map(|e| e.get()).collect::<Vec<_>>().join(","));
-                confirmed("apply", &this.try_call(Export::Apply, &events)?)?;
+                confirmed("apply", this.try_call(Call::Apply, events.as_bytes())?)?;
             }
             Ok(())
         };
@@ -532,14 +541,13 @@ impl WasmTenant {
     }
 }
 
-/// Reads an `{"ok": true}` / `{"error": …}` answer.
-fn confirmed(call: &'static str, answer: &str) -> Result<(), HostError> {
-    let parsed: Answer =
-        serde_json::from_str(answer).map_err(|e| HostError::Malformed { call, problem: e.to_string() })?;
-    match (parsed.ok, parsed.error) {
-        (true, _) => Ok(()),
-        (false, Some(message)) => Err(HostError::Refused { call, message: message.into_owned() }),
-        (false, None) => Err(HostError::Malformed { call, problem: answer.to_owned() }),
+/// The answer of a call that succeeds or fails, never rejects: its text, or the module's
+/// reason as a [`HostError::Refused`].
+fn confirmed(call: &'static str, (status, answer): (Status, String)) -> Result<String, HostError> {
+    match status {
+        Status::Ok => Ok(answer),
+        Status::Error => Err(HostError::Refused { call, message: answer }),
+        Status::Rejected => Err(HostError::Malformed { call, problem: format!("a rejection: {answer}") }),
     }
 }
 

@@ -86,8 +86,15 @@ fn other_tenants_are_untouched_by_one_tenants_failure() {
 #[test]
 fn malformed_guest_input_is_answered_not_fatal() {
     let mut tenant = tenant_with_ana_signed_in(Limits::default());
-    let answer = tenant.query("not json").expect("answers");
-    assert!(answer.contains("error"), "{answer}");
+    let refused = tenant.query("not json").expect_err("not a query");
+    assert!(
+        matches!(&refused, HostError::Refused { call: "query", message } if message.starts_with("not a view query")),
+        "{refused}"
+    );
+    let refused = tenant.handle_batch(r#"{"not": "an array"}"#).expect_err("not a batch");
+    assert!(matches!(refused, HostError::Refused { call: "handle_batch", .. }), "{refused}");
+    let invalid = tenant.handle_bytes(b"{\"actor\":\"ana\xff\"}", false).expect("an outcome");
+    assert!(!invalid.accepted && invalid.outcome.contains("not UTF-8"), "{}", invalid.outcome);
     let refused = tenant.restore("{}").expect_err("not a snapshot");
     assert!(matches!(refused, HostError::Refused { call: "restore", .. }), "{refused}");
     assert_state_kept(&mut tenant);

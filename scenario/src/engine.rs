@@ -44,7 +44,7 @@ impl Engine for NativeEngine {
     }
 
     fn query(&mut self, query_json: &str) -> Result<String, EngineError> {
-        Ok(self.tenant.query_json(query_json))
+        self.tenant.query_json(query_json).map_err(EngineError)
     }
 
     fn restore(&mut self, snapshot_json: &str) -> Result<(), EngineError> {

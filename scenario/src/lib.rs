@@ -1,4 +1,4 @@
-//! Rule suites (SPEC §6): a tenant and a list of steps, each a command with an optional
+//! Rule suites (rules.md §6): a tenant and a list of steps, each a command with an optional
 //! expectation. [`Scenario::parse`] reads YAML (JSON is YAML too); [`run`] feeds the
 //! steps to any [`Engine`] — the native core, the module in wasmtime, the browser build
 //! — and reports every step's outcome.

@@ -22,6 +22,7 @@ function view(tenant, q) {
     case "allowed_actions": return tenant.allowedActions(q.actor, q.user, q.channel ?? undefined, q.at);
     case "search_users": return tenant.searchUsers(q.text ?? "", q.roles ?? []);
     case "lingering_unassigned": return tenant.lingeringUnassigned();
+    case "routing_board": return tenant.routingBoard(q.at);
     case "history": return tenant.history(q.user);
     case "snapshot": return tenant.snapshot();
     default: throw new Error(`unknown view ${q.view}`);

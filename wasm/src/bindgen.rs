@@ -164,6 +164,12 @@ impl Tenant {
         to_js(&views::lingering_unassigned(self.inner.state()))
     }
 
+    /// Who can take work on each channel at `at`, and the running interactions.
+    #[wasm_bindgen(js_name = routingBoard)]
+    pub fn routing_board(&self, at_ms: f64) -> Result<Ts<views::RoutingBoard>, JsError> {
+        typed(&views::routing_board(self.inner.state(), at(at_ms)?))
+    }
+
     /// The events applied to this tenant that touched `user`.
     #[wasm_bindgen(unchecked_return_type = "Event[]")]
     pub fn history(&self, user: &str) -> Result<JsValue, JsError> {

@@ -11,3 +11,4 @@
 mod abi;
 #[cfg(feature = "bindgen")]
 mod bindgen;
+pub mod plugin;

@@ -437,7 +437,9 @@ fn test() -> Result<(), String> {
     if !status.success() {
         return Err(format!("the API tests failed on PostgreSQL ({status})"));
     }
-    browser_test(Some(&cluster.database("browser")?))
+    browser_test(Some(&cluster.database("browser")?))?;
+    // Last, as it builds `agentstate` with the server's test-only fault hook.
+    step("cargo", &["test", "-p", "agentstate-host", "--features", "fault-injection", "--test", "writer_failure"])
 }
 
 fn run() -> Result<(), String> {

@@ -7,6 +7,7 @@ mod allowed_actions;
 mod history;
 mod lingering;
 mod roster;
+mod routing_board;
 mod search;
 mod time_in_state;
 mod vocabulary;
@@ -19,6 +20,7 @@ pub use lingering::{LingeringSignIn, lingering_unassigned};
 pub use roster::{
     DeviceView, InteractionView, MonitorView, PauseView, Roster, RosterEntry, SignInView, WrapUpView, roster,
 };
+pub use routing_board::{RoutingBoard, RunningInteraction, routing_board};
 pub use search::{UserMatch, fold, search_users};
 pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states};
 pub use vocabulary::{Vocabulary, vocabulary};

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::http::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
 use crate::store::{Store, StoreError};
+use agentstate_core::views::RoutingBoard;
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -129,6 +130,7 @@ struct Calls {
 
 /// The simulated routing system: every second it may route work to a free agent on each
 /// channel (one chance in four) and ends interactions after 5–25 s, as the actor `system`.
+/// Who is free is the module's answer (the routing board), never a reading of its state.
 pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
     let mut calls = Calls::default();
     let mut rng = fastrand::Rng::new();
@@ -137,9 +139,14 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(Duration::from_millis(1000)) => {}
             _ = shutdown.changed() => return,
         }
-        let now = writer.run(|desk| (desk.now(TENANT), desk.service.query(TENANT, r#"{"view":"snapshot"}"#).ok()));
-        let Ok((Ok(at), Some(snapshot))) = now.await else { return };
-        let commands = tick(&snapshot, at, &mut calls, &mut rng);
+        let board = writer.run(|desk| {
+            let at = desk.now(TENANT)?;
+            let board = desk.service.query(TENANT, &format!(r#"{{"view":"routing_board","at":{at}}}"#))?;
+            Ok::<_, ServiceError>((at, board))
+        });
+        let Ok(Ok((at, board))) = board.await else { return };
+        let Ok(board) = serde_json::from_str::<RoutingBoard>(&board) else { return };
+        let commands = tick(&board, at, &mut calls, &mut rng);
         if !commands.is_empty() {
             let incoming = commands.into_iter().map(Incoming::Object).collect();
             if writer.submit(TENANT.into(), incoming).await.is_err() {
@@ -150,54 +157,38 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One second of routing: which interactions end, which start.
-fn tick(snapshot: &str, at: u64, calls: &mut Calls, rng: &mut fastrand::Rng) -> Vec<serde_json::Map<String, Value>> {
-    let Ok(state) = serde_json::from_str::<Value>(snapshot) else { return Vec::new() };
+fn tick(
+    board: &RoutingBoard,
+    at: u64,
+    calls: &mut Calls,
+    rng: &mut fastrand::Rng,
+) -> Vec<serde_json::Map<String, Value>> {
     let mut commands = Vec::new();
-    let running = state.get("interactions").and_then(Value::as_object).cloned().unwrap_or_default();
-    calls.due.retain(|id, _| running.contains_key(id));
-    for id in running.keys() {
-        let due = *calls.due.entry(id.clone()).or_insert_with(|| at + rng.u64(5_000..25_000));
+    calls.due.retain(|id, _| board.interactions.iter().any(|i| i.interaction.as_str() == id));
+    for running in &board.interactions {
+        let id = running.interaction.as_str();
+        let due = *calls.due.entry(id.to_owned()).or_insert_with(|| at + rng.u64(5_000..25_000));
         if due <= at {
             commands.push(command(json!({"type": "interaction_ended", "actor": "system", "interaction": id})));
         }
     }
-    let busy: std::collections::HashSet<&str> =
-        running.values().filter_map(|i| i.get("user").and_then(Value::as_str)).collect();
-    let users = state.get("users").and_then(Value::as_object).cloned().unwrap_or_default();
-    let channels = state.get("channels").and_then(Value::as_object).cloned().unwrap_or_default();
     let mut routed = std::collections::HashSet::new();
-    for channel in channels.keys() {
+    for (channel, routable) in &board.routable {
         if rng.u8(..4) != 0 {
             continue;
         }
-        let free: Vec<&String> = users
-            .iter()
-            .filter(|(id, user)| {
-                !busy.contains(id.as_str()) && !routed.contains(id.as_str()) && routable(user, channel, at)
-            })
-            .map(|(id, _)| id)
-            .collect();
+        let free: Vec<&str> = routable.iter().map(|u| u.as_str()).filter(|u| !routed.contains(u)).collect();
         if free.is_empty() {
             continue;
         }
         let user = free[rng.usize(..free.len())];
-        routed.insert(user.as_str());
+        routed.insert(user);
         calls.started += 1;
         let interaction = format!("sim-{at}-{}", calls.started);
         commands.push(command(json!({"type": "interaction_started", "actor": "system", "user": user,
-            "channel": channel, "interaction": interaction})));
+            "channel": channel.as_str(), "interaction": interaction})));
     }
     commands
-}
-
-/// Signed in on `channel`, not paused there, not in wrap-up: what the routing rule needs
-/// besides being free (the module decides for real; this only avoids pointless tries).
-fn routable(user: &Value, channel: &str, at: u64) -> bool {
-    let signed_in = user.get("sign_ins").and_then(|s| s.get(channel));
-    let Some(sign_in) = signed_in else { return false };
-    let paused = sign_in.get("pause").is_some_and(|p| !p.is_null());
-    let in_wrap_up = user.get("wrap_up").and_then(|w| w.get("until")).and_then(Value::as_u64).is_some_and(|u| u > at);
-    !paused && !in_wrap_up
 }
 
 fn command(value: Value) -> serde_json::Map<String, Value> {
@@ -210,16 +201,19 @@ fn command(value: Value) -> serde_json::Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentstate_core::{Tenant, views};
 
-    fn state(interactions: Value, sign_ins: Value, wrap_up: Option<u64>) -> String {
-        let mut ana =
-            json!({"name": "Ana", "roles": ["agent"], "assignments": {}, "sign_ins": sign_ins, "devices": []});
-        if let Some(until) = wrap_up {
-            ana["wrap_up"] = json!({"channel": "sales", "until": until});
+    const TENANT_JSON: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
+      "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]}],
+      "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "wrap_up_secs": 30, "agents": ["ana"]}]}"#;
+
+    /// The board after `commands` (JSON, in order, each accepted).
+    fn board_after(commands: &[&str], at: u64) -> RoutingBoard {
+        let mut tenant = Tenant::from_seed_json(TENANT_JSON).expect("a tenant");
+        for command in commands {
+            assert!(tenant.handle_json(command).contains("accepted"), "{command}");
         }
-        json!({"users": {"ana": ana}, "channels": {"sales": {"kind": "queue", "name": "Sales", "wrap_up_secs": 30}},
-            "interactions": interactions})
-        .to_string()
+        views::routing_board(tenant.state(), agentstate_core::Millis::new(at).expect("a time"))
     }
 
     fn started(commands: &[serde_json::Map<String, Value>]) -> usize {
@@ -228,29 +222,25 @@ mod tests {
 
     #[test]
     fn the_simulator_routes_only_to_free_signed_in_agents_and_ends_calls_when_due() {
+        let sign_in = r#"{"actor":"ana","at":0,"type":"sign_in","user":"ana","channel":"sales"}"#;
         let mut rng = fastrand::Rng::with_seed(7);
-        let free = state(json!({}), json!({"sales": {"since": 0, "by": "ana"}}), None);
+        let free = board_after(&[sign_in], 1_000);
         let mut calls = Calls::default();
         let routed: usize = (0..40).map(|_| started(&tick(&free, 1_000, &mut calls, &mut rng))).sum();
         assert!(routed > 0, "a free agent gets work sooner or later");
 
-        let paused = state(
-            json!({}),
-            json!({"sales": {"since": 0, "by": "ana", "pause": {"reason": "lunch", "since": 0, "by": "ana"}}}),
-            None,
-        );
-        let wrapping = state(json!({}), json!({"sales": {"since": 0, "by": "ana"}}), Some(5_000));
-        let signed_out = state(json!({}), json!({}), None);
+        let paused =
+            board_after(&[sign_in, r#"{"actor":"ana","at":0,"type":"pause","user":"ana","reason":"lunch"}"#], 1_000);
+        let call = r#"{"actor":"system","at":0,"type":"interaction_started","user":"ana","channel":"sales","interaction":"c1"}"#;
+        let ended = r#"{"actor":"system","at":0,"type":"interaction_ended","interaction":"c1"}"#;
+        let wrapping = board_after(&[sign_in, call, ended], 1_000);
+        let signed_out = board_after(&[], 1_000);
         for busy in [&paused, &wrapping, &signed_out] {
             let routed: usize = (0..40).map(|_| started(&tick(busy, 1_000, &mut calls, &mut rng))).sum();
-            assert_eq!(routed, 0, "{busy}");
+            assert_eq!(routed, 0, "{busy:?}");
         }
 
-        let on_call = state(
-            json!({"c1": {"user": "ana", "channel": "sales", "since": 0}}),
-            json!({"sales": {"since": 0, "by": "ana"}}),
-            None,
-        );
+        let on_call = board_after(&[sign_in, call], 1_000);
         let mut calls = Calls::default();
         let first = tick(&on_call, 1_000, &mut calls, &mut rng);
         assert!(first.is_empty(), "a call just seen runs at least 5 s: {first:?}");

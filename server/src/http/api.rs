@@ -6,17 +6,17 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::App;
 use super::auth::Caller;
+use super::body::{Commands, commands_of};
 use super::errors::ApiError;
-use super::writer::Incoming;
 use crate::service::Submitted;
-
-/// Most commands in one request.
-pub const MAX_BATCH: usize = 1000;
+use agentstate_core::wire::RejectionReport;
+use agentstate_core::{Category, Lang, Rejection, RejectionCode};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LangParam {
@@ -24,75 +24,80 @@ pub struct LangParam {
 }
 
 /// The language of messages: `?lang=`, else the first tag of `Accept-Language`.
-fn lang(headers: &HeaderMap, param: &LangParam) -> &'static str {
-    let tag = param
-        .lang
-        .clone()
-        .or_else(|| headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()));
-    if tag.is_some_and(|t| t.to_ascii_lowercase().starts_with("de")) { "de" } else { "en" }
+fn lang(headers: &HeaderMap, param: &LangParam) -> Lang {
+    let header = || headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    param.lang.as_deref().or_else(header).map_or(Lang::En, |tag| Lang::from_tag(tag.trim()))
 }
 
-/// How a rejection code maps onto HTTP.
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "invalid_command" => StatusCode::BAD_REQUEST,
-        "unknown_actor"
-        | "not_authorized"
-        | "no_agent_dashboard"
-        | "plan_not_eligible"
-        | "outside_supervisor_scope"
-        | "cannot_monitor_self" => StatusCode::FORBIDDEN,
-        "unknown_user" | "unknown_channel" | "unknown_device" | "unknown_interaction" => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        _ => StatusCode::CONFLICT,
+/// How a kind of rejection maps onto HTTP; every code follows from its category.
+fn status_of(category: Category) -> StatusCode {
+    match category {
+        Category::Input => StatusCode::BAD_REQUEST,
+        Category::Authority => StatusCode::FORBIDDEN,
+        Category::UnknownId => StatusCode::UNPROCESSABLE_ENTITY,
+        Category::State | Category::Policy => StatusCode::CONFLICT,
     }
 }
 
-/// The outcome as a client gets it: the rejection's message in `lang`, plus where the
+/// An outcome as the module wrote it, read once.
+#[derive(Deserialize)]
+struct Told<'a> {
+    #[serde(borrow)]
+    events: Option<&'a RawValue>,
+    rejection: Option<RejectionReport>,
+}
+
+/// The outcome as a client gets it: the rejection's message in one language, plus where the
 /// log stands and whether this was a retry.
-fn present(submitted: &Submitted, lang: &str) -> (StatusCode, Value) {
-    let mut outcome: Value = serde_json::from_str(&submitted.outcome).unwrap_or(Value::Null);
-    let retried = if submitted.retried { "true" } else { "false" };
-    let code = outcome.pointer("/rejection/code").and_then(Value::as_str).map(str::to_owned);
-    let status = code.as_deref().map_or(StatusCode::OK, status_of);
-    let told = if code.is_some() { "rejected" } else { "accepted" };
-    metrics::counter!("agentstate_commands_total", "outcome" => told, "code" => code.unwrap_or_default(),
-        "retried" => retried)
-    .increment(1);
-    if let Some(rejection) = outcome.get_mut("rejection").and_then(Value::as_object_mut) {
-        let message = rejection.get("message").and_then(|m| m.get(lang)).cloned().unwrap_or(Value::Null);
-        rejection.insert("message".into(), message);
-    }
-    if let Some(fields) = outcome.as_object_mut() {
-        fields.insert("seq".into(), json!(submitted.seq));
-        fields.insert("retried".into(), json!(submitted.retried));
-    }
-    (status, outcome)
+#[derive(Serialize)]
+struct Presented<'a> {
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejection: Option<PresentedRejection<'a>>,
+    seq: u64,
+    retried: bool,
 }
 
-fn incoming(caller: &Caller, value: Value) -> Result<Incoming, ApiError> {
-    let Value::Object(mut fields) = value else { return Ok(Incoming::Text(value.to_string())) };
-    match fields.get("actor") {
-        None => {
-            fields.insert("actor".into(), Value::String(caller.actor.clone()));
+#[derive(Serialize)]
+struct PresentedRejection<'a> {
+    #[serde(flatten)]
+    rejection: &'a Rejection,
+    message: &'a str,
+}
+
+fn present(submitted: &Submitted, lang: Lang) -> (StatusCode, String) {
+    let told: Told = match serde_json::from_str(&submitted.outcome) {
+        Ok(told) => told,
+        Err(e) => {
+            tracing::error!(error = %e, "the module's outcome is unreadable");
+            Told { events: None, rejection: None }
         }
-        Some(Value::String(actor)) if *actor == caller.actor => {}
-        Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "actor_mismatch",
-                format!("this token acts as {}; a command cannot name actor {other}", caller.actor),
-            ));
-        }
-    }
-    if fields.contains_key("at") {
-        return Err(ApiError::bad_request(
-            "at_not_allowed",
-            "`at` is set by the server's clock; leave it out of the command",
-        ));
-    }
-    Ok(Incoming::Object(fields))
+    };
+    let retried = if submitted.retried { "true" } else { "false" };
+    let code = told.rejection.as_ref().map(|r| r.rejection.code());
+    let status = code.map_or(StatusCode::OK, |c| status_of(c.category()));
+    metrics::counter!("agentstate_commands_total",
+        "outcome" => if code.is_some() { "rejected" } else { "accepted" },
+        "code" => code.map_or("", RejectionCode::as_str), "retried" => retried)
+    .increment(1);
+    let message = told.rejection.as_ref().map(|r| match lang {
+        Lang::En => r.message.en.as_str(),
+        Lang::De => r.message.de.as_str(),
+    });
+    let presented = Presented {
+        outcome: if code.is_some() { "rejected" } else { "accepted" },
+        events: told.events,
+        rejection: told
+            .rejection
+            .as_ref()
+            .zip(message)
+            .map(|(r, message)| PresentedRejection { rejection: &r.rejection, message }),
+        seq: submitted.seq,
+        retried: submitted.retried,
+    };
+    (status, serde_json::to_string(&presented).unwrap_or_default())
 }
 
 /// `POST /api/tenants/{tenant}/commands`: one command (an object) or a batch (an array).
@@ -113,21 +118,7 @@ pub async fn post_commands(
         }
     })?;
     let lang = lang(&headers, &param);
-    let (batch, commands) = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(items)) => {
-            if items.len() > MAX_BATCH {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "batch_too_large",
-                    format!("{} commands in one batch; at most {MAX_BATCH}", items.len()),
-                ));
-            }
-            (true, items.into_iter().map(|item| incoming(&caller, item)).collect::<Result<Vec<_>, _>>()?)
-        }
-        Ok(value) => (false, vec![incoming(&caller, value)?]),
-        // Not JSON: the module says precisely where (line, column) and what.
-        Err(_) => (false, vec![Incoming::Text(String::from_utf8_lossy(&body).into_owned())]),
-    };
+    let Commands { batch, commands } = commands_of(&body, &caller.actor)?;
     let results = app.shared.writer.submit(tenant, commands).await?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
@@ -136,16 +127,20 @@ pub async fn post_commands(
     if !batch {
         let submitted = results.into_iter().next().ok_or_else(ApiError::shutting_down)??;
         let (status, body) = present(&submitted, lang);
-        return Ok((status, Json(body)).into_response());
+        return Ok((status, json_response(body)).into_response());
     }
     let mut seq = 0;
-    let mut presented = Vec::with_capacity(results.len());
-    for result in results {
+    let mut body = String::from("{\"results\":[");
+    for (i, result) in results.into_iter().enumerate() {
         let submitted = result?;
         seq = seq.max(submitted.seq);
-        presented.push(present(&submitted, lang).1);
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&present(&submitted, lang).1);
     }
-    Ok(Json(json!({ "results": presented, "seq": seq })).into_response())
+    body.push_str(&format!("],\"seq\":{seq}}}"));
+    Ok(json_response(body))
 }
 
 /// Asks the tenant's module a view query, stamped with the server's time when `timed`.
@@ -160,16 +155,6 @@ async fn view(app: &App, tenant: String, mut query: Map<String, Value>, timed: b
             desk.service.query(&tenant, &Value::Object(query).to_string())
         })
         .await??;
-    checked(answer)
-}
-
-/// The module answers a query it cannot read with `{"error": …}`.
-fn checked(answer: String) -> Result<String, ApiError> {
-    if answer.starts_with(r#"{"error":"#) {
-        let problem: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
-        let message = problem.get("error").and_then(Value::as_str).unwrap_or("not a view query").to_owned();
-        return Err(ApiError::bad_request("invalid_query", message));
-    }
     Ok(answer)
 }
 
@@ -277,7 +262,7 @@ pub async fn history(
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
     let answer = app.shared.writer.run(move |desk| desk.service.history(&tenant, &user)).await??;
-    checked(answer).map(json_response)
+    Ok(json_response(answer))
 }
 
 /// `GET /api/tenants/{tenant}/snapshot` — `{"seq": N, "state": …}`: the state as of event
@@ -321,7 +306,7 @@ pub async fn activity_report(
         }
     };
     let (from, to) = (range.from, range.to);
-    let answer = checked(app.shared.writer.run(move |desk| desk.service.activity(&tenant, from, to)).await??)?;
+    let answer = app.shared.writer.run(move |desk| desk.service.activity(&tenant, from, to)).await??;
     if !csv {
         return Ok(json_response(answer));
     }

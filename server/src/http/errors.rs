@@ -46,6 +46,10 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %e, "storage failed");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string())
             }
+            // The module said which part of the query it cannot read.
+            ServiceError::Host(HostError::Refused { call: "query", message }) => {
+                ApiError::bad_request("invalid_query", message.clone())
+            }
             ServiceError::Host(HostError::OutOfTime { .. }) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "out_of_time", e.to_string())
             }

@@ -3,7 +3,8 @@
 
 mod api;
 mod auth;
-mod errors;
+pub mod body;
+pub mod errors;
 mod feed;
 mod guesses;
 mod metrics;

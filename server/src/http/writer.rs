@@ -121,6 +121,10 @@ fn serve_jobs(mut desk: Desk, mut queue: mpsc::Receiver<Job>, notices: &broadcas
         match job {
             Job::Run(work) => work(&mut desk),
             Job::Submit { tenant, commands, reply } => {
+                #[cfg(feature = "fault-injection")]
+                if tenant == "fault-writer-panics" {
+                    panic!("fault injection: the writer thread fails");
+                }
                 let mut group = vec![(tenant, commands, reply)];
                 let mut size = group.iter().map(|g| g.1.len()).sum::<usize>();
                 while size < GROUP {

@@ -32,14 +32,14 @@ pub enum ServiceError {
     Host(#[from] HostError),
 }
 
-/// A command as a client sent it: an object for the host to stamp with its clock, or text
-/// taken as it is (the module rejects what is not a command as `invalid_command`, with
-/// where).
+/// A command as a client sent it: an object for the host to stamp with its clock, or bytes
+/// taken as they are (the module rejects what is not a command as `invalid_command`, with
+/// where — bytes that are not UTF-8 too).
 #[derive(Clone, Debug)]
 pub enum Incoming {
     /// Without `at`: the service adds it, never behind the tenant's last event.
     Object(Map<String, Value>),
-    Text(String),
+    Raw(Vec<u8>),
 }
 
 /// What a submitted command gave.
@@ -177,7 +177,7 @@ impl<S: Store> TenantService<S> {
     /// [`TenantService::submit_incoming`]).
     pub fn submit_all(&mut self, commands: &[(&str, &str)]) -> Vec<Result<Submitted, ServiceError>> {
         let incoming: Vec<(&str, Incoming)> =
-            commands.iter().map(|&(tenant, command)| (tenant, Incoming::Text(command.to_owned()))).collect();
+            commands.iter().map(|&(tenant, command)| (tenant, Incoming::Raw(command.as_bytes().to_vec()))).collect();
         self.submit_incoming(&incoming, 0)
     }
 

@@ -27,8 +27,8 @@ struct CommandId<'a> {
 fn command_id(command: &Incoming) -> Option<String> {
     match command {
         Incoming::Object(fields) => fields.get("id").and_then(Value::as_str).map(str::to_owned),
-        Incoming::Text(text) => {
-            serde_json::from_str::<CommandId>(text).ok().and_then(|c| c.id).map(|id| id.into_owned())
+        Incoming::Raw(bytes) => {
+            serde_json::from_slice::<CommandId>(bytes).ok().and_then(|c| c.id).map(|id| id.into_owned())
         }
     }
 }
@@ -108,11 +108,15 @@ impl<'c> Round<'_, 'c> {
                     continue;
                 }
             }
-            let text = match command {
-                Incoming::Object(fields) => stamped(fields, self.now.max(served.last_at)),
-                Incoming::Text(text) => text.clone(),
+            let stamped_text;
+            let bytes = match command {
+                Incoming::Object(fields) => {
+                    stamped_text = stamped(fields, self.now.max(served.last_at));
+                    stamped_text.as_bytes()
+                }
+                Incoming::Raw(bytes) => bytes.as_slice(),
             };
-            let decision = match served.wasm.handle_with_events(&text) {
+            let decision = match served.wasm.handle_bytes(bytes, true) {
                 Ok(decision) => decision,
                 Err(e) => {
                     self.results[index] = Some(Err(e.into()));
