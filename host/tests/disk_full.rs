@@ -7,17 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use agentstate_testkit::{ServerProcess, run};
+use agentstate_testkit::{ONE_AGENT_TENANT as TENANT, ServerProcess, on_sqlite, run};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const TENANT: &str = "
-plan: complete
-users:
-  - { id: ana, name: Ana Agent, roles: [agent] }
-channels:
-  - { id: support, kind: queue, name: Support, agents: [ana] }
-";
 
 /// A tmpfs of `size` at a new folder, unmounted on drop.
 struct Tiny {
@@ -56,9 +48,7 @@ impl Drop for Tiny {
 }
 
 fn agentstate(data: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentstate"));
-    command.env_remove("AGENTSTATE_DATABASE_URL").env("AGENTSTATE_DATA", data).env("RUST_LOG", "error");
-    command
+    on_sqlite(env!("CARGO_BIN_EXE_agentstate"), data, "error")
 }
 
 async fn post(client: &reqwest::Client, server: &ServerProcess, token: &str, body: Value) -> (StatusCode, Value) {

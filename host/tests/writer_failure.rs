@@ -7,21 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agentstate_testkit::{ServerProcess, run};
+use agentstate_testkit::{ONE_AGENT_TENANT as TENANT, ServerProcess, on_sqlite, run};
 use serde_json::{Value, json};
 
-const TENANT: &str = "
-plan: complete
-users:
-  - { id: ana, name: Ana Agent, roles: [agent] }
-channels:
-  - { id: support, kind: queue, name: Support, agents: [ana] }
-";
-
 fn agentstate(data: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentstate"));
-    command.env_remove("AGENTSTATE_DATABASE_URL").env("AGENTSTATE_DATA", data).env("RUST_LOG", "off");
-    command
+    on_sqlite(env!("CARGO_BIN_EXE_agentstate"), data, "off")
 }
 
 #[tokio::test]

@@ -29,6 +29,23 @@ pub fn release_server() -> Result<PathBuf, String> {
     Ok(dir.join("agentstate"))
 }
 
+/// One agent on one queue: the tenant of tests that need any tenant at all.
+pub const ONE_AGENT_TENANT: &str = "
+plan: complete
+users:
+  - { id: ana, name: Ana Agent, roles: [agent] }
+channels:
+  - { id: support, kind: queue, name: Support, agents: [ana] }
+";
+
+/// The `agentstate` binary `bin` on the SQLite store in `data` (never a PostgreSQL URL from
+/// the environment), logging at `log`.
+pub fn on_sqlite(bin: &str, data: &Path, log: &str) -> Command {
+    let mut command = Command::new(bin);
+    command.env_remove("AGENTSTATE_DATABASE_URL").env("AGENTSTATE_DATA", data).env("RUST_LOG", log);
+    command
+}
+
 /// Runs a command that must succeed (an `agentstate` CLI call) and returns what it printed,
 /// trimmed.
 pub fn run(command: &mut Command) -> String {
