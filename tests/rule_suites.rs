@@ -25,13 +25,12 @@ fn every_suite_holds_its_expectations() {
     let mut failures = Vec::new();
     for (stem, report) in run_all() {
         for step in report.failures() {
-            failures.push(format!(
-                "{stem}.yaml step {} (line {}): expected {}, got {:?}",
-                step.step,
-                step.line,
-                step.expect.map(|e| e.to_string()).unwrap_or_default(),
-                step.actual()
-            ));
+            let failure = if step.events_hold() {
+                format!("expected {}, got {:?}", step.expect.map(|e| e.to_string()).unwrap_or_default(), step.actual())
+            } else {
+                format!("expected the events {:?}, got {:?}", step.then, step.events())
+            };
+            failures.push(format!("{stem}.yaml step {} (line {}): {failure}", step.step, step.line));
         }
     }
     assert!(failures.is_empty(), "expectations that do not hold:\n{}", failures.join("\n"));

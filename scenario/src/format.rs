@@ -24,6 +24,9 @@ pub struct Step {
     pub line: u64,
     pub command: Value,
     pub expect: Option<Expect>,
+    /// The events the step should produce, in order: each one's fields as written must be
+    /// the event's (fields left out, such as `at` and `by`, are not compared).
+    pub then: Option<Vec<Value>>,
 }
 
 /// What a step is expected to do.
@@ -60,34 +63,84 @@ impl ScenarioError {
     }
 }
 
+/// The folder beside a suite that holds the tenants suites name with `given:`.
+pub const TENANTS_DIR: &str = "tenants";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     name: String,
-    tenant: Spanned<TenantSeed>,
+    /// The starting tenant, written out…
+    #[serde(default)]
+    tenant: Option<Spanned<TenantSeed>>,
+    /// …or named: `tenants/<given>.yaml` beside the suite, shared by the suites that name it.
+    #[serde(default)]
+    given: Option<Spanned<String>>,
     steps: Vec<Spanned<Value>>,
 }
 
 impl Scenario {
-    /// Reads a scenario from YAML or JSON text.
+    /// Reads a scenario from YAML or JSON text that writes its tenant out.
     pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_in(text, None)
+    }
+
+    /// Reads a scenario from YAML or JSON text; a tenant named with `given:` is read from
+    /// `dir`'s `tenants/` folder.
+    pub fn parse_in(text: &str, dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario = serde_saphyr::from_str(text).map_err(yaml_error)?;
-        check_tenant(&raw.tenant, "tenant.")?;
+        let tenant = match (raw.tenant, raw.given) {
+            (Some(tenant), None) => {
+                check_tenant(&tenant, "tenant.")?;
+                tenant.value
+            }
+            (None, Some(name)) => named_tenant(&name, dir)?,
+            (Some(tenant), Some(_)) => {
+                return Err(ScenarioError::at(
+                    tenant.referenced.line(),
+                    "write the tenant out or name it with `given:`, not both",
+                ));
+            }
+            (None, None) => return Err(ScenarioError::at(1, "a suite needs a `tenant:` or a `given:` naming one")),
+        };
         let steps = raw
             .steps
             .into_iter()
             .enumerate()
             .map(|(i, spanned)| step(i + 1, spanned.referenced.line(), spanned.value))
             .collect::<Result<_, _>>()?;
-        Ok(Scenario { name: raw.name, tenant: raw.tenant.value, steps })
+        Ok(Scenario { name: raw.name, tenant, steps })
     }
 
     /// Reads a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ScenarioError { line: None, message: format!("cannot read: {e}") })?;
-        Scenario::parse(&text)
+        Scenario::parse_in(&text, path.parent())
     }
+}
+
+/// The tenant `given:` names, from the suite folder's `tenants/`.
+fn named_tenant(name: &Spanned<String>, dir: Option<&Path>) -> Result<TenantSeed, ScenarioError> {
+    let line = name.referenced.line();
+    let simple =
+        !name.value.is_empty() && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !simple {
+        return Err(ScenarioError::at(
+            line,
+            format!("given: `{}` is not a tenant's name (letters, digits, _ and -)", name.value),
+        ));
+    }
+    let Some(dir) = dir else {
+        return Err(ScenarioError::at(
+            line,
+            format!("given: `{}` names a tenant file, but this suite has no folder", name.value),
+        ));
+    };
+    let path = dir.join(TENANTS_DIR).join(format!("{}.yaml", name.value));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ScenarioError::at(line, format!("given: cannot read {}: {e}", path.display())))?;
+    parse_tenant(&text).map_err(|e| ScenarioError::at(line, format!("given: {}: {}", path.display(), e.message)))
 }
 
 /// Reads a tenant description alone (YAML or JSON), as `agentstate apply --tenant` takes it.
@@ -108,6 +161,16 @@ fn check_tenant(tenant: &Spanned<TenantSeed>, path: &str) -> Result<(), Scenario
 }
 
 fn step(number: usize, line: u64, mut command: Value) -> Result<Step, ScenarioError> {
+    let then = match command.as_object_mut().and_then(|m| m.remove("then")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(events)) if events.iter().all(Value::is_object) => Some(events),
+        Some(_) => {
+            return Err(ScenarioError::at(
+                line,
+                format!("steps[{}].then: write the expected events as a list of objects", number - 1),
+            ));
+        }
+    };
     let expect = match command.as_object_mut().and_then(|m| m.remove("expect")) {
         None | Some(Value::Null) => None,
         Some(value) => Some(serde_json::from_value(value).map_err(|e| {
@@ -117,7 +180,10 @@ fn step(number: usize, line: u64, mut command: Value) -> Result<Step, ScenarioEr
             )
         })?),
     };
-    Ok(Step { number, line, command, expect })
+    if then.is_some() && matches!(expect, Some(Expect::Rejected(_))) {
+        return Err(ScenarioError::at(line, format!("steps[{}]: a rejected step has no events to expect", number - 1)));
+    }
+    Ok(Step { number, line, command, expect, then })
 }
 
 #[cfg(test)]
@@ -155,5 +221,35 @@ mod tests {
         assert!(e.message.contains("tenant.users[0].id"), "{e}");
         let e = Scenario::parse(&OK.replace("nothing_to_do", "nothing_to_see")).unwrap_err();
         assert_eq!(e.line, Some(6), "{e}");
+        let e = Scenario::parse(&OK.replace("expect: {rejected: nothing_to_do}", "then: [x]")).unwrap_err();
+        assert!(e.message.contains("steps[0].then"), "{e}");
+        let e = Scenario::parse(
+            &OK.replace("expect: {rejected: nothing_to_do}", "expect: {rejected: nothing_to_do}, then: []"),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("a rejected step"), "{e}");
+    }
+
+    #[test]
+    fn a_named_tenant_comes_from_the_suite_folders_tenants() {
+        let dir = std::env::temp_dir().join(format!("agentstate-given-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(TENANTS_DIR)).unwrap();
+        std::fs::write(
+            dir.join(TENANTS_DIR).join("small.yaml"),
+            "plan: basic\nusers: [{id: ana, name: Ana, roles: [agent]}]\n",
+        )
+        .unwrap();
+        let suite = "name: n\ngiven: small\nsteps:\n  - {at: 1, actor: ana, type: sign_out_all, user: ana}\n";
+        std::fs::write(dir.join("s.yaml"), suite).unwrap();
+        let s = Scenario::load(&dir.join("s.yaml")).unwrap();
+        assert_eq!(s.tenant.users[0].id.as_str(), "ana");
+        let e = Scenario::parse(suite).unwrap_err();
+        assert!(e.message.contains("no folder"), "{e}");
+        std::fs::write(dir.join("s.yaml"), suite.replace("small", "large")).unwrap();
+        let e = Scenario::load(&dir.join("s.yaml")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = Scenario::parse(&suite.replace("small", "../x")).unwrap_err();
+        assert!(e.message.contains("not a tenant's name"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,5 +1,7 @@
-//! Rule suites (rules.md §6): a tenant and a list of steps, each a command with an optional
-//! expectation. [`Scenario::parse`] reads YAML (JSON is YAML too); [`run`] feeds the
+//! Rule suites (rules.md §6), read as given / when / then: a tenant (written out, or named
+//! with `given:` and shared through the suite folder's `tenants/`), then steps, each a
+//! command with an optional expected outcome (`expect:`) and expected events (`then:`).
+//! [`Scenario::load`] reads YAML (JSON is YAML too); [`run`] feeds the
 //! steps to any [`Engine`] — the native core, the module in wasmtime, the browser build
 //! — and reports every step's outcome.
 
@@ -8,5 +10,5 @@ mod format;
 mod runner;
 
 pub use engine::{Engine, EngineError, NativeEngine};
-pub use format::{Expect, Scenario, ScenarioError, Step, parse_tenant};
+pub use format::{Expect, Scenario, ScenarioError, Step, TENANTS_DIR, parse_tenant};
 pub use runner::{StepReport, SuiteReport, run};

@@ -18,6 +18,9 @@ pub struct StepReport {
     pub command: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// The events expected (`then:`), as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then: Option<Vec<Value>>,
     /// The engine's outcome, as the canonical JSON every runtime must agree on.
     pub outcome: Value,
 }
@@ -37,7 +40,23 @@ impl StepReport {
 
     /// True when there is no expectation or it holds.
     pub fn holds(&self) -> bool {
-        self.expect.is_none() || self.expect == self.actual()
+        (self.expect.is_none() || self.expect == self.actual()) && self.events_hold()
+    }
+
+    /// True when there are no expected events, or the step produced exactly them: as many,
+    /// in order, each with every field written in `then:`.
+    pub fn events_hold(&self) -> bool {
+        let Some(expected) = &self.then else { return true };
+        let produced = self.events();
+        produced.len() == expected.len()
+            && produced.iter().zip(expected).all(|(event, want)| {
+                want.as_object().is_some_and(|fields| fields.iter().all(|(name, value)| event.get(name) == Some(value)))
+            })
+    }
+
+    /// The events the step produced (none when rejected).
+    pub fn events(&self) -> &[Value] {
+        self.outcome.get("events").and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
 
     /// The rejection's English message, if rejected.
@@ -71,6 +90,7 @@ pub fn run(scenario: &Scenario, engine: &mut dyn Engine) -> Result<SuiteReport, 
             line: step.line,
             command: step.command.clone(),
             expect: step.expect,
+            then: step.then.clone(),
             outcome,
         });
     }
