@@ -58,6 +58,16 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_default()
 }
 
+/// CPU time the process has used (user + system), from `/proc/PID/stat` (in the kernel's
+/// USER_HZ ticks, 100 a second on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
@@ -134,6 +144,7 @@ async fn main() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let cpu_before: f64 = servers.iter().map(|s| cpu_seconds(s.child.id())).sum();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, token) in tokens.into_iter().enumerate() {
@@ -176,6 +187,7 @@ async fn main() {
         }
     }
     let wall = started.elapsed();
+    let cpu = servers.iter().map(|s| cpu_seconds(s.child.id())).sum::<f64>() - cpu_before;
     let mut received = Vec::new();
     for feed in feeds {
         received.push(feed.await.expect("feed"));
@@ -202,6 +214,11 @@ async fn main() {
         println!("not accepted: {refused:?}");
     }
     println!("throughput: {:.0} commands/s", total as f64 / wall.as_secs_f64());
+    println!(
+        "server CPU: {cpu:.2} s, {:.1} µs per command ({:.1} µs per accepted command)",
+        cpu * 1e6 / total.max(1) as f64,
+        cpu * 1e6 / accepted.max(1) as f64
+    );
     println!(
         "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

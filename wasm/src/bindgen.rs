@@ -2,8 +2,10 @@
 //! come from the Rust types (tsify); parameters and results cross as `Ts<T>` (or a typed
 //! `JsValue`), converted in the body so bad input is an ordinary error, never a leak.
 //!
-//! Results are serialised JSON-compatibly (missing values as `null`, maps as objects), so
-//! `JSON.stringify` of any result is the JSON the native core and the plugin ABI give.
+//! One decoding path, JSON text, both ways: arguments are `JSON.stringify`-ed and read by
+//! serde_json, results are written by serde_json and `JSON.parse`-d. So `JSON.stringify` of
+//! any result is the JSON the native core and the plugin ABI give, and the module carries
+//! one set of (de)serializers instead of two (serde_json's and a JS-object one).
 
 use agentstate_core::views;
 use agentstate_core::wire::{self, Outcome};
@@ -13,7 +15,13 @@ use tsify::Ts;
 use wasm_bindgen::prelude::*;
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+    let text = serde_json::to_string(value).map_err(js_error)?;
+    js_sys::JSON::parse(&text).map_err(|_| js_error("the module wrote JSON that JavaScript cannot read"))
+}
+
+/// A JS argument as `T`, through its JSON text.
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsError> {
+    serde_json::from_str(&json_text(value)).map_err(js_error)
 }
 
 fn typed<T: tsify::Tsify + Serialize>(value: &T) -> Result<Ts<T>, JsError> {
@@ -48,14 +56,14 @@ impl Tenant {
     /// A new tenant from its description.
     #[wasm_bindgen(js_name = fromSeed)]
     pub fn from_seed(seed: Ts<TenantSeed>) -> Result<Tenant, JsError> {
-        let seed = seed.to_rust().map_err(js_error)?;
+        let seed: TenantSeed = from_js(&seed.js_value())?;
         Ok(Tenant { inner: agentstate_core::Tenant::from_seed(&seed).map_err(js_error)? })
     }
 
     /// A tenant restored from a snapshot.
     #[wasm_bindgen(js_name = fromSnapshot)]
     pub fn from_snapshot(snapshot: Ts<State>) -> Result<Tenant, JsError> {
-        Ok(Tenant { inner: agentstate_core::Tenant::from_state(snapshot.to_rust().map_err(js_error)?) })
+        Ok(Tenant { inner: agentstate_core::Tenant::from_state(from_js(&snapshot.js_value())?) })
     }
 
     /// What `command` would give, without applying it. Invalid input is an
@@ -134,7 +142,7 @@ impl Tenant {
         from_ms: f64,
         to_ms: f64,
     ) -> Result<Ts<views::ActivityReport>, JsError> {
-        let events: Vec<agentstate_core::Event> = serde_wasm_bindgen::from_value(events).map_err(js_error)?;
+        let events: Vec<agentstate_core::Event> = from_js(&events)?;
         typed(&views::activity(&events, at(from_ms)?, at(to_ms)?))
     }
 
@@ -150,11 +158,7 @@ impl Tenant {
         text: &str,
         #[wasm_bindgen(unchecked_param_type = "Role[]")] roles: JsValue,
     ) -> Result<JsValue, JsError> {
-        let roles: RoleSet = if roles.is_undefined() {
-            RoleSet::NONE
-        } else {
-            serde_wasm_bindgen::from_value(roles).map_err(js_error)?
-        };
+        let roles: RoleSet = if roles.is_undefined() { RoleSet::NONE } else { from_js(&roles)? };
         to_js(&views::search_users(self.inner.state(), text, roles))
     }
 
@@ -183,7 +187,7 @@ impl Tenant {
 
     /// A rejection's message in `lang` (`"en"`, `"de"`, or a tag such as `"de-AT"`).
     pub fn message(rejection: Ts<Rejection>, lang: &str) -> Result<String, JsError> {
-        Ok(rejection.to_rust().map_err(js_error)?.message(Lang::from_tag(lang)))
+        Ok(from_js::<Rejection>(&rejection.js_value())?.message(Lang::from_tag(lang)))
     }
 }
 

@@ -4,6 +4,7 @@
 mod activity;
 mod agent_dashboard;
 mod allowed_actions;
+mod fold_table;
 mod history;
 mod lingering;
 mod roster;

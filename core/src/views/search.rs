@@ -1,6 +1,5 @@
+use super::fold_table::{FOLDED, is_combining_mark};
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
 use crate::ids::{DeviceId, Name, UserId};
 use crate::roles::RoleSet;
@@ -45,11 +44,16 @@ pub fn search_users(state: &State, text: &str, roles: RoleSet) -> Vec<UserMatch>
     hits.into_iter().map(|(_, m)| m).collect()
 }
 
-/// Lower-cases `text` and strips accents: canonical decomposition, then combining marks
-/// dropped. Letters that Unicode does not decompose (ß, æ, ø, ł, …) are spelled out.
+/// Lower-cases `text` and strips accents: a letter with a canonical decomposition becomes its
+/// base letter ([`FOLDED`], Unicode's decompositions in a compact table), combining marks
+/// are dropped, and letters that Unicode does not decompose (ß, æ, ø, ł, …) are spelled out.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.nfd().flat_map(char::to_lowercase) {
+    let base = |c: char| {
+        let found = FOLDED.binary_search_by_key(&c, |&(from, _)| from).ok();
+        found.and_then(|i| FOLDED.get(i)).map_or(c, |&(_, base)| base)
+    };
+    for c in text.chars().map(base).flat_map(char::to_lowercase) {
         match c {
             c if is_combining_mark(c) => {}
             'ß' => out.push_str("ss"),
