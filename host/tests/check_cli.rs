@@ -81,7 +81,7 @@ fn json_output_reports_every_steps_outcome() {
     assert_eq!(steps.len(), 8);
     assert_eq!(steps[1]["outcome"]["rejection"]["code"], "clock_went_backwards");
     assert_eq!(steps[0]["outcome"]["events"][0]["type"], "signed_in");
-    assert_eq!(steps[0]["line"], 21, "the line of the first step in the file");
+    assert_eq!(steps[0]["line"], 5, "the line of the first step in the file");
 }
 
 #[test]

@@ -67,14 +67,13 @@ struct PresentedRejection<'a> {
     message: &'a str,
 }
 
-fn present(submitted: &Submitted, lang: Lang) -> (StatusCode, String) {
-    let told: Told = match serde_json::from_str(&submitted.outcome) {
-        Ok(told) => told,
-        Err(e) => {
-            tracing::error!(error = %e, "the module's outcome is unreadable");
-            Told { events: None, rejection: None }
-        }
-    };
+fn present(submitted: &Submitted, lang: Lang) -> Result<(StatusCode, String), ApiError> {
+    // An outcome the module wrote (or the store kept) that cannot be read is a defect: the
+    // client learns it failed, never a guess at what it said.
+    let told: Told = serde_json::from_str(&submitted.outcome).map_err(|e| {
+        tracing::error!(error = %e, "the module's outcome is unreadable");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("an unreadable outcome: {e}"))
+    })?;
     let retried = if submitted.retried { "true" } else { "false" };
     let code = told.rejection.as_ref().map(|r| r.rejection.code());
     let status = code.map_or(StatusCode::OK, |c| status_of(c.category()));
@@ -97,7 +96,7 @@ fn present(submitted: &Submitted, lang: Lang) -> (StatusCode, String) {
         seq: submitted.seq,
         retried: submitted.retried,
     };
-    (status, serde_json::to_string(&presented).unwrap_or_default())
+    Ok((status, serde_json::to_string(&presented).unwrap_or_default()))
 }
 
 /// `POST /api/tenants/{tenant}/commands`: one command (an object) or a batch (an array).
@@ -126,7 +125,7 @@ pub async fn post_commands(
     }
     if !batch {
         let submitted = results.into_iter().next().ok_or_else(ApiError::shutting_down)??;
-        let (status, body) = present(&submitted, lang);
+        let (status, body) = present(&submitted, lang)?;
         return Ok((status, json_response(body)).into_response());
     }
     let mut seq = 0;
@@ -137,7 +136,7 @@ pub async fn post_commands(
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&present(&submitted, lang).1);
+        body.push_str(&present(&submitted, lang)?.1);
     }
     body.push_str(&format!("],\"seq\":{seq}}}"));
     Ok(json_response(body))
