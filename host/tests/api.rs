@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 use agentstate_testkit::{ServerProcess, run};
+use common::{get, post};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -77,30 +80,6 @@ fn start(data: &Data, extra: &[&str]) -> Server {
     let mut command = data.agentstate();
     command.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"]).args(extra).env("RUST_LOG", "warn");
     ServerProcess::start(&mut command).expect("starts the server")
-}
-
-async fn post(
-    client: &reqwest::Client,
-    server: &Server,
-    tenant: &str,
-    token: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let response = client
-        .post(server.url(&format!("/api/tenants/{tenant}/commands")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("posts");
-    let status = response.status();
-    (status, response.json().await.expect("a JSON answer"))
-}
-
-async fn get(client: &reqwest::Client, server: &Server, path: &str, token: &str) -> (StatusCode, Value) {
-    let response = client.get(server.url(path)).bearer_auth(token).send().await.expect("gets");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn seq(client: &reqwest::Client, server: &Server, tenant: &str, token: &str) -> u64 {

@@ -7,9 +7,12 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+
 use agentstate_testkit::{ONE_AGENT_TENANT as TENANT, ServerProcess, on_sqlite, run};
+use common::{get, post};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A tmpfs of `size` at a new folder, unmounted on drop.
 struct Tiny {
@@ -51,18 +54,6 @@ fn agentstate(data: &Path) -> Command {
     on_sqlite(env!("CARGO_BIN_EXE_agentstate"), data, "error")
 }
 
-async fn post(client: &reqwest::Client, server: &ServerProcess, token: &str, body: Value) -> (StatusCode, Value) {
-    let response = client
-        .post(server.url("/api/tenants/acme/commands"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("posts");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn a_full_disk_refuses_commands_loses_nothing_and_serving_resumes() {
     let Some(disk) = Tiny::mount("2m") else {
@@ -95,6 +86,7 @@ async fn a_full_disk_refuses_commands_loses_nothing_and_serving_resumes() {
         let (status, body) = post(
             &client,
             &server,
+            "acme",
             &token,
             json!({"type": kind, "user": "ana", "channel": "support", "id": format!("c{i}")}),
         )
@@ -114,15 +106,15 @@ async fn a_full_disk_refuses_commands_loses_nothing_and_serving_resumes() {
     // Still full: still refused, still nothing half-written.
     let kind = if first_refused % 2 == 0 { "sign_in" } else { "sign_out" };
     let retry = json!({"type": kind, "user": "ana", "channel": "support", "id": format!("c{first_refused}")});
-    assert_eq!(post(&client, &server, &token, retry.clone()).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(post(&client, &server, "acme", &token, retry.clone()).await.0, StatusCode::SERVICE_UNAVAILABLE);
 
     // Space returns: the same command (same id) is accepted now, once.
     disk.resize("64m");
-    let (status, body) = post(&client, &server, &token, retry.clone()).await;
+    let (status, body) = post(&client, &server, "acme", &token, retry.clone()).await;
     assert_eq!(status, StatusCode::OK, "serving resumes: {body}");
     assert_eq!(body["outcome"], "accepted", "{body}");
     let resumed = body["seq"].as_u64().expect("a seq");
-    let (_, again) = post(&client, &server, &token, retry).await;
+    let (_, again) = post(&client, &server, "acme", &token, retry).await;
     assert_eq!((again["retried"].as_bool(), again["seq"].as_u64()), (Some(true), Some(resumed)), "{again}");
 
     // The log is 1..N with every acknowledged event once, in order; a restart reads it back.
@@ -132,15 +124,7 @@ async fn a_full_disk_refuses_commands_loses_nothing_and_serving_resumes() {
     assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "acknowledged events are 1..N without a gap: {seen:?}");
     drop(server);
     let server = ServerProcess::start(&mut serve).expect("starts again");
-    let snapshot: Value = client
-        .get(server.url("/api/tenants/acme/snapshot"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("gets")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, snapshot) = get(&client, &server, "/api/tenants/acme/snapshot", &token).await;
     assert_eq!(snapshot["seq"].as_u64(), Some(resumed), "the log ends at the last acknowledged event");
     let signed_in = snapshot["state"]["users"]["ana"]["sign_ins"].get("support").is_some();
     assert_eq!(signed_in, first_refused % 2 == 0, "the state is the fold of exactly the acknowledged commands");

@@ -7,8 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use agentstate_testkit::{ONE_AGENT_TENANT as TENANT, ServerProcess, on_sqlite, run};
-use serde_json::{Value, json};
+use common::{get, post};
+use serde_json::json;
 
 fn agentstate(data: &Path) -> Command {
     on_sqlite(env!("CARGO_BIN_EXE_agentstate"), data, "off")
@@ -30,15 +33,8 @@ async fn a_failed_writer_thread_stops_the_server_with_status_2_and_keeps_what_wa
     let client = reqwest::Client::new();
     let sign_in = json!({"type": "sign_in", "user": "ana", "channel": "support"});
 
-    let response = client
-        .post(server.url("/api/tenants/acme/commands"))
-        .bearer_auth(&tokens[0])
-        .json(&sign_in)
-        .send()
-        .await
-        .expect("posts");
-    assert_eq!(response.status(), 200);
-    let acknowledged: Value = response.json().await.expect("JSON");
+    let (status, acknowledged) = post(&client, &server, "acme", &tokens[0], sign_in.clone()).await;
+    assert_eq!(status, 200);
     assert_eq!(acknowledged["outcome"], "accepted");
 
     // The fault: the writer panics on this tenant's command. The request gets no outcome.
@@ -64,15 +60,7 @@ async fn a_failed_writer_thread_stops_the_server_with_status_2_and_keeps_what_wa
     let mut serve = agentstate(data.path());
     serve.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"]);
     let server = ServerProcess::start(&mut serve).expect("starts again");
-    let roster: Value = client
-        .get(server.url("/api/tenants/acme/channels/support/roster"))
-        .bearer_auth(&tokens[0])
-        .send()
-        .await
-        .expect("gets")
-        .json()
-        .await
-        .expect("JSON");
+    let (_, roster) = get(&client, &server, "/api/tenants/acme/channels/support/roster", &tokens[0]).await;
     let ana = roster["entries"].as_array().and_then(|e| e.iter().find(|e| e["user"] == "ana")).cloned();
     assert_eq!(ana.map(|a| a["signed_in"]["by"].clone()), Some(json!("ana")), "{roster}");
 }
