@@ -175,9 +175,12 @@ pub fn http_body(data: &[u8]) {
             assert!(commands.len() <= MAX_BATCH && (batch || commands.len() == 1));
             for command in commands {
                 match command {
-                    Incoming::Object(fields) => {
-                        assert_eq!(fields.get("actor").and_then(|a| a.as_str()), Some("sam"));
+                    Incoming::Object { text, id } => {
+                        let fields: serde_json::Map<String, serde_json::Value> =
+                            serde_json::from_str(&text).expect("an object");
+                        assert_eq!(fields.get("actor").and_then(|a| a.as_str()), Some("sam"), "{text}");
                         assert!(!fields.contains_key("at"), "a client's `at` went through");
+                        assert_eq!(id.as_deref(), fields.get("id").and_then(|i| i.as_str()));
                     }
                     Incoming::Raw(bytes) => {
                         let mut plugin = native_plugin();

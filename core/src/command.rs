@@ -12,6 +12,7 @@ use crate::roles::{Plan, RoleSet};
 /// One command: who asks, when, an optional client id for retries, and what.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "Action & { actor: Actor; at: Millis; id?: CommandId | null }"))]
 pub struct Command {
     pub actor: Actor,
@@ -37,6 +38,7 @@ macro_rules! actions {
         /// `chanel` must never turn `pause` into "pause every channel").
         #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
         #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(tag = "type", rename_all = "snake_case")]
         pub enum Action {
             $( $(#[$vmeta])* $variant { $( $(#[$fmeta])* $field: $ty ),* } ),*

@@ -14,6 +14,7 @@ use crate::roles::RoleSet;
 /// What agents sign into.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// Inbound calls.
@@ -36,6 +37,7 @@ impl ChannelKind {
 /// How a user is assigned to a channel (`assign … as`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssignAs {
     Agent,
@@ -45,6 +47,7 @@ pub enum AssignAs {
 /// A user's permanent assignment to one channel; both flags may be set (§4).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub agent: bool,
     pub supervisor: bool,
@@ -69,6 +72,7 @@ impl Assignment {
 /// The tenant settings an admin can switch.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Setting {
     /// Users may sign themselves into channels they are not assigned to (R3).
@@ -87,6 +91,7 @@ impl Setting {
 /// Current values of every [`Setting`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub unassigned_sign_in: bool,
@@ -121,6 +126,7 @@ impl Settings {
 /// Seconds of wrap-up after each interaction on a channel; at most a day.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "number"))]
 #[serde(transparent)]
 pub struct WrapUpSecs(u32);
@@ -148,6 +154,7 @@ impl<'de> Deserialize<'de> for WrapUpSecs {
 /// because a picker showing "lunch" twice is a configuration mistake.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
 #[serde(transparent)]
 pub struct PauseReasons(Vec<PauseReason>);
@@ -186,6 +193,7 @@ impl<'de> Deserialize<'de> for PauseReasons {
 /// A channel as configured by an admin.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Channel {
     pub kind: ChannelKind,
     pub name: Name,

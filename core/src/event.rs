@@ -12,6 +12,7 @@ use crate::roles::{Plan, RoleSet};
 /// One recorded change: `at` and `by` of the command that caused it, plus the change.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "Change & { at: Millis; by: Actor }"))]
 pub struct Event {
     pub at: Millis,
@@ -23,6 +24,7 @@ pub struct Event {
 /// What changed. Wire form: `type` in snake_case next to `at` and `by`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     PlanSet {
@@ -111,6 +113,7 @@ pub enum Change {
         channel: ChannelId,
         interaction: InteractionId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         wrap_up_until: Option<Millis>,
     },
     DeviceRegistered {

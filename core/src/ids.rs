@@ -114,6 +114,15 @@ macro_rules! text_type {
                 d.deserialize_str(TextVisitor(|s: &str| Self::new(s)))
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::text($what, $min, $max)
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -214,6 +223,7 @@ impl<'de> Deserialize<'de> for Actor {
 /// browsers and servers read the same number (§4).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "number"))]
 #[serde(transparent)]
 pub struct Millis(u64);

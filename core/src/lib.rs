@@ -50,6 +50,8 @@ mod event;
 mod id_map;
 mod ids;
 pub mod monitoring;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod pause;
 mod rejection;
 mod roles;

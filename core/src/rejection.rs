@@ -15,6 +15,7 @@ use crate::roles::Plan;
 /// knowing the codes one by one.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// The command is not a well-formed command.
@@ -44,12 +45,14 @@ macro_rules! rejections {
         /// A refused command. Serialises as `{"code": "...", <ids>}`.
         #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error, Serialize, Deserialize)]
         #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(tag = "code")]
         #[error("{}", self.message(Lang::En))]
         pub enum Rejection {
             $(
                 $(#[$doc])*
                 #[serde(rename = $code)]
+                #[cfg_attr(feature = "openapi", schema(rename = $code))]
                 $variant { $($(#[$field_attr])* $field: $ty),* },
             )+
         }
@@ -57,8 +60,9 @@ macro_rules! rejections {
         /// The stable codes (`docs/rules.md`), in precedence order.
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
         #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum RejectionCode {
-            $(#[serde(rename = $code)] $variant,)+
+            $(#[serde(rename = $code)] #[cfg_attr(feature = "openapi", schema(rename = $code))] $variant,)+
         }
 
         impl RejectionCode {
@@ -150,6 +154,7 @@ rejections! {
     NotSignedIn {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         channel: Option<ChannelId>,
     } = "not_signed_in", State,
         en: ("{user} is not signed into {}", or(channel, "any channel")),
@@ -157,6 +162,7 @@ rejections! {
     AlreadyPaused {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         channel: Option<ChannelId>,
     } = "already_paused", State,
         en: ("{user} is already paused on {}", or(channel, "every channel")),
@@ -164,6 +170,7 @@ rejections! {
     NotPaused {
         user: UserId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         channel: Option<ChannelId>,
     } = "not_paused", State,
         en: ("{user} is not paused on {}", or(channel, "any channel")),
@@ -194,6 +201,7 @@ rejections! {
         de: ("{user} ist {channel} nicht zugewiesen");
     NothingToDo {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         user: Option<UserId>,
     } = "nothing_to_do", State,
         en: ("there is nothing to do{}", user.as_ref().map_or_else(String::new, |u| format!(" for {u}"))),
@@ -213,6 +221,7 @@ rejections! {
 /// Why a user cannot be routed an interaction (`not_routable`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Unroutable {
     NotSignedIn,
@@ -244,6 +253,7 @@ impl Unroutable {
 /// What a `not_authorized` actor lacks.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Needs {
     /// Acting on another user's status.
@@ -279,6 +289,7 @@ impl Needs {
 /// What kind of id a `duplicate_id` is about.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdKind {
     User,
@@ -333,6 +344,7 @@ fn als(role: AssignAs) -> &'static str {
 /// A language a message can be given in.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Lang {
     #[default]
@@ -351,6 +363,7 @@ impl Lang {
 /// A rejection's message in every supported language.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Messages {
     pub en: String,
     pub de: String,

@@ -16,54 +16,69 @@ use crate::roles::{Plan, RoleSet};
 /// a snapshot (serde).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct State {
     pub(crate) plan: Plan,
     pub(crate) settings: Settings,
     pub(crate) pause_reasons: PauseReasons,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, User>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, User>))]
     pub(crate) users: IdMap<UserId, User>,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Channel>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Channel>))]
     pub(crate) channels: IdMap<ChannelId, Channel>,
     /// Running interactions.
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Interaction>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Interaction>))]
     pub(crate) interactions: IdMap<InteractionId, Interaction>,
     /// Ended interactions: ids are unique forever (§4).
     #[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<InteractionId>))]
     pub(crate) ended_interactions: IdSet<InteractionId>,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]
     pub(crate) devices: IdMap<DeviceId, Device>,
-    /// The last accepted `at` (R7); `None` before the first event.
+    /// The last accepted `at` (R7); `null` before the first event.
+    #[cfg_attr(feature = "typescript", tsify(type = "Millis | null"))]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub(crate) clock: Option<Millis>,
 }
 
 /// A user and everything the runtime knows about them.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub name: Name,
     pub roles: RoleSet,
     /// Permanent configuration; never changed by a sign-in (R1).
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Assignment>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Assignment>))]
     pub assignments: SmallMap<ChannelId, Assignment>,
     /// Runtime sign-ins; ended only by a sign-out (R4).
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, SignIn>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, SignIn>))]
     pub sign_ins: SmallMap<ChannelId, SignIn>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub interaction: Option<InteractionId>,
     /// The last wrap-up; over once a command's `at` reaches `until`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub wrap_up: Option<WrapUp>,
     /// In order of registration.
     pub devices: Vec<DeviceId>,
     /// When the user's last interaction and its wrap-up were over (the deadline of a
     /// wrap-up still running): where "available" or "paused" begins again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub work_ended: Option<Millis>,
     /// When the user last signed out of each channel they are not signed in to now.
     #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, number>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Millis>))]
     pub signed_out: SmallMap<ChannelId, Millis>,
 }
 
@@ -90,19 +105,23 @@ impl User {
 /// A sign-in: since when, by whom, and its pause if on break.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub since: Millis,
     pub by: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub pause: Option<Pause>,
     /// When the last pause of this sign-in ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub resumed: Option<Millis>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
     pub reason: PauseReason,
@@ -112,28 +131,33 @@ pub struct Pause {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WrapUp {
     pub channel: ChannelId,
     pub until: Millis,
     /// When the interaction ended (absent in snapshots of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub since: Option<Millis>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
     pub user: UserId,
     pub channel: ChannelId,
     pub since: Millis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub monitoring: Option<Monitoring>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     pub supervisor: UserId,

@@ -22,6 +22,7 @@ pub struct Tenant {
 /// A question to a tenant, as JSON: `{"view": "roster", "channel": "sales", "at": 5000}`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "view", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Query {
     Roster {

@@ -182,6 +182,7 @@ fn describe(text: &str) -> &'static str {
 /// What a runtime answers for one command.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Accepted { events: Vec<Event> },
@@ -191,6 +192,7 @@ pub enum Outcome {
 /// A rejection with its messages, as sent to clients.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", tsify(type = "Rejection & { message: Messages }"))]
 pub struct RejectionReport {
     #[serde(flatten)]

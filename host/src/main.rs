@@ -70,6 +70,8 @@ enum Command {
     /// Reports over a tenant's stored log.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Print the HTTP API's OpenAPI 3.1 document (what `serve` answers at /api/openapi.json).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -248,6 +250,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => finish(serve(args)),
+        Command::Openapi => {
+            println!("{}", agentstate_server::http::openapi::document());
+            ExitCode::SUCCESS
+        }
         Command::Token(TokenCommand::Create { tenant, user, link: false, store, .. }) => {
             finish(create_token(&tenant, &user, &store.config()))
         }

@@ -2,85 +2,14 @@
 //! read, idempotent command ids, errors for bad input, and no acknowledged event lost
 //! when the server is killed mid-stream.
 
-use std::path::Path;
 use std::process::Command;
 
 mod common;
 
-use agentstate_testkit::{ServerProcess, run};
-use common::{get, post};
+use agentstate_testkit::run;
+use common::{Data, Server, get, post, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const TENANT: &str = "
-plan: complete
-users:
-  - { id: ana, name: Ana Agent, roles: [agent] }
-  - { id: ben, name: Ben Agent, roles: [agent] }
-  - { id: sam, name: Sam Supervisor, roles: [supervisor] }
-channels:
-  - { id: support, kind: queue, name: Support, wrap_up_secs: 30, agents: [ana, ben], supervisors: [sam] }
-";
-
-fn agentstate() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_agentstate"));
-    command.env_remove("AGENTSTATE_DATABASE_URL");
-    command
-}
-
-/// A store with tenants `acme` and `globex`, and tokens: a data folder (SQLite), or — when
-/// `AGENTSTATE_TEST_POSTGRES` names a PostgreSQL server, as `cargo xtask test` does for
-/// its second run of this suite — a new database on it.
-struct Data {
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Data {
-    fn new() -> Data {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let database_url = std::env::var("AGENTSTATE_TEST_POSTGRES").ok().map(|server| {
-            static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-            let name =
-                format!("api_{}_{}", std::process::id(), COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            agentstate_testkit::create_database(&server, &name).expect("creates a database")
-        });
-        let data = Data { dir, database_url };
-        let description = data.path().join("tenant.yaml");
-        std::fs::write(&description, TENANT).expect("writes");
-        for tenant in ["acme", "globex"] {
-            run(data.agentstate().args(["tenant", "create", tenant]).arg(&description));
-        }
-        data
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The CLI on this store.
-    fn agentstate(&self) -> Command {
-        let mut command = agentstate();
-        command.env("AGENTSTATE_DATA", self.path());
-        if let Some(url) = &self.database_url {
-            command.env("AGENTSTATE_DATABASE_URL", url);
-        }
-        command
-    }
-
-    fn token(&self, tenant: &str, user: &str) -> String {
-        run(self.agentstate().args(["token", "create", "--tenant", tenant, "--user", user]))
-    }
-}
-
-type Server = ServerProcess;
-
-/// A server on `data`'s store, with `extra` arguments.
-fn start(data: &Data, extra: &[&str]) -> Server {
-    let mut command = data.agentstate();
-    command.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"]).args(extra).env("RUST_LOG", "warn");
-    ServerProcess::start(&mut command).expect("starts the server")
-}
 
 async fn seq(client: &reqwest::Client, server: &Server, tenant: &str, token: &str) -> u64 {
     let (status, snapshot) = get(client, server, &format!("/api/tenants/{tenant}/snapshot"), token).await;

@@ -5,21 +5,24 @@
 // number it saw.
 
 import type { Action, ActivityReport, Event, State } from "agentstate";
+import type { components } from "./generated/http.js";
 
-/** The server's answer to one command (or the request's error). */
-export interface Posted {
-  outcome?: "accepted" | "rejected";
-  events?: Event[];
-  rejection?: { code: string; message: string };
-  error?: { code: string; message: string };
-  seq?: number;
-}
+// The HTTP types are generated from the server's OpenAPI document (`docs/openapi.json`,
+// itself generated from the Rust types the server serializes); see `cargo xtask dashboard`.
+type Schemas = components["schemas"];
+
+/** Both descriptions of a type — the module's (tsify) and the API's (OpenAPI) — come from
+ * one Rust type: what the server sends must be what the module takes (the module's may be
+ * looser where serde fills in defaults). This does not compile when they drift apart. */
+type Fits<A, B> = [A] extends [B] ? true : false;
+const agree: [Fits<Schemas["Event"], Event>, Fits<Schemas["State"], State>, Fits<Schemas["ActivityReport"], ActivityReport>] = [true, true, true];
+void agree;
+
+/** The server's answer to one command: its outcome, or the request's error. */
+export type Posted = Partial<Schemas["Presented"]> & Partial<Schemas["ErrorBody"]>;
 
 /** Who the dashboard is: the session's (or the demo token's) tenant and actor. */
-export interface Me {
-  tenant: string;
-  actor: string;
-}
+export type Me = Schemas["Me"];
 
 /** The session cookie, or a bearer token (the demo's "act as" only). */
 export type Auth = { kind: "session" } | { kind: "bearer"; token: string };
@@ -73,11 +76,12 @@ export class Api {
       headers: { ...this.headers(), "Content-Type": "application/json" },
       body: JSON.stringify(actions.map((action) => ({ id: crypto.randomUUID(), ...action }))),
     });
-    const body = (await response.json()) as { results: Posted[] } | Posted;
+    const body = (await response.json()) as Schemas["CommandsAnswer"] | Schemas["ErrorBody"];
+    if ("error" in body) return [body];
     return "results" in body ? body.results : [body];
   }
 
-  snapshot(): Promise<{ seq: number; state: State }> {
+  snapshot(): Promise<Schemas["SnapshotAnswer"]> {
     return this.read("/snapshot", "snapshot");
   }
 

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         "run" => run(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         "dashboard" => dashboard(),
+        "openapi" => openapi(),
         "fuzz" => fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         "explore" => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
@@ -38,7 +39,9 @@ fn main() -> ExitCode {
             step("cargo", &args)
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|run|wasm|dashboard|fuzz [TARGET [SECONDS]]|explore [--depth N]>");
+            eprintln!(
+                "usage: cargo xtask <test|run|wasm|dashboard|openapi|fuzz [TARGET [SECONDS]]|explore [--depth N]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -323,6 +326,7 @@ fn dashboard() -> Result<(), String> {
     let dir = root().join("web-demo");
     let prefix = dir.display().to_string();
     step("npm", &["ci", "--prefix", &prefix, "--no-audit", "--no-fund"])?;
+    http_types()?;
     step("npx", &["--prefix", &prefix, "tsc", "-p", &prefix])?;
     let dist = dir.join("dist");
     let statics = std::fs::read_dir(dir.join("static")).map_err(|e| format!("cannot read web-demo/static: {e}"))?;
@@ -332,6 +336,31 @@ fn dashboard() -> Result<(), String> {
             .map_err(|e| format!("cannot copy {:?}: {e}", file.path()))?;
     }
     Ok(())
+}
+
+/// The server's OpenAPI document as committed (`docs/openapi.json`; the route check in
+/// `host/tests/openapi.rs` holds it equal to what the server serves), checked by an
+/// OpenAPI 3.1 validator, and the dashboard's HTTP types generated from it.
+fn http_types() -> Result<(), String> {
+    let web = root().join("web-demo");
+    let (prefix, doc) = (web.display().to_string(), root().join("docs/openapi.json").display().to_string());
+    step("npx", &["--prefix", &prefix, "validate-api", &doc])?;
+    let out = web.join("src/generated/http.ts").display().to_string();
+    step("npx", &["--prefix", &prefix, "openapi-typescript", &doc, "--output", &out])
+}
+
+/// `cargo xtask openapi`: writes the document the server serves to `docs/openapi.json`.
+fn openapi() -> Result<(), String> {
+    let output = Command::new("cargo")
+        .args(["run", "-q", "-p", "agentstate-host", "--", "openapi"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("`agentstate openapi` failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    std::fs::write(root().join("docs/openapi.json"), &output.stdout).map_err(|e| format!("cannot write: {e}"))?;
+    http_types()
 }
 
 /// Debian's Chromium for the browser test, installed when missing (the test tools' own

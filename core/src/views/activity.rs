@@ -14,6 +14,7 @@ use crate::ids::{ChannelId, Millis, PauseReason, UserId};
 /// wrap-up, is busy on every channel they are signed in to, paused or not.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentState {
     SignedOut,
@@ -37,18 +38,21 @@ impl AgentState {
 /// One stretch of one state, `from` inclusive, `to` exclusive.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateInterval {
     pub state: AgentState,
     pub from: Millis,
     pub to: Millis,
     /// The pause reason, for `paused`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub reason: Option<PauseReason>,
 }
 
 /// Time per state in the range, in milliseconds; they add up to the range's length.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityTotals {
     /// Everything but `signed_out_ms`.
     pub signed_in_ms: u64,
@@ -58,6 +62,7 @@ pub struct ActivityTotals {
     pub wrap_up_ms: u64,
     pub paused_ms: u64,
     /// `paused_ms` by reason.
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, number>"))]
     pub paused_by_reason: BTreeMap<PauseReason, u64>,
     /// Interactions on this channel that ended in the range.
     pub interactions_handled: u32,
@@ -66,6 +71,7 @@ pub struct ActivityTotals {
 /// One agent on one channel.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityRow {
     pub user: UserId,
     pub channel: ChannelId,
@@ -76,6 +82,7 @@ pub struct ActivityRow {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityReport {
     pub from: Millis,
     pub to: Millis,

@@ -14,6 +14,7 @@ use crate::views::{AgentNow, agent_now};
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentDashboard {
     pub user: UserId,
     pub name: Name,
@@ -29,6 +30,7 @@ pub struct AgentDashboard {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyChannel {
     pub channel: ChannelId,
     pub name: Name,
@@ -44,6 +46,7 @@ pub struct MyChannel {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MyInteraction {
     pub interaction: InteractionId,
     pub channel: ChannelId,
@@ -55,6 +58,7 @@ pub struct MyInteraction {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeardSupervisor {
     pub supervisor: UserId,
     pub name: Name,

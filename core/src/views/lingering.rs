@@ -6,6 +6,7 @@ use crate::state::State;
 /// An unassigned sign-in: it persists until someone signs the user out (R4).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LingeringSignIn {
     pub user: UserId,
     pub name: Name,

@@ -10,6 +10,7 @@ use crate::state::{State, User};
 /// Everyone on one channel, as the Supervisor dashboard lists them.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Roster {
     pub channel: ChannelId,
     pub kind: ChannelKind,
@@ -20,6 +21,7 @@ pub struct Roster {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RosterEntry {
     pub user: UserId,
     pub name: Name,
@@ -40,6 +42,7 @@ pub struct RosterEntry {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInView {
     pub since: Millis,
     pub by: Actor,
@@ -47,6 +50,7 @@ pub struct SignInView {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PauseView {
     pub reason: PauseReason,
     pub since: Millis,
@@ -55,6 +59,7 @@ pub struct PauseView {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InteractionView {
     pub interaction: InteractionId,
     pub channel: ChannelId,
@@ -63,6 +68,7 @@ pub struct InteractionView {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WrapUpView {
     pub channel: ChannelId,
     pub until: Millis,
@@ -71,6 +77,7 @@ pub struct WrapUpView {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MonitorView {
     pub supervisor: UserId,
     pub mode: MonitorMode,
@@ -79,6 +86,7 @@ pub struct MonitorView {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceView {
     pub device: DeviceId,
     pub kind: DeviceKind,

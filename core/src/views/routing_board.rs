@@ -12,8 +12,10 @@ use crate::state::State;
 
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoutingBoard {
     /// Each channel's users who can take work there now, by id (channels with nobody too).
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, UserId[]>"))]
     pub routable: BTreeMap<ChannelId, Vec<UserId>>,
     /// Every running interaction, by id.
     pub interactions: Vec<RunningInteraction>,
@@ -21,6 +23,7 @@ pub struct RoutingBoard {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunningInteraction {
     pub interaction: InteractionId,
     pub user: UserId,

@@ -10,6 +10,7 @@ use crate::views::DeviceView;
 /// active one (the green dot).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserMatch {
     pub user: UserId,
     pub name: Name,

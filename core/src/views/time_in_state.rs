@@ -13,6 +13,7 @@ use crate::views::roster::on_channel;
 /// One agent on one channel at `at`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentNow {
     pub user: UserId,
     pub state: AgentState,
@@ -23,15 +24,18 @@ pub struct AgentNow {
     pub duration_ms: Option<u64>,
     /// The pause reason, for `paused`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub reason: Option<PauseReason>,
     /// The wrap-up's deadline, for `wrap_up`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub until: Option<Millis>,
 }
 
 /// How many agents of a channel are in each state.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateCounts {
     pub available: u32,
     pub on_interaction: u32,
@@ -58,6 +62,7 @@ impl StateCounts {
 /// out, unless signed in.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChannelStates {
     pub channel: ChannelId,
     pub at: Millis,

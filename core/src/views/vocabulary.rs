@@ -10,6 +10,7 @@ use crate::views::AgentState;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Vocabulary {
     pub roles: Vec<Role>,
     pub plans: Vec<Plan>,

@@ -148,7 +148,7 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
         let Ok(board) = serde_json::from_str::<RoutingBoard>(&board) else { return };
         let commands = tick(&board, at, &mut calls, &mut rng);
         if !commands.is_empty() {
-            let incoming = commands.into_iter().map(Incoming::Object).collect();
+            let incoming = commands.iter().map(Incoming::composed).collect();
             if writer.submit(TENANT.into(), incoming).await.is_err() {
                 return;
             }

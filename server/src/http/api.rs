@@ -9,17 +9,23 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
+use super::openapi::{
+    BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, Me, SnapshotAnswer, TenantPath, UserPath,
+};
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{Category, Lang, Rejection, RejectionCode};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LangParam {
+    /// `en` or `de` for rejection messages; else the first tag of `Accept-Language`.
     lang: Option<String>,
 }
 
@@ -49,31 +55,42 @@ struct Told<'a> {
 
 /// The outcome as a client gets it: the rejection's message in one language, plus where the
 /// log stands and whether this was a retry.
-#[derive(Serialize)]
-struct Presented<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Presented<'a> {
+    /// `accepted` or `rejected`.
     outcome: &'static str,
+    /// What an accepted command changed, in order.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    #[schema(value_type = Option<Vec<agentstate_core::Event>>)]
     events: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     rejection: Option<PresentedRejection<'a>>,
+    /// The log's sequence number after this command.
     seq: u64,
+    /// This command's `id` was seen before: this is the first answer, sent again.
     retried: bool,
 }
 
-#[derive(Serialize)]
-struct PresentedRejection<'a> {
+/// The rejection (its `code` and the code's fields) with its message in one language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresentedRejection<'a> {
     #[serde(flatten)]
     rejection: &'a Rejection,
     message: &'a str,
 }
 
-fn present(submitted: &Submitted, lang: Lang) -> Result<(StatusCode, String), ApiError> {
-    // An outcome the module wrote (or the store kept) that cannot be read is a defect: the
-    // client learns it failed, never a guess at what it said.
-    let told: Told = serde_json::from_str(&submitted.outcome).map_err(|e| {
+/// Reads an outcome the module wrote (or the store kept). One that cannot be read is a
+/// defect: the client learns it failed, never a guess at what it said.
+fn told(submitted: &Submitted) -> Result<Told<'_>, ApiError> {
+    serde_json::from_str(&submitted.outcome).map_err(|e| {
         tracing::error!(error = %e, "the module's outcome is unreadable");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("an unreadable outcome: {e}"))
-    })?;
+    })
+}
+
+fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (StatusCode, Presented<'a>) {
     let retried = if submitted.retried { "true" } else { "false" };
     let code = told.rejection.as_ref().map(|r| r.rejection.code());
     let status = code.map_or(StatusCode::OK, |c| status_of(c.category()));
@@ -81,28 +98,44 @@ fn present(submitted: &Submitted, lang: Lang) -> Result<(StatusCode, String), Ap
         "outcome" => if code.is_some() { "rejected" } else { "accepted" },
         "code" => code.map_or("", RejectionCode::as_str), "retried" => retried)
     .increment(1);
-    let message = told.rejection.as_ref().map(|r| match lang {
-        Lang::En => r.message.en.as_str(),
-        Lang::De => r.message.de.as_str(),
+    let rejection = told.rejection.as_ref().map(|r| PresentedRejection {
+        rejection: &r.rejection,
+        message: match lang {
+            Lang::En => r.message.en.as_str(),
+            Lang::De => r.message.de.as_str(),
+        },
     });
     let presented = Presented {
         outcome: if code.is_some() { "rejected" } else { "accepted" },
         events: told.events,
-        rejection: told
-            .rejection
-            .as_ref()
-            .zip(message)
-            .map(|(r, message)| PresentedRejection { rejection: &r.rejection, message }),
+        rejection,
         seq: submitted.seq,
         retried: submitted.retried,
     };
-    Ok((status, serde_json::to_string(&presented).unwrap_or_default()))
+    (status, presented)
 }
 
-/// `POST /api/tenants/{tenant}/commands`: one command (an object) or a batch (an array).
+/// One command (an object) or a batch (an array), each decided in turn.
+///
+/// A rejected command is answered with the HTTP status of its rejection's category:
+/// input 400, authority 403, unknown id 422, state or policy 409.
+#[utoipa::path(post, path = "/tenants/{tenant}/commands", tag = "commands",
+    params(TenantPath, LangParam),
+    request_body = CommandsBody,
+    responses(
+        (status = 200, description = "Accepted (one command), or the outcomes of a batch", body = CommandsAnswer),
+        (status = 400, description = "Rejected as input, or a body the API refuses (`at_not_allowed`)", body = Presented),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 403, description = "Rejected for authority, or `actor_mismatch`", body = Presented),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 409, description = "Rejected by the state or the tenant's policy", body = Presented),
+        (status = 413, description = "More than 1000 commands, or too large a body", body = ErrorBody),
+        (status = 422, description = "Rejected: an id the tenant does not know", body = Presented),
+        (status = 503, description = "The store or the module failed; nothing was applied", body = ErrorBody),
+    ))]
 pub async fn post_commands(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
     Query(param): Query<LangParam>,
     headers: HeaderMap,
     caller: Caller,
@@ -123,23 +156,18 @@ pub async fn post_commands(
     if failed > 0 {
         metrics::counter!("agentstate_commands_failed_total").increment(failed as u64);
     }
+    let submitted: Vec<Submitted> = results.into_iter().collect::<Result<_, _>>()?;
+    let told: Vec<Told> = submitted.iter().map(told).collect::<Result<_, _>>()?;
     if !batch {
-        let submitted = results.into_iter().next().ok_or_else(ApiError::shutting_down)??;
-        let (status, body) = present(&submitted, lang)?;
-        return Ok((status, json_response(body)).into_response());
+        let (Some(submitted), Some(told)) = (submitted.first(), told.first()) else {
+            return Err(ApiError::shutting_down());
+        };
+        let (status, presented) = present(submitted, told, lang);
+        return Ok((status, Json(CommandsAnswer::One(presented))).into_response());
     }
-    let mut seq = 0;
-    let mut body = String::from("{\"results\":[");
-    for (i, result) in results.into_iter().enumerate() {
-        let submitted = result?;
-        seq = seq.max(submitted.seq);
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(&present(&submitted, lang)?.1);
-    }
-    body.push_str(&format!("],\"seq\":{seq}}}"));
-    Ok(json_response(body))
+    let seq = submitted.iter().map(|s| s.seq).max().unwrap_or(0);
+    let results = submitted.iter().zip(&told).map(|(s, t)| present(s, t, lang).1).collect();
+    Ok(Json(CommandsAnswer::Batch(BatchOutcome { results, seq })).into_response())
 }
 
 /// Asks the tenant's module a view query, stamped with the server's time when `timed`.
@@ -165,19 +193,33 @@ fn query_of(pairs: &[(&str, Value)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
 
-/// `GET /api/tenants/{tenant}/channels/{channel}/roster`
+/// A channel's roster: its agents, their sign-ins, pauses and wrap-ups, its supervisors.
+#[utoipa::path(get, path = "/tenants/{tenant}/channels/{channel}/roster", tag = "views", params(ChannelPath),
+    responses(
+        (status = 200, description = "The roster", body = agentstate_core::views::Roster),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        (status = 404, description = "No such channel (`unknown_channel`)", body = ErrorBody),
+    ))]
 pub async fn roster(
     State(app): State<App>,
-    Path((tenant, channel)): Path<(String, String)>,
+    Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     channel_view(app, tenant, channel, caller, "roster").await
 }
 
-/// `GET /api/tenants/{tenant}/channels/{channel}/states`: time in state, now.
+/// Time in state, now: each agent's state on the channel, since when, and counts per state.
+#[utoipa::path(get, path = "/tenants/{tenant}/channels/{channel}/states", tag = "views", params(ChannelPath),
+    responses(
+        (status = 200, description = "Each agent's state now", body = agentstate_core::views::ChannelStates),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        (status = 404, description = "No such channel (`unknown_channel`)", body = ErrorBody),
+    ))]
 pub async fn channel_states(
     State(app): State<App>,
-    Path((tenant, channel)): Path<(String, String)>,
+    Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     channel_view(app, tenant, channel, caller, "channel_states").await
@@ -199,15 +241,26 @@ async fn channel_view(
     Ok(json_response(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelParam {
+    /// Only this channel's actions; all the user's channels when left out.
     channel: Option<String>,
 }
 
-/// `GET /api/tenants/{tenant}/users/{user}/allowed-actions?channel=` — for the caller.
+/// Which actions the caller may take on the user now, and for each refused one why.
+#[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/allowed-actions", tag = "views",
+    params(UserPath, ChannelParam),
+    responses(
+        (status = 200, description = "A verdict per action", body = agentstate_core::views::AllowedActions),
+        (status = 400, description = "A query the module cannot read (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn allowed_actions(
     State(app): State<App>,
-    Path((tenant, user)): Path<(String, String)>,
+    Path(UserPath { tenant, user }): Path<UserPath>,
     Query(param): Query<ChannelParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -221,8 +274,10 @@ pub async fn allowed_actions(
     view(&app, tenant, query, true).await.map(json_response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParam {
+    /// Part of a name or id; case and accents do not matter.
     #[serde(default)]
     search: String,
     /// Comma-separated roles, every one of which a match must have.
@@ -230,10 +285,17 @@ pub struct SearchParam {
     roles: String,
 }
 
-/// `GET /api/tenants/{tenant}/users?search=muller&roles=agent` — the "+ Log agent" picker.
+/// Users by name or id (`?search=muller&roles=agent`): the "+ Log agent" picker.
+#[utoipa::path(get, path = "/tenants/{tenant}/users", tag = "views", params(TenantPath, SearchParam),
+    responses(
+        (status = 200, description = "Matching users, best first", body = Vec<agentstate_core::views::UserMatch>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn search_users(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
     Query(param): Query<SearchParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -243,20 +305,34 @@ pub async fn search_users(
     view(&app, tenant, query, false).await.map(json_response)
 }
 
-/// `GET /api/tenants/{tenant}/lingering-unassigned`
+/// Sign-ins that outlived their assignment: they last until someone signs the agent out.
+#[utoipa::path(get, path = "/tenants/{tenant}/lingering-unassigned", tag = "views", params(TenantPath),
+    responses(
+        (status = 200, description = "The lingering sign-ins", body = Vec<agentstate_core::views::LingeringSignIn>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn lingering_unassigned(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
     view(&app, tenant, query_of(&[("view", json!("lingering_unassigned"))]), false).await.map(json_response)
 }
 
-/// `GET /api/tenants/{tenant}/users/{user}/history` — from the whole stored log.
+/// Every stored event about the user, oldest first, from the whole log.
+#[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/history", tag = "views", params(UserPath),
+    responses(
+        (status = 200, description = "The user's events", body = Vec<agentstate_core::Event>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn history(
     State(app): State<App>,
-    Path((tenant, user)): Path<(String, String)>,
+    Path(UserPath { tenant, user }): Path<UserPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
@@ -264,32 +340,53 @@ pub async fn history(
     Ok(json_response(answer))
 }
 
-/// `GET /api/tenants/{tenant}/snapshot` — `{"seq": N, "state": …}`: the state as of event
-/// N, for a dashboard that mirrors the tenant and follows `/events?after=N`.
+/// The tenant's state as of event `seq`, for a dashboard that mirrors the tenant and
+/// follows `/events?after=seq`.
+#[utoipa::path(get, path = "/tenants/{tenant}/snapshot", tag = "views", params(TenantPath),
+    responses(
+        (status = 200, description = "The state and its sequence number", body = SnapshotAnswer),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn snapshot(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
     let (seq, state) = app.shared.writer.run(move |desk| desk.service.snapshot(&tenant)).await??;
-    Ok(json_response(format!(r#"{{"seq":{seq},"state":{state}}}"#)))
+    let state = RawValue::from_string(state)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+    Ok(Json(SnapshotAnswer { seq, state: &state }).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParam {
     /// Milliseconds since the epoch, like `at`.
     from: u64,
     to: u64,
     /// `json` (the default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
 }
 
-/// `GET /api/tenants/{tenant}/reports/activity?from=&to=[&format=csv]` — each agent's
-/// states per channel in the range, with totals (the day at a glance).
+/// Each agent's states per channel between `from` and `to`, with totals: the day at a
+/// glance, as JSON or as CSV (`format=csv`).
+#[utoipa::path(get, path = "/tenants/{tenant}/reports/activity", tag = "views", params(TenantPath, RangeParam),
+    responses(
+        (status = 200, description = "The report", content(
+            (agentstate_core::views::ActivityReport = "application/json"),
+            (String = "text/csv"))),
+        (status = 400, description = "`to` before `from` (`invalid_range`), or an unknown `format`", body = ErrorBody),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
 pub async fn activity_report(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
     Query(range): Query<RangeParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
@@ -321,7 +418,12 @@ pub async fn activity_report(
         .into_response())
 }
 
-/// `GET /api/me` — who the token speaks for.
-pub async fn me(caller: Caller) -> Json<Value> {
-    Json(json!({ "tenant": caller.tenant, "actor": caller.actor }))
+/// Who the token or session speaks for.
+#[utoipa::path(get, path = "/me", tag = "session",
+    responses(
+        (status = 200, description = "The tenant and the actor", body = Me),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+    ))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me { tenant: caller.tenant, actor: caller.actor })
 }

@@ -5,9 +5,11 @@
 
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde::de::MapAccess;
+use std::borrow::Cow;
+
+use serde::de::{IgnoredAny, MapAccess};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::errors::ApiError;
 use crate::service::Incoming;
@@ -43,17 +45,17 @@ pub fn commands_of(body: &[u8], actor: &str) -> Result<Commands, ApiError> {
     Ok(Commands { batch, commands })
 }
 
-/// One command of the body: an object to stamp, or the text as sent — which the module
-/// refuses, saying why (not an object; a key given twice).
+/// One command of the body: an object (read once, keys and the values the API checks),
+/// passed on as its own text with the caller's `actor` put in front when it names none —
+/// or the text as sent, which the module refuses, saying why (not an object; a key given
+/// twice).
 fn incoming(actor: &str, item: &RawValue) -> Result<Incoming, ApiError> {
-    let Ok(Strict::Object(mut fields)) = serde_json::from_str::<Strict>(item.get()) else {
+    let Ok(Scanned::Object { actor: named, at, id }) = serde_json::from_str::<Scanned>(item.get()) else {
         return Ok(Incoming::Raw(item.get().as_bytes().to_vec()));
     };
-    match fields.get("actor") {
-        None => {
-            fields.insert("actor".into(), Value::String(actor.to_owned()));
-        }
-        Some(Value::String(named)) if named == actor => {}
+    let text = match named {
+        None => with_first_key("actor", &Value::String(actor.to_owned()), item.get()),
+        Some(Value::String(named)) if named == actor => item.get().to_owned(),
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -61,40 +63,96 @@ fn incoming(actor: &str, item: &RawValue) -> Result<Incoming, ApiError> {
                 format!("this token acts as {actor}; a command cannot name actor {other}"),
             ));
         }
-    }
-    if fields.contains_key("at") {
+    };
+    if at {
         return Err(ApiError::bad_request(
             "at_not_allowed",
             "`at` is set by the server's clock; leave it out of the command",
         ));
     }
-    Ok(Incoming::Object(fields))
+    Ok(Incoming::Object { text, id })
 }
 
-/// A JSON value read as an object whose keys are each given once.
-enum Strict {
-    Object(Map<String, Value>),
+/// `object` (the text of a JSON object without `key`) with `"key": value` as its first
+/// member: the object is not parsed or written again, only extended.
+pub fn with_first_key(key: &str, value: &Value, object: &str) -> String {
+    let rest = object.trim_start().strip_prefix('{').unwrap_or(object);
+    let separator = if rest.trim_start().starts_with('}') { "" } else { "," };
+    format!("{{{}:{value}{separator}{rest}", Value::String(key.to_owned()))
+}
+
+/// What the API checks of a command, read in one pass over it: whether it is an object
+/// whose keys are each given once, its `actor`, whether it has an `at`, and its `id`.
+enum Scanned {
+    Object {
+        actor: Option<Value>,
+        at: bool,
+        id: Option<String>,
+    },
     /// A key given twice, or not an object.
     Other,
 }
 
-impl<'de> Deserialize<'de> for Strict {
+impl<'de> Deserialize<'de> for Scanned {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Strict;
+            type Value = Scanned;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
-                let mut fields = Map::new();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scanned, A::Error> {
+                let (mut actor, mut at, mut id) = (None, false, None);
+                let mut keys: Vec<Cow<'de, str>> = Vec::new();
                 let mut repeated = false;
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    repeated |= fields.insert(key, value).is_some();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "actor" => actor = Some(map.next_value::<Value>()?),
+                        "id" => id = map.next_value::<Value>()?.as_str().map(str::to_owned),
+                        "at" => {
+                            at = true;
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    repeated |= keys.contains(&key);
+                    keys.push(key);
                 }
-                Ok(if repeated { Strict::Other } else { Strict::Object(fields) })
+                Ok(if repeated { Scanned::Other } else { Scanned::Object { actor, at, id } })
             }
         }
         d.deserialize_map(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(incoming: &Incoming) -> (&str, Option<&str>) {
+        match incoming {
+            Incoming::Object { text, id } => (text, id.as_deref()),
+            Incoming::Raw(bytes) => panic!("passed on unstamped: {}", String::from_utf8_lossy(bytes)),
+        }
+    }
+
+    #[test]
+    fn a_command_keeps_its_text_and_gains_the_callers_actor() {
+        let read = commands_of(br#"{"type":"pause","user":"ana", "id":"c1"}"#, "sam").expect("read");
+        assert_eq!(
+            object(&read.commands[0]),
+            (r#"{"actor":"sam","type":"pause","user":"ana", "id":"c1"}"#, Some("c1"))
+        );
+        let read = commands_of(br#"[{"actor":"sam","type":"resume","user":"ana"}, {}]"#, "sam").expect("read");
+        assert_eq!(object(&read.commands[0]), (r#"{"actor":"sam","type":"resume","user":"ana"}"#, None));
+        assert_eq!(object(&read.commands[1]), (r#"{"actor":"sam"}"#, None));
+    }
+
+    #[test]
+    fn a_repeated_key_is_passed_on_for_the_module_to_refuse() {
+        let read = commands_of(br#"{"type":"pause","actor":"sam","actor":"ana"}"#, "sam").expect("read");
+        assert!(matches!(read.commands[0], Incoming::Raw(_)));
     }
 }

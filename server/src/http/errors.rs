@@ -69,7 +69,9 @@ impl From<super::writer::Gone> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let body = super::openapi::ErrorBody {
+            error: super::openapi::ErrorDetail { code: self.code, message: &self.message },
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())

@@ -29,8 +29,11 @@ const PAGE: usize = 512;
 /// How often a feed asks whether its token still stands (the answer is cached for a while).
 const RECHECK: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AfterParam {
+    /// Events after this sequence number; else after `Last-Event-ID`, else all.
+    #[param(value_type = Option<u64>)]
     after: Option<Seq>,
 }
 
@@ -106,9 +109,20 @@ impl Feed {
     }
 }
 
+/// The tenant's events as server-sent events: `id:` the sequence number, `data:` one
+/// event. Everything stored after the cursor first, then each event as it is stored.
+#[utoipa::path(get, path = "/tenants/{tenant}/events", tag = "views",
+    params(super::openapi::TenantPath, AfterParam,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence number")),
+    responses(
+        (status = 200, description = "A stream of events until the access ends or the server stops",
+            content_type = "text/event-stream", body = agentstate_core::Event),
+        (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
+    ))]
 pub async fn events(
     State(app): State<App>,
-    Path(tenant): Path<String>,
+    Path(super::openapi::TenantPath { tenant }): Path<super::openapi::TenantPath>,
     Query(param): Query<AfterParam>,
     headers: HeaderMap,
     caller: Caller,

@@ -8,6 +8,7 @@ pub mod errors;
 mod feed;
 mod guesses;
 mod metrics;
+pub mod openapi;
 mod session;
 pub mod writer;
 
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{broadcast, watch};
 use tower::Layer;
@@ -30,6 +30,9 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::demo;
 use crate::service::TenantService;
@@ -172,23 +175,34 @@ impl App {
     }
 }
 
-/// `GET /healthz`: 200 while the store answers, else 503 — so a load balancer stops
-/// sending to a host that cannot commit.
+/// 200 while the store answers, else 503 — so a load balancer stops sending to a host
+/// that cannot commit.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "The store answers", body = openapi::Health),
+        (status = 503, description = "The store does not answer", body = openapi::Health),
+    ))]
 async fn healthz(State(app): State<App>) -> Response {
     let checked = app.shared.writer.run(|desk| (desk.service.ping(), desk.service.loaded().len())).await;
     match checked {
         Ok((Ok(()), loaded)) => {
-            Json(serde_json::json!({ "status": "ok", "store": "ok", "tenants": loaded })).into_response()
+            Json(openapi::Health { status: "ok", store: "ok".into(), tenants: loaded }).into_response()
         }
         Ok((Err(e), loaded)) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "store": e.to_string(), "tenants": loaded })),
+            Json(openapi::Health { status: "unavailable", store: e.to_string(), tenants: loaded }),
         )
             .into_response(),
         Err(gone) => ApiError::from(gone).into_response(),
     }
 }
 
+/// The demo tenant's users and their tokens (only with `--demo`, on loopback).
+#[utoipa::path(get, path = "/demo/tokens", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "User id → token", body = std::collections::HashMap<String, String>),
+        (status = 404, description = "This server runs no demo tenant (`no_demo`)", body = openapi::ErrorBody),
+    ))]
 async fn demo_tokens(State(app): State<App>) -> Response {
     match &app.shared.demo_tokens {
         Some(tokens) => Json(tokens.clone()).into_response(),
@@ -205,33 +219,40 @@ async fn no_dashboard() -> Response {
         .into_response()
 }
 
-fn router(app: App, config: &ServeConfig) -> Router {
-    let tenant = "/tenants/{tenant}";
-    let api = Router::new()
-        .route(&format!("{tenant}/commands"), post(api::post_commands))
-        .route(&format!("{tenant}/channels/{{channel}}/roster"), get(api::roster))
-        .route(&format!("{tenant}/channels/{{channel}}/states"), get(api::channel_states))
-        .route(&format!("{tenant}/users"), get(api::search_users))
-        .route(&format!("{tenant}/users/{{user}}/allowed-actions"), get(api::allowed_actions))
-        .route(&format!("{tenant}/users/{{user}}/history"), get(api::history))
-        .route(&format!("{tenant}/lingering-unassigned"), get(api::lingering_unassigned))
-        .route(&format!("{tenant}/snapshot"), get(api::snapshot))
-        .route(&format!("{tenant}/reports/activity"), get(api::activity_report))
-        .route(&format!("{tenant}/events"), get(feed::events))
-        .route("/me", get(api::me))
-        .route("/session", post(session::sign_in).delete(session::sign_out))
+/// Every route of the API and of operations, each registered with its OpenAPI declaration
+/// (`routes!`), so the document (`openapi::document`) and the router cannot disagree. Only
+/// this function registers routes that answer JSON; static files are added in `router`.
+fn routes(max_body: usize) -> OpenApiRouter<App> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(api::post_commands))
+        .routes(routes!(api::roster))
+        .routes(routes!(api::channel_states))
+        .routes(routes!(api::search_users))
+        .routes(routes!(api::allowed_actions))
+        .routes(routes!(api::history))
+        .routes(routes!(api::lingering_unassigned))
+        .routes(routes!(api::snapshot))
+        .routes(routes!(api::activity_report))
+        .routes(routes!(feed::events))
+        .routes(routes!(api::me))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(openapi::openapi_json))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async {
             ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_such_route", "there is no such API route")
         })
-        .layer(DefaultBodyLimit::max(config.max_body));
+        .layer(DefaultBodyLimit::max(max_body));
     // Nested, so that its fallback answers unknown /api/… paths with a JSON error.
-    let mut router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::render))
-        .route("/demo/tokens", get(demo_tokens))
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::render))
+        .routes(routes!(demo_tokens))
         .route_layer(axum::middleware::from_fn(metrics::track))
-        .nest("/api", api);
+        .nest("/api", api)
+}
+
+fn router(app: App, config: &ServeConfig) -> Router {
+    let (mut router, _) = routes(config.max_body).split_for_parts();
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {

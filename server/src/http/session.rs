@@ -9,17 +9,18 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::App;
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
 use super::errors::ApiError;
+use super::openapi::{ErrorBody, SessionOpened};
 use crate::sessions;
 use crate::tokens;
 
-#[derive(Deserialize)]
+/// Exactly one of a token (`ast_…`) or a one-time sign-in link's secret (`asl_…`).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SignIn {
+pub struct SessionRequest {
     #[serde(default)]
     token: Option<String>,
     #[serde(default)]
@@ -41,7 +42,18 @@ fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderV
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
-/// `POST /api/session` with `{"token": "ast_…"}` or `{"link": "asl_…"}`.
+/// Opens a session for a token or a sign-in link: sets the `agentstate_session` cookie
+/// (HttpOnly, SameSite=Strict, 12 hours).
+#[utoipa::path(post, path = "/session", tag = "session", security(()), request_body = SessionRequest,
+    responses(
+        (status = 200, description = "Signed in; the cookie is set", body = SessionOpened,
+            headers(("set-cookie" = String, description = "agentstate_session=…; HttpOnly; SameSite=Strict"))),
+        (status = 400, description = "Not exactly one of `token` and `link` (`invalid_request`)", body = ErrorBody),
+        (status = 401, description = "Unknown token, or a used or expired link", body = ErrorBody),
+        (status = 403, description = "Sent from another site (`cross_site_request`)", body = ErrorBody),
+        (status = 429, description = "Too many unknown secrets from this address", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
+    ))]
 pub async fn sign_in(
     State(app): State<App>,
     ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
@@ -50,7 +62,7 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     // Another site must not sign a browser in to an account of its choosing either.
     same_origin(&headers, true)?;
-    let asked: SignIn = serde_json::from_slice(&body).map_err(|e| {
+    let asked: SessionRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_request", format!("expected {{\"token\": …}} or {{\"link\": …}}: {e}"))
     })?;
     let secret = match (asked.token, asked.link) {
@@ -75,12 +87,19 @@ pub async fn sign_in(
         return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
     };
     let set = cookie(&headers, &opened.secret, sessions::SESSION_TTL_MS / 1000)?;
-    let body = json!({ "tenant": opened.grant.tenant, "actor": opened.grant.actor, "expires": opened.expires });
+    let body = SessionOpened { tenant: opened.grant.tenant, actor: opened.grant.actor, expires: opened.expires };
     Ok(([(SET_COOKIE, set)], Json(body)).into_response())
 }
 
 /// `DELETE /api/session`: the session ends on the server (its cookie is refused from now
 /// on, on any host) and the browser forgets the cookie.
+#[utoipa::path(delete, path = "/session", tag = "session", security(("session" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is removed",
+            headers(("set-cookie" = String, description = "agentstate_session=; Max-Age=0"))),
+        (status = 403, description = "Sent from another site (`cross_site_request`)", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
+    ))]
 pub async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(secret) = session_cookie(&headers) {
         same_origin(&headers, false)?;

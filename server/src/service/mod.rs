@@ -37,9 +37,21 @@ pub enum ServiceError {
 /// where — bytes that are not UTF-8 too).
 #[derive(Clone, Debug)]
 pub enum Incoming {
-    /// Without `at`: the service adds it, never behind the tenant's last event.
-    Object(Map<String, Value>),
+    /// The text of a JSON object with its actor and without `at`, which the service puts
+    /// in front, never behind the tenant's last event; its `id`, read with the rest.
+    Object {
+        text: String,
+        id: Option<String>,
+    },
     Raw(Vec<u8>),
+}
+
+impl Incoming {
+    /// A command the host itself composed (the demo's routing simulator).
+    pub fn composed(fields: &Map<String, Value>) -> Incoming {
+        let id = fields.get("id").and_then(Value::as_str).map(str::to_owned);
+        Incoming::Object { text: Value::Object(fields.clone()).to_string(), id }
+    }
 }
 
 /// What a submitted command gave.

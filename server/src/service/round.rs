@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
 use crate::store::{Append, LockedLogs, Seq, Store, StoreError};
@@ -26,7 +26,7 @@ struct CommandId<'a> {
 /// The command's `id`, when it has one (a text that is no command has none).
 fn command_id(command: &Incoming) -> Option<String> {
     match command {
-        Incoming::Object(fields) => fields.get("id").and_then(Value::as_str).map(str::to_owned),
+        Incoming::Object { id, .. } => id.clone(),
         Incoming::Raw(bytes) => {
             serde_json::from_slice::<CommandId>(bytes).ok().and_then(|c| c.id).map(|id| id.into_owned())
         }
@@ -110,8 +110,9 @@ impl<'c> Round<'_, 'c> {
             }
             let stamped_text;
             let bytes = match command {
-                Incoming::Object(fields) => {
-                    stamped_text = stamped(fields, self.now.max(served.last_at));
+                Incoming::Object { text, .. } => {
+                    let at = Value::from(self.now.max(served.last_at));
+                    stamped_text = crate::http::body::with_first_key("at", &at, text);
                     stamped_text.as_bytes()
                 }
                 Incoming::Raw(bytes) => bytes.as_slice(),
@@ -385,14 +386,6 @@ impl<S: Store> TenantService<S> {
 }
 
 /// The command's JSON with `at` added (the API refuses commands that carry one).
-fn stamped(fields: &Map<String, Value>, at: u64) -> String {
-    let text = serde_json::to_string(fields).unwrap_or_default();
-    match text.strip_suffix('}') {
-        Some(open) if open.len() > 1 => format!("{open},\"at\":{at}}}"),
-        _ => format!("{{\"at\":{at}}}"),
-    }
-}
-
 fn copy_error(e: &ServiceError) -> ServiceError {
     match e {
         ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),

@@ -1,0 +1,170 @@
+//! The route check: the OpenAPI document a running server serves is the committed
+//! `docs/openapi.json` (from which the dashboard's HTTP types are generated), every
+//! operation it lists answers on the server, every other method on its paths is refused,
+//! and every answer — JSON bodies, the feed's events — validates against the schema the
+//! document gives for its status.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Data, start};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// The committed document; `cargo xtask openapi` writes it.
+fn committed() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let text = std::fs::read_to_string(path).expect("docs/openapi.json exists");
+    serde_json::from_str(&text).expect("docs/openapi.json is JSON")
+}
+
+/// Validates `instance` against `schema`, whose `$ref`s point into `doc`'s components.
+fn check(doc: &Value, schema: &Value, instance: &Value, what: &str) {
+    let mut root = schema.as_object().cloned().unwrap_or_default();
+    root.insert("components".into(), doc["components"].clone());
+    let validator = jsonschema::draft202012::new(&Value::Object(root)).expect("the schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what}: the answer does not fit the document:\n{}\n{instance:#}", errors.join("\n"));
+}
+
+/// The schema the document gives for `status` and `content_type` of an operation.
+fn response_schema<'d>(operation: &'d Value, status: StatusCode, content_type: &str) -> Option<&'d Value> {
+    let response = &operation["responses"][status.as_str()];
+    assert!(response.is_object(), "status {status} is not in the document: {operation:#}");
+    response["content"].get(content_type).map(|c| &c["schema"])
+}
+
+/// A concrete URL for a templated path.
+fn concrete(path: &str) -> String {
+    path.replace("{tenant}", "acme").replace("{channel}", "support").replace("{user}", "ana")
+}
+
+/// Query strings the operations need to answer 200.
+fn query_for(path: &str) -> &'static str {
+    match path {
+        p if p.ends_with("/reports/activity") => "?from=0&to=9007199254740991",
+        p if p.ends_with("/users") => "?search=an&roles=agent",
+        p if p.ends_with("/allowed-actions") => "?channel=support",
+        p if p.ends_with("/events") => "?after=0",
+        _ => "",
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_document_and_answers_as_it_says() {
+    let data = Data::new();
+    let (ana, sam) = (data.token("acme", "ana"), data.token("acme", "sam"));
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+
+    let served: Value =
+        client.get(server.url("/api/openapi.json")).send().await.expect("gets").json().await.expect("JSON");
+    assert_eq!(served["openapi"], "3.1.0");
+    assert!(
+        served == committed(),
+        "docs/openapi.json is not the document the server serves: run `cargo xtask openapi` and commit it"
+    );
+    let doc = served;
+
+    // Something to see: Ana signed in and on a call, Sam watching her.
+    for (token, command) in [
+        (&ana, json!({"type": "sign_in", "user": "ana", "channel": "support"})),
+        (&sam, json!({"type": "pause", "user": "ana", "reason": "lunch"})),
+        (&sam, json!({"type": "resume", "user": "ana"})),
+    ] {
+        let (status, body) = common::post(&client, &server, "acme", token, command).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let mut exercised = BTreeSet::new();
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for method in METHODS {
+            let url = server.url(&format!("{}{}", concrete(path), query_for(path)));
+            let verb = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let mut request = client.request(verb, &url).bearer_auth(&sam);
+            let Some(operation) = item.get(method) else {
+                // Not documented: the router must not answer it either.
+                let status = request.send().await.expect("sends").status();
+                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} answers but is not documented");
+                continue;
+            };
+            request = match (method, path.as_str()) {
+                ("post", "/api/session") => {
+                    request.header("origin", server.url("")).json(&json!({ "token": data.token("acme", "ben") }))
+                }
+                ("post", _) => request.json(&json!([
+                    {"type": "sign_in", "user": "ben", "channel": "support"},
+                    {"type": "end_wrap_up", "user": "ana"},
+                ])),
+                _ => request,
+            };
+            let response = request.send().await.expect("sends");
+            let status = response.status();
+            let content_type =
+                response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let what = format!("{method} {path} ({status}, {content_type})");
+            assert!(status != StatusCode::METHOD_NOT_ALLOWED && status.as_u16() < 500, "{what}");
+            let content_type = content_type.split(';').next().unwrap_or("").trim().to_owned();
+            let schema = response_schema(operation, status, &content_type);
+            match content_type.as_str() {
+                "application/json" => {
+                    let body: Value = response.json().await.expect("JSON");
+                    assert_ne!(body["error"]["code"], "no_such_route", "{what}");
+                    check(&doc, schema.unwrap_or_else(|| panic!("{what}: no schema")), &body, &what);
+                }
+                "text/event-stream" => {
+                    let schema = schema.unwrap_or_else(|| panic!("{what}: no schema"));
+                    let events = first_events(response).await;
+                    assert!(!events.is_empty(), "{what}: no events");
+                    for event in &events {
+                        check(&doc, schema, event, &what);
+                    }
+                }
+                _ => {
+                    assert!(status == StatusCode::NO_CONTENT || schema.is_some(), "{what}: undocumented content");
+                }
+            }
+            exercised.insert(format!("{method} {path}"));
+        }
+    }
+    let documented: usize = paths.values().map(|item| METHODS.iter().filter(|m| item.get(**m).is_some()).count()).sum();
+    assert_eq!(exercised.len(), documented);
+    assert!(exercised.contains("post /api/tenants/{tenant}/commands"), "{exercised:?}");
+
+    // The single-command form and a rejection fit the document too.
+    let operation = &doc["paths"]["/api/tenants/{tenant}/commands"]["post"];
+    let (status, body) =
+        common::post(&client, &server, "acme", &ana, json!({"type": "sign_in", "user": "ana", "channel": "support"}))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let schema = response_schema(operation, status, "application/json").expect("a schema");
+    check(&doc, schema, &body, "a rejected command");
+    assert_eq!(body["rejection"]["code"], "already_signed_in");
+
+    // A path that is not in the document is not served.
+    let (status, body) = common::get(&client, &server, "/api/tenants/acme/nothing", &sam).await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::NOT_FOUND, &json!("no_such_route")));
+}
+
+/// The events the feed sends first (everything already stored), as JSON.
+async fn first_events(response: reqwest::Response) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(2), stream.next()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if text.contains("\n\n") && text.matches("data:").count() >= 3 {
+            break;
+        }
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| serde_json::from_str(data.trim()).expect("each event is JSON"))
+        .collect()
+}

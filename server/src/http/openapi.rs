@@ -1,0 +1,177 @@
+//! The HTTP API described as an OpenAPI 3.1 document, generated from the handlers'
+//! `#[utoipa::path]` declarations and from the very types the server and the core
+//! serialize. The router is built from the same declarations (`utoipa_axum::routes!`), so
+//! a route cannot exist without being in the document; `GET /api/openapi.json` serves it
+//! and `agentstate openapi` prints it (the dashboard's HTTP types are generated from it).
+
+use std::sync::OnceLock;
+
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use agentstate_core::{Action, Actor, CommandId};
+
+/// The body of every error of the HTTP layer (rule rejections are outcomes, not errors).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// A stable snake_case code, e.g. `unauthorized`, `unknown_tenant`, `batch_too_large`.
+    pub code: &'a str,
+    /// What went wrong, in English.
+    pub message: &'a str,
+}
+
+/// One command as a client sends it: the action, an optional id for retries, and
+/// optionally the caller's own user id as `actor`. `at` comes from the server's clock.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // a description of the wire form; `body::commands_of` reads it
+pub struct PostedCommand {
+    /// The client's id: the same id sent again gets the first answer back (`retried`).
+    id: Option<CommandId>,
+    /// If given, the caller's own user id; any other is refused with `actor_mismatch`.
+    actor: Option<Actor>,
+    #[serde(flatten)]
+    action: Action,
+}
+
+/// One command (answered with one outcome) or up to 1000 (answered with `results`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum CommandsBody {
+    One(PostedCommand),
+    Batch(Vec<PostedCommand>),
+}
+
+/// The answers to a batch, in the order sent, and where the log stands after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchOutcome<'a> {
+    pub results: Vec<super::api::Presented<'a>>,
+    pub seq: u64,
+}
+
+/// The answer to a command request: one outcome for one command, `results` for a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CommandsAnswer<'a> {
+    One(super::api::Presented<'a>),
+    Batch(BatchOutcome<'a>),
+}
+
+/// Who the request speaks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub tenant: String,
+    /// A user id of the tenant, or `system`.
+    pub actor: String,
+}
+
+/// A session opened: who it speaks for and when it ends (milliseconds since the epoch).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOpened {
+    pub tenant: String,
+    pub actor: String,
+    pub expires: u64,
+}
+
+/// The state as of event `seq`, for a dashboard that mirrors the tenant and then follows
+/// `/events?after=seq`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotAnswer<'a> {
+    pub seq: u64,
+    #[schema(value_type = agentstate_core::State)]
+    pub state: &'a serde_json::value::RawValue,
+}
+
+/// Whether this host can serve: its store answers, and how many tenants it has loaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `ok`, or why the store does not answer.
+    pub store: String,
+    pub tenants: usize,
+}
+
+#[derive(Debug)]
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("ast_…").build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::auth::SESSION_COOKIE,
+                "the HttpOnly cookie `POST /api/session` sets; writes also need a same-origin request",
+            ))),
+        );
+    }
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "agentstate",
+        description = "Contact-center agent states: commands decided by the rule module, views, the live feed.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&Security),
+    security(("token" = []), ("session" = [])),
+    tags(
+        (name = "commands", description = "Commands in, outcomes out"),
+        (name = "views", description = "What dashboards ask, answered by the rule module"),
+        (name = "session", description = "Signing a browser in and out"),
+        (name = "operations", description = "Health, metrics and this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served, built once from the router's own declarations.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, doc) = super::routes(0).split_for_parts();
+        doc.to_pretty_json().unwrap_or_default()
+    })
+}
+
+/// `GET /api/openapi.json`
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn openapi_json() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], document()).into_response()
+}
+
+/// A tenant's routes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TenantPath {
+    /// The tenant's name; a token or session of another tenant gets `unknown_tenant`.
+    pub tenant: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ChannelPath {
+    pub tenant: String,
+    /// A queue, chat or campaign.
+    pub channel: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct UserPath {
+    pub tenant: String,
+    pub user: String,
+}
