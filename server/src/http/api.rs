@@ -49,7 +49,7 @@ fn status_of(category: Category) -> StatusCode {
 #[derive(Deserialize)]
 struct Told<'a> {
     #[serde(borrow)]
-    events: Option<&'a RawValue>,
+    events: Option<Vec<&'a RawValue>>,
     rejection: Option<RejectionReport>,
 }
 
@@ -63,7 +63,7 @@ pub struct Presented<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     #[schema(value_type = Option<Vec<agentstate_core::Event>>)]
-    events: Option<&'a RawValue>,
+    events: Option<Vec<&'a RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     rejection: Option<PresentedRejection<'a>>,
@@ -81,9 +81,13 @@ pub struct PresentedRejection<'a> {
     message: &'a str,
 }
 
-/// Reads an outcome the module wrote (or the store kept). One that cannot be read is a
-/// defect: the client learns it failed, never a guess at what it said.
+/// What the module said: for a command accepted now, the events the runtime read from its
+/// outcome; else (a rejection, a retry) the outcome read here, once. One that cannot be
+/// read is a defect: the client learns it failed, never a guess at what it said.
 fn told(submitted: &Submitted) -> Result<Told<'_>, ApiError> {
+    if let Some(events) = &submitted.accepted {
+        return Ok(Told { events: Some(events.iter().map(|e| &**e).collect()), rejection: None });
+    }
     serde_json::from_str(&submitted.outcome).map_err(|e| {
         tracing::error!(error = %e, "the module's outcome is unreadable");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("an unreadable outcome: {e}"))
@@ -107,7 +111,7 @@ fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (Status
     });
     let presented = Presented {
         outcome: if code.is_some() { "rejected" } else { "accepted" },
-        events: told.events,
+        events: told.events.clone(),
         rejection,
         seq: submitted.seq,
         retried: submitted.retried,

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::store::{Seq, Store, StoreError, TokenGrant};
@@ -55,7 +56,7 @@ impl Incoming {
 }
 
 /// What a submitted command gave.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Submitted {
     /// The outcome, as the module gave it (JSON).
     pub outcome: String,
@@ -66,11 +67,19 @@ pub struct Submitted {
     /// The events this command stored, with their sequence numbers (none for a retry or
     /// a rejection): what live feeds are told without reading the store again.
     pub stored: Vec<(Seq, String)>,
+    /// Of a command accepted now (not a retry), its events as read from the outcome once:
+    /// what the client is answered with, without reading the outcome again.
+    pub accepted: Option<Vec<Box<RawValue>>>,
 }
 
 impl Submitted {
     fn pending() -> Submitted {
-        Submitted { outcome: String::new(), seq: 0, retried: false, stored: Vec::new() }
+        Submitted { outcome: String::new(), seq: 0, retried: false, stored: Vec::new(), accepted: None }
+    }
+
+    /// The stored outcome of an earlier command with the same id.
+    fn retried(outcome: String, seq: Seq) -> Submitted {
+        Submitted { outcome, seq, retried: true, ..Submitted::pending() }
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
 use crate::store::{Append, LockedLogs, Seq, Store, StoreError};
@@ -40,6 +41,8 @@ struct Decided<'a> {
     id: Option<String>,
     outcome: String,
     events: Vec<String>,
+    /// The events as the runtime read them, of an accepted command.
+    raw: Option<Vec<Box<RawValue>>>,
 }
 
 /// The work of one round under the store's lock (see `TenantService::round`).
@@ -104,18 +107,21 @@ impl<'c> Round<'_, 'c> {
                 }
                 if let Some(outcome) = self.stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
                     let (outcome, seq) = (outcome.clone(), served.seq);
-                    self.results[index] = Some(Ok(Submitted { outcome, seq, retried: true, stored: Vec::new() }));
+                    self.results[index] = Some(Ok(Submitted::retried(outcome, seq)));
                     continue;
                 }
             }
-            let stamped_text;
+            let (stamped_text, stamp);
             let bytes = match command {
                 Incoming::Object { text, .. } => {
-                    let at = Value::from(self.now.max(served.last_at));
-                    stamped_text = crate::http::body::with_first_key("at", &at, text);
+                    stamp = Some(self.now.max(served.last_at));
+                    stamped_text = crate::http::body::with_first_key("at", &Value::from(stamp), text);
                     stamped_text.as_bytes()
                 }
-                Incoming::Raw(bytes) => bytes.as_slice(),
+                Incoming::Raw(bytes) => {
+                    stamp = None;
+                    bytes.as_slice()
+                }
             };
             let decision = match served.wasm.handle_bytes(bytes, true) {
                 Ok(decision) => decision,
@@ -125,8 +131,10 @@ impl<'c> Round<'_, 'c> {
                 }
             };
             let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+            // Every event of a command is at the command's `at` (R8): the stamp, when the
+            // host gave it.
             if let Some(last) = events.last() {
-                served.last_at = served.last_at.max(at_of(last));
+                served.last_at = served.last_at.max(stamp.unwrap_or_else(|| at_of(last)));
             }
             // Only accepted commands and commands with an id leave a trace in the store.
             if !decision.accepted && id.is_none() {
@@ -137,7 +145,8 @@ impl<'c> Round<'_, 'c> {
             if let Some(id) = id {
                 in_flight.insert((tenant, id.as_str()), index);
             }
-            self.decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events });
+            let raw = decision.accepted.then_some(decision.events);
+            self.decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events, raw });
         }
         loop {
             let appending: Vec<usize> =
@@ -296,11 +305,11 @@ impl<S: Store> TenantService<S> {
         let started = std::time::Instant::now();
         let committed = self.store.locked(&touched, &mut |log| work.run(log, tenants));
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-        let Round { marks, decided, echoes, lost, stored, .. } = work;
+        let Round { marks, mut decided, echoes, lost, stored, .. } = work;
         match committed {
             Ok(()) => {
                 for (done, seq) in stored {
-                    self.finish(&decided[done], seq, results);
+                    self.finish(&mut decided[done], seq, results);
                 }
             }
             Err(e) => {
@@ -350,9 +359,7 @@ impl<S: Store> TenantService<S> {
                 continue;
             }
             results[echo] = Some(match &results[first] {
-                Some(Ok(first)) => {
-                    Ok(Submitted { outcome: first.outcome.clone(), seq: first.seq, retried: true, stored: Vec::new() })
-                }
+                Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
                 Some(Err(e)) => Err(copy_error(e)),
                 None => Err(ServiceError::UnknownTenant(String::new())),
             });
@@ -361,7 +368,7 @@ impl<S: Store> TenantService<S> {
     }
 
     /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
-    fn finish(&mut self, done: &Decided<'_>, seq: Seq, results: &mut [Option<Result<Submitted, ServiceError>>]) {
+    fn finish(&mut self, done: &mut Decided<'_>, seq: Seq, results: &mut [Option<Result<Submitted, ServiceError>>]) {
         let count = done.events.len() as u64;
         if let Some(served) = self.tenants.get_mut(done.tenant) {
             served.seq = seq;
@@ -372,7 +379,9 @@ impl<S: Store> TenantService<S> {
             tracing::warn!(tenant = done.tenant, error = %e, "storing a snapshot failed");
         }
         let stored = (seq + 1 - count..=seq).zip(done.events.iter().cloned()).collect();
-        results[done.index] = Some(Ok(Submitted { outcome: done.outcome.clone(), seq, retried: false, stored }));
+        let accepted = done.raw.take();
+        results[done.index] =
+            Some(Ok(Submitted { outcome: done.outcome.clone(), seq, retried: false, stored, accepted }));
     }
 
     /// Undoes this round's decisions on `tenant`'s instance; one that cannot be rolled back
