@@ -176,11 +176,15 @@ pub fn http_body(data: &[u8]) {
             for command in commands {
                 match command {
                     Incoming::Object { text, id } => {
-                        let fields: serde_json::Map<String, serde_json::Value> =
+                        // Values as their text: a number out of any float's range is still
+                        // JSON, for the module to judge.
+                        let fields: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
                             serde_json::from_str(&text).expect("an object");
-                        assert_eq!(fields.get("actor").and_then(|a| a.as_str()), Some("sam"), "{text}");
+                        let string =
+                            |key: &str| fields.get(key).and_then(|v| serde_json::from_str::<String>(v.get()).ok());
+                        assert_eq!(string("actor").as_deref(), Some("sam"), "{text}");
                         assert!(!fields.contains_key("at"), "a client's `at` went through");
-                        assert_eq!(id.as_deref(), fields.get("id").and_then(|i| i.as_str()));
+                        assert_eq!(id, string("id"));
                     }
                     Incoming::Raw(bytes) => {
                         let mut plugin = native_plugin();

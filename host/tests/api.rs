@@ -7,7 +7,7 @@ use std::process::Command;
 mod common;
 
 use agentstate_testkit::run;
-use common::{Data, Server, get, post, start};
+use common::{Server, get, post, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ async fn seq(client: &reqwest::Client, server: &Server, tenant: &str, token: &st
 
 #[tokio::test]
 async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
-    let data = Data::new();
+    let data = common::data();
     let (ana, acme_sam, globex_sam) =
         (data.token("acme", "ana"), data.token("acme", "sam"), data.token("globex", "sam"));
     let server = start(&data, &[]);
@@ -73,7 +73,7 @@ async fn a_token_acts_only_as_its_user_and_reads_only_its_tenant() {
 
 #[tokio::test]
 async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_event() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -105,7 +105,7 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let server = start(&data, &["--max-body", "4096", "--rate-limit", "1000"]);
     let client = reqwest::Client::new();
@@ -180,7 +180,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
 #[tokio::test]
 async fn each_token_has_a_request_budget() {
-    let data = Data::new();
+    let data = common::data();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
     let server = start(&data, &["--rate-limit", "5"]);
     let client = reqwest::Client::new();
@@ -230,7 +230,7 @@ async fn each_token_has_a_request_budget() {
 
 #[tokio::test]
 async fn a_revoked_token_is_refused_while_the_server_runs() {
-    let data = Data::new();
+    let data = common::data();
     let (ana, ana_phone, sam) = (data.token("acme", "ana"), data.token("acme", "ana"), data.token("acme", "sam"));
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -298,7 +298,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
 
 #[tokio::test]
 async fn the_views_answer_what_the_rules_say() {
-    let data = Data::new();
+    let data = common::data();
     let (sam, ana) = (data.token("acme", "sam"), data.token("acme", "ana"));
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -370,7 +370,7 @@ fn now_ms() -> u64 {
 
 #[tokio::test]
 async fn the_live_feed_resumes_after_a_sequence_number() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -415,7 +415,7 @@ async fn the_live_feed_resumes_after_a_sequence_number() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_gracefully_with_everything_acknowledged_stored() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let mut server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -469,7 +469,7 @@ async fn feed(client: &reqwest::Client, server: &Server, token: &str, after: u64
 
 #[tokio::test]
 async fn a_server_killed_mid_stream_keeps_every_acknowledged_event() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let mut server = start(&data, &["--rate-limit", "100000"]);
     let client = reqwest::Client::new();
@@ -552,7 +552,7 @@ async fn with_cookie(request: reqwest::RequestBuilder, cookie: &str, origin: Opt
 
 #[tokio::test]
 async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_cross_site_writes() {
-    let data = Data::new();
+    let data = common::data();
     let ana = data.token("acme", "ana");
     let printed = run(data
         .agentstate()
@@ -630,7 +630,7 @@ async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_
 
 #[tokio::test]
 async fn time_in_state_is_the_same_from_the_api_and_the_cli() {
-    let data = Data::new();
+    let data = common::data();
     let sam = data.token("acme", "sam");
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -673,7 +673,7 @@ async fn time_in_state_is_the_same_from_the_api_and_the_cli() {
 
 #[tokio::test]
 async fn the_activity_report_of_a_generated_day_equals_the_core_view_of_its_log() {
-    let data = Data::new();
+    let data = common::data();
     let (sam, system) = (data.token("acme", "sam"), data.token("acme", "system"));
     let server = start(&data, &[]);
     let client = reqwest::Client::new();

@@ -2,6 +2,8 @@
 //! `initdb` into a temporary folder (as the `postgres` user when run as root, since
 //! initdb refuses root), a free port on loopback, stopped and deleted when dropped.
 
+pub mod api;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -148,7 +148,7 @@ pub fn document() -> &'static str {
 
 /// `GET /api/openapi.json`
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
-    responses((status = 200, description = "This document", content_type = "application/json")))]
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = serde_json::Value)))]
 pub async fn openapi_json() -> Response {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], document()).into_response()
 }
