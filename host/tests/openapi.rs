@@ -160,7 +160,21 @@ async fn every_route_is_in_the_document_and_answers_as_it_says() {
     assert_eq!(exercised.len(), documented);
     assert!(exercised.contains("post /api/tenants/{tenant}/commands"), "{exercised:?}");
 
-    // The single-command form and a rejection fit the document too.
+    // The single-command form, a rejection and the API's own refusals fit the document too.
+    for (command, status, code) in [
+        (json!({"type": "pause", "user": "ben", "at": 5}), StatusCode::BAD_REQUEST, "at_not_allowed"),
+        (json!({"type": "pause", "user": "ben", "actor": "sam"}), StatusCode::FORBIDDEN, "actor_mismatch"),
+        (json!({"type": "pause", "user": "sam", "reason": "lunch"}), StatusCode::FORBIDDEN, "not_authorized"),
+        (json!({"type": "pause"}), StatusCode::BAD_REQUEST, "invalid_command"),
+    ] {
+        let (answered, body) = post(&client, &server, "acme", &ana, command).await;
+        assert_eq!(answered, status, "{body}");
+        let code_of =
+            |body: &Value| body["rejection"]["code"].as_str().or(body["error"]["code"].as_str()).map(str::to_owned);
+        assert_eq!(code_of(&body).as_deref(), Some(code), "{body}");
+        let schema = response_schema(&doc, "/api/tenants/{tenant}/commands", "post", status, "application/json");
+        validator.check(&schema.expect("a schema"), &body, code);
+    }
     let (status, body) =
         post(&client, &server, "acme", &ana, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");

@@ -16,7 +16,8 @@ use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
 use super::openapi::{
-    BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, Me, SnapshotAnswer, TenantPath, UserPath,
+    BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, Me, RejectedOrRefused, SnapshotAnswer,
+    TenantPath, UserPath,
 };
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
@@ -128,9 +129,9 @@ fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (Status
     request_body = CommandsBody,
     responses(
         (status = 200, description = "Accepted (one command), or the outcomes of a batch", body = CommandsAnswer),
-        (status = 400, description = "Rejected as input, or a body the API refuses (`at_not_allowed`)", body = Presented),
+        (status = 400, description = "Rejected as input, or a body the API refuses (`at_not_allowed`)", body = RejectedOrRefused),
         (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 403, description = "Rejected for authority, or `actor_mismatch`", body = Presented),
+        (status = 403, description = "Rejected for authority, or `actor_mismatch`", body = RejectedOrRefused),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
         (status = 409, description = "Rejected by the state or the tenant's policy", body = Presented),
         (status = 413, description = "More than 1000 commands, or too large a body", body = ErrorBody),

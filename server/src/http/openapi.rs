@@ -64,6 +64,16 @@ pub enum CommandsAnswer<'a> {
     Batch(BatchOutcome<'a>),
 }
 
+/// A 400 or 403 answer to a command request: the rule module's rejection, or the API's own
+/// refusal of the request (`at_not_allowed`, `actor_mismatch`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the two shapes those statuses carry; each is written as itself
+pub enum RejectedOrRefused<'a> {
+    Rejected(super::api::Presented<'a>),
+    Refused(ErrorBody<'a>),
+}
+
 /// Who the request speaks for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
