@@ -6,6 +6,7 @@
 use axum::http::StatusCode;
 use serde::Deserialize;
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde::de::{IgnoredAny, MapAccess};
 use serde_json::Value;
@@ -103,7 +104,8 @@ impl<'de> Deserialize<'de> for Scanned {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scanned, A::Error> {
                 let (mut actor, mut at, mut id) = (None, false, None);
-                let mut keys: Vec<Cow<'de, str>> = Vec::new();
+                // A set, not a list: a body of many keys must not cost their square.
+                let mut keys: BTreeSet<Cow<'de, str>> = BTreeSet::new();
                 let mut repeated = false;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
@@ -117,8 +119,7 @@ impl<'de> Deserialize<'de> for Scanned {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
-                    repeated |= keys.contains(&key);
-                    keys.push(key);
+                    repeated |= !keys.insert(key);
                 }
                 Ok(if repeated { Scanned::Other } else { Scanned::Object { actor, at, id } })
             }

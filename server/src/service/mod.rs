@@ -51,7 +51,7 @@ impl Incoming {
     /// A command the host itself composed (the demo's routing simulator).
     pub fn composed(fields: &Map<String, Value>) -> Incoming {
         let id = fields.get("id").and_then(Value::as_str).map(str::to_owned);
-        Incoming::Object { text: Value::Object(fields.clone()).to_string(), id }
+        Incoming::Object { text: serde_json::to_string(fields).unwrap_or_default(), id }
     }
 }
 
