@@ -65,7 +65,7 @@ function assignments(): HTMLElement {
     h(
       "div",
       { class: "pick-columns" },
-      h("fieldset", {}, h("legend", {}, say("users")), matches.map((m) => h("label", { class: "pick" }, h("input", { type: "checkbox", "data-admin-user": m.user, checked: form.users.has(m.user), onchange: toggle(form.users, m.user) }), ` ${m.name} `, h("span", { class: "muted" }, m.roles.join(", "))))),
+      h("fieldset", {}, h("legend", {}, say("users")), matches.map((m) => h("label", { class: "pick" }, h("input", { type: "checkbox", "data-admin-user": m.user, checked: form.users.has(m.user), onchange: toggle(form.users, m.user) }), ` ${m.name} `, h("span", { class: "muted" }, m.roles.map((r) => say(`role_${r}`)).join(", "))))),
       h("fieldset", {}, h("legend", {}, say("channels")), channels.map((c) => h("label", { class: "pick" }, h("input", { type: "checkbox", "data-admin-channel": c, checked: form.channels.has(c), onchange: toggle(form.channels, c) }), ` ${config.channels[c]?.name ?? c}`))),
     ),
     h(
@@ -93,7 +93,7 @@ function roles(user: string): HTMLElement {
     "div",
     { class: "row", id: "admin-roles" },
     h("span", {}, `${say("roles")}: `),
-    ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", "data-admin-role": r, checked: current.has(r) }), ` ${r} `)),
+    ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", "data-admin-role": r, checked: current.has(r) }), ` ${say(`role_${r}`)} `)),
     button(say("setRoles"), verdictOf({ type: "set_roles", user, roles: [...current] }), () => [{ type: "set_roles", user, roles: chosen() }], "set_roles"),
   );
 }
@@ -114,7 +114,7 @@ function creation(): HTMLElement {
       { class: "row" },
       text(newUser.id, (v) => (newUser.id = v), "new-user-id", say("userId")),
       text(newUser.name, (v) => (newUser.name = v), "new-user-name", say("name")),
-      ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", checked: newUser.roles.has(r), onchange: (e: globalThis.Event) => { (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r); redraw(); } }), ` ${r} `)),
+      ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", checked: newUser.roles.has(r), onchange: (e: globalThis.Event) => { (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r); redraw(); } }), ` ${say(`role_${r}`)} `)),
       button(say("createUser"), filled(user, newUser.id !== "" && newUser.name !== ""), () => [user], "create_user"),
     ),
     h(
@@ -122,7 +122,7 @@ function creation(): HTMLElement {
       { class: "row" },
       text(newChannel.id, (v) => (newChannel.id = v), "new-channel-id", say("channelId")),
       text(newChannel.name, (v) => (newChannel.name = v), "new-channel-name", say("name")),
-      field(say("kind"), h("select", { onchange: (e: globalThis.Event) => { newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind; redraw(); } }, ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, k)))),
+      field(say("kind"), h("select", { onchange: (e: globalThis.Event) => { newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind; redraw(); } }, ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, say(k))))),
       field(say("wrapUpSecs"), h("input", { type: "number", id: "new-channel-wrap", min: 0, value: newChannel.wrapUp, oninput: (e: globalThis.Event) => { newChannel.wrapUp = Number((e.target as HTMLInputElement).value); redraw(); } })),
       button(say("createChannel"), filled(channel, newChannel.id !== "" && newChannel.name !== ""), () => [channel], "create_channel"),
     ),
@@ -196,10 +196,4 @@ function planAndSettings(): HTMLElement {
 
 export function adminScreen(): HTMLElement {
   return h("div", { id: "admin-screen-content" }, h("h2", { class: "screen-title" }, say("configuration")), assignments(), pauseReasons(), creation(), planAndSettings());
-}
-
-/** Whether the acting user may configure the tenant at all (the module's verdict on a harmless change). */
-export function mayConfigure(): boolean {
-  const config = ctx.mirror.config();
-  return verdictOf({ type: "set_pause_reasons", reasons: config.pause_reasons }).allowed;
 }

@@ -1,11 +1,13 @@
 // The agent's own dashboard: their assigned channels with their state on each, "log in to
 // queues" for several at once, channels they may join, ready / pause / log out per channel
 // and everywhere, their call or chat (and a supervisor they hear), their wrap-up with
-// "End wrap-up", and their devices. Every control is enabled by the module's verdict for
+// "End wrap-up", their devices, and their channels' counts per state (colleagues only as
+// numbers: channel-counts.ts). Every control is enabled by the module's verdict for
 // the agent acting on themselves, the reason as its tooltip.
 
 import type { Action, AgentNow, MyChannel, Rejection, Verdict } from "agentstate";
 import { Tenant } from "agentstate";
+import { countsPanel } from "./channel-counts.js";
 import { actAll, ctx, reason, say, ui, verdictOf } from "./context.js";
 import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
@@ -184,6 +186,7 @@ export function agentScreen(): HTMLElement {
         button(say("signInAssigned"), verdictOf({ type: "sign_in_assigned", user: me }), [{ type: "sign_in_assigned", user: me }], "sign_in_assigned"),
       ),
     ),
+    countsPanel(),
     joinable(me, new Set(dashboard.channels.map((c) => c.channel)), at),
     h(
       "section",

@@ -4,7 +4,7 @@
 // bearer token instead. The feed is read with fetch and resumes from the last sequence
 // number it saw.
 
-import type { Action, ActivityReport, Event, State } from "agentstate";
+import type { Action, ActivityReport, AgentState, ChannelKind, Event, State } from "agentstate";
 import type { components } from "./generated/http.js";
 
 // The HTTP types are generated from the server's OpenAPI document (`docs/openapi.json`,
@@ -23,6 +23,17 @@ export type Posted = Partial<Schemas["Presented"]> & Partial<Schemas["ErrorBody"
 
 /** Who the dashboard is: the session's (or the demo token's) tenant and actor. */
 export type Me = Schemas["Me"];
+
+/**
+ * One of the agent's channels as they may see it: its counts per state, no names
+ * (`GET …/channel-counts`; written here until the route is in the OpenAPI document).
+ */
+export interface ChannelCounts {
+  channel: string;
+  name: string;
+  kind: ChannelKind;
+  counts: Partial<Record<AgentState, number>>;
+}
 
 /** The session cookie, or a bearer token (the demo's "act as" only). */
 export type Auth = { kind: "session" } | { kind: "bearer"; token: string };
@@ -85,6 +96,11 @@ export class Api {
     return this.read("/snapshot", "snapshot");
   }
 
+  /** The caller's assigned channels with their counts per state. */
+  channelCounts(): Promise<ChannelCounts[]> {
+    return this.read("/channel-counts", "channel counts");
+  }
+
   history(user: string): Promise<Event[]> {
     return this.read(`/users/${encodeURIComponent(user)}/history`, "history");
   }
@@ -99,7 +115,10 @@ export class Api {
     return response.blob();
   }
 
-  /** Follows the log after `after`; returns a function that stops following. */
+  /**
+   * Follows the log after `after`; returns a function that stops following. Events that
+   * share a sequence number (an `events` message) come in the same batch.
+   */
   follow(after: number, onEvents: (events: [number, Event][]) => void, onLive: (live: boolean) => void): () => void {
     let stopped = false;
     let cursor = after;
@@ -123,15 +142,19 @@ export class Api {
               const block = buffer.slice(0, end);
               buffer = buffer.slice(end + 2);
               let id: number | undefined;
-              let data = "";
+              let kind = "message";
+              const data: string[] = [];
               for (const line of block.split("\n")) {
                 if (line.startsWith("id:")) id = Number(line.slice(3).trim());
-                else if (line.startsWith("data:")) data += line.slice(5).trimStart();
+                else if (line.startsWith("event:")) kind = line.slice(6).trim();
+                else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
               }
-              if (id !== undefined && data) {
-                cursor = id;
-                batch.push([id, JSON.parse(data) as Event]);
-              }
+              if (id === undefined || !data.length) continue;
+              cursor = id;
+              // `event`: one event. `events`: several under one sequence number, folded
+              // together (what the caller may see of one change). Any other kind is not ours.
+              if (kind === "events") for (const event of JSON.parse(data.join("\n")) as Event[]) batch.push([id, event]);
+              else if (kind === "event" || kind === "message") batch.push([id, JSON.parse(data.join("\n")) as Event]);
             }
             if (batch.length) onEvents(batch);
           }

@@ -2,23 +2,50 @@
 // user's choices (language, tab, filters, open menu), and how to send a command and say
 // how it went.
 
-import { Tenant, type Action, type AgentState, type ChannelKind, type Event, type Rejection, type Verdict, type Vocabulary } from "agentstate";
-import type { Api } from "./api.js";
+import { Tenant, type Action, type AgentState, type ChannelKind, type Event, type Rejection, type Role, type Verdict, type Vocabulary } from "agentstate";
+import type { Api, ChannelCounts } from "./api.js";
 import { byId, h } from "./dom.js";
 import { t, type Lang, type Word } from "./i18n.js";
 import type { Mirror } from "./mirror.js";
 import { sentences, type Names } from "./sentences.js";
 
 export type SortBy = "name" | "state" | "duration";
-export type Screen = "supervisor" | "agent" | "admin";
+/** The screens: the agent's own, the supervisor's, the admin's configuration, and the page of a user without a contact-center role. */
+export type Screen = "supervisor" | "agent" | "admin" | "no-role";
 
-export const ui = {
-  lang: (localStorage.getItem("lang") === "de" ? "de" : "en") as Lang,
-  tab: "queue" as ChannelKind,
+/** The agent's channels as counts per state, as last fetched from the server. */
+export interface CountsState {
+  channels: ChannelCounts[] | null;
+  /** The last fetch failed (the channels keep their last counts). */
+  failed: boolean;
+  /** A fetch is under way; `again`: asked for once more meanwhile. */
+  fetching: boolean;
+  again: boolean;
+}
+
+/** Everything the screen shows that is not the tenant: the user's choices and what was fetched for them. */
+export interface UiState {
+  lang: Lang;
+  tab: ChannelKind;
+  actor: string;
+  screen: Screen;
+  openMenu: string | null;
+  filter: { text: string; state: AgentState | ""; sort: SortBy };
+  counts: CountsState;
+}
+
+export function noCounts(): CountsState {
+  return { channels: null, failed: false, fetching: false, again: false };
+}
+
+export const ui: UiState = {
+  lang: localStorage.getItem("lang") === "de" ? "de" : "en",
+  tab: "queue",
   actor: "",
-  screen: "supervisor" as Screen,
-  openMenu: null as string | null,
-  filter: { text: "", state: "" as AgentState | "", sort: "name" as SortBy },
+  screen: "supervisor",
+  openMenu: null,
+  filter: { text: "", state: "", sort: "name" },
+  counts: noCounts(),
 };
 
 export const ctx = {} as {
@@ -100,6 +127,32 @@ export function actionButton(label: string, verdict: Verdict | undefined, action
     },
     label,
   );
+}
+
+/** A user's contact-center roles, as the mirrored tenant says (none for a user it does not hold). */
+export function rolesOf(user: string): Role[] {
+  return ctx.mirror.config().users[user]?.roles ?? [];
+}
+
+/**
+ * The screens a user's roles give, where they land first: an agent's own dashboard (also
+ * offered to supervisors and admins, to be told why there is none when they are no
+ * agent), the supervisor's for supervisors and admins, the configuration for admins, and
+ * for a user without a contact-center role only the page that says so.
+ */
+export function screensOf(roles: readonly Role[]): Screen[] {
+  const supervises = roles.includes("supervisor") || roles.includes("admin");
+  if (!supervises && !roles.includes("agent")) return ["no-role"];
+  const screens: Screen[] = ["agent"];
+  if (supervises) screens.push("supervisor");
+  if (roles.includes("admin")) screens.push("admin");
+  return screens;
+}
+
+/** Where a user with these roles lands: the supervisor's screen when they supervise, else their first. */
+export function landing(roles: readonly Role[]): Screen {
+  const screens = screensOf(roles);
+  return screens.includes("supervisor") ? "supervisor" : (screens[0] ?? "no-role");
 }
 
 /** The name of a user of the tenant. */

@@ -37,7 +37,7 @@ export function renderLogAgentResults(): void {
         { "data-match": m.user },
         h("button", { class: "expand", "aria-expanded": open ? "true" : "false", "aria-label": `${say("devices")}: ${m.name}`, onclick: () => { open ? expanded.delete(m.user) : expanded.add(m.user); renderLogAgentResults(); } }, open ? "▾" : "▸"),
         h("strong", {}, m.name),
-        h("span", { class: "muted" }, ` ${m.roles.length ? m.roles.join(", ") : say("noRoles")}`),
+        h("span", { class: "muted" }, ` ${m.roles.length ? m.roles.map((r) => say(`role_${r}`)).join(", ") : say("noRoles")}`),
         actionButton(`${say("signInTo")} ${channelName}`, verdict, { type: "sign_in", user: m.user, channel }, "sign_in"),
         open
           ? h(
@@ -87,7 +87,7 @@ export function renderLogAgent(): void {
               renderLogAgentResults();
             },
           }),
-          ` ${role} `,
+          ` ${say(`role_${role}`)} `,
         ),
       ),
     ),

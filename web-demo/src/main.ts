@@ -1,22 +1,25 @@
 // The dashboard's start and its frame: who is signed in (a session, or the demo's "act
-// as"; without either, the sign-in page), the mirrored tenant and its live feed, the
-// screens (the agent's own, the supervisor's, the admin's configuration), tabs, toolbar,
-// side panels and language, and when what is redrawn. The screens and panels are files
-// of their own.
+// as"; without either, the sign-in page), the mirrored tenant (as much of it as this user
+// may see) and its live feed, the screens their roles give (the agent's own, the
+// supervisor's, the admin's configuration, or the page of a user without a role), tabs,
+// toolbar, side panels and language, and when what is redrawn. The screens and panels are
+// files of their own.
 
 import init, { Tenant, type ChannelKind, type Event } from "agentstate";
 import { Api } from "./api.js";
 import { closeMenu } from "./actions-menu.js";
-import { adminScreen, mayConfigure } from "./admin.js";
+import { adminScreen } from "./admin.js";
 import { agentScreen } from "./agent.js";
-import { ctx, say, ui, verdictOf, type Screen, type SortBy } from "./context.js";
+import { COUNTS_EVERY_MS, refreshCounts } from "./channel-counts.js";
+import { ctx, landing, noCounts, rolesOf, say, screensOf, toast, ui, type Screen, type SortBy } from "./context.js";
 import { byId, h, replaceKeepingFocus } from "./dom.js";
 import { historyPanel, historyTouched } from "./history.js";
 import type { Word } from "./i18n.js";
 import { lingeringPanel } from "./lingering.js";
 import { logAgentOpen, renderLogAgent, renderLogAgentResults } from "./log-agent.js";
-import { Mirror } from "./mirror.js";
-import { drawChannels, shownOn, tick } from "./roster.js";
+import { Mirror, SIGHT } from "./mirror.js";
+import { noRoleScreen } from "./no-role.js";
+import { drawChannels, forgetCards, shownOn, tick } from "./roster.js";
 import { settingsPanel } from "./settings.js";
 import { timelinePanel } from "./timeline.js";
 
@@ -81,23 +84,47 @@ function draw(cards: Set<string> | undefined): void {
   document.documentElement.lang = ui.lang;
   if (ui.screen === "agent") replaceKeepingFocus(byId("agent-screen"), agentScreen());
   else if (ui.screen === "admin") replaceKeepingFocus(byId("admin-screen"), adminScreen());
+  else if (ui.screen === "no-role") replaceKeepingFocus(byId("no-role-screen"), noRoleScreen());
   else drawChannels(byId("channels"), cards, (channel) => render([channel]));
-  byId("side").replaceChildren(...[settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()].filter((p): p is HTMLElement => p !== null));
+  const panels = ui.screen === "supervisor" ? [settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()] : [];
+  byId("side").replaceChildren(...panels.filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
   // Drawing waits for the next frame; tests and embedders read here which actor is shown.
   document.body.dataset.actor = ui.actor;
 }
 
-/** The screens this user may switch between: the agent's own for users with the agent role (and for anyone who asks, to be told why not), the supervisor's, the configuration for admins. */
+const SCREEN_WORDS: Record<Screen, Word> = { agent: "myDashboard", supervisor: "supervisorScreen", admin: "configuration", "no-role": "noRoleTitle" };
+
+/**
+ * The screens this user's roles give (`screensOf`), to switch between; none for a user
+ * without a role. Only the screen shown holds anything of the tenant: the others are
+ * emptied, so that after "act as" nothing of another user's view stays in the page.
+ */
 function screens(): void {
-  const choices: [Screen, Word][] = [["agent", "myDashboard"], ["supervisor", "supervisorScreen"]];
-  if (mayConfigure()) choices.push(["admin", "configuration"]);
+  const choices = screensOf(rolesOf(ui.actor));
+  if (!choices.includes(ui.screen)) ui.screen = landing(rolesOf(ui.actor));
   byId("screens").replaceChildren(
-    ...choices.map(([screen, word]) =>
-      h("button", { class: ui.screen === screen ? "tab active" : "tab", "data-screen": screen, "aria-pressed": ui.screen === screen ? "true" : "false", onclick: () => { ui.screen = screen; ui.openMenu = null; drawAll(); } }, say(word)),
+    ...(choices.length > 1 ? choices : []).map((screen) =>
+      h(
+        "button",
+        {
+          class: ui.screen === screen ? "tab active" : "tab",
+          "data-screen": screen,
+          "aria-pressed": ui.screen === screen ? "true" : "false",
+          onclick: () => {
+            ui.screen = screen;
+            ui.openMenu = null;
+            drawAll();
+            refreshCounts();
+          },
+        },
+        say(SCREEN_WORDS[screen]),
+      ),
     ),
   );
-  for (const screen of ["supervisor", "agent", "admin"] as const) byId(`${screen}-screen`).hidden = ui.screen !== screen;
+  for (const screen of ["supervisor", "agent", "admin", "no-role"] as const) byId(`${screen}-screen`).hidden = ui.screen !== screen;
+  for (const hidden of ["agent", "admin", "no-role"] as const) if (ui.screen !== hidden) byId(`${hidden}-screen`).replaceChildren();
+  if (ui.screen !== "supervisor") byId("channels").replaceChildren();
   byId("tabs").hidden = ui.screen !== "supervisor";
   byId("side").hidden = ui.screen !== "supervisor";
 }
@@ -105,7 +132,8 @@ function screens(): void {
 /** Everything that is not a card or panel: title, screens, tabs, the toolbar. */
 function chrome(): void {
   screens();
-  byId("title").textContent = `agentstate — ${say(ui.screen === "agent" ? "myDashboard" : ui.screen === "admin" ? "configuration" : "title")}`;
+  byId("title").textContent = `agentstate — ${say(ui.screen === "supervisor" ? "title" : SCREEN_WORDS[ui.screen])}`;
+  document.title = byId("title").textContent;
   const words: Record<ChannelKind, Word> = { queue: "queues", chat: "chats", campaign: "campaigns" };
   byId("tabs").replaceChildren(
     ...ctx.vocabulary.channel_kinds.map((kind) =>
@@ -191,7 +219,8 @@ function signedIn(me: { tenant: string; actor: string }): void {
   };
 }
 
-function demo(tokens: DemoToken[]): void {
+/** The demo's "act as": another user is another view of the tenant, opened anew. */
+function demo(tokens: DemoToken[], actAs: (actor: string, token: string) => void): void {
   who = () => {
     const select = h(
       "select",
@@ -200,26 +229,60 @@ function demo(tokens: DemoToken[]): void {
     );
     select.onchange = () => {
       const chosen = tokens.find((tk) => tk.actor === select.value);
-      if (!chosen) return;
-      ui.actor = chosen.actor;
-      ui.openMenu = null;
-      ctx.api.useToken(chosen.token);
-      drawAll();
+      if (chosen && chosen.actor !== ui.actor) actAs(chosen.actor, chosen.token);
     };
     byId("who").replaceChildren(h("label", {}, h("span", { id: "act-as-label" }, say("actAs")), " ", select), h("a", { href: "/signin", class: "signin-link" }, say("signInTitle")));
   };
 }
 
 /**
- * Where a user lands: their own dashboard when they have one and may not act on others
- * (an agent), else the supervisor's screen. Both answers come from the module's verdicts.
+ * Whether events change more than some cards: a person or channel came into or went out
+ * of sight (the projected feed's sight events), or the user's own roles changed (and with
+ * them their screens and what they may see).
  */
-function firstScreen(): Screen {
-  const self = verdictOf({ type: "sign_in_assigned", user: ui.actor });
-  const hasOwn = self.allowed || self.rejection?.code !== "no_agent_dashboard";
-  const others = Object.keys(ctx.mirror.config().users).find((u) => u !== ui.actor);
-  const supervises = others !== undefined && verdictOf({ type: "sign_out_all", user: others }).rejection?.code !== "not_authorized";
-  return hasOwn && !supervises ? "agent" : "supervisor";
+function reshapes(events: Event[]): boolean {
+  return events.some((e) => SIGHT.has(e.type) || (e.type === "roles_set" && e.user === ui.actor));
+}
+
+function onFeed(batch: [number, Event][]): void {
+  const events = ctx.mirror.apply(batch);
+  if (!events.length) return;
+  if (reshapes(events)) {
+    drawAll();
+    who();
+  } else {
+    renderFromFeed(touched(events));
+  }
+  historyTouched(events);
+  refreshCounts();
+}
+
+function onLive(live: boolean): void {
+  const status = byId("live");
+  status.textContent = live ? say("live") : say("offline");
+  status.className = live ? "live on" : "live off";
+}
+
+/**
+ * Opens the tenant as `actor` may see it (their snapshot, then their feed) on the screen
+ * their roles give; returns what stops the feed.
+ */
+async function open(actor: string): Promise<() => void> {
+  const mirror = await Mirror.load(ctx.api);
+  const old = ctx.mirror as Mirror | undefined;
+  ctx.mirror = mirror;
+  old?.free();
+  ui.actor = actor;
+  ui.openMenu = null;
+  ui.counts = noCounts();
+  ui.screen = landing(rolesOf(actor));
+  forgetCards();
+  const stop = ctx.api.follow(mirror.seq, onFeed, onLive);
+  who();
+  chrome();
+  draw(undefined);
+  refreshCounts();
+  return stop;
 }
 
 async function main(): Promise<void> {
@@ -228,8 +291,10 @@ async function main(): Promise<void> {
   ctx.render = render;
   const lang = () => ui.lang;
   const me = await Api.session();
+  let actor: string;
+  let stop = (): void => {};
   if (me) {
-    ui.actor = me.actor;
+    actor = me.actor;
     ctx.api = new Api(me.tenant, { kind: "session" }, lang);
     signedIn(me);
   } else {
@@ -242,30 +307,19 @@ async function main(): Promise<void> {
     const tokens = published.tokens.filter((tk) => tk.actor !== "system");
     const start = tokens.find((tk) => tk.actor === "sam") ?? tokens[0];
     if (!start) throw new Error("the demo has no users");
-    ui.actor = start.actor;
+    actor = start.actor;
     ctx.api = new Api(published.tenant, { kind: "bearer", token: start.token }, lang);
-    demo(tokens);
+    demo(tokens, (chosen, token) => {
+      stop();
+      ctx.api.useToken(token);
+      open(chosen).then(
+        (stopping) => (stop = stopping),
+        (error: unknown) => toast(String(error), "error"),
+      );
+    });
   }
-  ctx.mirror = await Mirror.load(ctx.api);
-  ui.screen = firstScreen();
   languagePicker();
-  who();
-  ctx.api.follow(
-    ctx.mirror.seq,
-    (batch) => {
-      const events = ctx.mirror.apply(batch);
-      if (!events.length) return;
-      renderFromFeed(touched(events));
-      historyTouched(events);
-    },
-    (live) => {
-      const status = byId("live");
-      status.textContent = live ? say("live") : say("offline");
-      status.className = live ? "live on" : "live off";
-    },
-  );
-  chrome();
-  draw(undefined);
+  stop = await open(actor);
   performance.mark("first-roster");
   document.body.dataset.ready = "true";
   document.addEventListener("keydown", (e) => {
@@ -275,6 +329,8 @@ async function main(): Promise<void> {
   window.setInterval(() => {
     if (tick(byId(ui.screen === "agent" ? "agent-screen" : "channels"))) render();
   }, 1000);
+  // Colleagues' changes reach an agent as counts, not through their feed.
+  window.setInterval(refreshCounts, COUNTS_EVERY_MS);
 }
 
 main().catch((error: unknown) => {

@@ -6,15 +6,26 @@ import { Tenant, type Event, type State } from "agentstate";
 import type { Api } from "./api.js";
 
 /**
+ * What a projected feed sends when a person or channel comes into sight, changes as a
+ * whole, or goes out of it: anything shown may have changed.
+ */
+export const SIGHT: ReadonlySet<string> = new Set(["user_seen", "user_unseen", "channel_seen", "channel_unseen"]);
+
+/**
  * The module's Tenant journals every event it folds (for its own `history`); the dashboard
  * asks the server for history, so after this many events the mirror starts over from its
  * own state and a dashboard left open all day does not grow with the log.
  */
 const REBASE_EVERY = 5_000;
 
-/** Events that change the configuration: users, channels, assignments, settings. */
-const CONFIGURING = new Set<Event["type"]>([
+/**
+ * Events that change the configuration: users, channels, assignments, settings — and, in
+ * a feed projected for its caller, a person or channel coming into or going out of sight.
+ * (Strings, not `Event["type"]`: the sight events exist only in projected feeds.)
+ */
+const CONFIGURING: ReadonlySet<string> = new Set([
   "plan_set", "setting_changed", "pause_reasons_set", "user_created", "roles_set", "channel_created", "assigned", "unassigned",
+  ...SIGHT,
 ]);
 
 export class Mirror {
@@ -47,7 +58,7 @@ export class Mirror {
     if (!fresh.length || !last) return [];
     this.current.applyEvents(fresh);
     this.seq = last[0];
-    for (const event of fresh) this.clock = Math.max(this.clock, event.at);
+    for (const event of fresh) if (typeof event.at === "number") this.clock = Math.max(this.clock, event.at);
     if (fresh.some((event) => CONFIGURING.has(event.type))) this.configured = this.current.snapshot();
     this.sinceBase += fresh.length;
     if (this.sinceBase >= REBASE_EVERY) {
@@ -57,6 +68,11 @@ export class Mirror {
       this.sinceBase = 0;
     }
     return fresh;
+  }
+
+  /** Frees the module's memory; the mirror is not used again. */
+  free(): void {
+    this.current.free();
   }
 
   /** Now, never behind the last event (the rules refuse time going backwards). */

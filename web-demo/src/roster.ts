@@ -253,6 +253,15 @@ function cardElement(channel: string): Card {
   return card;
 }
 
+/** Forgets every card drawn: the next draw starts afresh (another user's view was opened). */
+export function forgetCards(): void {
+  for (const card of cards.values()) watcher.unobserve(card.element);
+  cards.clear();
+  near.clear();
+  stale.clear();
+  shownOn.clear();
+}
+
 /** The channels of the current tab, by name. */
 export function channelsOfTab(): string[] {
   const channels = ctx.mirror.config().channels;

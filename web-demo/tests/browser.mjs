@@ -2,7 +2,10 @@
 // unassigned sign-ins persist and are reviewed, "End wrap-up" waits for the admin,
 // "+ Log agent" finds Müller by "muller" and shows his active device; a tenant created
 // with the CLI is opened through a one-time sign-in link, shows time in state and the
-// day at a glance, and signs out; axe-core finds no serious accessibility violations.
+// day at a glance, and signs out; every user lands on the screen their roles give, and
+// the page receives only what its user may see (an agent: no colleague's pause reason or
+// device; a user without a role: nothing of the tenant; a limited supervisor: only their
+// channels); axe-core finds no serious accessibility violations.
 //
 //   node tests/browser.mjs   (AGENTSTATE_BIN, CHROMIUM and SCREENSHOT_DIR may override)
 
@@ -151,11 +154,14 @@ try {
   await actAs("ada");
   await expectOk(() => page.uncheck("input[data-setting=unassigned_sign_in]"));
   await page.locator("li[data-lingering='billing/mueller'] .badge.flag").waitFor();
-  // An agent may not sign everyone out: the bulk button says why, before anyone clicks.
+  // An agent lands on her own dashboard: no supervisor's screen, no configuration, no cards.
   await actAs("zoe");
-  await until(page.locator("#bulk-sign-out:disabled"), "an agent cannot sign everyone out");
-  assert.match(await page.locator("#bulk-sign-out").getAttribute("title"), /sign_out_unassigned/);
+  await until(page.locator("#agent-screen:not([hidden]) tr[data-my-channel=sales]"), "Zoë lands on her dashboard");
+  assert.equal(await page.locator("[data-screen=supervisor], [data-screen=admin]").count(), 0, "an agent has no Supervisor or Configuration");
+  assert.equal(await page.locator("section[data-channel], #bulk-sign-out").count(), 0, "an agent's page holds no channel cards");
   await actAs("ada");
+  await page.locator("#supervisor-screen:not([hidden])").waitFor();
+  assert.equal(await page.locator("[data-screen=admin]").count(), 1, "an admin has Configuration");
   assert.equal(await row("billing", "mueller").locator(".badge.in").count(), 1, "still signed in");
   assert.equal(await row("billing", "mueller").locator("[data-flag=unassigned]").count(), 1, "still flagged");
   await page.screenshot({ path: join(screenshots, "lingering.png") });
@@ -280,12 +286,13 @@ try {
     });
     assert.equal((await response.json()).outcome, "accepted", JSON.stringify(command));
   };
-  const signIn = async (user) => {
+  const signIn = async (user, tenant = "north", before = async () => {}) => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     await context.addInitScript(recordToasts);
     const tab = await context.newPage();
     tab.on("pageerror", (e) => problems.push(String(e)));
-    await tab.goto(cli("token", "create", "--tenant", "north", "--user", user, "--link", "--url", base));
+    await before(context, tab);
+    await tab.goto(cli("token", "create", "--tenant", tenant, "--user", user, "--link", "--url", base));
     await tab.waitForURL(`${base}/`);
     await tab.waitForSelector("body[data-ready=true]");
     return { context, tab };
@@ -363,9 +370,122 @@ try {
   assert.equal(refused.status, 401, "the signed-out cookie still works");
   await session.close();
 
+  // ---- Sight. Whatever reaches the page is what its user may see: every response it gets
+  // (snapshot, views, and the live feed as it streams) is kept and read afterwards.
+  const received = async (context, tab) => {
+    const bodies = [];
+    // Responses that end, as the browser received them.
+    context.on("response", (response) => {
+      if (!response.url().includes("/api/") || response.url().includes("/events")) return;
+      bodies.push(response.text().then((body) => ({ url: response.url(), body }), () => ({ url: response.url(), body: "" })));
+    });
+    // The feed never ends: the page's fetch streams are read as they arrive.
+    await tab.addInitScript(() => {
+      window.streamed = [];
+      const original = window.fetch;
+      window.fetch = async (...args) => {
+        const response = await original(...args);
+        if (!response.url.includes("/events")) return response;
+        const entry = { url: response.url, body: "" };
+        window.streamed.push(entry);
+        const reader = response.clone().body?.getReader();
+        const decoder = new TextDecoder();
+        const read = async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return;
+            entry.body += decoder.decode(value, { stream: true });
+          }
+        };
+        if (reader) read().catch(() => {});
+        return response;
+      };
+    });
+    return async () => [...(await Promise.all(bodies)), ...(await tab.evaluate(() => window.streamed))];
+  };
+  /** The events of a feed's body: `event` messages carry one, `events` messages several (a message cut off at the end is not counted). */
+  const feedEvents = (body) =>
+    body
+      .split("\n\n")
+      .slice(0, -1)
+      .flatMap((block) => {
+        const kind = /^event:\s*(.*)$/m.exec(block)?.[1];
+        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+        if (!data) return [];
+        return kind === "events" ? JSON.parse(data) : [JSON.parse(data)];
+      });
+  const demoSnapshot = async (actor) => {
+    const response = await fetch(`${base}/api/tenants/demo/snapshot`, { headers: { Authorization: `Bearer ${token(actor)}` } });
+    return (await response.json()).state;
+  };
+
+  // (a) An agent, Tomás (Billing, with Emma and Felix). Felix is paused for a reason only
+  // he has (the admin adds it, pauses him, and takes it out of the tenant's list again), and
+  // his desk phone is "Desk 115".
+  const secretReason = "zahnarzt-4711";
+  const secretLabel = "Felix Headset 0815";
+  const reasons = (await demoSnapshot("ada")).pause_reasons;
+  await post("ada", { type: "set_pause_reasons", reasons: [...reasons, secretReason] });
+  await post("ada", { type: "pause", user: "felix", reason: secretReason });
+  await post("ada", { type: "set_pause_reasons", reasons });
+  let bodiesOf;
+  const { context: tomasContext, tab: tomas } = await signIn("tomas", "demo", async (context, tab) => (bodiesOf = await received(context, tab)));
+  await until(tomas.locator("#agent-screen:not([hidden]) tr[data-my-channel=billing]"), "Tomás lands on his dashboard");
+  // While he watches: Felix gets a new device and pauses again; then Tomás is signed in
+  // (the feed is in order: once he sees himself signed in, Felix's events were sent or left out).
+  await post("system", { type: "device_registered", user: "felix", device: "felix-headset", kind: "softphone", label: secretLabel });
+  await post("ada", { type: "resume", user: "felix" });
+  await post("ada", { type: "pause", user: "felix", reason: "lunch" });
+  await post("ada", { type: "sign_in", user: "tomas", channel: "billing" });
+  await until(tomas.locator("tr[data-my-channel=billing] .state[data-state=available]"), "Tomás sees himself signed in");
+  // His channels' counts come from the server: Billing has Felix paused.
+  await until(tomas.locator("tr[data-channel-counts=billing] [data-count=paused] strong", { hasText: "1" }), "Tomás sees Billing's counts");
+  await tomas.screenshot({ path: join(screenshots, "agent-sight.png"), fullPage: true });
+  const tomasSaw = await bodiesOf();
+  assert.ok(tomasSaw.some((r) => r.url.includes("/snapshot")) && tomasSaw.some((r) => r.url.includes("/events")), "the snapshot and the feed were read");
+  for (const { url, body } of tomasSaw) {
+    for (const secret of [secretReason, secretLabel, "Desk 115"]) assert.ok(!body.includes(secret), `${url} tells Tomás a colleague's "${secret}"`);
+    if (!url.includes("/events")) continue;
+    // Nothing a colleague did or has comes through his feed: their changes reach him as counts.
+    const others = feedEvents(body).filter((e) => "user" in e && e.user !== "tomas");
+    assert.deepEqual(others, [], "the feed tells Tomás about colleagues");
+  }
+  assert.deepEqual(await accessibilityProblems(tomas), [], "the agent's dashboard with counts");
+  await tomasContext.close();
+
+  // (b) A user without a contact-center role, Kim: the page says so, in English and
+  // German, and shows nothing of the tenant.
+  const { context: kimContext, tab: kim } = await signIn("kim", "demo");
+  await until(kim.locator("#no-role-screen:not([hidden]) #no-role", { hasText: "no contact-center role" }), "Kim is told she has no role");
+  assert.equal(await kim.locator("[data-screen], section[data-channel], tr[data-user], #side > *, #tabs:not([hidden])").count(), 0, "nothing of the tenant");
+  const kimText = await kim.evaluate(() => document.body.innerText);
+  for (const colleague of ["Sam Supervisor", "Jürgen Müller", "Sales", "Web Chat"]) assert.ok(!kimText.includes(colleague), `Kim's page shows ${colleague}`);
+  await kim.selectOption("#lang", "de");
+  await until(kim.locator("#no-role", { hasText: "keine Contact-Center-Rolle" }), "told in German");
+  assert.deepEqual(await accessibilityProblems(kim), [], "the page without a role");
+  await kim.selectOption("#lang", "en");
+  await kimContext.close();
+
+  // (c) A supervisor limited to his channels (the demo's default), Omar: Billing and
+  // Win-back, and no other channel on any tab or in his snapshot.
+  let omarBodies;
+  const { context: omarContext, tab: omar } = await signIn("omar", "demo", async (context, tab) => (omarBodies = await received(context, tab)));
+  await until(omar.locator("#supervisor-screen:not([hidden]) section[data-channel=billing]"), "Omar sees Billing");
+  const reach = { queue: ["billing"], chat: [], campaign: ["winback"] };
+  for (const [kind, channels] of Object.entries(reach)) {
+    await omar.click(`[data-tab=${kind}]`);
+    await omar.locator(`nav .tab.active[data-tab=${kind}]`).waitFor();
+    if (channels.length) await omar.locator(`section[data-channel=${channels[0]}]`).waitFor();
+    const shown = await omar.locator("section[data-channel]").evaluateAll((cards) => cards.map((c) => c.dataset.channel));
+    assert.deepEqual(shown.sort(), channels, `Omar's ${kind} tab`);
+  }
+  const snapshot = (await omarBodies()).find((r) => r.url.includes("/snapshot"));
+  assert.deepEqual(Object.keys(JSON.parse(snapshot.body).state.channels).sort(), ["billing", "winback"], "Omar's snapshot");
+  await omarContext.close();
+
   // German: the same reasons, in German.
   await page.selectOption("#lang", "de");
-  await page.locator("nav .tab.active", { hasText: "Warteschlangen" }).waitFor();
+  await page.locator("nav .tab.active", { hasText: "Warteschleifen" }).waitFor();
   await page.screenshot({ path: join(screenshots, "dashboard.png"), fullPage: true });
   assert.deepEqual(problems, [], "no errors in the page");
   console.log(`browser test passed; screenshots in ${screenshots}`);
