@@ -154,7 +154,7 @@ proptest! {
         for c in &commands {
             prop_assert_eq!(native.handle(c).unwrap(), wasm.handle(c).unwrap(), "command {}", c);
         }
-        let snapshot = r#"{"view":"snapshot"}"#;
+        let snapshot = r#"{"view":"snapshot","actor":"system"}"#;
         prop_assert_eq!(native.query(snapshot).unwrap(), wasm.query(snapshot).unwrap());
     }
 }

@@ -14,17 +14,18 @@ use agentstate_core::wire::decode_command;
 use agentstate_core::{Actor, Change, ChannelId, Command, Event, Millis, State, TenantSeed, UserId, decide, evolve};
 use serde_json::Value;
 
-/// 3 users of different roles, a queue with 1 s of wrap-up and a chat without, one pause
+/// 4 users of different roles (one without any), a queue with 1 s of wrap-up and a chat without, one pause
 /// reason; settings and plan change through commands.
 pub(crate) const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
   "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
             {"id": "sam", "name": "Sam", "roles": ["agent", "supervisor"]},
-            {"id": "ada", "name": "Ada", "roles": ["admin"]}],
-  "channels": [{"id": "q", "kind": "queue", "name": "Q", "wrap_up_secs": 1, "agents": ["ana"], "supervisors": ["sam"]},
+            {"id": "ada", "name": "Ada", "roles": ["admin"]},
+            {"id": "rob", "name": "Rob", "roles": []}],
+  "channels": [{"id": "q", "kind": "queue", "name": "Q", "wrap_up_secs": 1, "agents": ["ana", "rob"], "supervisors": ["sam"]},
                {"id": "c", "kind": "chat", "name": "C", "agents": ["sam"]}]}"#;
 
-const USERS: [&str; 3] = ["ana", "sam", "ada"];
-const ACTORS: [&str; 4] = ["ana", "sam", "ada", "system"];
+const USERS: [&str; 4] = ["ana", "sam", "ada", "rob"];
+const ACTORS: [&str; 5] = ["ana", "sam", "ada", "rob", "system"];
 const CHANNELS: [&str; 2] = ["q", "c"];
 /// Time between one command and the next: none, or the queue's whole wrap-up.
 pub(crate) const STEPS_MS: [u64; 2] = [0, 1000];
@@ -199,9 +200,34 @@ pub(crate) fn check_transition(
             }
         }
     }
+    for observer in ACTORS {
+        *checks += 1;
+        let observer = Actor::from(UserId::new(observer).ok()?);
+        if let Some(problem) = crate::sight_laws::check_projection(before, events, &observer) {
+            return Some(problem);
+        }
+    }
     let restored: Option<State> = serde_json::to_string(after).ok().and_then(|s| serde_json::from_str(&s).ok());
     if restored.as_ref() != Some(after) {
         return Some("the state does not survive its snapshot".into());
+    }
+    None
+}
+
+/// Law 2 of sight: each actor's commands are decided alike on what they see and on the
+/// whole state.
+pub(crate) fn check_sight(state: &State, commands: &[Command], at: Millis, checks: &mut u64) -> Option<String> {
+    let mut seen: Option<(Actor, State)> = None;
+    for template in commands {
+        let command = Command { at, ..template.clone() };
+        if seen.as_ref().is_none_or(|(observer, _)| *observer != command.actor) {
+            seen = Some((command.actor.clone(), agentstate_core::seen_by(state, &command.actor)));
+        }
+        let Some((_, projection)) = &seen else { continue };
+        *checks += 1;
+        if let Some(problem) = crate::sight_laws::check_decision(state, projection, &command) {
+            return Some(problem);
+        }
     }
     None
 }
@@ -267,7 +293,9 @@ pub fn explore(max_depth: usize) -> Report {
         report.states += 1;
         report.depth = report.depth.max(depth);
         let now = state.clock().unwrap_or(Millis::ZERO);
-        if let Some(problem) = check_state(&state, now, &mut report.checks) {
+        if let Some(problem) = check_state(&state, now, &mut report.checks)
+            .or_else(|| check_sight(&state, &commands, now, &mut report.checks))
+        {
             report.violation = Some((problem, path(&nodes, node)));
             return report;
         }

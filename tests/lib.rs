@@ -3,6 +3,7 @@
 
 pub mod explore;
 pub mod fuzzing;
+pub mod sight_laws;
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -22,32 +23,32 @@ pub fn suite_files() -> Vec<PathBuf> {
     files
 }
 
-/// The view queries that pin down a tenant after a suite: every roster and its time in
-/// state (at the last step and a minute later, past short wrap-ups), the lingering
-/// sign-ins, searches, the allowed actions of every actor on every user (with and
-/// without a channel), every history, and the snapshot.
+/// The view queries that pin down a tenant after a suite, asked by every user and by
+/// `system`: every roster and its time in state (and a minute later, past short wrap-ups),
+/// the lingering sign-ins, searches, the allowed actions on every user (with and without a
+/// channel), every history and dashboard, the counts, the sight and the snapshot.
 pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
     use serde_json::json;
     let at = scenario.steps.iter().filter_map(|s| s.command.get("at")?.as_u64()).max().unwrap_or(0);
     let at = at.min((1 << 53) - 1);
     let users: Vec<&str> = scenario.tenant.users.iter().map(|u| u.id.as_str()).collect();
     let channels: Vec<&str> = scenario.tenant.channels.iter().map(|c| c.id.as_str()).collect();
-    let mut queries = vec![
-        json!({"view": "lingering_unassigned"}),
-        json!({"view": "search_users", "text": ""}),
-        json!({"view": "search_users", "text": "a", "roles": ["agent"]}),
-        json!({"view": "snapshot"}),
-        json!({"view": "routing_board", "at": at}),
-    ];
-    for channel in &channels {
-        queries.push(json!({"view": "roster", "channel": channel, "at": at}));
-        queries.push(json!({"view": "channel_states", "channel": channel, "at": at}));
-        queries.push(json!({"view": "channel_states", "channel": channel, "at": (at + 60_000).min((1 << 53) - 1)}));
-    }
-    for user in &users {
-        queries.push(json!({"view": "history", "user": user}));
-        queries.push(json!({"view": "agent_dashboard", "user": user, "at": at}));
-        for actor in users.iter().chain(["system"].iter()) {
+    // Every view as each user sees it, and as `system` (everything).
+    let mut queries = vec![json!({"view": "routing_board", "actor": "system", "at": at})];
+    for actor in users.iter().chain(["system"].iter()) {
+        queries.push(json!({"view": "lingering_unassigned", "actor": actor}));
+        queries.push(json!({"view": "search_users", "actor": actor, "text": ""}));
+        queries.push(json!({"view": "search_users", "actor": actor, "text": "a", "roles": ["agent"]}));
+        queries.push(json!({"view": "snapshot", "actor": actor}));
+        queries.push(json!({"view": "sight", "actor": actor}));
+        queries.push(json!({"view": "channel_counts", "actor": actor, "at": at}));
+        for channel in &channels {
+            queries.push(json!({"view": "roster", "actor": actor, "channel": channel, "at": at}));
+            queries.push(json!({"view": "channel_states", "actor": actor, "channel": channel, "at": at}));
+        }
+        for user in &users {
+            queries.push(json!({"view": "history", "actor": actor, "user": user}));
+            queries.push(json!({"view": "agent_dashboard", "actor": actor, "user": user, "at": at}));
             queries.push(json!({"view": "allowed_actions", "actor": actor, "user": user, "at": at}));
             if let Some(channel) = channels.first() {
                 queries.push(
@@ -55,6 +56,10 @@ pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
                 );
             }
         }
+    }
+    for channel in &channels {
+        let later = (at + 60_000).min((1 << 53) - 1);
+        queries.push(json!({"view": "channel_states", "actor": "system", "channel": channel, "at": later}));
     }
     queries.into_iter().map(|q| q.to_string()).collect()
 }

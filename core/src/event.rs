@@ -3,11 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AssignAs, ChannelKind, PauseReasons, Setting, WrapUpSecs};
+use crate::config::{AssignAs, Channel, ChannelKind, PauseReasons, Setting, WrapUpSecs};
 use crate::devices::DeviceKind;
 use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
 use crate::monitoring::MonitorMode;
 use crate::roles::{Plan, RoleSet};
+use crate::sight::SeenUser;
 
 /// One recorded change: `at` and `by` of the command that caused it, plus the change.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -128,6 +129,26 @@ pub enum Change {
         device: DeviceId,
         active: bool,
     },
+    /// Sight (`docs/rules.md` §6), never in the log, only in what an observer is sent: a
+    /// person came into the observer's sight or changed as a whole; their record, devices
+    /// and running interaction replace what the observer held.
+    UserSeen {
+        user: UserId,
+        seen: Box<SeenUser>,
+    },
+    /// Sight: a person left the observer's sight.
+    UserUnseen {
+        user: UserId,
+    },
+    /// Sight: a channel came into the observer's sight (or changed).
+    ChannelSeen {
+        channel: ChannelId,
+        seen: Channel,
+    },
+    /// Sight: a channel left the observer's sight.
+    ChannelUnseen {
+        channel: ChannelId,
+    },
 }
 
 impl Change {
@@ -135,7 +156,13 @@ impl Change {
     pub fn users(&self) -> [Option<&UserId>; 2] {
         use Change::*;
         match self {
-            PlanSet { .. } | SettingChanged { .. } | PauseReasonsSet { .. } | ChannelCreated { .. } => [None, None],
+            PlanSet { .. }
+            | SettingChanged { .. }
+            | PauseReasonsSet { .. }
+            | ChannelCreated { .. }
+            | ChannelSeen { .. }
+            | ChannelUnseen { .. } => [None, None],
+            UserSeen { user, .. } | UserUnseen { user } => [Some(user), None],
             UserCreated { user, .. }
             | RolesSet { user, .. }
             | Assigned { user, .. }

@@ -210,6 +210,11 @@ impl State {
         self.users.sorted_where(|_, u| keep(u))
     }
 
+    /// The ids of the users `keep` keeps, sorted.
+    pub fn users_where_id(&self, mut keep: impl FnMut(&UserId, &User) -> bool) -> Vec<UserId> {
+        self.users.sorted_where(|id, u| keep(id, u)).into_iter().map(|(id, _)| id.clone()).collect()
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }
@@ -374,6 +379,12 @@ pub fn evolve(state: &mut State, event: &Event) {
                     Device { user: user.clone(), kind: *kind, label: label.clone(), active: false },
                 );
             }
+        }
+        Change::UserSeen { .. }
+        | Change::UserUnseen { .. }
+        | Change::ChannelSeen { .. }
+        | Change::ChannelUnseen { .. } => {
+            crate::sight::apply(state, &event.change);
         }
         Change::DeviceActivity { user, device, active } => {
             if *active {

@@ -9,6 +9,7 @@ use crate::event::Event;
 use crate::ids::{Actor, ChannelId, Millis, UserId};
 use crate::roles::RoleSet;
 use crate::seed::TenantSeed;
+use crate::sight::{Sight, SightSummary};
 use crate::state::State;
 use crate::views;
 use crate::wire::{self, Outcome};
@@ -19,25 +20,37 @@ pub struct Tenant {
     journal: Vec<Event>,
 }
 
-/// A question to a tenant, as JSON: `{"view": "roster", "channel": "sales", "at": 5000}`.
+/// A question to a tenant, as JSON: `{"view": "roster", "actor": "sam", "channel": "sales",
+/// "at": 5000}`. Every view is asked *by* someone (`actor`: a user id or `system`) and
+/// answers only what they may see (`docs/rules.md` §6): a user or channel outside their
+/// sight is answered as one that does not exist (`null`, or `unknown_user` verdicts).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "view", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Query {
     Roster {
+        actor: Actor,
         channel: ChannelId,
         at: Millis,
     },
     /// Time in state: each agent of the channel's roster, their state and since when, and
     /// the counts per state.
     ChannelStates {
+        actor: Actor,
         channel: ChannelId,
+        at: Millis,
+    },
+    /// The counts per state on each of the actor's own channels: what an agent sees of
+    /// their team, without names.
+    ChannelCounts {
+        actor: Actor,
         at: Millis,
     },
     /// The agent's own dashboard: their channels with their state on each, their call or
     /// chat, wrap-up and devices.
     AgentDashboard {
+        actor: Actor,
         user: UserId,
         at: Millis,
     },
@@ -49,35 +62,64 @@ pub enum Query {
         at: Millis,
     },
     SearchUsers {
+        actor: Actor,
         #[serde(default)]
         text: String,
         #[serde(default)]
         roles: RoleSet,
     },
-    LingeringUnassigned,
+    LingeringUnassigned {
+        actor: Actor,
+    },
     /// Who can take work on each channel now, and the running interactions: what a
-    /// routing system asks before it offers work.
+    /// routing system asks before it offers work (`system` and admins only).
     RoutingBoard {
+        actor: Actor,
         at: Millis,
     },
     /// The events that touched `user`: of `events` when given (a host holding the log
-    /// outside the instance), else of the tenant's journal.
+    /// outside the instance), else of the tenant's journal. `sight`: whom the actor sees,
+    /// when a host asks an instance other than the tenant's own (else taken from its state).
     History {
+        actor: Actor,
         user: UserId,
         #[serde(default)]
         events: Option<Vec<Event>>,
+        #[serde(default)]
+        sight: Option<SightSummary>,
     },
     /// Each agent's states per channel from `from` to `to` (the day at a glance): of
     /// `events` when given — the whole log from the tenant's description on — else of the
-    /// tenant's journal (complete only for a tenant started from its description).
+    /// tenant's journal (complete only for a tenant started from its description). Only
+    /// the rows the actor may see (`sight` as for `history`).
     Activity {
+        actor: Actor,
         from: Millis,
         to: Millis,
         #[serde(default)]
         events: Option<Vec<Event>>,
+        #[serde(default)]
+        sight: Option<SightSummary>,
     },
-    /// The whole state, as a snapshot.
-    Snapshot,
+    /// Whom the actor sees, as lists (for a host that reads the log apart from the tenant).
+    Sight {
+        actor: Actor,
+    },
+    /// The state as the actor may see it (for `system`, the whole state: a snapshot).
+    Snapshot {
+        actor: Actor,
+    },
+}
+
+/// One of the actor's own channels with the counts per state on it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelCount {
+    pub channel: ChannelId,
+    pub name: crate::ids::Name,
+    pub kind: crate::config::ChannelKind,
+    pub counts: views::StateCounts,
 }
 
 impl Tenant {
@@ -146,24 +188,60 @@ impl Tenant {
         Ok(out)
     }
 
-    /// Answers a view [`Query`].
+    /// Answers a view [`Query`], as the actor may see it.
     pub fn query(&self, query: &Query) -> serde_json::Value {
         let json = |v: &dyn erased::Json| v.to_value();
+        let state = &self.state;
         match query {
-            Query::Roster { channel, at } => json(&views::roster(&self.state, channel, *at)),
-            Query::AgentDashboard { user, at } => json(&views::agent_dashboard(&self.state, user, *at)),
-            Query::ChannelStates { channel, at } => json(&views::channel_states(&self.state, channel, *at)),
-            Query::AllowedActions { actor, user, channel, at } => {
-                json(&views::allowed_actions(&self.state, actor, user, channel.as_ref(), *at))
+            Query::Roster { actor, channel, at } => json(&views::roster_seen(state, actor, channel, *at)),
+            Query::ChannelStates { actor, channel, at } => {
+                json(&views::channel_states_seen(state, actor, channel, *at))
             }
-            Query::SearchUsers { text, roles } => json(&views::search_users(&self.state, text, *roles)),
-            Query::LingeringUnassigned => json(&views::lingering_unassigned(&self.state)),
-            Query::RoutingBoard { at } => json(&views::routing_board(&self.state, *at)),
-            Query::History { user, events: Some(events) } => json(&views::history(events, user)),
-            Query::History { user, events: None } => json(&views::history(&self.journal, user)),
-            Query::Activity { from, to, events: Some(events) } => json(&views::activity(events, *from, *to)),
-            Query::Activity { from, to, events: None } => json(&views::activity(&self.journal, *from, *to)),
-            Query::Snapshot => json(&self.state),
+            Query::ChannelCounts { actor, at } => json(&channel_counts(state, actor, *at)),
+            Query::AgentDashboard { actor, user, at } => {
+                let shown = Sight::of(state, actor).sees(state, user);
+                json(&shown.then(|| views::agent_dashboard(state, user, *at)).flatten())
+            }
+            Query::AllowedActions { actor, user, channel, at } => {
+                json(&views::allowed_actions_seen(state, actor, user, channel.as_ref(), *at))
+            }
+            Query::SearchUsers { actor, text, roles } => {
+                let sight = Sight::of(state, actor);
+                let mut found = views::search_users(state, text, *roles);
+                found.retain(|m| sight.finds(&m.user));
+                json(&found)
+            }
+            Query::LingeringUnassigned { actor } => {
+                let sight = Sight::of(state, actor);
+                let mut lingering = views::lingering_unassigned(state);
+                lingering.retain(|l| sight.sees(state, &l.user) && sight.reaches(&l.channel));
+                json(&lingering)
+            }
+            Query::RoutingBoard { actor, at } => {
+                let board = Sight::of(state, actor).sees_everything().then(|| views::routing_board(state, *at));
+                json(&board)
+            }
+            Query::History { actor, user, events, sight } => {
+                let summary = sight.clone().unwrap_or_else(|| Sight::of(state, actor).summary(state));
+                if !summary.sees_user(user) {
+                    return serde_json::Value::Null;
+                }
+                match events {
+                    Some(events) => json(&views::history(events, user)),
+                    None => json(&views::history(&self.journal, user)),
+                }
+            }
+            Query::Activity { actor, from, to, events, sight } => {
+                let summary = sight.clone().unwrap_or_else(|| Sight::of(state, actor).summary(state));
+                let mut report = match events {
+                    Some(events) => views::activity(events, *from, *to),
+                    None => views::activity(&self.journal, *from, *to),
+                };
+                report.rows.retain(|row| summary.shows(actor, &row.user, &row.channel));
+                json(&report)
+            }
+            Query::Sight { actor } => json(&Sight::of(state, actor).summary(state)),
+            Query::Snapshot { actor } => json(&crate::sight::seen_by(state, actor)),
         }
     }
 
@@ -188,6 +266,26 @@ impl Tenant {
     pub fn snapshot_json(&self) -> String {
         wire::to_json(&self.state)
     }
+}
+
+/// The counts per state on each channel the actor is assigned to or signed in on.
+fn channel_counts(state: &State, actor: &Actor, at: Millis) -> Vec<ChannelCount> {
+    let Some(user) = actor.user().and_then(|u| state.user(u)) else {
+        return Vec::new();
+    };
+    state
+        .channels()
+        .filter(|(c, _)| user.assignments.contains_key(*c) || user.sign_ins.contains_key(*c))
+        .filter_map(|(c, channel)| {
+            let board = views::channel_states(state, c, at)?;
+            Some(ChannelCount {
+                channel: c.clone(),
+                name: channel.name.clone(),
+                kind: channel.kind,
+                counts: board.counts,
+            })
+        })
+        .collect()
 }
 
 mod erased {

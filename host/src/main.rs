@@ -51,7 +51,7 @@ enum Command {
         commands: PathBuf,
     },
     /// Fold an event log (a JSON array or one event per line) into a tenant and print its
-    /// snapshot, or the answer to a view query such as '{"view":"lingering_unassigned"}'.
+    /// snapshot, or the answer to a view query such as '{"view":"lingering_unassigned","actor":"system"}'.
     Replay {
         #[command(flatten)]
         source: TenantSource,
@@ -433,7 +433,7 @@ fn states_report(
 ) -> Result<ExitCode, String> {
     let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     let at = service.now(tenant, at.unwrap_or_else(agentstate_server::store::now_ms)).map_err(|e| e.to_string())?;
-    let query = serde_json::json!({ "view": "channel_states", "channel": channel, "at": at });
+    let query = serde_json::json!({ "view": "channel_states", "actor": "system", "channel": channel, "at": at });
     let answer = service.query(tenant, &query.to_string()).map_err(|e| e.to_string())?;
     if answer == "null" {
         return Err(format!("tenant {tenant} has no channel {channel}"));

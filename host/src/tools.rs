@@ -60,6 +60,6 @@ pub fn replay(engine: &mut dyn Engine, events: &Path, view: Option<&str>, out: &
         format!("[{}]", text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(","))
     };
     engine.apply_events(&array).map_err(|e| format!("{}: {e}", events.display()))?;
-    let answer = engine.query(view.unwrap_or(r#"{"view":"snapshot"}"#)).map_err(|e| e.to_string())?;
+    let answer = engine.query(view.unwrap_or(r#"{"view":"snapshot","actor":"system"}"#)).map_err(|e| e.to_string())?;
     writeln!(out, "{answer}").map_err(|e| e.to_string())
 }

@@ -58,12 +58,12 @@ fn apply_prints_outcomes_and_replay_rebuilds_the_same_state_on_both_engines() {
         t,
         log.to_str().expect("utf-8"),
         "--view",
-        r#"{"view":"lingering_unassigned"}"#,
+        r#"{"view":"lingering_unassigned","actor":"system"}"#,
     ]);
     assert!(view.contains(r#""channel":"support""#), "{view}");
 
     // The day at a glance, on both engines, byte for byte.
-    let activity = r#"{"view":"activity","from":0,"to":10}"#;
+    let activity = r#"{"view":"activity","actor":"system","from":0,"to":10}"#;
     let replay_view = |engine: &str| {
         agentstate(&["replay", "--engine", engine, "--tenant", t, log.to_str().expect("utf-8"), "--view", activity])
     };

@@ -64,7 +64,7 @@ fn an_exhausted_time_budget_is_a_typed_error_and_the_tenant_keeps_its_state() {
 fn a_memory_cap_hit_is_a_typed_error_and_the_tenant_keeps_its_state() {
     let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
     let mut tenant = tenant_with_ana_signed_in(limits);
-    let huge = format!(r#"{{"view":"search_users","text":"{}"}}"#, "a".repeat(12 << 20));
+    let huge = format!(r#"{{"view":"search_users","actor":"system","text":"{}"}}"#, "a".repeat(12 << 20));
     let failure = tenant.query(&huge).expect_err("does not fit in 8 MiB");
     assert!(matches!(failure, HostError::MemoryCap { cap: 8_388_608, .. }), "{failure}");
     assert_state_kept(&mut tenant);

@@ -13,15 +13,16 @@ mod search;
 mod time_in_state;
 mod vocabulary;
 
-pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity};
+pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity, activity_from};
 pub use agent_dashboard::{AgentDashboard, HeardSupervisor, MyChannel, MyInteraction, agent_dashboard};
-pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
+pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions, allowed_actions_seen};
 pub use history::history;
 pub use lingering::{LingeringSignIn, lingering_unassigned};
 pub use roster::{
     DeviceView, InteractionView, MonitorView, PauseView, Roster, RosterEntry, SignInView, WrapUpView, roster,
+    roster_seen,
 };
 pub use routing_board::{RoutingBoard, RunningInteraction, routing_board};
 pub use search::{UserMatch, fold, search_users};
-pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states};
+pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states, channel_states_seen};
 pub use vocabulary::{Vocabulary, vocabulary};

@@ -165,3 +165,16 @@ fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) 
         active_device: active_device(state, u),
     }
 }
+
+/// The roster as `observer` may see it: `None` for a channel outside their sight (as for
+/// one that does not exist), else only the people they see.
+pub fn roster_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<Roster> {
+    let sight = crate::Sight::of(state, observer);
+    let (id, _) = state.channels.get_key_value(channel)?;
+    if !sight.sees_channel(id) {
+        return None;
+    }
+    let mut roster = roster(state, channel, at)?;
+    roster.entries.retain(|e| sight.sees(state, &e.user));
+    Some(roster)
+}

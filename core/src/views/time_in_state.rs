@@ -122,3 +122,16 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
         }
     }
 }
+
+/// Time in state as `observer` may see it: `None` for a channel outside their sight; the
+/// people they see, and the counts of everyone (an agent sees their team as numbers).
+pub fn channel_states_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<ChannelStates> {
+    let sight = crate::Sight::of(state, observer);
+    let (id, _) = state.channels.get_key_value(channel)?;
+    if !sight.sees_channel(id) {
+        return None;
+    }
+    let mut board = channel_states(state, channel, at)?;
+    board.agents.retain(|a| sight.sees(state, &a.user));
+    Some(board)
+}

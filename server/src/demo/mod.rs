@@ -141,7 +141,8 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
         }
         let board = writer.run(|desk| {
             let at = desk.now(TENANT)?;
-            let board = desk.service.query(TENANT, &format!(r#"{{"view":"routing_board","at":{at}}}"#))?;
+            let board =
+                desk.service.query(TENANT, &format!(r#"{{"view":"routing_board","actor":"system","at":{at}}}"#))?;
             Ok::<_, ServiceError>((at, board))
         });
         let Ok(Ok((at, board))) = board.await else { return };

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
@@ -21,7 +21,9 @@ use super::openapi::{
 };
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
-use agentstate_core::{Category, Lang, Rejection, RejectionCode};
+use agentstate_core::{
+    Actor, Category, ChannelId, Lang, Millis, Query as View, Rejection, RejectionCode, RoleSet, SightSummary, UserId,
+};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -175,27 +177,40 @@ pub async fn post_commands(
     Ok(Json(CommandsAnswer::Batch(BatchOutcome { results, seq })).into_response())
 }
 
-/// Asks the tenant's module a view query, stamped with the server's time when `timed`.
-async fn view(app: &App, tenant: String, mut query: Map<String, Value>, timed: bool) -> Result<String, ApiError> {
+/// Asks the tenant's module a view query, built for the server's time `at` (never before
+/// the tenant's last event).
+async fn view(
+    app: &App,
+    tenant: String,
+    query: impl FnOnce(Millis) -> View + Send + 'static,
+) -> Result<String, ApiError> {
     let answer = app
         .shared
         .writer
         .run(move |desk| {
-            if timed {
-                query.insert("at".into(), json!(desk.now(&tenant)?));
-            }
-            desk.service.query(&tenant, &Value::Object(query).to_string())
+            let at = Millis::new(desk.now(&tenant)?).unwrap_or(Millis::ZERO);
+            let query = serde_json::to_string(&query(at)).unwrap_or_default();
+            desk.service.query(&tenant, &query)
         })
         .await??;
     Ok(answer)
+}
+
+/// The caller as the module's views name them.
+fn actor_of(caller: &Caller) -> Result<Actor, ApiError> {
+    UserId::new(&caller.actor).map(Actor::from).map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))
 }
 
 fn json_response(answer: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
 }
 
-fn query_of(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+fn unknown_channel(channel: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("there is no channel {channel}"))
+}
+
+fn unknown_user(user: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_user", format!("there is no user {user}"))
 }
 
 /// A channel's roster: its agents, their sign-ins, pauses and wrap-ups, its supervisors.
@@ -211,7 +226,7 @@ pub async fn roster(
     Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    channel_view(app, tenant, channel, caller, "roster").await
+    channel_view(app, tenant, channel, caller, false).await
 }
 
 /// Time in state, now: each agent's state on the channel, since when, and counts per state.
@@ -227,7 +242,7 @@ pub async fn channel_states(
     Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    channel_view(app, tenant, channel, caller, "channel_states").await
+    channel_view(app, tenant, channel, caller, true).await
 }
 
 async fn channel_view(
@@ -235,15 +250,40 @@ async fn channel_view(
     tenant: String,
     channel: String,
     caller: Caller,
-    name: &str,
+    board: bool,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    let query = query_of(&[("view", json!(name)), ("channel", json!(channel))]);
-    let answer = view(&app, tenant, query, true).await?;
+    let actor = actor_of(&caller)?;
+    // An id that cannot be a channel's names no channel.
+    let Ok(id) = ChannelId::new(&channel) else { return Err(unknown_channel(&channel)) };
+    let answer = view(&app, tenant, move |at| {
+        if board { View::ChannelStates { actor, channel: id, at } } else { View::Roster { actor, channel: id, at } }
+    })
+    .await?;
+    // Outside the caller's sight is answered as not there at all.
     if answer == "null" {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("there is no channel {channel}")));
+        return Err(unknown_channel(&channel));
     }
     Ok(json_response(answer))
+}
+
+/// The counts per state on each of the caller's own channels (assigned or signed in): what
+/// an agent sees of their team, without names.
+#[utoipa::path(get, path = "/tenants/{tenant}/channel-counts", tag = "views", params(TenantPath),
+    responses(
+        (status = 200, description = "The caller's channels with the counts per state", body = Vec<agentstate_core::ChannelCount>),
+        (status = 401, description = "No valid token or session", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = ErrorBody),
+        (status = 503, description = "The store or the module failed", body = ErrorBody),
+    ))]
+pub async fn channel_counts(
+    State(app): State<App>,
+    Path(TenantPath { tenant }): Path<TenantPath>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.of(&tenant)?;
+    let actor = actor_of(&caller)?;
+    view(&app, tenant, move |at| View::ChannelCounts { actor, at }).await.map(json_response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -270,13 +310,13 @@ pub async fn allowed_actions(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    let query = query_of(&[
-        ("view", json!("allowed_actions")),
-        ("actor", json!(caller.actor)),
-        ("user", json!(user)),
-        ("channel", json!(param.channel)),
-    ]);
-    view(&app, tenant, query, true).await.map(json_response)
+    let actor = actor_of(&caller)?;
+    let Ok(user) = UserId::new(&user) else { return Err(unknown_user(&user)) };
+    let channel = match param.channel {
+        None => None,
+        Some(c) => Some(ChannelId::new(&c).map_err(|_| unknown_channel(&c))?),
+    };
+    view(&app, tenant, move |at| View::AllowedActions { actor, user, channel, at }).await.map(json_response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -305,9 +345,12 @@ pub async fn search_users(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
+    let actor = actor_of(&caller)?;
     let roles: Vec<&str> = param.roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
-    let query = query_of(&[("view", json!("search_users")), ("text", json!(param.search)), ("roles", json!(roles))]);
-    view(&app, tenant, query, false).await.map(json_response)
+    let roles: RoleSet = serde_json::from_value(serde_json::json!(roles))
+        .map_err(|e| ApiError::bad_request("invalid_roles", format!("roles: {e}")))?;
+    let text = param.search;
+    view(&app, tenant, move |_| View::SearchUsers { actor, text, roles }).await.map(json_response)
 }
 
 /// Sign-ins that outlived their assignment: they last until someone signs the agent out.
@@ -324,7 +367,8 @@ pub async fn lingering_unassigned(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    view(&app, tenant, query_of(&[("view", json!("lingering_unassigned"))]), false).await.map(json_response)
+    let actor = actor_of(&caller)?;
+    view(&app, tenant, move |_| View::LingeringUnassigned { actor }).await.map(json_response)
 }
 
 /// Every stored event about the user, oldest first, from the whole log.
@@ -341,6 +385,11 @@ pub async fn history(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
+    let sight = sight_of(&app, &tenant, &caller).await?;
+    if !sight.sees_user(&user) {
+        return Err(unknown_user(&user));
+    }
+    // Every event about a person in sight is theirs to see (their whole record is).
     let answer = app.shared.writer.run(move |desk| desk.service.history(&tenant, &user)).await??;
     Ok(json_response(answer))
 }
@@ -360,7 +409,9 @@ pub async fn snapshot(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    let (seq, state) = app.shared.writer.run(move |desk| desk.service.snapshot(&tenant)).await??;
+    let query = serde_json::to_string(&View::Snapshot { actor: actor_of(&caller)? })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let (seq, state) = app.shared.writer.run(move |desk| desk.service.snapshot_seen(&tenant, &query)).await??;
     let state = RawValue::from_string(state)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
     Ok(Json(SnapshotAnswer { seq, state: &state }).into_response())
@@ -407,12 +458,16 @@ pub async fn activity_report(
         }
     };
     let (from, to) = (range.from, range.to);
+    let sight = sight_of(&app, &tenant, &caller).await?;
+    let actor = actor_of(&caller)?;
     let answer = app.shared.writer.run(move |desk| desk.service.activity(&tenant, from, to)).await??;
-    if !csv {
-        return Ok(json_response(answer));
-    }
-    let report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer)
+    let mut report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+    // Only the rows of the people the caller sees, on the channels in their reach.
+    report.rows.retain(|row| sight.shows(&actor, &row.user, &row.channel));
+    if !csv {
+        return Ok(Json(report).into_response());
+    }
     let text = crate::reports::activity_csv(&report)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e))?;
     let disposition = format!("attachment; filename=\"activity-{from}-{to}.csv\"");
@@ -421,6 +476,14 @@ pub async fn activity_report(
         text,
     )
         .into_response())
+}
+
+/// Whom the caller sees, as the tenant stands now (the module's `sight` view).
+async fn sight_of(app: &App, tenant: &str, caller: &Caller) -> Result<SightSummary, ApiError> {
+    let actor = actor_of(caller)?;
+    let answer = view(app, tenant.to_owned(), move |_| View::Sight { actor }).await?;
+    serde_json::from_str(&answer)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("sight: {e}")))
 }
 
 /// Who the token or session speaks for.

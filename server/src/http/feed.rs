@@ -18,6 +18,9 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
+use agentstate_core::Actor;
+use axum::http::StatusCode;
+
 use super::App;
 use super::auth::Caller;
 use super::errors::ApiError;
@@ -37,8 +40,35 @@ pub struct AfterParam {
     after: Option<Seq>,
 }
 
+/// What a person's feed holds to send them only what they may see: the whole tenant as of
+/// the cursor, which each event is projected against and then folded into
+/// (`agentstate_core::project`). `system` follows the log as it is and holds none.
+struct Projector {
+    observer: Actor,
+    state: agentstate_core::State,
+}
+
+impl Projector {
+    /// What the observer is sent of one stored event: nothing, one event, or several to
+    /// apply together (a person or channel coming into or leaving their sight).
+    fn message(&mut self, seq: Seq, text: &str) -> Option<Event> {
+        let Ok(event) = serde_json::from_str::<agentstate_core::Event>(text) else {
+            tracing::error!(seq, "an unreadable stored event: the feed ends");
+            return Some(Event::default().event("error").data("unreadable_event"));
+        };
+        let sent = agentstate_core::project(&mut self.state, &event, &self.observer);
+        let message = Event::default().id(seq.to_string());
+        match sent.as_slice() {
+            [] => None,
+            [one] => Some(message.event("event").data(agentstate_core::wire::to_json(one))),
+            many => Some(message.event("events").data(agentstate_core::wire::to_json(&many))),
+        }
+    }
+}
+
 struct Feed {
     app: App,
+    projector: Option<Projector>,
     tenant: String,
     /// The last sequence number taken into `ready`.
     cursor: Seq,
@@ -51,6 +81,8 @@ struct Feed {
     caller: Caller,
     /// When the token was last found valid.
     checked: Instant,
+    /// A person's first message when they are not where the log stands: what they may see.
+    opening: Option<Event>,
     _counted: Following,
 }
 
@@ -129,14 +161,37 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.of(&tenant)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    let cursor = param.after.or(resume).unwrap_or(0);
+    let mut cursor = param.after.or(resume).unwrap_or(0);
     // Subscribed before the first read, so nothing stored in between is missed.
     let notices = app.shared.notices.subscribe();
     let shutdown = app.shared.shutdown.clone();
     let check = tenant.clone();
-    app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+    let observer = agentstate_core::UserId::new(&caller.actor)
+        .map(Actor::from)
+        .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
+    let mut opening = None;
+    let projector = if observer == Actor::System {
+        app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+        None
+    } else {
+        // A person's feed starts from the whole tenant as it stands; a client that is not
+        // exactly there (behind, ahead on another host, or new) first gets what it may see
+        // of it, as a `snapshot` message, and follows on from there.
+        let (seq, whole) = app.shared.writer.run(move |desk| desk.service.snapshot(&check)).await??;
+        let state: agentstate_core::State = serde_json::from_str(&whole)
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+        if cursor != seq {
+            let seen = agentstate_core::seen_by(&state, &observer);
+            let data = format!(r#"{{"seq":{seq},"state":{}}}"#, agentstate_core::wire::to_json(&seen));
+            opening = Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
+            cursor = seq;
+        }
+        Some(Projector { observer, state })
+    };
     let feed = Feed {
         app,
+        projector,
+        opening,
         tenant,
         cursor,
         ready: VecDeque::new(),
@@ -155,8 +210,20 @@ pub async fn events(
             if !feed.ready.is_empty() && !feed.still_allowed().await {
                 return None;
             }
+            if let Some(opening) = feed.opening.take() {
+                return Some((Ok(opening), feed));
+            }
             if let Some((seq, event)) = feed.ready.pop_front() {
-                return Some((Ok(Event::default().id(seq.to_string()).event("event").data(event)), feed));
+                let message = match &mut feed.projector {
+                    None => Some(Event::default().id(seq.to_string()).event("event").data(event)),
+                    Some(projector) => projector.message(seq, &event),
+                };
+                // An event nobody the caller sees is touched by is left out; the next
+                // message's id still says where the log stands.
+                match message {
+                    Some(message) => return Some((Ok(message), feed)),
+                    None => continue,
+                }
             }
             if !feed.caught_up {
                 let (tenant, after) = (feed.tenant.clone(), feed.cursor);

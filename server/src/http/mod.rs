@@ -227,6 +227,7 @@ fn routes(max_body: usize) -> OpenApiRouter<App> {
         .routes(routes!(api::post_commands))
         .routes(routes!(api::roster))
         .routes(routes!(api::channel_states))
+        .routes(routes!(api::channel_counts))
         .routes(routes!(api::search_users))
         .routes(routes!(api::allowed_actions))
         .routes(routes!(api::history))

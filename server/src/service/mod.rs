@@ -319,6 +319,15 @@ impl<S: Store> TenantService<S> {
         Ok((seq, served.wasm.snapshot()?))
     }
 
+    /// A view query's answer with the sequence number it stands at, as one consistent
+    /// pair (a dashboard's snapshot: the state as its caller may see it).
+    pub fn snapshot_seen(&mut self, tenant: &str, query: &str) -> Result<(Seq, String), ServiceError> {
+        self.begin();
+        let served = self.ready(tenant)?;
+        let seq = served.seq;
+        Ok((seq, served.wasm.query(query)?))
+    }
+
     /// Every event that touched `user`, from the whole log — the tenant's description
     /// first, then every stored event (an instance holds only the events since its
     /// snapshot); the module picks them, chunk by chunk.
@@ -331,14 +340,15 @@ impl<S: Store> TenantService<S> {
         };
         // The log begins with the tenant's description, folded into events by the module:
         // a scratch instance started from it has exactly those in its journal.
-        let user_query = format!(r#"{{"view":"history","user":{}}}"#, json_string(user));
+        let user_query = format!(r#"{{"view":"history","actor":"system","user":{}}}"#, json_string(user));
         let mut scratch = WasmTenant::new(self.runtime.clone())?;
         scratch.start(&self.store.description(tenant)?)?;
         let mut found = parse(scratch.query(&user_query)?)?;
         let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
         let store = &self.store;
         each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, _| {
-            let query = format!(r#"{{"view":"history","user":{},"events":{events}}}"#, json_string(user));
+            let query =
+                format!(r#"{{"view":"history","actor":"system","user":{},"events":{events}}}"#, json_string(user));
             found.extend(parse(served.wasm.query(&query)?)?);
             Ok(Flow::Go)
         })?;
@@ -361,7 +371,10 @@ impl<S: Store> TenantService<S> {
             chunks.push(events.trim_start_matches('[').trim_end_matches(']').to_owned());
             Ok(if at_of(last) > to { Flow::Stop } else { Flow::Go })
         })?;
-        let query = format!(r#"{{"view":"activity","from":{from},"to":{to},"events":[{}]}}"#, chunks.join(","));
+        let query = format!(
+            r#"{{"view":"activity","actor":"system","from":{from},"to":{to},"events":[{}]}}"#,
+            chunks.join(",")
+        );
         let mut scratch = WasmTenant::new(self.runtime.clone())?;
         scratch.start(&description)?;
         Ok(scratch.query(&query)?)

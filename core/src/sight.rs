@@ -1,0 +1,427 @@
+//! Sight: who may *see* what (`docs/rules.md` §6), beside `authority` (who may *act*).
+//! Agent-state data is employee-monitoring data: an agent sees themselves, a supervisor the
+//! people in their reach, an admin everything. Sight is a pure function of the state and
+//! the observer, like every rule; nothing here reads a clock.
+//!
+//! Two forms, and two laws that tie them together (checked by the property tests and in
+//! every state of the exhaustive check):
+//! * [`seen_by`] — what an observer may see of a state is itself a [`State`];
+//! * [`project`] — what an observer may see of an event is itself zero or more events.
+//!
+//! 1. Folding the projected events gives the projection of the folded state (the
+//!    browser's mirror stays exact) — up to the clock, which stands at the last event the
+//!    observer saw rather than at the tenant's (`docs/decisions.md`, "Sight").
+//! 2. For a command whose ids the observer can see, `decide` on the projection (with the
+//!    tenant's clock) equals `decide` on the whole state (the buttons cannot disagree with
+//!    the server).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Setting;
+use crate::devices::Device;
+use crate::event::{Change, Event};
+use crate::id_map::IdMap;
+use crate::ids::{Actor, ChannelId, DeviceId, UserId};
+use crate::roles::Role;
+use crate::state::{Interaction, State, User, evolve};
+
+/// What one observer may see, as the tenant stands: cheap to build (it looks at the
+/// observer's own record only) and cheap to ask.
+#[derive(Clone, Copy, Debug)]
+pub enum Sight<'s> {
+    /// `system` (the routing engine, telephony, billing) and admins: everything.
+    Everything { system: bool },
+    /// A supervisor on a plan with the Supervisor dashboard: the channels in their reach
+    /// (the same reach the rules give them to act), everyone assigned to or signed in on
+    /// them, and themselves.
+    Supervisor { me: &'s UserId, user: &'s User, limited: bool },
+    /// An agent, or a user without a contact-center role: themselves and their own
+    /// channels' configuration.
+    Own { me: &'s UserId, user: &'s User },
+    /// An actor the tenant does not know.
+    Nothing,
+}
+
+impl<'s> Sight<'s> {
+    pub fn of(state: &'s State, observer: &Actor) -> Sight<'s> {
+        let Actor::User(me) = observer else {
+            return Sight::Everything { system: true };
+        };
+        let Some((me, user)) = state.users.get_key_value(me) else {
+            return Sight::Nothing;
+        };
+        if user.roles.has(Role::Admin) {
+            Sight::Everything { system: false }
+        } else if user.roles.has(Role::Supervisor) && state.plan().has_supervisor_dashboard() {
+            Sight::Supervisor { me, user, limited: state.settings().supervisors_limited_to_assigned }
+        } else {
+            Sight::Own { me, user }
+        }
+    }
+
+    pub fn sees_everything(&self) -> bool {
+        matches!(self, Sight::Everything { .. })
+    }
+
+    /// Whether the observer may see the people on `channel` (a supervisor's reach).
+    pub fn reaches(&self, channel: &ChannelId) -> bool {
+        match self {
+            Sight::Everything { .. } => true,
+            Sight::Supervisor { user, limited, .. } => !limited || user.is_assigned_supervisor(channel),
+            Sight::Own { .. } | Sight::Nothing => false,
+        }
+    }
+
+    /// Whether the observer may see `channel` itself (its name, kind, wrap-up time): the
+    /// channels in reach and their own.
+    pub fn sees_channel(&self, channel: &ChannelId) -> bool {
+        match self {
+            Sight::Everything { .. } => true,
+            Sight::Supervisor { user, .. } => self.reaches(channel) || own(user, channel),
+            Sight::Own { user, .. } => own(user, channel),
+            Sight::Nothing => false,
+        }
+    }
+
+    /// Whether the observer may see the person `id` (their record `user`): as a whole,
+    /// also on channels outside reach, because a supervisor's "everywhere" commands are
+    /// decided on all of it (law 2; `docs/decisions.md`).
+    pub fn sees_user(&self, id: &UserId, user: &User) -> bool {
+        match self {
+            Sight::Everything { .. } => true,
+            Sight::Supervisor { me, limited, user: mine } => {
+                *me == id
+                    || user
+                        .assignments
+                        .keys()
+                        .chain(user.sign_ins.keys())
+                        .any(|c| !limited || mine.is_assigned_supervisor(c))
+            }
+            Sight::Own { me, .. } => *me == id,
+            Sight::Nothing => false,
+        }
+    }
+
+    /// Whether the observer may see the person with id `id` of `state`.
+    pub fn sees(&self, state: &State, id: &str) -> bool {
+        state.users.get_key_value(id).is_some_and(|(id, u)| self.sees_user(id, u))
+    }
+
+    /// Whether "+ Log agent" finds `id` for the observer: a supervisor may search for any
+    /// agent (the source article) and sign anyone in (R2); others find themselves.
+    pub fn finds(&self, id: &UserId) -> bool {
+        match self {
+            Sight::Everything { .. } | Sight::Supervisor { .. } => true,
+            Sight::Own { me, .. } => *me == id,
+            Sight::Nothing => false,
+        }
+    }
+
+    /// Whether the observer is `id`.
+    pub fn is(&self, id: &str) -> bool {
+        match self {
+            Sight::Supervisor { me, .. } | Sight::Own { me, .. } => me.as_str() == id,
+            Sight::Everything { .. } | Sight::Nothing => false,
+        }
+    }
+
+    /// The people and channels the observer may see, as a list a host can hand to a
+    /// view over the log (history, the day report) that runs apart from the tenant.
+    pub fn summary(&self, state: &State) -> SightSummary {
+        if self.sees_everything() {
+            return SightSummary { everything: true, users: Vec::new(), channels: Vec::new() };
+        }
+        SightSummary {
+            everything: false,
+            users: state.users_where_id(|id, u| self.sees_user(id, u)),
+            channels: state.channels().filter(|(c, _)| self.reaches(c)).map(|(c, _)| c.clone()).collect(),
+        }
+    }
+}
+
+/// A channel of the user's own: assigned to it (as anything) or signed in on it.
+fn own(user: &User, channel: &ChannelId) -> bool {
+    user.assignments.contains_key(channel) || user.sign_ins.contains_key(channel)
+}
+
+/// Whom an observer sees, as plain lists: what the day report and the history, read from
+/// the log apart from the tenant, keep rows of.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SightSummary {
+    /// An admin or `system`: nothing is left out (the lists are empty).
+    pub everything: bool,
+    /// The people the observer sees, by id.
+    #[serde(default)]
+    pub users: Vec<UserId>,
+    /// The channels whose people the observer sees (their reach), by id.
+    #[serde(default)]
+    pub channels: Vec<ChannelId>,
+}
+
+impl SightSummary {
+    /// Whether a row about `user` on `channel` is the observer's to see: their own rows,
+    /// and the rows of the people they see on the channels in reach.
+    pub fn shows(&self, observer: &Actor, user: &UserId, channel: &ChannelId) -> bool {
+        self.everything
+            || observer.is(user)
+            || (self.users.binary_search(user).is_ok() && self.channels.binary_search(channel).is_ok())
+    }
+
+    pub fn sees_user(&self, user: &str) -> bool {
+        self.everything || self.users.binary_search_by(|u| u.as_str().cmp(user)).is_ok()
+    }
+}
+
+/// A person as an observer may see them, whole: their record, their devices and their
+/// running interaction. The payload of [`Change::UserSeen`].
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SeenUser {
+    pub record: User,
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]
+    pub devices: IdMap<DeviceId, Device>,
+    /// The interaction `record.interaction` names, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub interaction: Option<Interaction>,
+}
+
+impl SeenUser {
+    fn of(state: &State, user: &User) -> SeenUser {
+        let mut devices = IdMap::default();
+        for d in &user.devices {
+            if let Some(device) = state.devices.get(d) {
+                devices.insert(d.clone(), device.clone());
+            }
+        }
+        let interaction = user.interaction.as_ref().and_then(|i| state.interactions.get(i)).cloned();
+        SeenUser { record: user.clone(), devices, interaction }
+    }
+}
+
+/// What `observer` may see of `state`, as a state of its own: the snapshot a dashboard
+/// mirrors. The plan, the settings, the pause reasons and the clock are the tenant's
+/// configuration and are kept for everyone; ended interaction ids only for `system`, the
+/// one actor whose commands are decided on them.
+pub fn seen_by(state: &State, observer: &Actor) -> State {
+    let sight = Sight::of(state, observer);
+    if let Sight::Everything { system: true } = sight {
+        return state.clone();
+    }
+    let mut seen = State {
+        plan: state.plan,
+        settings: state.settings,
+        pause_reasons: state.pause_reasons.clone(),
+        clock: state.clock,
+        ..State::default()
+    };
+    for (id, user) in state.users.sorted() {
+        if sight.sees_user(id, user) {
+            seen.users.insert(id.clone(), user.clone());
+        }
+    }
+    for (id, channel) in state.channels.sorted() {
+        if sight.sees_channel(id) {
+            seen.channels.insert(id.clone(), channel.clone());
+        }
+    }
+    for (id, interaction) in state.interactions.sorted() {
+        if seen.users.contains_key(&interaction.user) {
+            seen.interactions.insert(id.clone(), interaction.clone());
+        }
+    }
+    for (id, device) in state.devices.sorted() {
+        if seen.users.contains_key(&device.user) {
+            seen.devices.insert(id.clone(), device.clone());
+        }
+    }
+    seen
+}
+
+/// Applies `event` to `state` (the whole tenant, as it stood before the event) and gives
+/// what `observer` may see of it: the event itself, nothing (nobody they see is touched),
+/// or the sight changes it causes ([`Change::UserSeen`] and its kin). Folded into the
+/// observer's projection of the state before, these give their projection of the state
+/// after (law 1).
+pub fn project(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event> {
+    if let Actor::System = observer {
+        evolve(state, event);
+        return vec![event.clone()];
+    }
+    if reshapes(&event.change, observer) {
+        return resight(state, event, observer);
+    }
+    let at_event = |change: Change| Event { at: event.at, by: event.by.clone(), change };
+    let seen_user = |state: &State, user: &UserId| {
+        state.users.get_key_value(user).is_some_and(|(id, u)| Sight::of(state, observer).sees_user(id, u))
+    };
+    let out = match &event.change {
+        Change::PlanSet { .. } | Change::SettingChanged { .. } | Change::PauseReasonsSet { .. } => {
+            vec![event.clone()]
+        }
+        Change::ChannelCreated { channel, .. } => {
+            evolve(state, event);
+            return if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() };
+        }
+        Change::UserCreated { user, .. } => {
+            evolve(state, event);
+            return if seen_user(state, user) { vec![event.clone()] } else { Vec::new() };
+        }
+        // Assignments and sign-ins can bring a person into a supervisor's sight or take
+        // them out of it.
+        Change::Assigned { user, .. }
+        | Change::Unassigned { user, .. }
+        | Change::SignedIn { user, .. }
+        | Change::SignedOut { user, .. } => {
+            let before = seen_user(state, user);
+            evolve(state, event);
+            return match (before, seen_user(state, user)) {
+                (true, true) => vec![event.clone()],
+                (false, true) => seen_as_now(state, user).map(at_event).into_iter().collect(),
+                (true, false) => vec![at_event(Change::UserUnseen { user: user.clone() })],
+                (false, false) => Vec::new(),
+            };
+        }
+        // The tenant's ledger of ended interaction ids is `system`'s alone: everyone
+        // else learns the end as the person they see, whole.
+        Change::InteractionEnded { user, .. } => {
+            let seen = seen_user(state, user);
+            evolve(state, event);
+            return if seen { seen_as_now(state, user).map(at_event).into_iter().collect() } else { Vec::new() };
+        }
+        Change::UserSeen { user, .. } | Change::UserUnseen { user } => {
+            if seen_user(state, user) {
+                vec![event.clone()]
+            } else {
+                Vec::new()
+            }
+        }
+        Change::ChannelSeen { channel, .. } | Change::ChannelUnseen { channel } => {
+            if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() }
+        }
+        Change::RolesSet { user, .. }
+        | Change::Paused { user, .. }
+        | Change::Resumed { user, .. }
+        | Change::WrapUpEnded { user, .. }
+        | Change::MonitoringStarted { user, .. }
+        | Change::MonitoringModeChanged { user, .. }
+        | Change::MonitoringStopped { user, .. }
+        | Change::InteractionStarted { user, .. }
+        | Change::DeviceRegistered { user, .. }
+        | Change::DeviceActivity { user, .. } => {
+            if seen_user(state, user) {
+                vec![event.clone()]
+            } else {
+                Vec::new()
+            }
+        }
+    };
+    evolve(state, event);
+    out
+}
+
+fn seen_as_now(state: &State, user: &UserId) -> Option<Change> {
+    let record = state.users.get(user)?;
+    Some(Change::UserSeen { user: user.clone(), seen: Box::new(SeenUser::of(state, record)) })
+}
+
+/// Whether `change` can change what `observer` sees as a whole: their own roles,
+/// assignments or sign-ins, the plan (the Supervisor dashboard) and the reach setting.
+fn reshapes(change: &Change, observer: &Actor) -> bool {
+    match change {
+        Change::PlanSet { .. } => true,
+        Change::SettingChanged { setting, .. } => *setting == Setting::SupervisorsLimitedToAssigned,
+        Change::UserCreated { user, .. }
+        | Change::RolesSet { user, .. }
+        | Change::Assigned { user, .. }
+        | Change::Unassigned { user, .. }
+        | Change::SignedIn { user, .. }
+        | Change::SignedOut { user, .. } => observer.is(user),
+        _ => false,
+    }
+}
+
+/// The sight changes between the observer's projection before `event` and after it: the
+/// event itself when it is the tenant's configuration, then every person and channel
+/// that came into sight, changed or left it. Costs one projection of the tenant, and is
+/// taken only for the rare events that reshape an observer's sight.
+fn resight(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event> {
+    let mut mirror = seen_by(state, observer);
+    evolve(state, event);
+    let now = seen_by(state, observer);
+    let at_event = |change: Change| Event { at: event.at, by: event.by.clone(), change };
+    let mut out = Vec::new();
+    if matches!(event.change, Change::PlanSet { .. } | Change::SettingChanged { .. }) {
+        evolve(&mut mirror, event);
+        out.push(event.clone());
+    }
+    let mut users: Vec<&UserId> = mirror.users.sorted().into_iter().map(|(id, _)| id).collect();
+    users.extend(now.users.sorted().into_iter().map(|(id, _)| id));
+    users.sort();
+    users.dedup();
+    for id in users {
+        let was = mirror.users.get(id).map(|u| SeenUser::of(&mirror, u));
+        let is = now.users.get(id).map(|u| SeenUser::of(&now, u));
+        match (was, is) {
+            (Some(was), Some(is)) if was == is => {}
+            (_, Some(is)) => out.push(at_event(Change::UserSeen { user: id.clone(), seen: Box::new(is) })),
+            (Some(_), None) => out.push(at_event(Change::UserUnseen { user: id.clone() })),
+            (None, None) => {}
+        }
+    }
+    let mut channels: Vec<&ChannelId> = mirror.channels.sorted().into_iter().map(|(id, _)| id).collect();
+    channels.extend(now.channels.sorted().into_iter().map(|(id, _)| id));
+    channels.sort();
+    channels.dedup();
+    for id in channels {
+        match (mirror.channels.get(id), now.channels.get(id)) {
+            (Some(was), Some(is)) if was == is => {}
+            (_, Some(is)) => out.push(at_event(Change::ChannelSeen { channel: id.clone(), seen: is.clone() })),
+            (Some(_), None) => out.push(at_event(Change::ChannelUnseen { channel: id.clone() })),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// Applies a sight change to a projection (called by [`evolve`]).
+pub(crate) fn apply(state: &mut State, change: &Change) {
+    match change {
+        Change::UserSeen { user, seen } => {
+            forget(state, user);
+            for (id, device) in seen.devices.sorted() {
+                state.devices.insert(id.clone(), device.clone());
+            }
+            if let (Some(id), Some(interaction)) = (&seen.record.interaction, &seen.interaction) {
+                state.interactions.insert(id.clone(), interaction.clone());
+            }
+            state.users.insert(user.clone(), seen.record.clone());
+        }
+        Change::UserUnseen { user } => forget(state, user),
+        Change::ChannelSeen { channel, seen } => {
+            state.channels.insert(channel.clone(), seen.clone());
+        }
+        Change::ChannelUnseen { channel } => {
+            state.channels.remove(channel);
+        }
+        _ => {}
+    }
+}
+
+/// Removes a person from a projection, with their devices and running interaction.
+fn forget(state: &mut State, user: &UserId) {
+    if let Some(old) = state.users.remove(user) {
+        for d in &old.devices {
+            state.devices.remove(d);
+        }
+        if let Some(i) = &old.interaction {
+            state.interactions.remove(i);
+        }
+    }
+}
