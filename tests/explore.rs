@@ -16,7 +16,7 @@ use serde_json::Value;
 
 /// 4 users of different roles (one without any), a queue with 1 s of wrap-up and a chat without, one pause
 /// reason; settings and plan change through commands.
-pub(crate) const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
+pub const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
   "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
             {"id": "sam", "name": "Sam", "roles": ["agent", "supervisor"]},
             {"id": "ada", "name": "Ada", "roles": ["admin"]},
@@ -28,7 +28,7 @@ const USERS: [&str; 4] = ["ana", "sam", "ada", "rob"];
 const ACTORS: [&str; 5] = ["ana", "sam", "ada", "rob", "system"];
 const CHANNELS: [&str; 2] = ["q", "c"];
 /// Time between one command and the next: none, or the queue's whole wrap-up.
-pub(crate) const STEPS_MS: [u64; 2] = [0, 1000];
+pub const STEPS_MS: [u64; 2] = [0, 1000];
 
 /// What the search found.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ pub struct Report {
 }
 
 /// Every command the search tries, `at` to be set.
-pub(crate) fn commands() -> Vec<Command> {
+pub fn commands() -> Vec<Command> {
     let mut all = Vec::new();
     for actor in ACTORS {
         let mut json = Vec::new();

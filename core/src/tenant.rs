@@ -41,8 +41,8 @@ pub enum Query {
         channel: ChannelId,
         at: Millis,
     },
-    /// The counts per state on each of the actor's own channels: what an agent sees of
-    /// their team, without names.
+    /// The counts per state on each channel the actor is assigned to: what an agent sees
+    /// of their team, without names.
     ChannelCounts {
         actor: Actor,
         at: Millis,
@@ -268,14 +268,15 @@ impl Tenant {
     }
 }
 
-/// The counts per state on each channel the actor is assigned to or signed in on.
+/// The counts per state on each channel the actor is assigned to; none for a user without
+/// a contact-center role (they see themselves and nothing else).
 fn channel_counts(state: &State, actor: &Actor, at: Millis) -> Vec<ChannelCount> {
-    let Some(user) = actor.user().and_then(|u| state.user(u)) else {
+    let Some(user) = actor.user().and_then(|u| state.user(u)).filter(|u| !u.roles.is_empty()) else {
         return Vec::new();
     };
     state
         .channels()
-        .filter(|(c, _)| user.assignments.contains_key(*c) || user.sign_ins.contains_key(*c))
+        .filter(|(c, _)| user.assignments.contains_key(*c))
         .filter_map(|(c, channel)| {
             let board = views::channel_states(state, c, at)?;
             Some(ChannelCount {

@@ -485,7 +485,7 @@ fn test() -> Result<(), String> {
     let cluster = agentstate_testkit::PgCluster::start()?;
     eprintln!("==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api", cluster.server_url());
     let status = Command::new("cargo")
-        .args(["test", "-p", "agentstate-host", "--test", "api"])
+        .args(["test", "-p", "agentstate-host", "--test", "api", "--test", "sight"])
         .env("AGENTSTATE_TEST_POSTGRES", cluster.server_url())
         .current_dir(root())
         .status()

@@ -348,7 +348,7 @@ pub async fn search_users(
     let actor = actor_of(&caller)?;
     let roles: Vec<&str> = param.roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
     let roles: RoleSet = serde_json::from_value(serde_json::json!(roles))
-        .map_err(|e| ApiError::bad_request("invalid_roles", format!("roles: {e}")))?;
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("roles: {e}")))?;
     let text = param.search;
     view(&app, tenant, move |_| View::SearchUsers { actor, text, roles }).await.map(json_response)
 }

@@ -148,7 +148,7 @@ impl Feed {
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence number")),
     responses(
         (status = 200, description = "A stream of events until the access ends or the server stops",
-            content_type = "text/event-stream", body = agentstate_core::Event),
+            content_type = "text/event-stream", body = super::openapi::FeedMessage),
         (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
         (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
     ))]

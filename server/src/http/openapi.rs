@@ -99,6 +99,18 @@ pub struct SnapshotAnswer<'a> {
     pub state: &'a serde_json::value::RawValue,
 }
 
+/// One message of the live feed (its `data:`), by its SSE `event:` name: `event`, one event;
+/// `events`, several to apply together (a person or channel coming into or leaving the
+/// caller's sight); `snapshot`, what the caller may see of the tenant, sent first when a
+/// person's feed does not start where the log stands (their mirror starts anew from it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeedMessage<'a> {
+    Event(agentstate_core::Event),
+    Events(Vec<agentstate_core::Event>),
+    Snapshot(SnapshotAnswer<'a>),
+}
+
 /// Whether this host can serve: its store answers, and how many tenants it has loaded.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {

@@ -1,0 +1,249 @@
+//! Who may see what, through every read route (`docs/rules.md` §6): an admin, a supervisor
+//! limited to their channels and the same supervisor unlimited, an agent, a user without a
+//! role, and another tenant's token — each answer checked for the rows it must have, the
+//! rows it must not, and 404s. On SQLite, and on PostgreSQL when `cargo xtask test` runs
+//! it again with `AGENTSTATE_TEST_POSTGRES`.
+
+use std::time::{Duration, Instant};
+
+mod common;
+
+use agentstate_testkit::run;
+use common::{Server, get, post, start};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Sam supervises support (ana, ben); cy works sales, outside Sam's reach; rob has no role.
+const TENANT: &str = "
+plan: complete
+users:
+  - { id: ada, name: Ada Admin, roles: [admin] }
+  - { id: sam, name: Sam Supervisor, roles: [supervisor] }
+  - { id: ana, name: Ana Agent, roles: [agent] }
+  - { id: ben, name: Ben Agent, roles: [agent] }
+  - { id: cy, name: Cy Agent, roles: [agent] }
+  - { id: rob, name: Rob Nobody, roles: [] }
+channels:
+  - { id: support, kind: queue, name: Support, agents: [ana, ben], supervisors: [sam] }
+  - { id: sales, kind: queue, name: Sales Floor, agents: [cy] }
+";
+
+fn text(value: &Value) -> String {
+    value.to_string()
+}
+
+async fn ok(client: &reqwest::Client, server: &Server, path: &str, token: &str) -> Value {
+    let (status, body) = get(client, server, path, token).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    body
+}
+
+async fn not_found(client: &reqwest::Client, server: &Server, path: &str, token: &str, code: &str) {
+    let (status, body) = get(client, server, path, token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    assert_eq!(body["error"]["code"], code, "{path}: {body}");
+}
+
+async fn csv(client: &reqwest::Client, server: &Server, path: &str, token: &str) -> String {
+    let response = client.get(server.url(path)).bearer_auth(token).send().await.expect("gets");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.text().await.expect("text")
+}
+
+/// What the live feed sends in its first second, as text.
+async fn feed(server: &Server, token: &str) -> String {
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().expect("a client");
+    let mut response =
+        client.get(server.url("/api/tenants/sight/events?after=0")).bearer_auth(token).send().await.expect("opens");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut got = Vec::new();
+    let until = Instant::now() + Duration::from_millis(1200);
+    while Instant::now() < until {
+        match response.chunk().await {
+            Ok(Some(chunk)) => got.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn every_read_route_answers_only_what_the_caller_may_see() {
+    let data = common::data();
+    let description = data.path().join("sight.yaml");
+    std::fs::write(&description, TENANT).expect("writes");
+    run(data.agentstate().args(["tenant", "create", "sight"]).arg(&description));
+    let token = |user: &str| data.token("sight", user);
+    let (ada, sam, ana, rob, system) = (token("ada"), token("sam"), token("ana"), token("rob"), token("system"));
+    let stranger = data.token("globex", "sam");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    let command = |token: &str, body: Value| {
+        let (client, server, token) = (&client, &server, token.to_owned());
+        async move {
+            let (status, answer) = post(client, server, "sight", &token, body.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+        }
+    };
+    // The day: ana and ben on support, ana at the doctor's; cy on sales, at lunch; ben's
+    // phone; Sam signs rob into support (R2: a sign-in, not an assignment).
+    command(&ana, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
+    command(&ana, json!({"type": "pause", "user": "ana", "reason": "doctor"})).await;
+    command(&ada, json!({"type": "sign_in", "user": "ben", "channel": "support"})).await;
+    command(
+        &system,
+        json!({"type": "device_registered", "user": "ben", "device": "b1", "kind": "softphone", "label": "Bens Handy"}),
+    )
+    .await;
+    command(&system, json!({"type": "device_registered", "user": "cy", "device": "c1", "kind": "desk_phone", "label": "Cys Tischtelefon"})).await;
+    command(&ada, json!({"type": "sign_in", "user": "cy", "channel": "sales"})).await;
+    command(&ada, json!({"type": "pause", "user": "cy", "reason": "lunch"})).await;
+    command(&sam, json!({"type": "sign_in", "user": "rob", "channel": "support"})).await;
+
+    let users = |snapshot: &Value| -> Vec<String> {
+        let mut ids: Vec<String> =
+            snapshot["state"]["users"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let channels = |snapshot: &Value| -> Vec<String> {
+        let mut ids: Vec<String> =
+            snapshot["state"]["channels"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let snapshot = "/api/tenants/sight/snapshot";
+    let (roster_support, roster_sales) =
+        ("/api/tenants/sight/channels/support/roster", "/api/tenants/sight/channels/sales/roster");
+    let (states_support, states_sales) =
+        ("/api/tenants/sight/channels/support/states", "/api/tenants/sight/channels/sales/states");
+    let report = "/api/tenants/sight/reports/activity?from=0&to=99999999999999";
+    let report_csv = "/api/tenants/sight/reports/activity?from=0&to=99999999999999&format=csv";
+    let row_users = |report: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = report["rows"]
+            .as_array()
+            .map(|rows| rows.iter().filter_map(|r| r["user"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+
+    // An admin sees everything.
+    let all = ok(&client, &server, snapshot, &ada).await;
+    assert_eq!(users(&all), ["ada", "ana", "ben", "cy", "rob", "sam"]);
+    assert_eq!(channels(&all), ["sales", "support"]);
+    assert!(text(&ok(&client, &server, roster_sales, &ada).await).contains("lunch"));
+    assert_eq!(row_users(&ok(&client, &server, report, &ada).await), ["ana", "ben", "cy", "rob"]);
+    assert!(
+        ok(&client, &server, "/api/tenants/sight/users/cy/history", &ada)
+            .await
+            .as_array()
+            .is_some_and(|h| !h.is_empty())
+    );
+
+    // A supervisor limited to support: support's people, nothing of sales or of cy.
+    let limited = ok(&client, &server, snapshot, &sam).await;
+    assert_eq!(users(&limited), ["ana", "ben", "rob", "sam"]);
+    assert_eq!(channels(&limited), ["support"]);
+    assert!(!text(&limited).contains("lunch") && !text(&limited).contains("Cys Tischtelefon"));
+    assert!(text(&limited).contains("doctor") && text(&limited).contains("Bens Handy"));
+    let roster = ok(&client, &server, roster_support, &sam).await;
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(4), "ana, ben, rob and sam: {roster}");
+    not_found(&client, &server, roster_sales, &sam, "unknown_channel").await;
+    not_found(&client, &server, states_sales, &sam, "unknown_channel").await;
+    not_found(&client, &server, "/api/tenants/sight/users/cy/history", &sam, "unknown_user").await;
+    let report_sam = ok(&client, &server, report, &sam).await;
+    assert_eq!(row_users(&report_sam), ["ana", "ben", "rob"]);
+    assert!(!text(&report_sam).contains("lunch"));
+    let csv_sam = csv(&client, &server, report_csv, &sam).await;
+    assert!(csv_sam.contains("ana") && !csv_sam.contains("cy,") && !csv_sam.contains("lunch"), "{csv_sam}");
+    let lingering = ok(&client, &server, "/api/tenants/sight/lingering-unassigned", &sam).await;
+    assert!(text(&lingering).contains("rob"), "{lingering}");
+    // "+ Log agent" finds any agent, with name, roles and devices — but not their state.
+    let found = ok(&client, &server, "/api/tenants/sight/users?search=cy", &sam).await;
+    assert!(text(&found).contains("Cys Tischtelefon"), "{found}");
+    let verdicts = ok(&client, &server, "/api/tenants/sight/users/cy/allowed-actions", &sam).await;
+    assert!(!text(&verdicts).contains("sales"), "cy's channel is not for Sam to learn: {verdicts}");
+    let verdicts = ok(&client, &server, "/api/tenants/sight/users/cy/allowed-actions?channel=sales", &sam).await;
+    assert_eq!(verdicts["sign_in"]["rejection"]["code"], "unknown_channel", "{verdicts}");
+    let sam_feed = feed(&server, &sam).await;
+    assert!(sam_feed.contains("doctor") && !sam_feed.contains("lunch") && !sam_feed.contains("Cys"), "{sam_feed}");
+
+    // An agent: themselves, and their channel as counts.
+    let own = ok(&client, &server, snapshot, &ana).await;
+    assert_eq!(users(&own), ["ana"]);
+    assert_eq!(channels(&own), ["support"]);
+    for colleague in ["Bens Handy", "lunch", "Ben Agent", "rob"] {
+        assert!(!text(&own).contains(colleague), "{colleague} in {own}");
+    }
+    let roster = ok(&client, &server, roster_support, &ana).await;
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(1), "only ana: {roster}");
+    let states = ok(&client, &server, states_support, &ana).await;
+    assert_eq!(states["agents"].as_array().map(Vec::len), Some(1), "only ana: {states}");
+    let counts = ok(&client, &server, "/api/tenants/sight/channel-counts", &ana).await;
+    assert_eq!(counts[0]["channel"], "support");
+    assert_eq!(counts[0]["counts"]["paused"], 1, "{counts}");
+    assert_eq!(counts[0]["counts"]["available"], 2, "ben and rob: {counts}");
+    not_found(&client, &server, roster_sales, &ana, "unknown_channel").await;
+    not_found(&client, &server, "/api/tenants/sight/users/ben/history", &ana, "unknown_user").await;
+    assert!(
+        ok(&client, &server, "/api/tenants/sight/users/ana/history", &ana)
+            .await
+            .as_array()
+            .is_some_and(|h| !h.is_empty())
+    );
+    assert_eq!(row_users(&ok(&client, &server, report, &ana).await), ["ana"]);
+    let found = ok(&client, &server, "/api/tenants/sight/users?search=a", &ana).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "only herself: {found}");
+    let verdicts = ok(&client, &server, "/api/tenants/sight/users/ben/allowed-actions", &ana).await;
+    assert_eq!(verdicts["pause"]["rejection"]["code"], "unknown_user", "as if ben did not exist: {verdicts}");
+    assert!(
+        ok(&client, &server, "/api/tenants/sight/lingering-unassigned", &ana)
+            .await
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    let ana_feed = feed(&server, &ana).await;
+    for colleague in ["Bens Handy", "lunch", "Cys", "\"ben\""] {
+        assert!(!ana_feed.contains(colleague), "{colleague} in ana's feed: {ana_feed}");
+    }
+    assert!(ana_feed.contains("doctor"), "her own pause: {ana_feed}");
+
+    // A user without a role: themselves and the sign-in they hold, nothing else.
+    let nobody = ok(&client, &server, snapshot, &rob).await;
+    assert_eq!(users(&nobody), ["rob"]);
+    assert!(!text(&nobody).contains("doctor") && !text(&nobody).contains("lunch"));
+    assert!(
+        ok(&client, &server, "/api/tenants/sight/channel-counts", &rob).await.as_array().is_some_and(Vec::is_empty)
+    );
+    not_found(&client, &server, "/api/tenants/sight/users/ana/history", &rob, "unknown_user").await;
+    let roster = ok(&client, &server, roster_support, &rob).await;
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(1), "only rob: {roster}");
+    not_found(&client, &server, roster_sales, &rob, "unknown_channel").await;
+    assert_eq!(row_users(&ok(&client, &server, report, &rob).await), ["rob"]);
+    let found = ok(&client, &server, "/api/tenants/sight/users?search=", &rob).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+
+    // Another tenant's token: nothing at all.
+    for path in
+        [snapshot, roster_support, report, "/api/tenants/sight/users/ana/history", "/api/tenants/sight/channel-counts"]
+    {
+        not_found(&client, &server, path, &stranger, "unknown_tenant").await;
+    }
+
+    // The same supervisor, unlimited: every channel and everyone on one.
+    command(&ada, json!({"type": "set_setting", "setting": "supervisors_limited_to_assigned", "value": false})).await;
+    let unlimited = ok(&client, &server, snapshot, &sam).await;
+    assert_eq!(users(&unlimited), ["ana", "ben", "cy", "rob", "sam"]);
+    assert_eq!(channels(&unlimited), ["sales", "support"]);
+    assert!(text(&ok(&client, &server, roster_sales, &sam).await).contains("lunch"));
+    assert_eq!(row_users(&ok(&client, &server, report, &sam).await), ["ana", "ben", "cy", "rob"]);
+    ok(&client, &server, "/api/tenants/sight/users/cy/history", &sam).await;
+    // Narrowed again, the feed of a follower takes cy and sales out of sight.
+    command(&ada, json!({"type": "set_setting", "setting": "supervisors_limited_to_assigned", "value": true})).await;
+    let again = ok(&client, &server, snapshot, &sam).await;
+    assert_eq!(users(&again), ["ana", "ben", "rob", "sam"]);
+    let later = feed(&server, &sam).await;
+    assert!(later.contains("event: snapshot") && !later.contains("Cys"), "{later}");
+}
