@@ -119,7 +119,12 @@ export class Api {
    * Follows the log after `after`; returns a function that stops following. Events that
    * share a sequence number (an `events` message) come in the same batch.
    */
-  follow(after: number, onEvents: (events: [number, Event][]) => void, onLive: (live: boolean) => void): () => void {
+  follow(
+    after: number,
+    onEvents: (events: [number, Event][]) => void,
+    onLive: (live: boolean) => void,
+    onSnapshot: (seq: number, state: State) => void,
+  ): () => void {
     let stopped = false;
     let cursor = after;
     let controller = new AbortController();
@@ -153,7 +158,13 @@ export class Api {
               cursor = id;
               // `event`: one event. `events`: several under one sequence number, folded
               // together (what the caller may see of one change). Any other kind is not ours.
-              if (kind === "events") for (const event of JSON.parse(data.join("\n")) as Event[]) batch.push([id, event]);
+              if (kind === "snapshot") {
+                // Not where the log stands (new, behind, or on another host): the mirror
+                // starts anew from what the caller sees, and follows on from there.
+                if (batch.length) onEvents(batch.splice(0));
+                const snapshot = JSON.parse(data.join("\n")) as { seq: number; state: State };
+                onSnapshot(snapshot.seq, snapshot.state);
+              } else if (kind === "events") for (const event of JSON.parse(data.join("\n")) as Event[]) batch.push([id, event]);
               else if (kind === "event" || kind === "message") batch.push([id, JSON.parse(data.join("\n")) as Event]);
             }
             if (batch.length) onEvents(batch);

@@ -9,6 +9,8 @@ import { h } from "./dom.js";
 
 /** How often the counts are asked for while the agent's screen is shown. */
 export const COUNTS_EVERY_MS = 5_000;
+/** A busy feed asks again at most this often. */
+const AGAIN_AFTER_MS = 1_000;
 
 /** Asks the server for the counts, unless a request is under way (then once more after it). */
 export function refreshCounts(): void {
@@ -37,7 +39,7 @@ export function refreshCounts(): void {
       if (counts === ui.counts && JSON.stringify(counts.channels) !== before) ctx.render([]);
       if (counts.again) {
         counts.again = false;
-        refreshCounts();
+        window.setTimeout(refreshCounts, AGAIN_AFTER_MS);
       }
     });
 }

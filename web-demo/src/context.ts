@@ -48,9 +48,11 @@ export const ui: UiState = {
   counts: noCounts(),
 };
 
-export const ctx = {} as {
+export const ctx = { unfollow: () => {} } as {
   api: Api;
   mirror: Mirror;
+  /** Stops the mirror's live feed. */
+  unfollow: () => void;
   vocabulary: Vocabulary;
   /** Redraws on the next frame; `channels` limits it to those cards. */
   render: (channels?: Iterable<string>) => void;

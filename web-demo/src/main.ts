@@ -5,7 +5,7 @@
 // toolbar, side panels and language, and when what is redrawn. The screens and panels are
 // files of their own.
 
-import init, { Tenant, type ChannelKind, type Event } from "agentstate";
+import init, { Tenant, type ChannelKind, type Event, type State } from "agentstate";
 import { Api } from "./api.js";
 import { closeMenu } from "./actions-menu.js";
 import { adminScreen } from "./admin.js";
@@ -245,7 +245,16 @@ function reshapes(events: Event[]): boolean {
 }
 
 function onFeed(batch: [number, Event][]): void {
-  const events = ctx.mirror.apply(batch);
+  let events: Event[];
+  try {
+    events = ctx.mirror.apply(batch);
+  } catch (error) {
+    // An event the module cannot fold (a server newer than this page): the mirror would
+    // fall behind, so it starts over from a snapshot.
+    console.warn("the feed brought what the mirror cannot fold; reloading", error);
+    open(ui.actor).catch((e: unknown) => toast(String(e), "error"));
+    return;
+  }
   if (!events.length) return;
   if (reshapes(events)) {
     drawAll();
@@ -257,6 +266,17 @@ function onFeed(batch: [number, Event][]): void {
   refreshCounts();
 }
 
+/** The feed's `snapshot` message: the mirror starts anew from what the caller sees. */
+function onSnapshot(seq: number, state: State): void {
+  const old = ctx.mirror as Mirror | undefined;
+  ctx.mirror = Mirror.of(seq, state);
+  old?.free();
+  forgetCards();
+  drawAll();
+  who();
+  refreshCounts();
+}
+
 function onLive(live: boolean): void {
   const status = byId("live");
   status.textContent = live ? say("live") : say("offline");
@@ -265,10 +285,13 @@ function onLive(live: boolean): void {
 
 /**
  * Opens the tenant as `actor` may see it (their snapshot, then their feed) on the screen
- * their roles give; returns what stops the feed.
+ * their roles give.
  */
-async function open(actor: string): Promise<() => void> {
+async function open(actor: string): Promise<void> {
+  ctx.unfollow();
   const mirror = await Mirror.load(ctx.api);
+  // A view opened meanwhile gives way to this one.
+  ctx.unfollow();
   const old = ctx.mirror as Mirror | undefined;
   ctx.mirror = mirror;
   old?.free();
@@ -277,12 +300,11 @@ async function open(actor: string): Promise<() => void> {
   ui.counts = noCounts();
   ui.screen = landing(rolesOf(actor));
   forgetCards();
-  const stop = ctx.api.follow(mirror.seq, onFeed, onLive);
+  ctx.unfollow = ctx.api.follow(mirror.seq, onFeed, onLive, onSnapshot);
   who();
   chrome();
   draw(undefined);
   refreshCounts();
-  return stop;
 }
 
 async function main(): Promise<void> {
@@ -292,7 +314,6 @@ async function main(): Promise<void> {
   const lang = () => ui.lang;
   const me = await Api.session();
   let actor: string;
-  let stop = (): void => {};
   if (me) {
     actor = me.actor;
     ctx.api = new Api(me.tenant, { kind: "session" }, lang);
@@ -310,16 +331,13 @@ async function main(): Promise<void> {
     actor = start.actor;
     ctx.api = new Api(published.tenant, { kind: "bearer", token: start.token }, lang);
     demo(tokens, (chosen, token) => {
-      stop();
+      ctx.unfollow();
       ctx.api.useToken(token);
-      open(chosen).then(
-        (stopping) => (stop = stopping),
-        (error: unknown) => toast(String(error), "error"),
-      );
+      open(chosen).catch((error: unknown) => toast(String(error), "error"));
     });
   }
   languagePicker();
-  stop = await open(actor);
+  await open(actor);
   performance.mark("first-roster");
   document.body.dataset.ready = "true";
   document.addEventListener("keydown", (e) => {

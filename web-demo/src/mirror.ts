@@ -48,6 +48,11 @@ export class Mirror {
 
   static async load(api: Api): Promise<Mirror> {
     const { seq, state } = await api.snapshot();
+    return Mirror.of(seq, state);
+  }
+
+  /** A mirror of what the caller sees as of `seq` (a snapshot, or the feed's `snapshot` message). */
+  static of(seq: number, state: State): Mirror {
     return new Mirror(Tenant.fromSnapshot(state), seq, state.clock ?? 0, state);
   }
 

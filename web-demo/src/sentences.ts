@@ -11,7 +11,13 @@ export interface Names {
   channel: (id: string) => string;
 }
 
-type Templates = { [K in Event["type"]]: (e: Extract<Event, { type: K }>, n: Names) => string };
+/**
+ * Sight events (a person or channel coming into or going out of the reader's sight) are
+ * only in projected feeds and say nothing of their own; every other event has a sentence.
+ * (`Exclude` compiles whether or not the module's `Event` has them yet.)
+ */
+type Said = Exclude<Event["type"], "user_seen" | "user_unseen" | "channel_seen" | "channel_unseen">;
+type Templates = { [K in Said]: (e: Extract<Event, { type: K }>, n: Names) => string };
 
 const en: Templates = {
   plan_set: (e) => `The plan is now ${e.plan.replace("_", " ")}.`,
@@ -60,15 +66,16 @@ const de: Templates = {
 };
 
 export function sentence(event: Event, names: Names, lang: Lang): string {
-  const templates = lang === "de" ? de : en;
   // Each template takes its own kind of event; the union is narrowed by `type`.
-  return (templates[event.type] as (e: Event, n: Names) => string)(event, names);
+  const templates = (lang === "de" ? de : en) as Partial<Record<string, (e: Event, n: Names) => string>>;
+  return templates[event.type]?.(event, names) ?? "";
 }
 
 /** A few events as sentences; many as the first two and how many more. */
 export function sentences(events: Event[], names: Names, lang: Lang): string {
-  const said = events.slice(0, events.length > 3 ? 2 : 3).map((e) => sentence(e, names, lang));
-  const more = events.length - said.length;
+  const told = events.filter((e) => sentence(e, names, lang));
+  const said = told.slice(0, told.length > 3 ? 2 : 3).map((e) => sentence(e, names, lang));
+  const more = told.length - said.length;
   if (more > 0) said.push(lang === "de" ? `Dazu ${more} weitere Änderungen.` : `And ${more} more changes.`);
   return said.join(" ");
 }

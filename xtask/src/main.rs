@@ -290,8 +290,9 @@ fn browser_package() -> Result<(), String> {
 
 /// The most the browser module may weigh, gzipped (level 9), in bytes. The build is
 /// deterministic, so growing past it is a failure of `cargo xtask test`, not noise. It is
-/// a ratchet at today's size; the target is 64 KiB (`docs/decisions.md`, "module size").
-const BROWSER_BUDGET: usize = 215_000;
+/// a ratchet at today's size (raised by 11 KB for sight: the sight changes the mirror folds and
+/// the views that take an observer); the target is 64 KiB (`docs/decisions.md`, "module size").
+const BROWSER_BUDGET: usize = 230_000;
 
 fn gzipped_len(bytes: &[u8]) -> Result<usize, String> {
     use std::io::Write;
