@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Change, Event};
 use crate::ids::{ChannelId, Millis, PauseReason, UserId};
+use crate::state::State;
 
 /// What an agent is doing on a channel. Work comes first: an agent on a call, or in its
 /// wrap-up, is busy on every channel they are signed in to, paused or not.
@@ -172,8 +173,50 @@ fn close(seat: &mut Seat, at: Millis, (from, to): (Millis, Millis)) {
 /// Each agent's states on each channel from `from` to `to`, folded from `log` (in log
 /// order; events before `from` set the scene). An empty range has no rows.
 pub fn activity<'e>(log: impl IntoIterator<Item = &'e Event>, from: Millis, to: Millis) -> ActivityReport {
+    fold(BTreeMap::new(), log, (from, to))
+}
+
+/// As [`activity`], for a log that does not begin with the tenant: `log` follows `start`
+/// (the state folded from the events before it — a base snapshot, once older events were
+/// pruned). `start` sets the scene as of its clock, the time of its last event: before
+/// that nothing is known, so a range reaching back before it shows `signed_out` there; a
+/// range from the clock on gives exactly what the whole log would.
+pub fn activity_from<'e>(
+    start: &State,
+    log: impl IntoIterator<Item = &'e Event>,
+    from: Millis,
+    to: Millis,
+) -> ActivityReport {
     let range = (from, to);
+    let since = start.clock().unwrap_or(Millis::ZERO);
     let mut people: BTreeMap<UserId, Person> = BTreeMap::new();
+    for (id, user) in start.users() {
+        if user.sign_ins.is_empty() && user.interaction.is_none() && user.wrap_up.is_none() {
+            continue;
+        }
+        // What the fold of the whole log would hold at `since`: a wrap-up past its deadline
+        // is over (the state keeps it until the next event about it), and work comes first.
+        let on_interaction = user.interaction.is_some();
+        let wrap_up_until = user.wrap_up.as_ref().map(|w| w.until).filter(|until| *until > since && !on_interaction);
+        let mut person = Person { on_interaction, wrap_up_until, seats: BTreeMap::new() };
+        for (channel, sign_in) in user.sign_ins.iter() {
+            let seat = person.seat(channel, range);
+            seat.signed_in = true;
+            seat.paused = sign_in.pause.as_ref().map(|p| p.reason.clone());
+        }
+        person.show(since, range);
+        people.insert(id.clone(), person);
+    }
+    fold(people, log, range)
+}
+
+/// Folds `log` on from `people` (as the fold left them before it) into the report.
+fn fold<'e>(
+    mut people: BTreeMap<UserId, Person>,
+    log: impl IntoIterator<Item = &'e Event>,
+    range: (Millis, Millis),
+) -> ActivityReport {
+    let (from, to) = range;
     if to > from {
         for event in log {
             let at = event.at;
