@@ -89,7 +89,7 @@ pub enum Query {
         sight: Option<SightSummary>,
     },
     /// Each agent's states per channel from `from` to `to` (the day at a glance): of
-    /// `events` when given — the whole log from the tenant's description on — else of the
+    /// `events` when given — the log that follows the tenant's state, folded on from it — else of the
     /// tenant's journal (complete only for a tenant started from its description). Only
     /// the rows the actor may see (`sight` as for `history`).
     Activity {
@@ -234,7 +234,9 @@ impl Tenant {
             Query::Activity { actor, from, to, events, sight } => {
                 let summary = sight.clone().unwrap_or_else(|| Sight::of(state, actor).summary(state));
                 let mut report = match events {
-                    Some(events) => views::activity(events, *from, *to),
+                    // The log that follows this tenant's state (a scratch tenant started from
+                    // the log's base: its description, or the snapshot older events became).
+                    Some(events) => views::activity_from(state, events, *from, *to),
                     None => views::activity(&self.journal, *from, *to),
                 };
                 report.rows.retain(|row| summary.shows(actor, &row.user, &row.channel));

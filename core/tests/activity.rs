@@ -168,3 +168,73 @@ proptest! {
         }
     }
 }
+
+/// A day decided by the rules (only accepted commands make events), so every prefix folds
+/// to a state the tenant could really be in: what a base snapshot is.
+fn arbitrary_day() -> impl Strategy<Value = Vec<Event>> {
+    let step = (1u64..5_000, 0usize..2, 0usize..2, 0u8..7, 0usize..2);
+    proptest::collection::vec(step, 0..60).prop_map(|steps| {
+        let (users, channels, reasons) = (["ana", "ben"], ["sales", "chat"], ["lunch", "training"]);
+        let mut log = day(&[]);
+        let mut state = State::from_events(&log);
+        let mut running: [Option<String>; 2] = [None, None];
+        let mut at = 0;
+        for (n, (delta, u, c, kind, r)) in steps.into_iter().enumerate() {
+            at += delta;
+            let (user, channel) = (users[u], channels[c]);
+            let command = match kind {
+                0 | 1 => format!(r#"{{"type":"sign_in","actor":"{user}","at":{at},"user":"{user}","channel":"{channel}"}}"#),
+                2 => format!(r#"{{"type":"sign_out","actor":"{user}","at":{at},"user":"{user}","channel":"{channel}"}}"#),
+                3 => format!(
+                    r#"{{"type":"pause","actor":"{user}","at":{at},"user":"{user}","channel":"{channel}","reason":"{}"}}"#,
+                    reasons[r]
+                ),
+                4 => format!(r#"{{"type":"resume","actor":"{user}","at":{at},"user":"{user}","channel":"{channel}"}}"#),
+                5 => {
+                    let id = format!("i{n}");
+                    running[u] = Some(id.clone());
+                    format!(
+                        r#"{{"type":"interaction_started","actor":"system","at":{at},"user":"{user}","channel":"{channel}","interaction":"{id}"}}"#
+                    )
+                }
+                _ => match running[u].take() {
+                    Some(id) => format!(r#"{{"type":"interaction_ended","actor":"system","at":{at},"interaction":"{id}"}}"#),
+                    None => format!(r#"{{"type":"end_wrap_up","actor":"{user}","at":{at},"user":"{user}"}}"#),
+                },
+            };
+            if let Outcome::Accepted { events } = handle_json(&mut state, &command) {
+                log.extend(events);
+            }
+        }
+        log
+    })
+}
+
+proptest! {
+    /// Retention folds the oldest events into a base snapshot: the report folded on from
+    /// that state over the rest of the log is the whole log's, for any range from the
+    /// base's time on; a range reaching back before it still covers itself.
+    #[test]
+    fn a_report_from_a_base_state_is_the_whole_logs_from_its_time_on(
+        log in arbitrary_day(),
+        cut in any::<prop::sample::Index>(),
+        offset in 0u64..100_000,
+        length in 0u64..100_000,
+        before in 1u64..50_000,
+    ) {
+        let cut = cut.index(log.len() + 1);
+        let base = State::from_events(&log[..cut]);
+        let since = base.clock().map_or(0, Millis::get);
+        let (from, to) = (ms(since + offset), ms(since + offset + length));
+        prop_assert_eq!(
+            agentstate_core::views::activity_from(&base, &log[cut..], from, to),
+            activity(&log, from, to)
+        );
+        let early = activity_from_base(&base, &log[cut..], since.saturating_sub(before), since + length);
+        check(&early)?;
+    }
+}
+
+fn activity_from_base(base: &State, log: &[Event], from: u64, to: u64) -> ActivityReport {
+    agentstate_core::views::activity_from(base, log, ms(from), ms(to))
+}

@@ -8,7 +8,7 @@ use agentstate_host::{dashboard, tools};
 use agentstate_runtime::{Limits, Runtime, module};
 use agentstate_scenario::{Engine, NativeEngine};
 use agentstate_server::http::{self, ServeConfig};
-use agentstate_server::service::TenantService;
+use agentstate_server::service::{Retention, TenantService};
 use agentstate_server::store::{StoreConfig, TokenSelector};
 use agentstate_server::{sessions, tokens};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -208,6 +208,13 @@ struct ServeArgs {
     /// Store a snapshot of a tenant every this many events.
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
+    /// Keep each tenant's events this many days: older ones are folded into a base
+    /// snapshot and deleted, at start and then hourly (default: keep everything).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    retain_days: Option<u32>,
+    /// How often to prune, in seconds (for tests).
+    #[arg(long, default_value_t = 3600, hide = true)]
+    retain_check_secs: u64,
     /// The built dashboard (default: web-demo/dist of this workspace).
     #[arg(long)]
     web: Option<PathBuf>,
@@ -366,6 +373,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         rate_per_sec: args.rate_limit,
         max_body: args.max_body,
         snapshot_every: args.snapshot_every.max(1),
+        retention: args.retain_days.map(|days| Retention {
+            every: std::time::Duration::from_secs(args.retain_check_secs.max(1)),
+            ..Retention::days(days)
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(http::serve(config))?;
@@ -454,6 +465,13 @@ fn activity_report(
     }
     let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
     let answer = service.activity(tenant, from, to).map_err(|e| e.to_string())?;
+    // An operator reading a report of a pruned log learns where it begins.
+    if let Some(begins) = service.log_begins(tenant).map_err(|e| e.to_string())? {
+        eprintln!(
+            "the kept log of tenant {tenant} begins at event {} (every event from {} ms on is kept; the report is exact from then on)",
+            begins.seq, begins.at
+        );
+    }
     let text = if csv {
         let report: agentstate_core::views::ActivityReport =
             serde_json::from_str(&answer).map_err(|e| format!("the module answered no report: {e}"))?;

@@ -9,6 +9,7 @@ mod feed;
 mod guesses;
 mod metrics;
 pub mod openapi;
+pub mod retention;
 mod session;
 pub mod writer;
 
@@ -66,6 +67,8 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// A snapshot is stored every this many events per tenant.
     pub snapshot_every: u64,
+    /// How long tenants keep their events (`--retain-days`); `None` keeps everything.
+    pub retention: Option<crate::service::Retention>,
 }
 
 /// Unknown tokens a client address may present per second (bursts of 100) before its
@@ -334,6 +337,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         }),
     };
     let simulator = config.simulate.then(|| tokio::spawn(demo::simulate(app.writer().clone(), shutdown.clone())));
+    let pruner = config.retention.map(|retention| {
+        tokio::spawn(retention::prune_periodically(app.writer().clone(), retention, shutdown.clone()))
+    });
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -357,6 +363,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     if let Some(simulator) = simulator {
         simulator.abort();
         let _ = simulator.await;
+    }
+    // A prune step under way finishes on the writer thread; none starts after this.
+    if let Some(pruner) = pruner {
+        pruner.abort();
+        let _ = pruner.await;
     }
     stop_following.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(follower) = follower {

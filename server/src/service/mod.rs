@@ -11,7 +11,10 @@
 //! Tenants are loaded on their first request (newest snapshot plus the log after it) and
 //! the least recently used are evicted when more are loaded than the bounds allow.
 
+mod retention;
 mod round;
+
+pub use retention::{LogBegins, PRUNE_CHUNK, Retention, Step};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -146,6 +149,20 @@ fn at_of(event: &str) -> u64 {
     serde_json::from_str::<At>(event).map_or(0, |e| e.at)
 }
 
+#[derive(Deserialize)]
+struct Clock {
+    #[serde(default)]
+    clock: Option<u64>,
+}
+
+/// The time of the last event a snapshot folded (its `clock`; 0 when it has none).
+fn clock_of(snapshot: &str) -> u64 {
+    serde_json::from_str::<Clock>(snapshot).ok().and_then(|s| s.clock).unwrap_or(0)
+}
+
+/// How often a read that found the log pruned under it starts over before it gives up.
+const PRUNED_RETRIES: usize = 4;
+
 impl<S: Store> TenantService<S> {
     /// Opens the service on `store`; tenants are loaded when first asked for.
     pub fn open(store: S, runtime: Arc<Runtime>, snapshot_every: u64) -> Result<Self, ServiceError> {
@@ -263,7 +280,13 @@ impl<S: Store> TenantService<S> {
         let caught_up = catch_up(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), served);
         self.account(&[tenant]);
         match caught_up {
-            Ok(()) => {}
+            Ok(Folded::All) => {}
+            // Another host pruned the events this instance still lacked: it starts over
+            // from the new base.
+            Ok(Folded::Pruned) => {
+                self.unload(tenant);
+                self.use_tenant(tenant)?;
+            }
             Err(ServiceError::Host(e)) => {
                 self.unload(tenant);
                 return Err(e.into());
@@ -328,9 +351,10 @@ impl<S: Store> TenantService<S> {
         Ok((seq, served.wasm.query(query)?))
     }
 
-    /// Every event that touched `user`, from the whole log — the tenant's description
-    /// first, then every stored event (an instance holds only the events since its
-    /// snapshot); the module picks them, chunk by chunk.
+    /// Every event that touched `user`, from the kept log — the tenant's description
+    /// first while nothing was pruned, then every stored event after the base (an
+    /// instance holds only the events since its snapshot); the module picks them, chunk
+    /// by chunk. Where the kept log begins is [`TenantService::log_begins`].
     pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
         self.begin();
         self.ready(tenant)?;
@@ -338,46 +362,82 @@ impl<S: Store> TenantService<S> {
             serde_json::from_str(&answer)
                 .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") }.into())
         };
-        // The log begins with the tenant's description, folded into events by the module:
-        // a scratch instance started from it has exactly those in its journal.
-        let user_query = format!(r#"{{"view":"history","actor":"system","user":{}}}"#, json_string(user));
-        let mut scratch = WasmTenant::new(self.runtime.clone())?;
-        scratch.start(&self.store.description(tenant)?)?;
-        let mut found = parse(scratch.query(&user_query)?)?;
-        let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-        let store = &self.store;
-        each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, _| {
-            let query =
-                format!(r#"{{"view":"history","actor":"system","user":{},"events":{events}}}"#, json_string(user));
-            found.extend(parse(served.wasm.query(&query)?)?);
-            Ok(Flow::Go)
-        })?;
-        Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")))
+        for _ in 0..PRUNED_RETRIES {
+            let base = self.base(tenant)?;
+            let mut found = Vec::new();
+            if base.is_none() {
+                // The log begins with the tenant's description, folded into events by the
+                // module: a scratch instance started from it has exactly those in its journal.
+                let user_query = format!(r#"{{"view":"history","actor":"system","user":{}}}"#, json_string(user));
+                let mut scratch = WasmTenant::new(self.runtime.clone())?;
+                scratch.start(&self.store.description(tenant)?)?;
+                found = parse(scratch.query(&user_query)?)?;
+            }
+            let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
+            let store = &self.store;
+            let start = base.map_or(0, |b| b.seq);
+            let read =
+                each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), start, |events, _, _| {
+                    let query = format!(
+                        r#"{{"view":"history","actor":"system","user":{},"events":{events}}}"#,
+                        json_string(user)
+                    );
+                    found.extend(parse(served.wasm.query(&query)?)?);
+                    Ok(Flow::Go)
+                })?;
+            // Another host pruned while this one read: read the kept log again.
+            if let Folded::All = read {
+                return Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")));
+            }
+        }
+        Err(StoreError::Conflict(tenant.to_owned()).into())
     }
 
     /// Each agent's states per channel from `from` to `to` (the module's `activity` view
-    /// over the stored log up to `to`), as JSON. The log goes to a scratch instance in one
-    /// piece: fine for a day of a mid-sized contact center, not yet for the largest (a fold
-    /// started from the snapshot before `from` is the next step).
+    /// over the kept log up to `to`, folded on from its base: the description, or the
+    /// snapshot older events were folded into), as JSON. Exact for a range from
+    /// [`LogBegins::at`] on; before it the report knows nothing and shows `signed_out`.
+    /// The log goes to a scratch instance in one piece: fine for a day of a mid-sized
+    /// contact center, not yet for the largest (a fold started from the snapshot before
+    /// `from` is the next step).
     pub fn activity(&mut self, tenant: &str, from: u64, to: u64) -> Result<String, ServiceError> {
-        let description = match self.store.description(tenant) {
-            Err(StoreError::UnknownTenant(t)) => return Err(ServiceError::UnknownTenant(t)),
-            other => other?,
-        };
-        // The log up to `to` (it is in time order; the fold ignores what lies beyond).
-        let mut chunks: Vec<String> = Vec::new();
-        let store = &self.store;
-        each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), 0, |events, _, (_, last)| {
-            chunks.push(events.trim_start_matches('[').trim_end_matches(']').to_owned());
-            Ok(if at_of(last) > to { Flow::Stop } else { Flow::Go })
-        })?;
-        let query = format!(
-            r#"{{"view":"activity","actor":"system","from":{from},"to":{to},"events":[{}]}}"#,
-            chunks.join(",")
-        );
-        let mut scratch = WasmTenant::new(self.runtime.clone())?;
-        scratch.start(&description)?;
-        Ok(scratch.query(&query)?)
+        for _ in 0..PRUNED_RETRIES {
+            let mut scratch = WasmTenant::new(self.runtime.clone())?;
+            let start = match self.base(tenant)? {
+                None => {
+                    scratch.start(&self.store.description(tenant)?)?;
+                    0
+                }
+                Some(base) => match self.store.snapshot_as_of(tenant, base.seq)? {
+                    Some((seq, snapshot)) if seq == base.seq => {
+                        scratch.restore(&snapshot)?;
+                        seq
+                    }
+                    // Pruned again between the two reads.
+                    _ => continue,
+                },
+            };
+            // The log up to `to` (it is in time order; the fold ignores what lies beyond).
+            let mut chunks: Vec<String> = Vec::new();
+            let store = &self.store;
+            let read = each_chunk(
+                &mut |after| store.events_after(tenant, after, REPLAY_CHUNK),
+                start,
+                |events, _, (_, last)| {
+                    chunks.push(events.trim_start_matches('[').trim_end_matches(']').to_owned());
+                    Ok(if at_of(last) > to { Flow::Stop } else { Flow::Go })
+                },
+            )?;
+            if let Folded::Pruned = read {
+                continue;
+            }
+            let query = format!(
+                r#"{{"view":"activity","actor":"system","from":{from},"to":{to},"events":[{}]}}"#,
+                chunks.join(",")
+            );
+            return Ok(scratch.query(&query)?);
+        }
+        Err(StoreError::Conflict(tenant.to_owned()).into())
     }
 
     /// Creates an access token for `actor` of `tenant` (see [`crate::tokens::issue`]).
@@ -426,30 +486,42 @@ impl<S: Store> TenantService<S> {
         Ok(self.store.events_after(tenant, after, limit)?)
     }
 
-    /// Loads a tenant: its newest snapshot plus the log after it.
+    /// Loads a tenant: its newest snapshot plus the log after it (read again when another
+    /// host pruned the log in between).
     fn load(&self, tenant: &str) -> Result<Served, ServiceError> {
-        let mut wasm = WasmTenant::new(self.runtime.clone())?;
-        let (seq, description) = match self.store.latest_snapshot(tenant) {
-            Ok(Some((seq, snapshot))) => {
-                wasm.restore(&snapshot)?;
-                (seq, None)
+        for _ in 0..PRUNED_RETRIES {
+            let mut wasm = WasmTenant::new(self.runtime.clone())?;
+            let (seq, snapshot) = match self.store.latest_snapshot(tenant) {
+                Ok(Some((seq, snapshot))) => {
+                    wasm.restore(&snapshot)?;
+                    (seq, Some(snapshot))
+                }
+                Ok(None) => {
+                    wasm.start(&self.store.description(tenant)?)?;
+                    (0, None)
+                }
+                Err(StoreError::UnknownTenant(t)) => return Err(ServiceError::UnknownTenant(t)),
+                Err(e) => return Err(e.into()),
+            };
+            // The snapshot's own time is that of the event it is as of — from the snapshot
+            // itself once that event was pruned.
+            let last_at = match (seq, snapshot) {
+                (0, _) | (_, None) => 0,
+                (seq, Some(snapshot)) => match self.store.events_after(tenant, seq - 1, 1)?.first() {
+                    Some((found, event)) if *found == seq => at_of(event),
+                    _ => clock_of(&snapshot),
+                },
+            };
+            let mut served =
+                Served { memory: wasm.memory_bytes(), wasm, seq, last_at, since_snapshot: 0, used: self.uses };
+            if let Folded::All =
+                catch_up(&mut |after| self.store.events_after(tenant, after, REPLAY_CHUNK), &mut served)?
+            {
+                served.memory = served.wasm.memory_bytes();
+                return Ok(served);
             }
-            Ok(None) => (0, Some(self.store.description(tenant)?)),
-            Err(StoreError::UnknownTenant(t)) => return Err(ServiceError::UnknownTenant(t)),
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(description) = description {
-            wasm.start(&description)?;
         }
-        // The snapshot's own time is that of the event it is as of.
-        let last_at = match seq {
-            0 => 0,
-            seq => self.store.events_after(tenant, seq - 1, 1)?.first().map_or(0, |(_, e)| at_of(e)),
-        };
-        let mut served = Served { memory: wasm.memory_bytes(), wasm, seq, last_at, since_snapshot: 0, used: self.uses };
-        catch_up(&mut |after| self.store.events_after(tenant, after, REPLAY_CHUNK), &mut served)?;
-        served.memory = served.wasm.memory_bytes();
-        Ok(served)
+        Err(StoreError::Conflict(tenant.to_owned()).into())
     }
 
     fn unload(&mut self, tenant: &str) {
@@ -497,11 +569,13 @@ impl<S: Store> TenantService<S> {
 }
 
 /// Folds what the log gained after the instance's last event.
-/// `read` gives the chunk of the log after a sequence number.
+/// `read` gives the chunk of the log after a sequence number. [`Folded::Pruned`] when
+/// events the instance lacks were pruned meanwhile (another host moved the base past it):
+/// it cannot catch up and must be loaded again.
 fn catch_up(
     read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
     served: &mut Served,
-) -> Result<(), ServiceError> {
+) -> Result<Folded, ServiceError> {
     let started = std::time::Instant::now();
     let caught_up = each_chunk(read, served.seq, |events, count, (last_seq, last_event)| {
         served.wasm.apply(events)?;
@@ -520,23 +594,36 @@ enum Flow {
     Stop,
 }
 
+/// How a read of the log went.
+#[must_use]
+enum Folded {
+    /// Every event from where it began, without a gap.
+    All,
+    /// The log no longer holds where the read began (or went on): pruned meanwhile.
+    Pruned,
+}
+
 /// Reads a log after `after` in chunks of [`REPLAY_CHUNK`] (`read` gives the chunk after a
 /// sequence number), handing each to `each` as a JSON array (the form the module takes)
-/// with its length and its last event, until the log ends or `each` says stop.
+/// with its length and its last event, until the log ends or `each` says stop. Stops with
+/// [`Folded::Pruned`] at a gap: the events after `after` were pruned by another host.
 fn each_chunk(
     read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
     after: Seq,
     mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<Flow, ServiceError>,
-) -> Result<(), ServiceError> {
+) -> Result<Folded, ServiceError> {
     let mut next = after;
     loop {
         let chunk = read(next)?;
-        let Some((last, last_event)) = chunk.last() else { return Ok(()) };
+        let Some((last, last_event)) = chunk.last() else { return Ok(Folded::All) };
+        if chunk.first().is_some_and(|(first, _)| *first != next + 1) {
+            return Ok(Folded::Pruned);
+        }
         next = *last;
         let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
         let flow = each(&events, chunk.len(), (*last, last_event))?;
         if matches!(flow, Flow::Stop) || chunk.len() < REPLAY_CHUNK {
-            return Ok(());
+            return Ok(Folded::All);
         }
     }
 }

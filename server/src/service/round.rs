@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
+use super::{Folded, Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
 use crate::store::{Append, LockedLogs, Seq, Store, StoreError};
 use agentstate_runtime::{HostError, Mark};
 
@@ -62,6 +62,9 @@ struct Round<'r, 'c> {
     echoes: Vec<(usize, usize)>,
     /// Tenants whose decisions the store refused: rolled back, decided again.
     lost: BTreeSet<&'c str>,
+    /// Tenants whose instance is behind a base another host pruned to: loaded again from
+    /// it, their commands decided in the next round.
+    stale: BTreeSet<&'c str>,
     /// Which decided commands were appended, at which sequence number.
     stored: Vec<(usize, Seq)>,
 }
@@ -72,12 +75,13 @@ impl<'c> Round<'_, 'c> {
         self.decided.clear();
         self.echoes.clear();
         self.lost.clear();
+        self.stale.clear();
         self.stored.clear();
         let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
         for (&index, id) in self.pending.iter().zip(self.ids) {
             let (tenant, command) = &self.commands[index];
             let tenant: &'c str = tenant;
-            if self.failed.contains_key(tenant) {
+            if self.failed.contains_key(tenant) || self.stale.contains(tenant) {
                 continue;
             }
             let Some(served) = tenants.get_mut(tenant) else {
@@ -88,13 +92,16 @@ impl<'c> Round<'_, 'c> {
                 // What other hosts stored since this instance last looked; nobody can
                 // append to this tenant until the commit.
                 let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
-                if let Err(e) = catch_up(&mut read, served) {
-                    match e {
-                        ServiceError::Store(e) => return Err(e),
-                        e => {
-                            self.failed.insert(tenant, e);
-                            continue;
-                        }
+                match catch_up(&mut read, served) {
+                    Ok(Folded::All) => {}
+                    Ok(Folded::Pruned) => {
+                        self.stale.insert(tenant);
+                        continue;
+                    }
+                    Err(ServiceError::Store(e)) => return Err(e),
+                    Err(e) => {
+                        self.failed.insert(tenant, e);
+                        continue;
                     }
                 }
                 self.marks.insert(tenant, served.wasm.mark());
@@ -299,13 +306,14 @@ impl<S: Store> TenantService<S> {
             decided: Vec::new(),
             echoes: Vec::new(),
             lost: BTreeSet::new(),
+            stale: BTreeSet::new(),
             stored: Vec::new(),
         };
         let tenants = &mut self.tenants;
         let started = std::time::Instant::now();
         let committed = self.store.locked(&touched, &mut |log| work.run(log, tenants));
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-        let Round { marks, mut decided, echoes, lost, stored, .. } = work;
+        let Round { marks, mut decided, echoes, mut lost, stale, stored, .. } = work;
         match committed {
             Ok(()) => {
                 for (done, seq) in stored {
@@ -337,6 +345,11 @@ impl<S: Store> TenantService<S> {
             if let Some(mark) = marks.get(tenant) {
                 self.roll_back(tenant, *mark);
             }
+        }
+        // Decided nothing; loaded again from the new base by the next round.
+        for tenant in stale {
+            self.unload(tenant);
+            lost.insert(tenant);
         }
         for (tenant, e) in &failed {
             if matches!(e, ServiceError::Host(_)) {

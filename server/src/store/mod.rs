@@ -50,6 +50,36 @@ pub struct Append<'a> {
     pub events: &'a [String],
 }
 
+/// Where a tenant's kept log begins once its oldest events were folded into a base
+/// snapshot and deleted (retention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBase {
+    /// The last event folded into the base snapshot (itself deleted): the kept log begins
+    /// with the event after it.
+    pub seq: Seq,
+    /// The cutoff of the prune that made the base (Unix ms): every event at or after it
+    /// is kept, none before it.
+    pub at: u64,
+}
+
+/// What one prune deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: u64,
+    /// Stored outcomes of commands decided before the new base.
+    pub outcomes: u64,
+    /// Snapshots older than the new base.
+    pub snapshots: u64,
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.events += other.events;
+        self.outcomes += other.outcomes;
+        self.snapshots += other.snapshots;
+    }
+}
+
 /// Who an access token speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenGrant {
@@ -127,6 +157,24 @@ pub trait EventLog: Send {
     fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError>;
     /// The newest snapshot and the sequence number it is as of.
     fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError>;
+    /// The newest snapshot as of event `seq` or before it. (The default: the newest, when
+    /// it is old enough.)
+    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
+        Ok(self.latest_snapshot(tenant)?.filter(|(at, _)| *at <= seq))
+    }
+    /// Where the kept log begins; `None` while nothing was pruned. (The default: a log
+    /// that keeps everything.)
+    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
+        self.last_seq(tenant).map(|_| None)
+    }
+    /// Makes `snapshot` — the state as of event `base.seq` — the tenant's base and deletes,
+    /// in one transaction, the events up to it, the snapshots before it and the outcomes
+    /// of commands decided before it. Conditional on the base being `expected` still
+    /// (another host pruning meanwhile is a `Conflict`) and on `base.seq` being stored.
+    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
+        let _ = (expected, base, snapshot);
+        Err(StoreError::Backend(format!("the store of tenant {tenant} keeps every event")))
+    }
     /// Whether the store answers now (for `/healthz`: a host that cannot commit should get
     /// no traffic).
     fn ping(&self) -> Result<(), StoreError>;
@@ -220,6 +268,15 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     }
     fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
         (**self).latest_snapshot(tenant)
+    }
+    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
+        (**self).snapshot_as_of(tenant, seq)
+    }
+    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
+        (**self).log_base(tenant)
+    }
+    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
+        (**self).rebase(tenant, expected, base, snapshot)
     }
     fn ping(&self) -> Result<(), StoreError> {
         (**self).ping()

@@ -17,7 +17,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Statement};
 
 use super::{
-    Append, Change, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis, now_ms,
+    Append, Change, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, TokenGrant, TokenSelector, TokenStore,
+    millis, now_ms,
 };
 
 mod migrations {
@@ -132,8 +133,8 @@ impl Connection {
                  SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
             )?,
             remember: client.prepare(
-                "INSERT INTO commands (tenant, id, outcome) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING \
+                "INSERT INTO commands (tenant, id, outcome, log_end) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING \
                  RETURNING tenant, id",
             )?,
             notify: client.prepare("SELECT pg_notify($1, notice) FROM UNNEST($2::text[]) AS notice")?,
@@ -251,6 +252,59 @@ impl EventLog for PgStore {
                 &[&tenant],
             )?;
             Ok(row.map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))))
+        })
+    }
+
+    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
+        self.with(|c| {
+            PgStore::known(c, tenant)?;
+            let row = c.client.query_opt(
+                "SELECT seq, state FROM snapshots WHERE tenant = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
+                &[&tenant, &(seq as i64)],
+            )?;
+            Ok(row.map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))))
+        })
+    }
+
+    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
+        self.with(|c| {
+            let row = c
+                .client
+                .query_opt("SELECT base_seq, base_at FROM tenants WHERE id = $1", &[&tenant])?
+                .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))?;
+            let (seq, at): (i64, Option<i64>) = (row.get(0), row.get(1));
+            Ok(at.map(|at| LogBase { seq: seq as Seq, at: at.max(0) as u64 }))
+        })
+    }
+
+    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
+        self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            // The update takes the tenant's row lock: appends to this tenant wait for the
+            // commit (a bounded chunk), other tenants' do not.
+            let moved = tx.execute(
+                "UPDATE tenants SET base_seq = $2, base_at = $3 WHERE id = $1 AND base_seq = $4 AND last_seq >= $2",
+                &[&tenant, &(base.seq as i64), &millis(base.at), &(expected as i64)],
+            )?;
+            if moved == 0 {
+                drop(tx);
+                PgStore::known(c, tenant)?;
+                return Err(StoreError::Conflict(tenant.to_owned()));
+            }
+            tx.execute(
+                "INSERT INTO snapshots (tenant, seq, state) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&tenant, &(base.seq as i64), &snapshot],
+            )?;
+            let events = tx.execute(
+                "DELETE FROM events WHERE tenant = $1 AND seq > $2 AND seq <= $3",
+                &[&tenant, &(expected as i64), &(base.seq as i64)],
+            )?;
+            let snapshots =
+                tx.execute("DELETE FROM snapshots WHERE tenant = $1 AND seq < $2", &[&tenant, &(base.seq as i64)])?;
+            let outcomes =
+                tx.execute("DELETE FROM commands WHERE tenant = $1 AND log_end < $2", &[&tenant, &(base.seq as i64)])?;
+            tx.commit()?;
+            Ok(Pruned { events, outcomes, snapshots })
         })
     }
 
@@ -406,10 +460,13 @@ fn append_in(
         }
     }
     let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut id_tenants, mut ids, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut id_tenants, mut ids, mut outcomes, mut log_ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut seqs = Vec::with_capacity(appends.len());
     for append in appends {
         let seq = last.entry(append.tenant).or_default();
+        // Where the log ended when the command was decided: its outcome is pruned with
+        // the events before it.
+        let log_end = *seq as i64;
         for event in append.events {
             *seq += 1;
             event_tenants.push(append.tenant);
@@ -420,6 +477,7 @@ fn append_in(
             id_tenants.push(append.tenant);
             ids.push(id);
             outcomes.push(append.outcome);
+            log_ends.push(log_end);
         }
         seqs.push(*seq);
     }
@@ -427,8 +485,11 @@ fn append_in(
         tx.execute(&sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
     }
     if !ids.is_empty() {
-        let remembered: std::collections::HashSet<(String, String)> =
-            tx.query(&sql.remember, &[&id_tenants, &ids, &outcomes])?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let remembered: std::collections::HashSet<(String, String)> = tx
+            .query(&sql.remember, &[&id_tenants, &ids, &outcomes, &log_ends])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         // Another host stored one of these ids first (a retry sent to it): that tenant
         // decides again.
         if let Some((tenant, _)) = id_tenants

@@ -6,7 +6,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Append, EventLog, LockedLogs, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis, now_ms};
+use super::{
+    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis,
+    now_ms,
+};
 
 mod migrations {
     refinery::embed_migrations!("migrations/sqlite");
@@ -144,6 +147,56 @@ impl EventLog for SqliteStore {
             .optional()?)
     }
 
+    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
+        self.known(tenant)?;
+        Ok(self
+            .db
+            .query_row(
+                "SELECT seq, state FROM snapshots WHERE tenant = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
+                params![tenant, seq as i64],
+                |r| Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
+        let (seq, at) = self
+            .db
+            .query_row("SELECT base_seq, base_at FROM tenants WHERE id = ?1", [tenant], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::UnknownTenant(tenant.to_owned()))?;
+        Ok(at.map(|at| LogBase { seq: seq as Seq, at: at.max(0) as u64 }))
+    }
+
+    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
+        let tx = self.db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let moved = tx.execute(
+            "UPDATE tenants SET base_seq = ?2, base_at = ?3 WHERE id = ?1 AND base_seq = ?4 AND last_seq >= ?2",
+            params![tenant, base.seq as i64, millis(base.at), expected as i64],
+        )?;
+        if moved == 0 {
+            drop(tx);
+            self.known(tenant)?;
+            return Err(StoreError::Conflict(tenant.to_owned()));
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO snapshots (tenant, seq, state) VALUES (?1, ?2, ?3)",
+            params![tenant, base.seq as i64, snapshot],
+        )?;
+        let events = tx.execute(
+            "DELETE FROM events WHERE tenant = ?1 AND seq > ?2 AND seq <= ?3",
+            params![tenant, expected as i64, base.seq as i64],
+        )?;
+        let snapshots =
+            tx.execute("DELETE FROM snapshots WHERE tenant = ?1 AND seq < ?2", params![tenant, base.seq as i64])?;
+        let outcomes =
+            tx.execute("DELETE FROM commands WHERE tenant = ?1 AND log_end < ?2", params![tenant, base.seq as i64])?;
+        tx.commit()?;
+        Ok(Pruned { events: events as u64, outcomes: outcomes as u64, snapshots: snapshots as u64 })
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.db.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
@@ -190,15 +243,19 @@ fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreE
     }
     let mut seqs = Vec::with_capacity(appends.len());
     let mut insert = db.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
-    let mut remember = db.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome) VALUES (?1, ?2, ?3)")?;
+    let mut remember =
+        db.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome, log_end) VALUES (?1, ?2, ?3, ?4)")?;
     for append in appends {
         let seq = last.entry(append.tenant).or_default();
+        // Where the log ended when the command was decided: its outcome is pruned with
+        // the events before it.
+        let log_end = *seq as i64;
         for event in append.events {
             *seq += 1;
             insert.execute(params![append.tenant, *seq as i64, event])?;
         }
         if let Some(id) = append.command_id
-            && remember.execute(params![append.tenant, id, append.outcome])? == 0
+            && remember.execute(params![append.tenant, id, append.outcome, log_end])? == 0
         {
             return Err(StoreError::Conflict(append.tenant.to_owned()));
         }

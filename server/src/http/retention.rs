@@ -1,0 +1,69 @@
+//! Retention on a running server: every tenant's events older than the configured time are
+//! pruned at start and then periodically, one bounded step at a time on the writer thread
+//! (commands queued meanwhile go between the steps), and history and reports say where
+//! the kept log begins.
+
+use axum::http::{HeaderName, HeaderValue};
+use tokio::sync::watch;
+
+use super::writer::{Writer, wall_clock};
+use crate::service::{LogBegins, Retention};
+
+/// The response header of history and reports once a tenant's log was pruned:
+/// `Log-Begins: seq=<first kept sequence number>, at=<ms>` (every event at or after `at`
+/// is kept, none before it).
+pub const LOG_BEGINS: HeaderName = HeaderName::from_static("log-begins");
+
+/// The `Log-Begins` header for where a tenant's kept log begins
+/// ([`crate::service::TenantService::log_begins`]); none while nothing was pruned.
+pub fn log_begins_header(begins: Option<LogBegins>) -> Option<(HeaderName, HeaderValue)> {
+    let begins = begins?;
+    let value = HeaderValue::from_str(&format!("seq={}, at={}", begins.seq, begins.at)).ok()?;
+    Some((LOG_BEGINS, value))
+}
+
+/// Prunes every tenant now and then every `retention.every`, until `shutdown` turns true.
+pub async fn prune_periodically(writer: Writer, retention: Retention, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        prune_once(&writer, retention).await;
+        tokio::select! {
+            () = tokio::time::sleep(retention.every) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// One pass over every tenant, one step (one transaction) per writer job.
+async fn prune_once(writer: &Writer, retention: Retention) {
+    let cutoff = retention.cutoff(wall_clock());
+    let tenants = match writer.run(|desk| desk.service.tenant_ids()).await {
+        Ok(Ok(tenants)) => tenants,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "retention: cannot list the tenants; trying again later");
+            return;
+        }
+        Err(_) => return,
+    };
+    for tenant in tenants {
+        let mut events = 0;
+        loop {
+            let id = tenant.clone();
+            match writer.run(move |desk| desk.service.prune_step(&id, cutoff)).await {
+                Ok(Ok(step)) => {
+                    events += step.pruned.events;
+                    if !step.more {
+                        break;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(tenant, error = %e, "retention: pruning failed; trying again later");
+                    break;
+                }
+                Err(_) => return,
+            }
+        }
+        if events > 0 {
+            tracing::info!(tenant, events, cutoff, "retention: pruned events older than the cutoff");
+        }
+    }
+}
