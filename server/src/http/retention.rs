@@ -67,3 +67,16 @@ async fn prune_once(writer: &Writer, retention: Retention) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_says_where_the_kept_log_begins_and_is_absent_before_any_prune() {
+        assert_eq!(log_begins_header(None), None);
+        let (name, value) = log_begins_header(Some(LogBegins { seq: 42, at: 1_700_000_000_000 })).expect("a header");
+        assert_eq!(name.as_str(), "log-begins");
+        assert_eq!(value.to_str().ok(), Some("seq=42, at=1700000000000"));
+    }
+}
