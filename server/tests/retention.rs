@@ -91,7 +91,7 @@ fn seen(service: &mut Service) -> Seen {
 /// their ends and new work after it; commands with ids on both sides, accepted and
 /// rejected, one rejected right at the boundary (after the last old event, before the
 /// first kept one).
-fn a_day_across_the_cutoff(service: &mut Service) -> Vec<(String, String)> {
+fn a_day_across_the_cutoff(service: &mut Service, lagging: &mut [Service]) -> Vec<(String, String)> {
     let old = [
         command(1_000, "sign_in", &by("ana", "ana", "support"), Some("old-sign-in")),
         command(2_000, "sign_in", &by("ben", "ben", "support"), None),
@@ -123,7 +123,13 @@ fn a_day_across_the_cutoff(service: &mut Service) -> Vec<(String, String)> {
         command(CUTOFF + 30_000, "pause", &(by("ana", "ana", "sales") + r#","reason":"training""#), None),
     ];
     let mut outcomes = Vec::new();
-    for text in old.iter().chain(&new) {
+    for (n, text) in old.iter().chain(&new).enumerate() {
+        if n == 2 {
+            // Other hosts load the tenant now and then look away while it is pruned.
+            for other in lagging.iter_mut() {
+                other.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("loads");
+            }
+        }
         let submitted = service.submit("acme", text).expect("submits");
         if let Some(id) = json(text)["id"].as_str() {
             outcomes.push((id.to_owned(), submitted.outcome));
@@ -147,7 +153,8 @@ fn retry(service: &mut Service, id: &str) -> (bool, String) {
 fn a_log_across_the_cutoff_is_pruned_without_changing_the_window(place: &StoreConfig) {
     let mut service = open(place, 3);
     service.create_tenant("acme", TENANT).expect("creates");
-    let outcomes = a_day_across_the_cutoff(&mut service);
+    let mut lagging = [open(place, 3), open(place, 3)];
+    let outcomes = a_day_across_the_cutoff(&mut service, &mut lagging);
     let last = service.last_seq("acme").expect("reads");
     let before = seen(&mut service);
     assert!(!before.history.is_empty() && before.reports.iter().all(|r| r.contains("\"rows\":[{")), "{before:?}");
@@ -163,6 +170,13 @@ fn a_log_across_the_cutoff_is_pruned_without_changing_the_window(place: &StoreCo
     assert_eq!(seen(&mut service), before, "the pruning host");
     let mut restarted = open(place, 3);
     assert_eq!(seen(&mut restarted), before, "a restarted host");
+    // A host whose loaded tenant fell behind the new base loads it again from the base:
+    // on a read, and on a command (decided in the round after it noticed).
+    let [mut reading, mut deciding] = lagging;
+    assert_eq!(seen(&mut reading), before, "a host that had the tenant loaded before the prune");
+    let (id, outcome) = outcomes.iter().find(|(id, _)| id == "new-resume").expect("new-resume");
+    assert_eq!(retry(&mut deciding, id), (true, outcome.clone()), "a lagging host answers a retry");
+    assert_eq!(seen(&mut deciding), before);
     assert_eq!(restarted.last_seq("acme").expect("reads"), last);
 
     // The history holds only kept events.
