@@ -374,9 +374,11 @@ try {
   // (snapshot, views, and the live feed as it streams) is kept and read afterwards.
   const received = async (context, tab) => {
     const bodies = [];
-    // Responses that end, as the browser received them.
+    // Responses that end, as the browser received them (but the sign-in page's exchange,
+    // whose body the browser drops when it moves on to the dashboard).
     context.on("response", (response) => {
-      if (!response.url().includes("/api/") || response.url().includes("/events")) return;
+      const url = response.url();
+      if (!url.includes("/api/") || url.includes("/events") || url.endsWith("/api/session")) return;
       bodies.push(response.text().then((body) => ({ url: response.url(), body }), () => ({ url: response.url(), body: "" })));
     });
     // The feed never ends: the page's fetch streams are read as they arrive.
