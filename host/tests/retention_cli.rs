@@ -88,6 +88,36 @@ fn serve_prunes_old_events_at_start_and_reports_read_from_the_base() {
         assert!(started.elapsed() < Duration::from_secs(30), "the server pruned nothing at start");
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Over HTTP: history and reports say where the kept log begins, and a feed that would
+    // resume before it starts anew from a snapshot instead of silently missing events.
+    let token = |user: &str| {
+        let out =
+            agentstate(data).args(["token", "create", "--tenant", "acme", "--user", user]).output().expect("runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (system, ana) = (token("system"), token("ana"));
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().expect("a client");
+        for path in
+            ["/api/tenants/acme/users/ana/history", "/api/tenants/acme/reports/activity?from=0&to=10&format=csv"]
+        {
+            let response = client.get(server.url(path)).bearer_auth(&ana).send().await.expect("gets");
+            assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+            let begins = response.headers().get("log-begins").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            assert!(begins.as_deref().is_some_and(|b| b.starts_with("seq=4, at=")), "{path}: {begins:?}");
+        }
+        for who in [&system, &ana] {
+            let mut response = client
+                .get(server.url("/api/tenants/acme/events?after=1"))
+                .bearer_auth(who)
+                .send()
+                .await
+                .expect("opens");
+            let first = response.chunk().await.ok().flatten().unwrap_or_default();
+            let first = String::from_utf8_lossy(&first);
+            assert!(first.contains("event: snapshot") && first.contains("\"seq\":4"), "{first}");
+        }
+    });
     drop(server);
     assert_eq!(base.seq, 3, "the three old events went");
     assert_eq!(store.events_after("acme", 0, 10).expect("reads").len(), 1, "the recent one stayed");

@@ -374,7 +374,8 @@ pub async fn lingering_unassigned(
 /// Every stored event about the user, oldest first, from the whole log.
 #[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/history", tag = "views", params(UserPath),
     responses(
-        (status = 200, description = "The user's events", body = Vec<agentstate_core::Event>),
+        (status = 200, description = "The user's events in the kept log", body = Vec<agentstate_core::Event>,
+            headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned)"))),
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
         (status = 503, description = "The store or the module failed", body = ErrorBody),
@@ -390,8 +391,14 @@ pub async fn history(
         return Err(unknown_user(&user));
     }
     // Every event about a person in sight is theirs to see (their whole record is).
-    let answer = app.shared.writer.run(move |desk| desk.service.history(&tenant, &user)).await??;
-    Ok(json_response(answer))
+    let (answer, begins) = app
+        .shared
+        .writer
+        .run(move |desk| -> Result<_, crate::service::ServiceError> {
+            Ok((desk.service.history(&tenant, &user)?, desk.service.log_begins(&tenant)?))
+        })
+        .await??;
+    Ok(with_log_begins(json_response(answer), begins))
 }
 
 /// The tenant's state as of event `seq`, for a dashboard that mirrors the tenant and
@@ -434,7 +441,8 @@ pub struct RangeParam {
     responses(
         (status = 200, description = "The report", content(
             (agentstate_core::views::ActivityReport = "application/json"),
-            (String = "text/csv"))),
+            (String = "text/csv")),
+            headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned); rows before `at` show `signed_out`"))),
         (status = 400, description = "`to` before `from` (`invalid_range`), or an unknown `format`", body = ErrorBody),
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
@@ -460,22 +468,37 @@ pub async fn activity_report(
     let (from, to) = (range.from, range.to);
     let sight = sight_of(&app, &tenant, &caller).await?;
     let actor = actor_of(&caller)?;
-    let answer = app.shared.writer.run(move |desk| desk.service.activity(&tenant, from, to)).await??;
+    let (answer, begins) = app
+        .shared
+        .writer
+        .run(move |desk| -> Result<_, crate::service::ServiceError> {
+            Ok((desk.service.activity(&tenant, from, to)?, desk.service.log_begins(&tenant)?))
+        })
+        .await??;
     let mut report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer)
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
     // Only the rows of the people the caller sees, on the channels in their reach.
     report.rows.retain(|row| sight.shows(&actor, &row.user, &row.channel));
     if !csv {
-        return Ok(Json(report).into_response());
+        return Ok(with_log_begins(Json(report).into_response(), begins));
     }
     let text = crate::reports::activity_csv(&report)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e))?;
     let disposition = format!("attachment; filename=\"activity-{from}-{to}.csv\"");
-    Ok((
+    let response = (
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
         text,
     )
-        .into_response())
+        .into_response();
+    Ok(with_log_begins(response, begins))
+}
+
+/// Says where the kept log begins, once older events were pruned (`Log-Begins`).
+fn with_log_begins(mut response: Response, begins: Option<crate::service::LogBegins>) -> Response {
+    if let Some((name, value)) = super::retention::log_begins_header(begins) {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// Whom the caller sees, as the tenant stands now (the module's `sight` view).

@@ -124,6 +124,29 @@ impl Feed {
         }
     }
 
+    /// Starts the feed from the tenant as it stands: a `snapshot` message (what the observer
+    /// sees; for `system`, the whole state) unless the client is there already (`at`), and
+    /// the projector of a person from it.
+    async fn restart(&mut self, observer: Option<Actor>, at: Option<Seq>) -> Result<(), ApiError> {
+        let tenant = self.tenant.clone();
+        let (seq, whole) = self.app.shared.writer.run(move |desk| desk.service.snapshot(&tenant)).await??;
+        let state: agentstate_core::State = serde_json::from_str(&whole)
+            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+        if at != Some(seq) {
+            let seen = match &observer {
+                Some(observer) => agentstate_core::wire::to_json(&agentstate_core::seen_by(&state, observer)),
+                None => whole,
+            };
+            let data = format!(r#"{{"seq":{seq},"state":{seen}}}"#);
+            self.opening = Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
+        }
+        self.cursor = seq;
+        self.ready.clear();
+        self.caught_up = false;
+        self.projector = observer.map(|observer| Projector { observer, state });
+        Ok(())
+    }
+
     /// Takes a notice's events when they follow on from the cursor; after a gap the
     /// store is read again.
     fn follow(&mut self, events: &[(Seq, String)]) {
@@ -161,7 +184,7 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.of(&tenant)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    let mut cursor = param.after.or(resume).unwrap_or(0);
+    let cursor = param.after.or(resume).unwrap_or(0);
     // Subscribed before the first read, so nothing stored in between is missed.
     let notices = app.shared.notices.subscribe();
     let shutdown = app.shared.shutdown.clone();
@@ -169,29 +192,11 @@ pub async fn events(
     let observer = agentstate_core::UserId::new(&caller.actor)
         .map(Actor::from)
         .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
-    let mut opening = None;
-    let projector = if observer == Actor::System {
-        app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
-        None
-    } else {
-        // A person's feed starts from the whole tenant as it stands; a client that is not
-        // exactly there (behind, ahead on another host, or new) first gets what it may see
-        // of it, as a `snapshot` message, and follows on from there.
-        let (seq, whole) = app.shared.writer.run(move |desk| desk.service.snapshot(&check)).await??;
-        let state: agentstate_core::State = serde_json::from_str(&whole)
-            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
-        if cursor != seq {
-            let seen = agentstate_core::seen_by(&state, &observer);
-            let data = format!(r#"{{"seq":{seq},"state":{}}}"#, agentstate_core::wire::to_json(&seen));
-            opening = Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
-            cursor = seq;
-        }
-        Some(Projector { observer, state })
-    };
-    let feed = Feed {
+    let system = observer == Actor::System;
+    let mut feed = Feed {
         app,
-        projector,
-        opening,
+        projector: None,
+        opening: None,
         tenant,
         cursor,
         ready: VecDeque::new(),
@@ -202,6 +207,15 @@ pub async fn events(
         checked: Instant::now(),
         _counted: Following::start(),
     };
+    if system {
+        // `system` follows the log as it is, resumable by sequence number.
+        feed.app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+    } else {
+        // A person's feed starts from the whole tenant as it stands; a client that is not
+        // exactly there (behind, ahead on another host, or new) first gets what it may see
+        // of it, as a `snapshot` message, and follows on from there.
+        feed.restart(Some(observer), Some(cursor)).await?;
+    }
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
             if *feed.shutdown.borrow() {
@@ -230,6 +244,15 @@ pub async fn events(
                 let page =
                     feed.app.shared.writer.run(move |desk| desk.service.events_after(&tenant, after, PAGE)).await;
                 match page {
+                    // The events after the cursor were pruned (retention): the client starts
+                    // anew from a snapshot rather than silently missing them.
+                    Ok(Ok(page)) if page.first().is_some_and(|(seq, _)| *seq > after + 1) => {
+                        let observer = feed.projector.as_ref().map(|p| p.observer.clone());
+                        if feed.restart(observer, None).await.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
                     Ok(Ok(page)) => {
                         feed.caught_up = page.len() < PAGE;
                         feed.take(page);
