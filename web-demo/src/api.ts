@@ -4,7 +4,7 @@
 // bearer token instead. The feed is read with fetch and resumes from the last sequence
 // number it saw.
 
-import type { Action, ActivityReport, AgentState, ChannelKind, Event, State } from "agentstate";
+import type { Action, ActivityReport, Event, State } from "agentstate";
 import type { components } from "./generated/http.js";
 
 // The HTTP types are generated from the server's OpenAPI document (`docs/openapi.json`,
@@ -24,16 +24,8 @@ export type Posted = Partial<Schemas["Presented"]> & Partial<Schemas["ErrorBody"
 /** Who the dashboard is: the session's (or the demo token's) tenant and actor. */
 export type Me = Schemas["Me"];
 
-/**
- * One of the agent's channels as they may see it: its counts per state, no names
- * (`GET …/channel-counts`; written here until the route is in the OpenAPI document).
- */
-export interface ChannelCounts {
-  channel: string;
-  name: string;
-  kind: ChannelKind;
-  counts: Partial<Record<AgentState, number>>;
-}
+/** One of the caller's assigned channels with its counts per state, no names (`GET …/channel-counts`). */
+export type ChannelCounts = Schemas["ChannelCount"];
 
 /** The session cookie, or a bearer token (the demo's "act as" only). */
 export type Auth = { kind: "session" } | { kind: "bearer"; token: string };

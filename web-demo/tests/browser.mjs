@@ -445,6 +445,11 @@ try {
   await tomas.screenshot({ path: join(screenshots, "agent-sight.png"), fullPage: true });
   const tomasSaw = await bodiesOf();
   assert.ok(tomasSaw.some((r) => r.url.includes("/snapshot")) && tomasSaw.some((r) => r.url.includes("/events")), "the snapshot and the feed were read");
+  // What is read is what the page got: his own desk phone is there, and his sign-in came
+  // through the feed (as an event about him: `signed_in`, or `user_seen` when who signed
+  // him in is out of his sight).
+  assert.ok(tomasSaw.some((r) => r.body.includes("Desk 109")), "Tomás's own device reached his page");
+  assert.ok(tomasSaw.some((r) => r.url.includes("/events") && feedEvents(r.body).some((e) => e.user === "tomas")), "his sign-in came through the feed");
   for (const { url, body } of tomasSaw) {
     for (const secret of [secretReason, secretLabel, "Desk 115"]) assert.ok(!body.includes(secret), `${url} tells Tomás a colleague's "${secret}"`);
     if (!url.includes("/events")) continue;
