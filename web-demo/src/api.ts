@@ -4,7 +4,7 @@
 // bearer token instead. The feed is read with fetch and resumes from the last sequence
 // number it saw.
 
-import type { Action, ActivityReport, Event, State } from "agentstate";
+import type { Action, ActivityReport, Event, Role, State } from "agentstate";
 import type { components } from "./generated/http.js";
 
 // The HTTP types are generated from the server's OpenAPI document (`docs/openapi.json`,
@@ -91,6 +91,13 @@ export class Api {
   /** The caller's assigned channels with their counts per state. */
   channelCounts(): Promise<ChannelCounts[]> {
     return this.read("/channel-counts", "channel counts");
+  }
+
+  /** The "+ Log agent" search: anyone the caller may search for, also beyond what they see. */
+  searchUsers(text: string, roles: Role[]): Promise<Schemas["UserMatch"][]> {
+    const query = new URLSearchParams({ search: text });
+    if (roles.length) query.set("roles", roles.join(","));
+    return this.read(`/users?${query.toString()}`, "search");
   }
 
   history(user: string): Promise<Event[]> {

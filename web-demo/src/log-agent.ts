@@ -1,21 +1,44 @@
-// "+ Log agent": find anyone of the tenant by name (accents and case ignored, by the
-// module), see their devices, and sign them in to the channel.
+// "+ Log agent": find any agent by name (accents and case ignored), see their devices, and
+// sign them in to the channel. The server searches (the source article: "search for any
+// agent" — also those out of the supervisor's sight, whom the mirror does not hold); the
+// mirror answers at once until it has.
 
-import type { Role } from "agentstate";
-import { actionButton, ctx, say, ui } from "./context.js";
+import type { Role, UserMatch } from "agentstate";
+import { act, actionButton, ctx, say, toast, ui } from "./context.js";
 import { byId, h } from "./dom.js";
+
+/** A match as both the server and the module give it (the server's `active_device` may be null). */
+type Match = Pick<UserMatch, "user" | "name" | "roles" | "devices">;
 
 interface Picker {
   channel: string;
   text: string;
   roles: Role[];
   expanded: Set<string>;
+  /** The server's matches for `text` and `roles`; null until it answered. */
+  matches: Match[] | null;
+  /** The search whose answer is wanted (typing asks many times). */
+  asked: number;
 }
 
 let picker: Picker | null = null;
 
+function search(current: Picker): void {
+  const asked = ++current.asked;
+  current.matches = null;
+  ctx.api.searchUsers(current.text, current.roles).then(
+    (matches) => {
+      if (picker !== current || current.asked !== asked) return;
+      current.matches = matches;
+      renderLogAgentResults();
+    },
+    (error: unknown) => toast(String(error), "error"),
+  );
+}
+
 export function openLogAgent(channel: string): void {
-  picker = { channel, text: "", roles: [], expanded: new Set() };
+  picker = { channel, text: "", roles: [], expanded: new Set(), matches: null, asked: 0 };
+  search(picker);
   const dialog = byId<HTMLDialogElement>("log-agent");
   renderLogAgent();
   if (!dialog.open) dialog.showModal();
@@ -27,10 +50,16 @@ export function renderLogAgentResults(): void {
   if (!picker || !list) return;
   const { channel, expanded } = picker;
   const channelName = ctx.mirror.config().channels[channel]?.name ?? channel;
-  const matches = ctx.mirror.tenant.searchUsers(picker.text, picker.roles);
+  const matches = picker.matches ?? ctx.mirror.tenant.searchUsers(picker.text, picker.roles);
+  const users = ctx.mirror.config().users;
   list.replaceChildren(
     ...matches.map((m) => {
-      const verdict = ctx.mirror.tenant.allowedActions(ui.actor, m.user, channel, ctx.mirror.now()).sign_in;
+      const label = `${say("signInTo")} ${channelName}`;
+      const action = { type: "sign_in", user: m.user, channel } as const;
+      // Someone out of sight is not in the mirror: the server decides, and the toast says.
+      const signIn = users[m.user]
+        ? actionButton(label, ctx.mirror.tenant.allowedActions(ui.actor, m.user, channel, ctx.mirror.now()).sign_in, action, "sign_in")
+        : h("button", { class: "action", "data-action": "sign_in", onclick: () => void act(action, undefined) }, label);
       const open = expanded.has(m.user);
       return h(
         "li",
@@ -38,7 +67,7 @@ export function renderLogAgentResults(): void {
         h("button", { class: "expand", "aria-expanded": open ? "true" : "false", "aria-label": `${say("devices")}: ${m.name}`, onclick: () => { open ? expanded.delete(m.user) : expanded.add(m.user); renderLogAgentResults(); } }, open ? "▾" : "▸"),
         h("strong", {}, m.name),
         h("span", { class: "muted" }, ` ${m.roles.length ? m.roles.map((r) => say(`role_${r}`)).join(", ") : say("noRoles")}`),
-        actionButton(`${say("signInTo")} ${channelName}`, verdict, { type: "sign_in", user: m.user, channel }, "sign_in"),
+        signIn,
         open
           ? h(
               "ul",
@@ -67,6 +96,7 @@ export function renderLogAgent(): void {
       value: current.text,
       oninput: (e: Event) => {
         current.text = (e.target as HTMLInputElement).value;
+        search(current);
         renderLogAgentResults();
       },
     }),
@@ -84,6 +114,7 @@ export function renderLogAgent(): void {
             checked: current.roles.includes(role),
             onchange: (e: Event) => {
               current.roles = (e.target as HTMLInputElement).checked ? [...current.roles, role] : current.roles.filter((r) => r !== role);
+              search(current);
               renderLogAgentResults();
             },
           }),

@@ -488,6 +488,18 @@ try {
   }
   const snapshot = (await omarBodies()).find((r) => r.url.includes("/snapshot"));
   assert.deepEqual(Object.keys(JSON.parse(snapshot.body).state.channels).sort(), ["billing", "winback"], "Omar's snapshot");
+  // "+ Log agent" finds any agent, also one out of his sight (the server searches); signing
+  // her in to Billing brings her into his sight, live.
+  await post("ada", { type: "set_setting", setting: "unassigned_sign_in", value: true });
+  await omar.click("[data-tab=queue]");
+  assert.equal(await omar.locator("section[data-channel=billing] tr[data-user=zoe]").count(), 0);
+  await omar.click("button[data-log-agent=billing]");
+  await omar.fill("#log-agent input[type=search]", "zoe");
+  const found = omar.locator("li[data-match=zoe]");
+  await until(found, "Omar finds Zoë");
+  await expectOk(() => found.locator("button[data-action=sign_in]").click(), omar);
+  await omar.click("#log-agent button.close");
+  await until(omar.locator("section[data-channel=billing] tr[data-user=zoe] [data-flag=unassigned]"), "Zoë comes into Omar's sight");
   await omarContext.close();
 
   // German: the same reasons, in German.
