@@ -11,6 +11,11 @@ export async function showHistory(user: string): Promise<void> {
   ctx.render([]);
 }
 
+/** Closes the panel (another user's view was opened). */
+export function closeHistory(): void {
+  shown = null;
+}
+
 /** Reloads the history when an event touched the user it shows. */
 export function historyTouched(events: Event[]): void {
   const user = shown?.user;

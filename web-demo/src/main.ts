@@ -13,7 +13,7 @@ import { agentScreen } from "./agent.js";
 import { COUNTS_EVERY_MS, refreshCounts } from "./channel-counts.js";
 import { ctx, landing, noCounts, rolesOf, say, screensOf, toast, ui, type Screen, type SortBy } from "./context.js";
 import { byId, h, replaceKeepingFocus } from "./dom.js";
-import { historyPanel, historyTouched } from "./history.js";
+import { closeHistory, historyPanel, historyTouched } from "./history.js";
 import type { Word } from "./i18n.js";
 import { lingeringPanel } from "./lingering.js";
 import { logAgentOpen, renderLogAgent, renderLogAgentResults } from "./log-agent.js";
@@ -21,7 +21,7 @@ import { Mirror, SIGHT } from "./mirror.js";
 import { noRoleScreen } from "./no-role.js";
 import { drawChannels, forgetCards, shownOn, tick } from "./roster.js";
 import { settingsPanel } from "./settings.js";
-import { timelinePanel } from "./timeline.js";
+import { closeTimeline, timelinePanel } from "./timeline.js";
 
 interface DemoToken {
   actor: string;
@@ -300,6 +300,8 @@ async function open(actor: string): Promise<void> {
   ui.counts = noCounts();
   ui.screen = landing(rolesOf(actor));
   forgetCards();
+  closeHistory();
+  closeTimeline();
   ctx.unfollow = ctx.api.follow(mirror.seq, onFeed, onLive, onSnapshot);
   who();
   chrome();

@@ -16,6 +16,11 @@ function startOfDay(now: number): number {
   return day.getTime();
 }
 
+/** Closes the panel (another user's view was opened). */
+export function closeTimeline(): void {
+  shown = null;
+}
+
 export async function openTimeline(user: string): Promise<void> {
   const to = ctx.mirror.now();
   try {
