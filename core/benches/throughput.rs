@@ -86,5 +86,39 @@ fn activity(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide_and_evolve, replay, activity);
+/// What sight costs: the snapshot a dashboard loads (the end-of-shift tenant as an agent, a
+/// supervisor of 10 channels and an admin see it), and the feed's work per event (project,
+/// which also folds the event into the host's copy of the tenant) against a plain fold.
+fn sight(c: &mut Criterion) {
+    let log = million_events();
+    let end = State::from_events(log);
+    let observers = [("agent", 7), ("supervisor", shift::USERS - 500 + 3), ("admin", shift::USERS - 1)];
+    let observer = |i: usize| agentstate_core::Actor::from(agentstate_core::UserId::new(&format!("u{i:05}")).unwrap());
+    let mut group = c.benchmark_group("sight");
+    group.sample_size(10);
+    for (name, i) in observers {
+        let who = observer(i);
+        eprintln!("{name} sees {} of {} users", agentstate_core::seen_by(&end, &who).user_count(), end.user_count());
+        group.bench_function(format!("snapshot as {name} (10,000 users)"), |b| {
+            b.iter(|| agentstate_core::seen_by(black_box(&end), &who))
+        });
+    }
+    group.throughput(Throughput::Elements(log.len() as u64));
+    for (name, i) in observers {
+        let who = observer(i);
+        group.bench_function(format!("project 1M events for the {name}"), |b| {
+            b.iter(|| {
+                let mut whole = State::new();
+                let mut sent = 0usize;
+                for event in log {
+                    sent += agentstate_core::project(&mut whole, event, &who).len();
+                }
+                black_box(sent)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decide_and_evolve, replay, activity, sight);
 criterion_main!(benches);
