@@ -34,7 +34,7 @@ pub enum Sight<'s> {
     /// A supervisor on a plan with the Supervisor dashboard: the channels in their reach
     /// (the same reach the rules give them to act), everyone assigned to or signed in on
     /// them, and themselves.
-    Supervisor { me: &'s UserId, user: &'s User, limited: bool },
+    Supervisor { me: &'s UserId, user: &'s User, limited: bool, state: &'s State },
     /// An agent, or a user without a contact-center role: themselves and their own
     /// channels' configuration.
     Own { me: &'s UserId, user: &'s User },
@@ -53,7 +53,7 @@ impl<'s> Sight<'s> {
         if user.roles.has(Role::Admin) {
             Sight::Everything { system: false }
         } else if user.roles.has(Role::Supervisor) && state.plan().has_supervisor_dashboard() {
-            Sight::Supervisor { me, user, limited: state.settings().supervisors_limited_to_assigned }
+            Sight::Supervisor { me, user, limited: state.settings().supervisors_limited_to_assigned, state }
         } else {
             Sight::Own { me, user }
         }
@@ -85,17 +85,21 @@ impl<'s> Sight<'s> {
 
     /// Whether the observer may see the person `id` (their record `user`): as a whole,
     /// also on channels outside reach, because a supervisor's "everywhere" commands are
-    /// decided on all of it (law 2; `docs/decisions.md`).
+    /// decided on all of it (law 2; `docs/decisions.md`). A supervisor sees whoever is
+    /// assigned to, signed in on, or still on a call or chat of a channel in reach (one
+    /// they may monitor).
     pub fn sees_user(&self, id: &UserId, user: &User) -> bool {
         match self {
             Sight::Everything { .. } => true,
-            Sight::Supervisor { me, limited, user: mine } => {
+            Sight::Supervisor { me, limited, user: mine, state } => {
+                let reaches = |c: &ChannelId| !limited || mine.is_assigned_supervisor(c);
                 *me == id
+                    || user.assignments.keys().chain(user.sign_ins.keys()).any(reaches)
                     || user
-                        .assignments
-                        .keys()
-                        .chain(user.sign_ins.keys())
-                        .any(|c| !limited || mine.is_assigned_supervisor(c))
+                        .interaction
+                        .as_ref()
+                        .and_then(|i| state.interactions.get(i))
+                        .is_some_and(|running| reaches(&running.channel))
             }
             Sight::Own { me, .. } => *me == id,
             Sight::Nothing => false,
@@ -288,11 +292,16 @@ pub fn project(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event>
             };
         }
         // The tenant's ledger of ended interaction ids is `system`'s alone: everyone
-        // else learns the end as the person they see, whole.
+        // else learns the end as the person they see, whole — or that they left sight (a
+        // supervisor sees someone on a call in reach until it ends).
         Change::InteractionEnded { user, .. } => {
-            let seen = seen_user(state, user);
+            let before = seen_user(state, user);
             evolve(state, event);
-            return if seen { seen_as_now(state, user).map(at_event).into_iter().collect() } else { Vec::new() };
+            return match (before, seen_user(state, user)) {
+                (true, true) => seen_as_now(state, user).map(at_event).into_iter().collect(),
+                (true, false) => vec![at_event(Change::UserUnseen { user: user.clone() })],
+                (false, _) => Vec::new(),
+            };
         }
         Change::UserSeen { user, .. } | Change::UserUnseen { user } => {
             if seen_user(state, user) {

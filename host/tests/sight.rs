@@ -13,7 +13,8 @@ use common::{Server, get, post, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Sam supervises support (ana, ben); cy works sales, outside Sam's reach; rob has no role.
+/// Sam supervises support (ana, ben, uma); cy works sales, outside Sam's reach, where uma
+/// supervises; rob has no role.
 const TENANT: &str = "
 plan: complete
 users:
@@ -23,9 +24,10 @@ users:
   - { id: ben, name: Ben Agent, roles: [agent] }
   - { id: cy, name: Cy Agent, roles: [agent] }
   - { id: rob, name: Rob Nobody, roles: [] }
+  - { id: uma, name: Uma Lead, roles: [agent, supervisor] }
 channels:
-  - { id: support, kind: queue, name: Support, agents: [ana, ben], supervisors: [sam] }
-  - { id: sales, kind: queue, name: Sales Floor, agents: [cy] }
+  - { id: support, kind: queue, name: Support, agents: [ana, ben, uma], supervisors: [sam] }
+  - { id: sales, kind: queue, name: Sales Floor, agents: [cy], supervisors: [uma] }
 ";
 
 fn text(value: &Value) -> String {
@@ -75,6 +77,7 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     run(data.agentstate().args(["tenant", "create", "sight"]).arg(&description));
     let token = |user: &str| data.token("sight", user);
     let (ada, sam, ana, rob, system) = (token("ada"), token("sam"), token("ana"), token("rob"), token("system"));
+    let uma = token("uma");
     let stranger = data.token("globex", "sam");
     let server = start(&data, &[]);
     let client = reqwest::Client::new();
@@ -131,7 +134,7 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
 
     // An admin sees everything.
     let all = ok(&client, &server, snapshot, &ada).await;
-    assert_eq!(users(&all), ["ada", "ana", "ben", "cy", "rob", "sam"]);
+    assert_eq!(users(&all), ["ada", "ana", "ben", "cy", "rob", "sam", "uma"]);
     assert_eq!(channels(&all), ["sales", "support"]);
     assert!(text(&ok(&client, &server, roster_sales, &ada).await).contains("lunch"));
     assert_eq!(row_users(&ok(&client, &server, report, &ada).await), ["ana", "ben", "cy", "rob"]);
@@ -144,12 +147,12 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
 
     // A supervisor limited to support: support's people, nothing of sales or of cy.
     let limited = ok(&client, &server, snapshot, &sam).await;
-    assert_eq!(users(&limited), ["ana", "ben", "rob", "sam"]);
+    assert_eq!(users(&limited), ["ana", "ben", "rob", "sam", "uma"]);
     assert_eq!(channels(&limited), ["support"]);
     assert!(!text(&limited).contains("lunch") && !text(&limited).contains("Cys Tischtelefon"));
     assert!(text(&limited).contains("doctor") && text(&limited).contains("Bens Handy"));
     let roster = ok(&client, &server, roster_support, &sam).await;
-    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(4), "ana, ben, rob and sam: {roster}");
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(5), "ana, ben, rob, sam and uma: {roster}");
     not_found(&client, &server, roster_sales, &sam, "unknown_channel").await;
     not_found(&client, &server, states_sales, &sam, "unknown_channel").await;
     not_found(&client, &server, "/api/tenants/sight/users/cy/history", &sam, "unknown_user").await;
@@ -221,6 +224,10 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     let roster = ok(&client, &server, roster_support, &rob).await;
     assert_eq!(roster["entries"].as_array().map(Vec::len), Some(1), "only rob: {roster}");
     not_found(&client, &server, roster_sales, &rob, "unknown_channel").await;
+    // The channel rob was signed in to shows him his own state, and counts only him.
+    let states = ok(&client, &server, states_support, &rob).await;
+    assert_eq!(states["counts"]["available"], 1, "only rob himself: {states}");
+    assert_eq!(states["counts"]["paused"], 0, "ana's pause is not rob's to count: {states}");
     assert_eq!(row_users(&ok(&client, &server, report, &rob).await), ["rob"]);
     let found = ok(&client, &server, "/api/tenants/sight/users?search=", &rob).await;
     assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
@@ -235,7 +242,7 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     // The same supervisor, unlimited: every channel and everyone on one.
     command(&ada, json!({"type": "set_setting", "setting": "supervisors_limited_to_assigned", "value": false})).await;
     let unlimited = ok(&client, &server, snapshot, &sam).await;
-    assert_eq!(users(&unlimited), ["ana", "ben", "cy", "rob", "sam"]);
+    assert_eq!(users(&unlimited), ["ana", "ben", "cy", "rob", "sam", "uma"]);
     assert_eq!(channels(&unlimited), ["sales", "support"]);
     assert!(text(&ok(&client, &server, roster_sales, &sam).await).contains("lunch"));
     assert_eq!(row_users(&ok(&client, &server, report, &sam).await), ["ana", "ben", "cy", "rob"]);
@@ -243,7 +250,26 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     // Narrowed again, the feed of a follower takes cy and sales out of sight.
     command(&ada, json!({"type": "set_setting", "setting": "supervisors_limited_to_assigned", "value": true})).await;
     let again = ok(&client, &server, snapshot, &sam).await;
-    assert_eq!(users(&again), ["ana", "ben", "rob", "sam"]);
+    assert_eq!(users(&again), ["ana", "ben", "rob", "sam", "uma"]);
     let later = feed(&server, &sam).await;
     assert!(later.contains("event: snapshot") && !later.contains("Cys"), "{later}");
+
+    // Someone still on a call in reach stays in sight until it ends: Sam may monitor them.
+    command(&system, json!({"type": "interaction_started", "user": "rob", "channel": "support", "interaction": "r1"}))
+        .await;
+    command(&sam, json!({"type": "sign_out", "user": "rob", "channel": "support"})).await;
+    assert!(text(&ok(&client, &server, roster_support, &sam).await).contains("\"rob\""));
+    command(&system, json!({"type": "interaction_ended", "interaction": "r1"})).await;
+    assert!(!text(&ok(&client, &server, roster_support, &sam).await).contains("\"rob\""));
+    assert_eq!(users(&ok(&client, &server, snapshot, &sam).await), ["ana", "ben", "sam", "uma"]);
+
+    // Uma, whom Sam sees, listens to cy, whom he does not: Uma's history shows Sam nothing of it.
+    command(&ada, json!({"type": "resume", "user": "cy"})).await;
+    command(&system, json!({"type": "interaction_started", "user": "cy", "channel": "sales", "interaction": "c1"}))
+        .await;
+    command(&uma, json!({"type": "monitor", "user": "cy", "mode": "listen"})).await;
+    let seen_by_sam = text(&ok(&client, &server, "/api/tenants/sight/users/uma/history", &sam).await);
+    assert!(!seen_by_sam.contains("monitoring_started") && !seen_by_sam.contains("\"cy\""), "{seen_by_sam}");
+    let seen_by_ada = text(&ok(&client, &server, "/api/tenants/sight/users/uma/history", &ada).await);
+    assert!(seen_by_ada.contains("monitoring_started"), "{seen_by_ada}");
 }

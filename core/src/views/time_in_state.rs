@@ -124,7 +124,8 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
 }
 
 /// Time in state as `observer` may see it: `None` for a channel outside their sight; the
-/// people they see, and the counts of everyone (an agent sees their team as numbers).
+/// people they see, and the counts of everyone where they may see them (their reach, or a
+/// channel they are assigned to: an agent sees their team as numbers).
 pub fn channel_states_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<ChannelStates> {
     let sight = crate::Sight::of(state, observer);
     let (id, _) = state.channels.get_key_value(channel)?;
@@ -133,5 +134,17 @@ pub fn channel_states_seen(state: &State, observer: &crate::Actor, channel: &str
     }
     let mut board = channel_states(state, channel, at)?;
     board.agents.retain(|a| sight.sees(state, &a.user));
+    // The team's counts are for the people in reach and for an agent assigned to the
+    // channel (`channel_counts`); anyone else counts only whom they see.
+    let member = observer
+        .user()
+        .and_then(|me| state.user(me))
+        .is_some_and(|u| !u.roles.is_empty() && u.assignments.contains_key(id));
+    if !sight.reaches(id) && !member {
+        board.counts = StateCounts::default();
+        for agent in &board.agents {
+            board.counts.count(agent.state);
+        }
+    }
     Some(board)
 }

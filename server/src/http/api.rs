@@ -398,7 +398,13 @@ pub async fn history(
             Ok((desk.service.history(&tenant, &user)?, desk.service.log_begins(&tenant)?))
         })
         .await??;
-    Ok(with_log_begins(json_response(answer), begins))
+    // An event about the person and someone else (a supervisor's monitoring of an agent)
+    // is shown only when the caller sees them both.
+    let events: Vec<agentstate_core::Event> = serde_json::from_str(&answer)
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("history: {e}")))?;
+    let shown: Vec<&agentstate_core::Event> =
+        events.iter().filter(|e| e.change.users().iter().flatten().all(|u| sight.sees_user(u))).collect();
+    Ok(with_log_begins(Json(shown).into_response(), begins))
 }
 
 /// The tenant's state as of event `seq`, for a dashboard that mirrors the tenant and
