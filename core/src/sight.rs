@@ -222,29 +222,44 @@ pub fn seen_by(state: &State, observer: &Actor) -> State {
         }
         _ => {}
     }
-    let mut seen = State {
-        plan: state.plan,
-        settings: state.settings,
-        pause_reasons: state.pause_reasons.clone(),
-        clock: state.clock,
-        ..State::default()
-    };
+    let mut seen = configuration(state);
     // Only what is kept is sorted and copied: an agent's view of a large tenant costs their
     // own record and a pass over the ids.
     for (id, user) in state.users.sorted_where(|id, u| sight.sees_user(id, u)) {
-        let person = SeenUser::of(state, user);
-        for (d, device) in person.devices.sorted() {
-            seen.devices.insert(d.clone(), device.clone());
-        }
-        if let (Some(i), Some(interaction)) = (&user.interaction, person.interaction) {
-            seen.interactions.insert(i.clone(), interaction);
-        }
-        seen.users.insert(id.clone(), user.clone());
+        admit(&mut seen, state, id, user.clone());
     }
     for (id, channel) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
         seen.channels.insert(id.clone(), channel.clone());
     }
     seen
+}
+
+/// The tenant's configuration alone — plan, settings, pause reasons, clock — which every
+/// observer sees.
+pub(crate) fn configuration(state: &State) -> State {
+    State {
+        plan: state.plan,
+        settings: state.settings,
+        pause_reasons: state.pause_reasons.clone(),
+        clock: state.clock,
+        ..State::default()
+    }
+}
+
+/// Puts the person `id` (as `record`) into the projection `seen` of `whole`, with their
+/// devices and their running interaction.
+pub(crate) fn admit(seen: &mut State, whole: &State, id: &UserId, record: User) {
+    for d in &record.devices {
+        if let Some(device) = whole.devices.get(d) {
+            seen.devices.insert(d.clone(), device.clone());
+        }
+    }
+    if let Some(i) = &record.interaction
+        && let Some(running) = whole.interactions.get(i)
+    {
+        seen.interactions.insert(i.clone(), running.clone());
+    }
+    seen.users.insert(id.clone(), record);
 }
 
 /// Applies `event` to `state` (the whole tenant, as it stood before the event) and gives

@@ -107,31 +107,11 @@ pub fn allowed_actions_seen(
     if sight.sees_everything() {
         return allowed_actions(state, actor, user, channel, at);
     }
-    let mut seen = State {
-        plan: state.plan,
-        settings: state.settings,
-        pause_reasons: state.pause_reasons.clone(),
-        clock: state.clock,
-        ..State::default()
-    };
-    for (id, c) in state.channels.sorted() {
-        if sight.sees_channel(id) {
-            seen.channels.insert(id.clone(), c.clone());
-        }
+    let mut seen = crate::sight::configuration(state);
+    for (id, c) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
+        seen.channels.insert(id.clone(), c.clone());
     }
-    let mut admit = |id: &UserId, record: crate::User| {
-        for d in &record.devices {
-            if let Some(device) = state.devices.get(d) {
-                seen.devices.insert(d.clone(), device.clone());
-            }
-        }
-        if let Some(i) = record.interaction.as_ref()
-            && let Some(running) = state.interactions.get(i)
-        {
-            seen.interactions.insert(i.clone(), running.clone());
-        }
-        seen.users.insert(id.clone(), record);
-    };
+    let mut admit = |id: &UserId, record: crate::User| crate::sight::admit(&mut seen, state, id, record);
     if let Some((me, record)) = actor.user().and_then(|me| state.users.get_key_value(me)) {
         admit(me, record.clone());
     }
