@@ -112,6 +112,14 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let before = seq(&client, &server, "acme", &sam).await;
     let url = server.url("/api/tenants/acme/commands");
 
+    // A feed cursor beyond any sequence number is refused, not wrapped to the beginning.
+    let system = data.token("acme", "system");
+    for after in ["18446744073709551615", "9223372036854775808"] {
+        let (status, body) = get(&client, &server, &format!("/api/tenants/acme/events?after={after}"), &system).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "after={after}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_query");
+    }
+
     let response = client.post(&url).bearer_auth(&sam).body("{\"type\": \"sign_in\",").send().await.expect("posts");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.expect("json");

@@ -23,12 +23,13 @@ pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    header.extend(reasons.iter().map(|reason| format!("paused_{reason}_ms")));
+    header.extend(reasons.iter().map(|reason| cell(&format!("paused_{reason}_ms")).into_owned()));
     header.push("interactions_handled".to_owned());
     csv.write_record(&header).map_err(|e| e.to_string())?;
     for row in &report.rows {
         let t = &row.totals;
-        let mut record: Vec<String> = vec![row.user.to_string(), row.channel.to_string()];
+        let mut record: Vec<String> =
+            vec![cell(row.user.as_str()).into_owned(), cell(row.channel.as_str()).into_owned()];
         record.extend(
             [t.signed_in_ms, t.available_ms, t.on_interaction_ms, t.wrap_up_ms, t.paused_ms, t.signed_out_ms]
                 .map(|ms| ms.to_string()),
@@ -39,4 +40,31 @@ pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
     }
     let bytes = csv.into_inner().map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// A text cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return is read as a formula by Excel, LibreOffice and Google Sheets, so it gets
+/// a leading `'` (OWASP's advice for CSV injection). Ids and pause reasons are the tenant's
+/// own text, not ours.
+fn cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for formula in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(cell(formula), format!("'{formula}"));
+        }
+        for plain in ["ana", "lunch", "paused_lunch_ms", "a=b", ""] {
+            assert_eq!(cell(plain), plain);
+        }
+    }
 }

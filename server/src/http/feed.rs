@@ -172,6 +172,7 @@ impl Feed {
     responses(
         (status = 200, description = "A stream of events until the access ends or the server stops",
             content_type = "text/event-stream", body = super::openapi::FeedMessage),
+        (status = 400, description = "`after` beyond any sequence number (`invalid_query`)", body = super::openapi::ErrorBody),
         (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
         (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
     ))]
@@ -185,6 +186,11 @@ pub async fn events(
     caller.of(&tenant)?;
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let cursor = param.after.or(resume).unwrap_or(0);
+    // A sequence number is stored as a signed 64-bit integer: anything beyond is no
+    // position in any log (and must not wrap around to the beginning).
+    if cursor > i64::MAX as u64 {
+        return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond any sequence number")));
+    }
     // Subscribed before the first read, so nothing stored in between is missed.
     let notices = app.shared.notices.subscribe();
     let shutdown = app.shared.shutdown.clone();
