@@ -121,12 +121,23 @@ impl<'s> Sight<'s> {
         }
     }
 
-    /// Whether the observer is `id`.
-    pub fn is(&self, id: &str) -> bool {
-        match self {
-            Sight::Supervisor { me, .. } | Sight::Own { me, .. } => me.as_str() == id,
-            Sight::Everything { .. } | Sight::Nothing => false,
-        }
+    /// `channel` of `state` when the observer may see it (its id as the tenant holds it);
+    /// `None` as for a channel that does not exist.
+    pub fn channel<'t>(&self, state: &'t State, channel: &str) -> Option<&'t ChannelId> {
+        state.channels.get_key_value(channel).map(|(id, _)| id).filter(|id| self.sees_channel(id))
+    }
+
+    /// Whether the observer may count everyone on `channel` by state: the people in their
+    /// reach, or — as numbers, without names — the team of a channel they are assigned to
+    /// while they hold a contact-center role.
+    pub fn counts(&self, channel: &ChannelId) -> bool {
+        self.reaches(channel)
+            || match self {
+                Sight::Supervisor { user, .. } | Sight::Own { user, .. } => {
+                    !user.roles.is_empty() && user.assignments.contains_key(channel)
+                }
+                Sight::Everything { .. } | Sight::Nothing => false,
+            }
     }
 
     /// The people and channels the observer may see, as a list a host can hand to a

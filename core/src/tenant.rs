@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::ids::{Actor, ChannelId, Millis, UserId};
 use crate::roles::RoleSet;
 use crate::seed::TenantSeed;
-use crate::sight::{Sight, SightSummary};
+use crate::sight::Sight;
 use crate::state::State;
 use crate::views;
 use crate::wire::{self, Outcome};
@@ -78,28 +78,24 @@ pub enum Query {
         at: Millis,
     },
     /// The events that touched `user`: of `events` when given (a host holding the log
-    /// outside the instance), else of the tenant's journal. `sight`: whom the actor sees,
-    /// when a host asks an instance other than the tenant's own (else taken from its state).
+    /// outside the instance), else of the tenant's journal; `null` for someone out of the
+    /// actor's sight.
     History {
         actor: Actor,
         user: UserId,
         #[serde(default)]
         events: Option<Vec<Event>>,
-        #[serde(default)]
-        sight: Option<SightSummary>,
     },
     /// Each agent's states per channel from `from` to `to` (the day at a glance): of
     /// `events` when given — the log that follows the tenant's state, folded on from it — else of the
     /// tenant's journal (complete only for a tenant started from its description). Only
-    /// the rows the actor may see (`sight` as for `history`).
+    /// the rows the actor may see.
     Activity {
         actor: Actor,
         from: Millis,
         to: Millis,
         #[serde(default)]
         events: Option<Vec<Event>>,
-        #[serde(default)]
-        sight: Option<SightSummary>,
     },
     /// Whom the actor sees, as lists (for a host that reads the log apart from the tenant).
     Sight {
@@ -221,9 +217,11 @@ impl Tenant {
                 let board = Sight::of(state, actor).sees_everything().then(|| views::routing_board(state, *at));
                 json(&board)
             }
-            Query::History { actor, user, events, sight } => {
-                let summary = sight.clone().unwrap_or_else(|| Sight::of(state, actor).summary(state));
-                if !summary.sees_user(user) {
+            Query::History { actor, user, events } => {
+                // `system` (a host reading the log apart from the tenant) names users this
+                // instance may not hold yet.
+                let sight = Sight::of(state, actor);
+                if !sight.sees_everything() && !sight.sees(state, user) {
                     return serde_json::Value::Null;
                 }
                 match events {
@@ -231,8 +229,8 @@ impl Tenant {
                     None => json(&views::history(&self.journal, user)),
                 }
             }
-            Query::Activity { actor, from, to, events, sight } => {
-                let summary = sight.clone().unwrap_or_else(|| Sight::of(state, actor).summary(state));
+            Query::Activity { actor, from, to, events } => {
+                let summary = Sight::of(state, actor).summary(state);
                 let mut report = match events {
                     // The log that follows this tenant's state (a scratch tenant started from
                     // the log's base: its description, or the snapshot older events became).
@@ -273,12 +271,13 @@ impl Tenant {
 /// The counts per state on each channel the actor is assigned to; none for a user without
 /// a contact-center role (they see themselves and nothing else).
 fn channel_counts(state: &State, actor: &Actor, at: Millis) -> Vec<ChannelCount> {
-    let Some(user) = actor.user().and_then(|u| state.user(u)).filter(|u| !u.roles.is_empty()) else {
+    let sight = Sight::of(state, actor);
+    let Some(user) = actor.user().and_then(|u| state.user(u)) else {
         return Vec::new();
     };
     state
         .channels()
-        .filter(|(c, _)| user.assignments.contains_key(*c))
+        .filter(|(c, _)| user.assignments.contains_key(*c) && sight.counts(c))
         .filter_map(|(c, channel)| {
             let board = views::channel_states(state, c, at)?;
             Some(ChannelCount {

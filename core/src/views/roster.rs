@@ -170,10 +170,7 @@ fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) 
 /// one that does not exist), else only the people they see.
 pub fn roster_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<Roster> {
     let sight = crate::Sight::of(state, observer);
-    let (id, _) = state.channels.get_key_value(channel)?;
-    if !sight.sees_channel(id) {
-        return None;
-    }
+    sight.channel(state, channel)?;
     let mut roster = roster(state, channel, at)?;
     roster.entries.retain(|e| sight.sees(state, &e.user));
     Some(roster)

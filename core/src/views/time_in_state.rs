@@ -128,19 +128,11 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
 /// channel they are assigned to: an agent sees their team as numbers).
 pub fn channel_states_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<ChannelStates> {
     let sight = crate::Sight::of(state, observer);
-    let (id, _) = state.channels.get_key_value(channel)?;
-    if !sight.sees_channel(id) {
-        return None;
-    }
+    let id = sight.channel(state, channel)?;
     let mut board = channel_states(state, channel, at)?;
     board.agents.retain(|a| sight.sees(state, &a.user));
-    // The team's counts are for the people in reach and for an agent assigned to the
-    // channel (`channel_counts`); anyone else counts only whom they see.
-    let member = observer
-        .user()
-        .and_then(|me| state.user(me))
-        .is_some_and(|u| !u.roles.is_empty() && u.assignments.contains_key(id));
-    if !sight.reaches(id) && !member {
+    // Anyone else counts only whom they see.
+    if !sight.counts(id) {
         board.counts = StateCounts::default();
         for agent in &board.agents {
             board.counts.count(agent.state);

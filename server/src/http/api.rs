@@ -267,8 +267,8 @@ async fn channel_view(
     Ok(json_response(answer))
 }
 
-/// The counts per state on each of the caller's own channels (assigned or signed in): what
-/// an agent sees of their team, without names.
+/// The counts per state on each channel the caller is assigned to: what an agent sees of
+/// their team, without names.
 #[utoipa::path(get, path = "/tenants/{tenant}/channel-counts", tag = "views", params(TenantPath),
     responses(
         (status = 200, description = "The caller's channels with the counts per state", body = Vec<agentstate_core::ChannelCount>),
