@@ -157,6 +157,40 @@ fn free_port() -> Result<u16, String> {
 impl PgCluster {
     /// Creates and starts a cluster; fails with what to install when PostgreSQL is missing.
     pub fn start() -> Result<PgCluster, String> {
+        let mut cluster = PgCluster::create()?;
+        cluster.start_server()?;
+        // The port was free a moment ago; another process may have taken it since.
+        Ok(cluster)
+    }
+
+    /// Creates and starts a cluster that speaks TLS with this certificate (PEM, the chain
+    /// the server sends) and key; with `ssl_only`, its `pg_hba.conf` lets clients in over
+    /// TCP only with TLS (`hostssl`), so a plain connection is refused.
+    pub fn start_tls(cert_pem: &str, key_pem: &str, ssl_only: bool) -> Result<PgCluster, String> {
+        let mut cluster = PgCluster::create()?;
+        let data = cluster.dir.join("data");
+        let write = |name: &str, text: &str| {
+            std::fs::write(data.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))
+        };
+        write("server.crt", cert_pem)?;
+        write("server.key", key_pem)?;
+        let mut conf = std::fs::read_to_string(data.join("postgresql.conf")).map_err(|e| e.to_string())?;
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        write("postgresql.conf", &conf)?;
+        if ssl_only {
+            write("pg_hba.conf", "local all all trust\nhostssl all all 127.0.0.1/32 trust\n")?;
+        }
+        // PostgreSQL refuses a key others may read.
+        cluster.run(Command::new("chmod").arg("600").arg(data.join("server.key")))?;
+        if cluster.as_postgres {
+            cluster.run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&data))?;
+        }
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    /// A cluster initialised in a new temporary folder, not started.
+    fn create() -> Result<PgCluster, String> {
         let bin =
             server_binaries().ok_or("PostgreSQL is not installed (`cargo xtask test` installs Debian's postgresql)")?;
         static COUNT: AtomicU32 = AtomicU32::new(0);
@@ -168,7 +202,7 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let as_postgres = is_root();
-        let mut cluster = PgCluster { dir, bin, port: free_port()?, as_postgres };
+        let cluster = PgCluster { dir, bin, port: free_port()?, as_postgres };
         if as_postgres {
             cluster.run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&cluster.dir))?;
         }
@@ -177,8 +211,6 @@ impl PgCluster {
             "initdb",
             &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
         )?;
-        cluster.start_server()?;
-        // The port was free a moment ago; another process may have taken it since.
         Ok(cluster)
     }
 
@@ -224,6 +256,12 @@ impl PgCluster {
     /// The URL of database `db` (`postgres` exists from the start).
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Database `db` through the cluster's Unix socket (in its folder), which `pg_hba.conf`
+    /// always lets in: for checking a cluster whose TCP clients must speak TLS.
+    pub fn socket_url(&self, db: &str) -> String {
+        format!("host={} port={} user=postgres dbname={db}", self.dir.display(), self.port)
     }
 
     /// The server's URL without a database (tests add one of their own).
