@@ -103,6 +103,58 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
     assert_eq!(body["rejection"]["code"], "already_signed_in");
 }
 
+/// A command id belongs to whoever sent it first: an admin's command with an id an agent
+/// used is refused — not answered with the agent's outcome as if it were the admin's, and
+/// not applied — while the agent's retry still gets its outcome.
+#[tokio::test]
+async fn a_command_id_belongs_to_the_user_who_sent_it_first() {
+    let data = common::data();
+    let description = data.path().join("ids.yaml");
+    std::fs::write(
+        &description,
+        "plan: complete\nusers:\n  - { id: ada, name: Ada Admin, roles: [admin] }\n  \
+         - { id: ana, name: Ana Agent, roles: [agent] }\nchannels:\n  \
+         - { id: support, kind: queue, name: Support, agents: [ana] }\n",
+    )
+    .expect("writes");
+    run(data.agentstate().args(["tenant", "create", "ids"]).arg(&description));
+    let (ada, ana) = (data.token("ids", "ada"), data.token("ids", "ana"));
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+
+    let sign_in = json!({"id": "cmd-1", "type": "sign_in", "user": "ana", "channel": "support"});
+    let (status, first) = post(&client, &server, "ids", &ana, sign_in.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let after_sign_in = seq(&client, &server, "ids", &ana).await;
+
+    let setting = json!({"type": "set_setting", "setting": "unassigned_sign_in", "value": false});
+    let mut reused = setting.clone();
+    reused["id"] = json!("cmd-1");
+    for body in [reused.clone(), json!([reused])] {
+        let (status, answer) = post(&client, &server, "ids", &ada, body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(answer["error"]["code"], "id_in_use", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("cmd-1") && message.contains("new id"), "{message}");
+        assert!(!message.contains("ana"), "whose id it is stays untold: {message}");
+    }
+    assert_eq!(seq(&client, &server, "ids", &ana).await, after_sign_in, "the setting was not applied");
+
+    // The agent's retry still gets the agent's outcome; the admin's command with an id of
+    // its own is applied.
+    let (status, again) = post(&client, &server, "ids", &ana, sign_in).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!((&again["retried"], &again["events"]), (&json!(true), &first["events"]));
+    let mut own = setting;
+    own["id"] = json!("cmd-2");
+    let (status, applied) = post(&client, &server, "ids", &ada, own.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    assert_eq!(applied["retried"], false);
+    assert_eq!(seq(&client, &server, "ids", &ana).await, after_sign_in + 1);
+    let (status, retried) = post(&client, &server, "ids", &ada, own).await;
+    assert_eq!((status, &retried["retried"]), (StatusCode::OK, &json!(true)), "{retried}");
+}
+
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let data = common::data();

@@ -142,10 +142,20 @@ fn a_day_across_the_cutoff(service: &mut Service, lagging: &mut [Service]) -> Ve
     outcomes
 }
 
+/// Who sent the command with this id in [`a_day_across_the_cutoff`]: an id is its sender's,
+/// so a retry comes from them.
+fn sender(id: &str) -> &'static str {
+    match id {
+        "old-call" | "new-end" => "system",
+        "edge-rejected" | "new-sign-out" => "ben",
+        _ => "ana",
+    }
+}
+
 fn retry(service: &mut Service, id: &str) -> (bool, String) {
-    // Another text under the same id: a retry answers the first outcome, a new decision
-    // would be a different one.
-    let text = command(CUTOFF + 100_000, "sign_out", &by("sam", "sam", "sales"), Some(id));
+    // Another text under the same id, from its sender: a retry answers the first outcome,
+    // a new decision would be a different one.
+    let text = command(CUTOFF + 100_000, "sign_out", &by(sender(id), "sam", "sales"), Some(id));
     let submitted = service.submit("acme", &text).expect("submits");
     (submitted.retried, submitted.outcome)
 }
@@ -300,9 +310,11 @@ fn pruning_while_commands_arrive_loses_none(place: &StoreConfig) {
     let state = snapshot(&mut open(place, 50));
     assert_eq!(snapshot(&mut a), state);
     assert_eq!(snapshot(&mut b), state);
-    // Every command decided at or after the base's time is still answered as it was.
+    // Every command decided at or after the base's time is still answered as it was (to
+    // its sender: `USER-N` is USER's id).
     for (id, outcome, at) in a_ids.iter().chain(&b_ids).filter(|(_, _, at)| *at >= begins.at) {
-        let text = format!(r#"{{"type":"sign_out","actor":"sam","user":"sam","channel":"sales","id":"{id}"}}"#);
+        let user = id.split('-').next().unwrap_or_default();
+        let text = format!(r#"{{"type":"sign_out","actor":"{user}","user":"sam","channel":"sales","id":"{id}"}}"#);
         let incoming = [("acme", Incoming::Object { text, id: Some(id.clone()) })];
         let again = a.submit_incoming(&incoming, *at).pop().expect("an answer").expect("answers");
         assert!(again.retried, "{id} inside the window");

@@ -64,8 +64,8 @@ pub enum CommandsAnswer<'a> {
     Batch(BatchOutcome<'a>),
 }
 
-/// A 400 or 403 answer to a command request: the rule module's rejection, or the API's own
-/// refusal of the request (`at_not_allowed`, `actor_mismatch`).
+/// A 400, 403 or 409 answer to a command request: the rule module's rejection, or the API's
+/// own refusal of the request (`at_not_allowed`, `actor_mismatch`, `id_in_use`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // describes the two shapes those statuses carry; each is written as itself
