@@ -124,7 +124,18 @@ async fn main() {
             command.env("AGENTSTATE_DATABASE_URL", url);
         }
         command
-            .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000", "--data"])
+            // The per-token limits lifted: one token stands for many clients and feeds here.
+            .args([
+                "serve",
+                "--no-demo-tenant",
+                "--addr",
+                "127.0.0.1:0",
+                "--rate-limit",
+                "1000000",
+                "--feeds-per-token",
+                "1000000",
+                "--data",
+            ])
             .arg(data.path())
             // The server's own log level: RUST_LOG as given (warn unless set).
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));

@@ -54,7 +54,17 @@ async fn main() {
     let token = agentstate(&["token", "create", "--tenant", "soak", "--user", "ada"]);
     let mut command = Command::new(&binary);
     command
-        .args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0", "--rate-limit", "1000000"])
+        // The per-token limits lifted: one token stands for many clients and feeds here.
+        .args([
+            "serve",
+            "--no-demo-tenant",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "1000000",
+            "--feeds-per-token",
+            "1000000",
+        ])
         .env("AGENTSTATE_DATA", data.path())
         .env("RUST_LOG", "warn");
     let server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts");

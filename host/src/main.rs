@@ -205,6 +205,12 @@ struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     max_body: usize,
+    /// Live feeds (`/events`) this server holds at most; one more is `503`.
+    #[arg(long, default_value_t = http::MAX_FEEDS, value_parser = at_least_one)]
+    max_feeds: usize,
+    /// Live feeds one token (with its sessions) holds at most; one more is `429`.
+    #[arg(long, default_value_t = http::FEEDS_PER_TOKEN, value_parser = at_least_one)]
+    feeds_per_token: usize,
     /// Store a snapshot of a tenant every this many events.
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
@@ -227,6 +233,15 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+}
+
+/// A count that must be 1 or more.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(clap::Args)]
@@ -372,6 +387,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         simulate: args.demo,
         rate_per_sec: args.rate_limit,
         max_body: args.max_body,
+        max_feeds: args.max_feeds,
+        feeds_per_token: args.feeds_per_token,
         snapshot_every: args.snapshot_every.max(1),
         retention: args.retain_days.map(|days| Retention {
             every: std::time::Duration::from_secs(args.retain_check_secs.max(1)),

@@ -264,9 +264,10 @@ async fn each_token_has_a_request_budget() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    // Guessing tokens is limited per address before the store is asked, also when the
-    // guesses come all at once: at most the burst (100), the lookups already under way (16)
-    // and what the rate (20/s) refills meanwhile reach the store; the rest are refused.
+    // Guessing tokens is limited per address, also when the guesses come all at once: at
+    // most the burst (100), the lookups already under way (16) and what the rate (20/s)
+    // refills meanwhile are answered as lookups (401); the rest are refused (429) — after a
+    // paced lookup in the slow lane, where a valid token would still be served (`limits.rs`).
     let began = std::time::Instant::now();
     let guesses: Vec<String> = (0..400).map(|n| format!("ast_guess{n}")).collect();
     let answers = futures_util::future::join_all(guesses.iter().map(|g| get(&client, &server, "/api/me", g))).await;

@@ -55,6 +55,8 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
         if let Ok(text) = std::fs::read_to_string(&path)
             && let Ok(tokens) = serde_json::from_str::<DemoTokens>(&text)
         {
+            // A file an older version wrote readable by everyone is closed now.
+            private(&path)?;
             return Ok(tokens);
         }
     } else {
@@ -86,8 +88,34 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
         });
     }
     let text = serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(tokens)
+}
+
+/// Writes the tokens file readable by its owner only (`0600`): it holds the admin's and
+/// `system`'s tokens, and a data folder is often shared with other users of the machine.
+/// Closed before anything is written into it, also when it existed already.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Makes an existing tokens file readable by its owner only.
+fn private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Devices registered, some active, and the agents signed into their channels, as a

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use super::openapi::{
     BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, Me, RejectedOrRefused, SnapshotAnswer,
     TenantPath, UserPath,
 };
+use super::query::Query;
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{

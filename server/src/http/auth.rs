@@ -39,6 +39,9 @@ pub struct Caller {
     pub actor: String,
     /// What a long request (the live feed) rechecks its access by.
     pub credential: Credential,
+    /// The hash of the token the caller came with, or made their session from: what the
+    /// budgets of a token (requests, feeds) are counted by.
+    pub token: String,
     pub client: IpAddr,
 }
 
@@ -123,15 +126,10 @@ impl FromRequestParts<App> for Caller {
         })?;
         if let Err(not_until) = app.shared.limiter.check_key(&token_hash) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many requests for this token; retry in {} ms", wait.as_millis().max(1)),
-            );
-            error.retry_after_secs = Some(wait.as_secs().max(1));
-            return Err(error);
+            let message = format!("too many requests for this token; retry in {} ms", wait.as_millis().max(1));
+            return Err(ApiError::too_many(message, wait));
         }
         let TokenGrant { tenant, actor } = grant;
-        Ok(Caller { tenant, actor, credential, client })
+        Ok(Caller { tenant, actor, credential, token: token_hash, client })
     }
 }

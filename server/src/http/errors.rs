@@ -33,6 +33,13 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// `429 rate_limited`, to be retried after `wait` (`Retry-After`, whole seconds, at least 1).
+    pub fn too_many(message: impl Into<String>, wait: std::time::Duration) -> ApiError {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+        error.retry_after_secs = Some((wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1));
+        error
+    }
+
     pub fn shutting_down() -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
     }

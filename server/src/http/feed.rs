@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -24,6 +24,8 @@ use axum::http::StatusCode;
 use super::App;
 use super::auth::Caller;
 use super::errors::ApiError;
+use super::feed_slots::FeedSlot;
+use super::query::Query;
 use super::writer::Notice;
 use crate::store::Seq;
 
@@ -84,6 +86,8 @@ struct Feed {
     /// A person's first message when they are not where the log stands: what they may see.
     opening: Option<Event>,
     _counted: Following,
+    /// Its place among the token's and the host's feeds.
+    _slot: FeedSlot,
 }
 
 /// Counts the live followers of this host (`agentstate_live_followers`) while it lives.
@@ -175,6 +179,8 @@ impl Feed {
         (status = 400, description = "`after` beyond any sequence number (`invalid_query`)", body = super::openapi::ErrorBody),
         (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
         (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
+        (status = 429, description = "The token holds as many live feeds as it may, 20 by default (`too_many_feeds`), or too many requests (`rate_limited`)", body = super::openapi::ErrorBody),
+        (status = 503, description = "The server holds as many live feeds as it may (`too_many_feeds`)", body = super::openapi::ErrorBody),
     ))]
 pub async fn events(
     State(app): State<App>,
@@ -191,6 +197,7 @@ pub async fn events(
     if cursor > i64::MAX as u64 {
         return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond any sequence number")));
     }
+    let slot = app.shared.feeds.take(&caller.token)?;
     // Subscribed before the first read, so nothing stored in between is missed.
     let notices = app.shared.notices.subscribe();
     let shutdown = app.shared.shutdown.clone();
@@ -212,6 +219,7 @@ pub async fn events(
         caller,
         checked: Instant::now(),
         _counted: Following::start(),
+        _slot: slot,
     };
     if system {
         // `system` follows the log as it is, resumable by sequence number.

@@ -6,22 +6,25 @@ mod auth;
 pub mod body;
 pub mod errors;
 mod feed;
+mod feed_slots;
+mod grants;
 mod guesses;
 mod metrics;
 pub mod openapi;
+mod query;
 pub mod retention;
 mod session;
 pub mod writer;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Json, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{broadcast, watch};
@@ -41,6 +44,7 @@ use crate::store::{Change, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
 use auth::Credential;
 use errors::ApiError;
+use grants::{Cached, GrantCache};
 use guesses::GuessBudget;
 use writer::Writer;
 
@@ -69,20 +73,43 @@ pub struct ServeConfig {
     pub snapshot_every: u64,
     /// How long tenants keep their events (`--retain-days`); `None` keeps everything.
     pub retention: Option<crate::service::Retention>,
+    /// Live feeds this host holds at most (`--max-feeds`; [`MAX_FEEDS`]), and per token
+    /// ([`FEEDS_PER_TOKEN`]).
+    pub max_feeds: usize,
+    pub feeds_per_token: usize,
 }
 
 /// Unknown tokens a client address may present per second (bursts of 100) before its
-/// uncached tokens are refused without asking the store (see `guesses`); valid tokens
-/// never count.
+/// lookups take the slow lane (see `App::admit`); valid tokens never count.
 const UNKNOWN_TOKENS_PER_SEC: u32 = 20;
 const UNKNOWN_TOKEN_BURST: u32 = 100;
 
 /// Token lookups on the writer thread at a time.
 const LOOKUP_SLOTS: usize = 16;
 
-/// How long a looked-up token is trusted before the store is asked again: a token revoked
-/// with `agentstate token revoke` (another process) is refused at most this much later.
-const GRANT_TTL: Duration = Duration::from_secs(5);
+/// The slow lane: the lookups of addresses over their unknown-token budget go one at a
+/// time, each holding the lane at least this long (at most 50 a second from all such
+/// addresses together), and at most `SLOW_LANE_WAITING` wait for it — beyond that they
+/// are refused at once, as any overloaded server sheds load.
+const SLOW_LANE_PACE: Duration = Duration::from_millis(20);
+const SLOW_LANE_WAITING: usize = 256;
+
+/// Sign-ins per token: a burst of 30 (more than the sessions a token keeps, so a token
+/// can replace all of them), then one every 6 s.
+const SIGN_INS_PER_TOKEN_BURST: u32 = 30;
+const SIGN_IN_PER_TOKEN_EVERY: Duration = Duration::from_secs(6);
+/// Sign-ins per client address, whatever the tokens: an office's morning behind one NAT
+/// (a burst of 300, then 10 a second), not a flood of fsynced writes.
+const SIGN_INS_PER_ADDRESS_BURST: u32 = 300;
+const SIGN_INS_PER_ADDRESS_PER_SEC: u32 = 10;
+
+/// How often the rate limiters forget keys whose budget is full again.
+const LIMITER_PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// Live feeds one token (with the sessions made from it) may hold.
+pub const FEEDS_PER_TOKEN: usize = 20;
+/// Live feeds a host holds at most, by default (`--max-feeds`).
+pub const MAX_FEEDS: usize = 4096;
 
 #[derive(Clone)]
 pub struct App {
@@ -98,37 +125,91 @@ impl std::fmt::Debug for App {
 struct Shared {
     writer: Writer,
     /// Credentials already looked up: whom they speak for, their token's hash, and when.
-    grants: RwLock<HashMap<Credential, (TokenGrant, String, Instant)>>,
+    grants: GrantCache,
     limiter: DefaultKeyedRateLimiter<String>,
+    /// Sign-ins per token hash and per client address.
+    sign_ins_by_token: DefaultKeyedRateLimiter<String>,
+    sign_ins_by_address: DefaultKeyedRateLimiter<IpAddr>,
     /// Unknown tokens per client address.
     guesses: GuessBudget,
     /// Token lookups in flight (they run on the writer thread).
     lookup_slots: tokio::sync::Semaphore,
+    /// The slow lane of addresses over their unknown-token budget, and how many wait for it.
+    slow_lane: Arc<tokio::sync::Semaphore>,
+    slow_lane_waiting: AtomicUsize,
+    /// Live feeds per token and on this host.
+    feeds: Arc<feed_slots::FeedSlots>,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
+/// Leave to look a credential up in the store, from `App::admit`; say how it went with
+/// [`Lookup::answered`].
+struct Lookup<'a> {
+    app: &'a App,
+    client: IpAddr,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+    /// Held in the slow lane: given back no sooner than `SLOW_LANE_PACE` after it was taken.
+    slow: Option<(tokio::sync::OwnedSemaphorePermit, Instant)>,
+}
+
+impl Lookup<'_> {
+    /// Charges an unknown credential to the client's address; one that came through the
+    /// slow lane is refused as well (guessing answers 429, whatever the store said).
+    fn answered(self, known: bool) -> Result<(), ApiError> {
+        if known {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.app.shared.guesses.unknown(self.client, now);
+        match self.slow {
+            Some(_) => Err(guessing(self.app.shared.guesses.refused(self.client, now).unwrap_or(SLOW_LANE_PACE))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Lookup<'_> {
+    fn drop(&mut self) {
+        if let Some((permit, until)) = self.slow.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                tokio::time::sleep_until(until.into()).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Counts a request waiting for the slow lane while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The refusal of an address that has shown too many unknown credentials.
+fn guessing(wait: Duration) -> ApiError {
+    ApiError::too_many(
+        format!("too many unknown tokens from this address; retry in {} ms", wait.as_millis().max(1)),
+        wait,
+    )
+}
+
 impl App {
     /// Whom a token or session speaks for, and the hash of the token (a session's own).
     async fn grant(&self, credential: &Credential, client: IpAddr) -> Result<Option<(TokenGrant, String)>, ApiError> {
-        let cached = self.shared.grants.read().ok().and_then(|g| g.get(credential).cloned());
-        let known_before = match cached {
-            Some((grant, token, since)) if since.elapsed() < GRANT_TTL => return Ok(Some((grant, token))),
-            Some(_) => true,
-            None => false,
+        let known = match self.shared.grants.get(credential, Instant::now()) {
+            Cached::Fresh(grant, token) => return Ok(Some((grant, token))),
+            Cached::Known => true,
+            Cached::Unknown => false,
         };
-        // A credential that was valid a moment ago is rechecked even from a refused address.
-        if !known_before {
-            self.refuse_if_guessing(client)?;
-        }
-        // Few lookups at a time: a flood of requests waits here, not in the writer's queue,
-        // and is refused here once its address has shown enough unknown tokens.
-        let Ok(_slot) = self.shared.lookup_slots.acquire().await else { return Err(ApiError::shutting_down()) };
-        if !known_before {
-            self.refuse_if_guessing(client)?;
-        }
+        let lookup = self.admit(client, known).await?;
         let key = credential.clone();
         let grant = self
             .shared
@@ -138,38 +219,54 @@ impl App {
                 Credential::Session(hash) => desk.service.session(hash),
             })
             .await??;
-        if let Ok(mut cache) = self.shared.grants.write() {
-            match &grant {
-                Some((grant, token)) => {
-                    cache.insert(credential.clone(), (grant.clone(), token.clone(), Instant::now()))
-                }
-                None => cache.remove(credential),
-            };
+        match &grant {
+            Some((grant, token)) => self.shared.grants.put(credential, grant, token, Instant::now()),
+            None => self.shared.grants.forget(credential),
         }
-        if grant.is_none() {
-            self.shared.guesses.unknown(client, Instant::now());
-        }
+        lookup.answered(grant.is_some())?;
         Ok(grant)
     }
 
-    /// Forgets a credential this host looked up (a session signed out here ends here at
-    /// once; on other hosts within [`GRANT_TTL`]).
-    fn forget(&self, credential: &Credential) {
-        if let Ok(mut cache) = self.shared.grants.write() {
-            cache.remove(credential);
+    /// Leave for `client` to look a credential up in the store. Few lookups run at a time:
+    /// a flood of requests waits here, not in the writer's queue.
+    ///
+    /// An address that has shown too many unknown credentials is not refused outright: an
+    /// office of hundreds behind one NAT address shares it with whoever there guesses, and
+    /// a valid token must still be served. Only the store can tell a valid token from a
+    /// guess, so such an address's lookups still happen, but in the slow lane — one at a
+    /// time for all such addresses, paced, with a bounded queue — and an unknown credential
+    /// found there is answered 429. Guessing thus costs the store at most a trickle of
+    /// lookups and gains a guesser nothing, while a valid token is answered after at most
+    /// the queue's wait. A credential valid within the hour skips the lane (`known`).
+    async fn admit(&self, client: IpAddr, known: bool) -> Result<Lookup<'_>, ApiError> {
+        let shared = &self.shared;
+        if known || shared.guesses.refused(client, Instant::now()).is_none() {
+            let Ok(slot) = shared.lookup_slots.acquire().await else { return Err(ApiError::shutting_down()) };
+            // The budget may have run out while this waited for a slot.
+            if known || shared.guesses.refused(client, Instant::now()).is_none() {
+                return Ok(Lookup { app: self, client, _slot: slot, slow: None });
+            }
         }
+        let slow = {
+            if shared.slow_lane_waiting.fetch_add(1, Ordering::Relaxed) >= SLOW_LANE_WAITING {
+                shared.slow_lane_waiting.fetch_sub(1, Ordering::Relaxed);
+                let wait = shared.guesses.refused(client, Instant::now()).unwrap_or(SLOW_LANE_PACE);
+                return Err(guessing(wait));
+            }
+            let _waiting = Waiting(&shared.slow_lane_waiting);
+            let Ok(permit) = shared.slow_lane.clone().acquire_owned().await else {
+                return Err(ApiError::shutting_down());
+            };
+            (permit, Instant::now() + SLOW_LANE_PACE)
+        };
+        let Ok(slot) = shared.lookup_slots.acquire().await else { return Err(ApiError::shutting_down()) };
+        Ok(Lookup { app: self, client, _slot: slot, slow: Some(slow) })
     }
 
-    /// Refuses `client` while it has presented too many unknown tokens.
-    fn refuse_if_guessing(&self, client: IpAddr) -> Result<(), ApiError> {
-        let Some(wait) = self.shared.guesses.refused(client, Instant::now()) else { return Ok(()) };
-        let mut error = ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many unknown tokens from this address; retry in {} ms", wait.as_millis().max(1)),
-        );
-        error.retry_after_secs = Some(wait.as_secs().max(1));
-        Err(error)
+    /// Forgets a credential this host looked up (a session signed out here ends here at
+    /// once; on other hosts within [`grants::TTL`]).
+    fn forget(&self, credential: &Credential) {
+        self.shared.grants.forget(credential);
     }
 
     /// The handle the simulator submits through.
@@ -200,18 +297,54 @@ async fn healthz(State(app): State<App>) -> Response {
     }
 }
 
-/// The demo tenant's users and their tokens (only with `--demo`, on loopback).
+/// The demo tenant's users and their tokens (only with `--demo`, on loopback, asked for
+/// from this machine by a loopback name).
 #[utoipa::path(get, path = "/demo/tokens", tag = "operations", security(()),
     responses(
         (status = 200, description = "User id → token", body = std::collections::HashMap<String, String>),
+        (status = 403, description = "Not asked for from this machine by a loopback name (`not_loopback`)", body = openapi::ErrorBody),
         (status = 404, description = "This server runs no demo tenant (`no_demo`)", body = openapi::ErrorBody),
     ))]
-async fn demo_tokens(State(app): State<App>) -> Response {
-    match &app.shared.demo_tokens {
-        Some(tokens) => Json(tokens.clone()).into_response(),
-        None => ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_demo", "this server runs no demo tenant")
-            .into_response(),
+async fn demo_tokens(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let Some(tokens) = &app.shared.demo_tokens else {
+        return ApiError::new(axum::http::StatusCode::NOT_FOUND, "no_demo", "this server runs no demo tenant")
+            .into_response();
+    };
+    // The listen address alone is not enough: with DNS rebinding a page of evil.example,
+    // its name now resolving to 127.0.0.1, reaches a loopback server from the victim's
+    // browser and may read the answer (same origin as far as the browser knows). Its
+    // requests still say `Host: evil.example`, so the name asked for must be loopback too.
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    if !peer.ip().to_canonical().is_loopback() || !host.is_some_and(loopback_host) {
+        return ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "not_loopback",
+            "the demo's tokens are given only to this machine, asked for as localhost, 127.0.0.1 or [::1]",
+        )
+        .into_response();
     }
+    Json(tokens.clone()).into_response()
+}
+
+/// Whether a `Host` header names this machine by a loopback name: `localhost`, an address
+/// in 127.0.0.0/8, or `[::1]`, with or without a port.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`.
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, port)) if port.is_empty() || port.starts_with(':') => v6,
+            _ => return false,
+        },
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 async fn no_dashboard() -> Response {
@@ -323,19 +456,32 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let (stop, shutdown) = watch::channel(false);
     let rate = NonZeroU32::new(config.rate_per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);
+    let per_token = Quota::with_period(SIGN_IN_PER_TOKEN_EVERY)
+        .and_then(|q| Some(q.allow_burst(NonZeroU32::new(SIGN_INS_PER_TOKEN_BURST)?)))
+        .ok_or("no sign-in quota")?;
+    let per_address = NonZeroU32::new(SIGN_INS_PER_ADDRESS_PER_SEC)
+        .zip(NonZeroU32::new(SIGN_INS_PER_ADDRESS_BURST))
+        .map(|(rate, burst)| Quota::per_second(rate).allow_burst(burst))
+        .ok_or("no sign-in quota")?;
     let app = App {
         shared: Arc::new(Shared {
             writer,
-            grants: RwLock::new(HashMap::new()),
+            grants: GrantCache::new(grants::MAX_ENTRIES),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            sign_ins_by_token: RateLimiter::keyed(per_token),
+            sign_ins_by_address: RateLimiter::keyed(per_address),
             guesses: GuessBudget::new(UNKNOWN_TOKENS_PER_SEC, UNKNOWN_TOKEN_BURST),
             lookup_slots: tokio::sync::Semaphore::new(LOOKUP_SLOTS),
+            slow_lane: Arc::new(tokio::sync::Semaphore::new(1)),
+            slow_lane_waiting: AtomicUsize::new(0),
+            feeds: Arc::new(feed_slots::FeedSlots::new(config.feeds_per_token, config.max_feeds)),
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),
             metrics,
         }),
     };
+    let pruning = tokio::spawn(prune_limiters(app.clone(), shutdown.clone()));
     let simulator = config.simulate.then(|| tokio::spawn(demo::simulate(app.writer().clone(), shutdown.clone())));
     let pruner = config.retention.map(|retention| {
         tokio::spawn(retention::prune_periodically(app.writer().clone(), retention, shutdown.clone()))
@@ -360,6 +506,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         .with_graceful_shutdown(stopped)
         .await
         .map_err(|e| e.to_string())?;
+    pruning.abort();
     if let Some(simulator) = simulator {
         simulator.abort();
         let _ = simulator.await;
@@ -383,6 +530,24 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Forgets, now and then, the rate limiters' keys whose budget is full again: the sign-in
+/// limiters are keyed by whatever tokens and addresses clients send.
+async fn prune_limiters(app: App, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(LIMITER_PRUNE_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+        let shared = &app.shared;
+        shared.limiter.retain_recent();
+        shared.sign_ins_by_token.retain_recent();
+        shared.sign_ins_by_address.retain_recent();
+        shared.limiter.shrink_to_fit();
+        shared.sign_ins_by_token.shrink_to_fit();
+        shared.sign_ins_by_address.shrink_to_fit();
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -401,5 +566,31 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for host in ["localhost", "LOCALHOST:8080", "127.0.0.1", "127.0.0.1:8080", "127.1.2.3:1", "[::1]", "[::1]:8080"]
+        {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example:8080",
+            "127.0.0.1.evil.example",
+            "10.0.0.1:8080",
+            "[::2]:8080",
+            "[::1]x",
+            "::1",
+            "",
+        ] {
+            assert!(!loopback_host(host), "{host}");
+        }
     }
 }

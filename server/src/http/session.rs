@@ -8,11 +8,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
+use governor::DefaultKeyedRateLimiter;
 use serde::Deserialize;
 
 use super::App;
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
 use super::errors::ApiError;
+use super::grants::Cached;
 use super::openapi::{ErrorBody, SessionOpened};
 use crate::sessions;
 use crate::tokens;
@@ -51,7 +53,7 @@ fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderV
         (status = 400, description = "Not exactly one of `token` and `link` (`invalid_request`)", body = ErrorBody),
         (status = 401, description = "Unknown token, or a used or expired link", body = ErrorBody),
         (status = 403, description = "Sent from another site (`cross_site_request`)", body = ErrorBody),
-        (status = 429, description = "Too many unknown secrets from this address", body = ErrorBody),
+        (status = 429, description = "Too many sign-ins with this token or from this address, or too many unknown secrets from this address (`rate_limited`, with `Retry-After`)", body = ErrorBody),
         (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn sign_in(
@@ -65,25 +67,35 @@ pub async fn sign_in(
     let asked: SessionRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request("invalid_request", format!("expected {{\"token\": …}} or {{\"link\": …}}: {e}"))
     })?;
-    let secret = match (asked.token, asked.link) {
-        (Some(token), None) => Ok((true, token)),
-        (None, Some(link)) => Ok((false, link)),
+    let (is_token, secret) = match (asked.token, asked.link) {
+        (Some(token), None) => Ok((true, token.trim().to_owned())),
+        (None, Some(link)) => Ok((false, link.trim().to_owned())),
         _ => Err(ApiError::bad_request("invalid_request", "give exactly one of `token` and `link`")),
     }?;
-    app.refuse_if_guessing(client.ip())?;
+    // Each session is an fsynced write and a row: sign-ins are limited per address and per
+    // token (a link is good for one sign-in, and makes a token of its own).
+    let client = client.ip();
+    limit(&app.shared.sign_ins_by_address, &client, "sign-ins from this address")?;
+    let known = if is_token {
+        let token_hash = tokens::hash(&secret);
+        limit(&app.shared.sign_ins_by_token, &token_hash, "sign-ins with this token")?;
+        app.shared.grants.get(&Credential::Bearer(token_hash), Instant::now()) != Cached::Unknown
+    } else {
+        false
+    };
+    let lookup = app.admit(client, known).await?;
     let opened = app
         .shared
         .writer
         .run(move |desk| {
-            let (is_token, secret) = (secret.0, secret.1.trim().to_owned());
             let credential =
                 if is_token { sessions::Credential::Token(&secret) } else { sessions::Credential::Link(&secret) };
             desk.service.open_session(credential)
         })
         .await?
         .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e))?;
+    lookup.answered(opened.is_some())?;
     let Some(opened) = opened else {
-        app.shared.guesses.unknown(client.ip(), Instant::now());
         return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
     };
     let set = cookie(&headers, &opened.secret, sessions::SESSION_TTL_MS / 1000)?;
@@ -98,15 +110,38 @@ pub async fn sign_in(
         (status = 204, description = "Signed out; the cookie is removed",
             headers(("set-cookie" = String, description = "agentstate_session=; Max-Age=0"))),
         (status = 403, description = "Sent from another site (`cross_site_request`)", body = ErrorBody),
+        (status = 429, description = "Too many unknown secrets from this address (`rate_limited`, with `Retry-After`)", body = ErrorBody),
         (status = 503, description = "The store failed", body = ErrorBody),
     ))]
-pub async fn sign_out(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn sign_out(
+    State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some(secret) = session_cookie(&headers) {
         same_origin(&headers, false)?;
-        let hash = tokens::hash(&secret);
-        let key = hash.clone();
-        app.shared.writer.run(move |desk| desk.service.end_session(&key)).await??;
-        app.forget(&Credential::Session(hash));
+        // Ending a session is a write that needs no lookup first, and anyone may send a
+        // cookie: one that ends nothing is an unknown secret like an unknown token, charged
+        // to the address's budget (and past it answered 429).
+        let key = tokens::hash(&secret);
+        let credential = Credential::Session(key.clone());
+        let known = app.shared.grants.get(&credential, Instant::now()) != Cached::Unknown;
+        let lookup = app.admit(client.ip(), known).await?;
+        let ended = app.shared.writer.run(move |desk| desk.service.end_session(&key)).await??;
+        app.forget(&credential);
+        lookup.answered(ended)?;
     }
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie(&headers, "", 0)?)]).into_response())
+}
+
+/// Refuses a sign-in over `limiter`'s budget for `key` (`what` names it in the message).
+fn limit<K: Clone + Eq + std::hash::Hash>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+    what: &str,
+) -> Result<(), ApiError> {
+    limiter.check_key(key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        ApiError::too_many(format!("too many {what}; retry in {} ms", wait.as_millis().max(1)), wait)
+    })
 }

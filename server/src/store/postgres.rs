@@ -370,9 +370,17 @@ impl TokenStore for PgStore {
             let mut tx = c.client.transaction()?;
             // Expired sessions go when new ones come: the table holds about a day's sign-ins.
             tx.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[&millis(now_ms())])?;
+            // One token's sign-ins on several hosts take turns, so the cap holds.
+            tx.execute("SELECT 1 FROM tokens WHERE hash = $1 FOR UPDATE", &[&token])?;
             tx.execute(
                 "INSERT INTO sessions (hash, token, expires_ms) VALUES ($1, $2, $3)",
                 &[&session, &token, &millis(expires)],
+            )?;
+            // A token keeps its newest sessions only (the new one first among equals).
+            tx.execute(
+                "DELETE FROM sessions WHERE token = $1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = $1 \
+                 ORDER BY hash = $2 DESC, expires_ms DESC LIMIT $3)",
+                &[&token, &session, &(crate::sessions::MAX_PER_TOKEN as i64)],
             )?;
             tx.commit()?;
             Ok(())

@@ -337,6 +337,12 @@ impl TokenStore for SqliteStore {
             "INSERT INTO sessions (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
             params![session, token, millis(expires)],
         )?;
+        // A token keeps its newest sessions only (the new one first among equals).
+        tx.execute(
+            "DELETE FROM sessions WHERE token = ?1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = ?1 \
+             ORDER BY hash = ?2 DESC, expires_ms DESC, rowid DESC LIMIT ?3)",
+            params![token, session, crate::sessions::MAX_PER_TOKEN as i64],
+        )?;
         tx.commit()?;
         Ok(())
     }
