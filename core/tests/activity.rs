@@ -16,7 +16,8 @@ fn day(commands: &[&str]) -> Vec<Event> {
     let seed: TenantSeed = serde_json::from_str(
         r#"{"plan": "complete", "pause_reasons": ["lunch", "training"],
             "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
-                      {"id": "ben", "name": "Ben", "roles": ["agent"]}],
+                      {"id": "ben", "name": "Ben", "roles": ["agent", "supervisor"]},
+                      {"id": "ida", "name": "Ida", "roles": ["admin"]}],
             "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "wrap_up_secs": 30, "agents": ["ana", "ben"]},
                          {"id": "chat", "kind": "chat", "name": "Chat", "agents": ["ana"]}]}"#,
     )
@@ -47,8 +48,15 @@ fn a_day_shows_each_state_with_its_times_and_the_pause_with_its_reason() {
         r#"{"type":"sign_in","actor":"ben","at":70000,"user":"ben","channel":"sales"}"#,
     ]);
     let report = activity(&log, ms(0), ms(60_000));
-    assert_eq!(report.rows.len(), 1, "ben signed in after the range: {report:?}");
-    let ana = &report.rows[0];
+    let rows: Vec<(&str, &str)> = report.rows.iter().map(|r| (r.user.as_str(), r.channel.as_str())).collect();
+    // Ana never signed in on chat and Ben only after the range: both were assigned, so
+    // both show, signed out throughout.
+    assert_eq!(rows, [("ana", "chat"), ("ana", "sales"), ("ben", "sales")], "{report:?}");
+    for absent in [&report.rows[0], &report.rows[2]] {
+        assert_eq!(absent.intervals, [interval(AgentState::SignedOut, 0, 60_000, None)]);
+        assert_eq!((absent.totals.signed_out_ms, absent.totals.signed_in_ms), (60_000, 0));
+    }
+    let ana = &report.rows[1];
     assert_eq!((ana.user.as_str(), ana.channel.as_str()), ("ana", "sales"));
     assert_eq!(
         ana.intervals,
@@ -70,6 +78,31 @@ fn a_day_shows_each_state_with_its_times_and_the_pause_with_its_reason() {
     assert_eq!(totals.wrap_up_ms, 30_000);
     assert_eq!(totals.on_interaction_ms, 3000);
     assert_eq!(totals.interactions_handled, 1);
+}
+
+#[test]
+fn an_agent_shows_when_their_assignment_overlaps_the_range_and_not_otherwise() {
+    // Ben leaves sales at 10 s and is assigned to chat at 50 s; a supervisor is no agent.
+    let log = day(&[
+        r#"{"type":"unassign","actor":"ida","at":10000,"user":"ben","channel":"sales"}"#,
+        r#"{"type":"assign","actor":"ida","at":50000,"user":"ben","channel":"chat","as":"agent"}"#,
+        r#"{"type":"assign","actor":"ida","at":50000,"user":"ben","channel":"sales","as":"supervisor"}"#,
+    ]);
+    let rows = |from: u64, to: u64| -> Vec<(String, String)> {
+        activity(&log, ms(from), ms(to))
+            .rows
+            .into_iter()
+            .filter(|r| r.user.as_str() == "ben")
+            .map(|r| (r.user.to_string(), r.channel.to_string()))
+            .collect()
+    };
+    let ben = |channels: &[&str]| -> Vec<(String, String)> {
+        channels.iter().map(|c| ("ben".to_owned(), (*c).to_owned())).collect()
+    };
+    assert_eq!(rows(0, 10_000), ben(&["sales"]), "assigned until the range ends");
+    assert_eq!(rows(10_000, 50_000), ben(&[]), "unassigned as the range begins, assigned as it ends");
+    assert_eq!(rows(9_999, 50_001), ben(&["chat", "sales"]));
+    assert_eq!(rows(60_000, 70_000), ben(&["chat"]), "a supervisor assignment is no row");
 }
 
 #[test]

@@ -125,7 +125,11 @@ proptest! {
             let mut counted = [0u32; 5];
             for agent in &board.agents {
                 counted[agent.state as usize] += 1;
-                let row = report.rows.iter().find(|r| r.user == agent.user && r.channel.as_str() == channel);
+                // An agent assigned but never signed in has a row too, signed out throughout.
+                let row = report
+                    .rows
+                    .iter()
+                    .find(|r| r.user == agent.user && r.channel.as_str() == channel && r.totals.signed_in_ms > 0);
                 let Some(last) = row.and_then(|r| r.intervals.last()) else {
                     prop_assert_eq!(agent.state, AgentState::SignedOut, "never signed in: {:?}", agent);
                     continue;

@@ -93,7 +93,8 @@ async fn a_retried_command_id_returns_the_first_outcome_and_creates_no_second_ev
     assert!(batch["results"].as_array().expect("results").iter().all(|r| r["retried"] == true), "{batch}");
     assert_eq!(seq(&client, &server, "acme", &sam).await, after_first, "no second event");
     let (_, history) = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await;
-    let sign_ins = history.as_array().into_iter().flatten().filter(|e| e["type"] == "signed_in").count();
+    let sign_ins =
+        history["events"].as_array().into_iter().flatten().filter(|e| e["event"]["type"] == "signed_in").count();
     assert_eq!(sign_ins, 1, "{history}");
 
     // A new id is a new decision: the same command is now rejected.
@@ -395,16 +396,22 @@ async fn the_views_answer_what_the_rules_say() {
     assert_eq!(lingering, json!([]), "an assigned sign-in does not linger");
 
     let (_, history) = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await;
-    let kinds: Vec<&str> = history.as_array().into_iter().flatten().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(kinds, ["user_created", "assigned", "signed_in"], "{history}");
+    let kinds: Vec<&str> =
+        history["events"].as_array().into_iter().flatten().filter_map(|e| e["event"]["type"].as_str()).collect();
+    assert_eq!(kinds, ["signed_in", "assigned", "user_created"], "newest first: {history}");
     let (_, me) = get(&client, &server, "/api/me", &ana).await;
     assert_eq!(me, json!({"tenant": "acme", "actor": "ana"}));
 
-    // The day at a glance, from the API (JSON and CSV) and the CLI, from the same log.
-    let (from, to) = (0u64, now_ms() + 3_600_000);
-    let path = format!("/api/tenants/acme/reports/activity?from={from}&to={to}");
+    // The day at a glance, from the API (JSON and CSV) and the CLI, from the same log. A
+    // range that ends in the future ends now: the report says where it ended.
+    let from = now_ms() - 86_400_000;
+    let path = format!("/api/tenants/acme/reports/activity?from={from}&to={}", now_ms() + 3_600_000);
     let (status, report) = get(&client, &server, &path, &sam).await;
     assert_eq!(status, StatusCode::OK, "{report}");
+    let to = report["to"].as_u64().expect("the report's end");
+    assert!(to <= now_ms(), "{report}");
+    let path = format!("/api/tenants/acme/reports/activity?from={from}&to={to}");
+    let (_, report) = get(&client, &server, &path, &sam).await;
     let row = report["rows"].as_array().and_then(|rows| rows.iter().find(|r| r["user"] == "ana")).cloned();
     let row = row.unwrap_or_else(|| panic!("ana signed in: {report}"));
     assert_eq!(row["channel"], "support");
@@ -422,8 +429,11 @@ async fn the_views_answer_what_the_rules_say() {
         &to.to_string(),
     ]));
     assert_eq!(cli, csv.trim_end(), "the CLI prints what the API serves");
-    let (status, body) = get(&client, &server, "/api/tenants/acme/reports/activity?from=10&to=5", &sam).await;
-    assert_eq!((status, &body["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_range")));
+    for range in ["from=10&to=5", "from=0&to=2678400001"] {
+        let path = format!("/api/tenants/acme/reports/activity?{range}");
+        let (status, body) = get(&client, &server, &path, &sam).await;
+        assert_eq!((status, &body["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_range")), "{range}");
+    }
 }
 
 fn now_ms() -> u64 {
@@ -707,7 +717,7 @@ async fn time_in_state_is_the_same_from_the_api_and_the_cli() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let history = get(&client, &server, "/api/tenants/acme/users/ana/history", &sam).await.1;
-    let paused = history.as_array().and_then(|h| h.last()).expect("ana's pause");
+    let paused = &history["events"].as_array().and_then(|h| h.first()).expect("ana's pause")["event"];
     assert_eq!(paused["type"], "paused", "{history}");
     let paused_at = paused["at"].as_u64();
     let (status, states) = get(&client, &server, "/api/tenants/acme/channels/support/states", &sam).await;
@@ -790,6 +800,8 @@ async fn the_activity_report_of_a_generated_day_equals_the_core_view_of_its_log(
         get(&client, &server, &format!("/api/tenants/acme/reports/activity?from={from}&to={to}"), &system).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     let ms = |n: u64| agentstate_core::Millis::new(n).expect("a time");
+    // Time after now is not counted: the report ends now at the latest.
+    let to = report["to"].as_u64().expect("the report's end");
     let expected = agentstate_core::views::activity(&log, ms(from), ms(to));
     assert_eq!(report, serde_json::to_value(&expected).expect("JSON"), "the server's report is the core's view");
     for row in &expected.rows {

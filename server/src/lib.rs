@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod http;
+pub mod long_log;
 pub mod reports;
 pub mod service;
 pub mod sessions;

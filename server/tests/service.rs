@@ -5,7 +5,10 @@
 use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Bounds, TenantService};
-use agentstate_server::store::{Append, EventLog, Seq, SqliteStore, StoreError, TokenGrant, TokenSelector, TokenStore};
+use agentstate_server::store::{
+    Append, EventLog, Seq, SqliteStore, StoreError, StoredOutcome, TokenGrant, TokenSelector, TokenStore,
+};
+use std::collections::HashMap;
 
 const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","roles":["agent"]},
   {"id":"sam","name":"Sam","roles":["supervisor"]}],
@@ -107,6 +110,28 @@ fn a_retried_command_id_returns_the_first_outcome_and_stores_no_second_event() {
     assert!(retried.stored.is_empty(), "a retry stores nothing");
 }
 
+/// A command id is its sender's: another actor's command with it is refused and decides
+/// nothing — when the id is stored, and when both come in one group (the second is no
+/// retry of the first).
+#[test]
+fn another_actors_command_with_a_used_id_is_refused_and_decides_nothing() {
+    use agentstate_server::service::ServiceError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut service = open(&dir.path().join("events.db"), 1000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    let sams = |at: u64, id: &str| {
+        format!(r#"{{"actor":"sam","at":{at},"type":"sign_in","user":"sam","channel":"support","id":"{id}"}}"#)
+    };
+    let mut group = service.submit_all(&[("acme", &sign_in(1000, Some("one"))), ("acme", &sams(1000, "one"))]);
+    assert!(matches!(group.pop(), Some(Err(ServiceError::IdInUse(id))) if id == "one"));
+    let first = group.pop().expect("a result").expect("ana's command is decided");
+    assert!(matches!(service.submit("acme", &sams(1100, "one")), Err(ServiceError::IdInUse(_))), "once stored too");
+    assert_eq!(service.last_seq("acme").expect("reads"), 1, "sam's sign-in was never decided");
+    let retried = service.submit("acme", &sign_in(1200, Some("one"))).expect("ana's retry");
+    assert!(retried.retried && retried.outcome == first.outcome);
+    assert!(!service.submit("acme", &sams(1300, "two")).expect("decided").retried, "an id of sam's own");
+}
+
 #[test]
 fn bad_tenants_and_unknown_tenants_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -143,8 +168,14 @@ impl EventLog for Hooked {
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
         self.store.outcome(tenant, id)
     }
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
+        self.store.outcomes(tenant, ids)
+    }
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         self.store.events_after(tenant, after, limit)
+    }
+    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.store.history(tenant, user, before, limit)
     }
     fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
         self.store.last_seq(tenant)

@@ -37,7 +37,7 @@ fn sequences_are_per_tenant_and_outcomes_answer_retries(fresh: Fresh<'_>) {
     assert_eq!(store.outcome("globex", "c1").expect("reads"), None, "ids are per tenant");
     let found = store.outcomes("acme", &["c1", "c2", "c9"]).expect("reads");
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found.get("c2").map(String::as_str), Some("rejected, no events"));
+    assert_eq!(found.get("c2").map(|o| o.outcome.as_str()), Some("rejected, no events"));
     assert!(matches!(store.outcome("nobody", "c1"), Err(StoreError::UnknownTenant(_))));
     assert!(
         matches!(store.append("acme", 3, Some("c1"), "again", &[event(4)]), Err(StoreError::Conflict(_))),
@@ -50,6 +50,94 @@ fn sequences_are_per_tenant_and_outcomes_answer_retries(fresh: Fresh<'_>) {
     assert_eq!(tail, vec![(2, event(2)), (3, event(3))]);
     assert!(matches!(store.events_after("nobody", 0, 10), Err(StoreError::UnknownTenant(_))));
     store.ping().expect("answers");
+}
+
+fn signed_in(at: u64, user: &str) -> String {
+    format!(r#"{{"at":{at},"by":"{user}","type":"signed_in","user":"{user}","channel":"sales"}}"#)
+}
+
+fn monitoring(at: u64, user: &str, supervisor: &str) -> String {
+    format!(
+        r#"{{"at":{at},"by":"{supervisor}","type":"monitoring_started","user":"{user}","supervisor":"{supervisor}","interaction":"i{at}","mode":"listen"}}"#
+    )
+}
+
+/// A user's history is read newest first, a page at a time, through the index of the
+/// events that touch each user — the supervisor of a monitoring too — per tenant; a prune
+/// takes the index entries with their events.
+fn a_users_history_is_read_a_page_at_a_time_through_its_index(fresh: Fresh<'_>) {
+    let mut store = open(&fresh());
+    store.create_tenant("acme", "{}").expect("creates");
+    store.create_tenant("globex", "{}").expect("creates");
+    let log = [signed_in(1, "ana"), signed_in(2, "ben"), monitoring(3, "ana", "sam"), signed_in(4, "ana"), event(5)];
+    store.append("acme", 0, None, "", &log).expect("appends");
+    store.append("globex", 0, None, "", &[signed_in(1, "ana")]).expect("appends");
+    let seqs = |page: Vec<(u64, String)>| page.into_iter().map(|(seq, _)| seq).collect::<Vec<_>>();
+    assert_eq!(seqs(store.history("acme", "ana", u64::MAX, 10).expect("reads")), [4, 3, 1]);
+    assert_eq!(seqs(store.history("acme", "ana", u64::MAX, 2).expect("reads")), [4, 3], "a page");
+    assert_eq!(seqs(store.history("acme", "ana", 3, 2).expect("reads")), [1], "the page before event 3");
+    assert_eq!(seqs(store.history("acme", "sam", u64::MAX, 10).expect("reads")), [3], "the monitoring supervisor");
+    assert_eq!(store.history("acme", "ana", u64::MAX, 10).expect("reads")[1].1, log[2], "the event as stored");
+    assert_eq!(seqs(store.history("globex", "ana", u64::MAX, 10).expect("reads")), [1], "per tenant");
+    assert!(store.history("acme", "nobody", u64::MAX, 10).expect("reads").is_empty());
+    assert!(matches!(store.history("nobody", "ana", u64::MAX, 10), Err(StoreError::UnknownTenant(_))));
+
+    let base = agentstate_server::store::LogBase { seq: 3, at: 4 };
+    store.rebase("acme", 0, base, "{}").expect("prunes");
+    assert_eq!(seqs(store.history("acme", "ana", u64::MAX, 10).expect("reads")), [4], "pruned with its events");
+    assert!(store.history("acme", "sam", u64::MAX, 10).expect("reads").is_empty());
+    store.append("acme", 5, None, "", &[signed_in(6, "sam")]).expect("appends");
+    assert_eq!(seqs(store.history("acme", "sam", u64::MAX, 10).expect("reads")), [6]);
+}
+
+/// A command id belongs to the actor who sent it: its stored outcome says whose it is, and
+/// no one else's command stores it again. An outcome stored before ids had owners (no
+/// actor) answers anyone.
+fn outcomes_say_whose_id_they_are(fresh: Fresh<'_>) {
+    use agentstate_server::store::{Append, StoredOutcome};
+    let place = fresh();
+    let mut store = open(&place);
+    store.create_tenant("acme", "{}").expect("creates");
+    let by = |id, actor, outcome, events| Append {
+        tenant: "acme",
+        expected: 0,
+        command_id: Some(id),
+        actor,
+        outcome,
+        events,
+    };
+    let ana = [event(1)];
+    store.append_all(&[by("c1", "ana", "ana's", &ana), by("c2", "sam", "sam's", &[])]).expect("appends");
+    store.append("acme", 1, Some("legacy"), "from before", &[]).expect("appends");
+    forget_actor(&place, "legacy");
+    let found = store.outcomes("acme", &["c1", "c2", "legacy", "c9"]).expect("reads");
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found["c1"], StoredOutcome { outcome: "ana's".into(), actor: Some("ana".into()) });
+    assert_eq!(found["c2"].actor.as_deref(), Some("sam"));
+    assert!(found["c1"].belongs_to("ana") && !found["c1"].belongs_to("sam"));
+    assert!(found["legacy"].belongs_to("ana") && found["legacy"].belongs_to("sam"), "{:?}", found["legacy"]);
+    assert!(store.outcomes("acme", &[]).expect("reads").is_empty());
+    // Another actor's command with a stored id stores nothing (the service answers it
+    // `id_in_use`), as a retry of the same actor stores nothing.
+    let again = Append { expected: 1, ..by("c1", "sam", "sam's", &[]) };
+    assert!(matches!(store.append_all(&[again]), Err(StoreError::Conflict(_))));
+    assert_eq!(store.outcome("acme", "c1").expect("reads").as_deref(), Some("ana's"));
+    assert_eq!(store.last_seq("acme").expect("reads"), 1);
+}
+
+/// Makes a stored outcome look as one stored before the `actor` column existed.
+fn forget_actor(place: &StoreConfig, id: &str) {
+    let sql = "UPDATE commands SET actor = NULL WHERE id = ";
+    match place {
+        StoreConfig::Sqlite(dir) => {
+            let db = rusqlite::Connection::open(dir.join(agentstate_server::store::DB_FILE)).expect("opens");
+            db.execute(&format!("{sql}?1"), [id]).expect("updates");
+        }
+        StoreConfig::Postgres(url) => {
+            let mut db = postgres::Client::connect(url, postgres::NoTls).expect("connects");
+            db.execute(&format!("{sql}$1"), &[&id]).expect("updates");
+        }
+    }
 }
 
 /// Two hosts on one store: each append names where its host read the log to end, and only
@@ -67,6 +155,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
             tenant: "globex",
             expected: 0,
             command_id: None,
+            actor: "",
             outcome: "",
             events: &[event(1)],
         },
@@ -74,6 +163,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
             tenant: "acme",
             expected: 0,
             command_id: Some("b1"),
+            actor: "",
             outcome: "ok",
             events: &[event(9)],
         },
@@ -89,6 +179,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
             tenant: "acme",
             expected: 2,
             command_id: Some("b1"),
+            actor: "",
             outcome: "ok",
             events: &[event(3)],
         },
@@ -96,6 +187,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
             tenant: "acme",
             expected: 3,
             command_id: None,
+            actor: "",
             outcome: "ok",
             events: &[event(4)],
         },
@@ -233,8 +325,10 @@ type Case = (&'static str, fn(Fresh<'_>));
 
 const SUITE: &[Case] = &[
     ("sequences", sequences_are_per_tenant_and_outcomes_answer_retries),
+    ("whose ids", outcomes_say_whose_id_they_are),
     ("conditional appends", appends_are_conditional_on_where_the_log_ends),
     ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),
+    ("history index", a_users_history_is_read_a_page_at_a_time_through_its_index),
     ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),
     ("SIGKILL", every_acknowledged_append_survives_a_sigkill),
 ];
@@ -251,6 +345,27 @@ fn the_sqlite_store_passes_the_suite() {
         eprintln!("sqlite: {name}");
         case(&fresh);
     }
+}
+
+/// A store written before the history index existed gets its old events indexed when it
+/// opens (here: the index emptied by hand and the tenant marked as not indexed, as the
+/// migration marks every tenant that has events).
+#[test]
+fn the_events_stored_before_the_history_index_are_indexed_when_the_store_opens() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let place = StoreConfig::Sqlite(root.path().to_owned());
+    let mut store = open(&place);
+    store.create_tenant("acme", "{}").expect("creates");
+    let log: Vec<String> = (1..=25_000).map(|n| signed_in(n, if n % 2 == 0 { "ana" } else { "ben" })).collect();
+    store.append("acme", 0, None, "", &log).expect("appends");
+    drop(store);
+    let db = rusqlite::Connection::open(root.path().join(agentstate_server::store::DB_FILE)).expect("opens");
+    db.execute_batch("DELETE FROM user_events; UPDATE tenants SET unindexed_to = last_seq;").expect("unindexes");
+    drop(db);
+    let store = open(&place);
+    let page = store.history("acme", "ana", u64::MAX, 3).expect("reads");
+    assert_eq!(page.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [25_000, 24_998, 24_996]);
+    assert_eq!(store.history("acme", "ben", 2, 10).expect("reads").len(), 1, "down to the first event");
 }
 
 #[test]

@@ -100,8 +100,10 @@ export class Api {
     return this.read(`/users?${query.toString()}`, "search");
   }
 
-  history(user: string): Promise<Event[]> {
-    return this.read(`/users/${encodeURIComponent(user)}/history`, "history");
+  /** A page of the events that touched `user`, newest first (`before`: the previous page's `next_before`). */
+  history(user: string, before?: number): Promise<Schemas["HistoryAnswer"]> {
+    const page = before === undefined ? "" : `?before=${before}`;
+    return this.read(`/users/${encodeURIComponent(user)}/history${page}`, "history");
   }
 
   activity(from: number, to: number): Promise<ActivityReport> {

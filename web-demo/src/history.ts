@@ -1,13 +1,24 @@
-// The history panel: the events that touched one user, newest first, from the server.
+// The history panel: the events that touched one user, newest first, from the server, a
+// page at a time ("older" reads the next page).
 
 import { ctx, say, ui } from "./context.js";
 import { clockTime, h } from "./dom.js";
 import type { Event } from "agentstate";
 
-let shown: { user: string; events: Event[] } | null = null;
+let shown: { user: string; events: Event[]; nextBefore?: number } | null = null;
 
 export async function showHistory(user: string): Promise<void> {
-  shown = { user, events: await ctx.api.history(user) };
+  const page = await ctx.api.history(user);
+  shown = { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined };
+  ctx.render([]);
+}
+
+async function showOlder(): Promise<void> {
+  if (!shown || shown.nextBefore === undefined) return;
+  const { user, events, nextBefore } = shown;
+  const page = await ctx.api.history(user, nextBefore);
+  if (shown?.user !== user) return;
+  shown = { user, events: [...events, ...page.events.map((e) => e.event as Event)], nextBefore: page.next_before ?? undefined };
   ctx.render([]);
 }
 
@@ -24,7 +35,7 @@ export function historyTouched(events: Event[]): void {
 
 export function historyPanel(): HTMLElement | null {
   if (!shown) return null;
-  const { user, events } = shown;
+  const { user, events, nextBefore } = shown;
   return h(
     "section",
     { class: "panel", id: "history-panel", "aria-labelledby": "history-title" },
@@ -32,10 +43,7 @@ export function historyPanel(): HTMLElement | null {
     h(
       "ol",
       { class: "history" },
-      events
-        .slice()
-        .reverse()
-        .map((e) => {
+      events.map((e) => {
           const details = Object.entries(e)
             .filter(([k]) => !["type", "at", "by", "user"].includes(k))
             .map(([k, v]) => `${k}: ${String(v)}`)
@@ -43,5 +51,6 @@ export function historyPanel(): HTMLElement | null {
           return h("li", {}, h("time", {}, clockTime(e.at, ui.lang)), ` ${e.type} `, h("span", { class: "muted" }, `${say("by")} ${e.by}${details ? ` — ${details}` : ""}`));
         }),
     ),
+    nextBefore === undefined ? null : h("button", { class: "older", onclick: () => void showOlder() }, say("older")),
   );
 }

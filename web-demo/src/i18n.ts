@@ -58,6 +58,7 @@ const words = {
   done: { en: "Done", de: "Erledigt" },
   serverDiffers: { en: "The server's verdict differs from the dashboard's", de: "Das Urteil des Servers weicht vom Dashboard ab" },
   historyOf: { en: "History of", de: "Verlauf von" },
+  older: { en: "Older events", de: "Ältere Ereignisse" },
   nobody: { en: "Nobody is assigned or signed in.", de: "Niemand ist zugewiesen oder angemeldet." },
   roles: { en: "Roles", de: "Rollen" },
   role_agent: { en: "agent", de: "Berater" },

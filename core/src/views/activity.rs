@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::AssignAs;
 use crate::event::{Change, Event};
 use crate::ids::{ChannelId, Millis, PauseReason, UserId};
 use crate::state::State;
@@ -87,7 +88,9 @@ pub struct ActivityRow {
 pub struct ActivityReport {
     pub from: Millis,
     pub to: Millis,
-    /// Every agent and channel with a sign-in during the range, by user, then channel.
+    /// Every agent and channel with a sign-in during the range, and every agent assigned
+    /// to a channel at some time in it (signed out throughout, when they never signed in:
+    /// the absent agent is what a supervisor looks for), by user, then channel.
     pub rows: Vec<ActivityRow>,
 }
 
@@ -103,6 +106,22 @@ struct Seat {
     since: Millis,
     intervals: Vec<StateInterval>,
     handled: u32,
+    /// Since when the person is assigned to the channel as an agent, while they are.
+    assigned_since: Option<Millis>,
+    /// Whether they were assigned as an agent at some time in the range.
+    assigned_in_range: bool,
+}
+
+impl Seat {
+    /// The agent assignment ends at `at`: it counts for the range when it overlapped it.
+    fn unassign(&mut self, at: Millis, (from, to): (Millis, Millis)) {
+        if let Some(since) = self.assigned_since.take()
+            && at > from
+            && since < to
+        {
+            self.assigned_in_range = true;
+        }
+    }
 }
 
 /// One user, as the fold goes.
@@ -156,6 +175,8 @@ impl Person {
             since: range.0,
             intervals: Vec::new(),
             handled: 0,
+            assigned_since: None,
+            assigned_in_range: false,
         })
     }
 }
@@ -191,7 +212,8 @@ pub fn activity_from<'e>(
     let since = start.clock().unwrap_or(Millis::ZERO);
     let mut people: BTreeMap<UserId, Person> = BTreeMap::new();
     for (id, user) in start.users() {
-        if user.sign_ins.is_empty() && user.interaction.is_none() && user.wrap_up.is_none() {
+        let assigned = user.assignments.iter().any(|(_, a)| a.agent);
+        if user.sign_ins.is_empty() && user.interaction.is_none() && user.wrap_up.is_none() && !assigned {
             continue;
         }
         // What the fold of the whole log would hold at `since`: a wrap-up past its deadline
@@ -203,6 +225,12 @@ pub fn activity_from<'e>(
             let seat = person.seat(channel, range);
             seat.signed_in = true;
             seat.paused = sign_in.pause.as_ref().map(|p| p.reason.clone());
+        }
+        for (channel, assignment) in user.assignments.iter() {
+            if assignment.agent {
+                // Since when is not known before the base; from its clock on is what counts.
+                person.seat(channel, range).assigned_since = Some(since);
+            }
         }
         person.show(since, range);
         people.insert(id.clone(), person);
@@ -230,7 +258,9 @@ fn fold<'e>(
                 | Change::Resumed { user, channel }
                 | Change::WrapUpEnded { user, channel }
                 | Change::InteractionStarted { user, channel, .. }
-                | Change::InteractionEnded { user, channel, .. } => (user, channel),
+                | Change::InteractionEnded { user, channel, .. }
+                | Change::Assigned { user, channel, .. }
+                | Change::Unassigned { user, channel } => (user, channel),
                 _ => continue,
             };
             let person = people.entry(user.clone()).or_default();
@@ -245,6 +275,12 @@ fn fold<'e>(
                 Change::Paused { reason, .. } => person.seat(channel, range).paused = Some(reason.clone()),
                 Change::Resumed { .. } => person.seat(channel, range).paused = None,
                 Change::WrapUpEnded { .. } => person.wrap_up_until = None,
+                Change::Assigned { r#as: AssignAs::Agent, .. } => {
+                    let seat = person.seat(channel, range);
+                    seat.assigned_since = seat.assigned_since.or(Some(at));
+                }
+                Change::Assigned { r#as: AssignAs::Supervisor, .. } => {}
+                Change::Unassigned { .. } => person.seat(channel, range).unassign(at, range),
                 Change::InteractionStarted { .. } => {
                     person.on_interaction = true;
                     person.wrap_up_until = None;
@@ -266,7 +302,8 @@ fn fold<'e>(
         person.expire(to, range);
         for (channel, mut seat) in person.seats {
             close(&mut seat, to, range);
-            if seat.intervals.iter().all(|i| i.state == AgentState::SignedOut) {
+            seat.unassign(to, range);
+            if !seat.assigned_in_range && seat.intervals.iter().all(|i| i.state == AgentState::SignedOut) {
                 continue;
             }
             let totals = totals(&seat.intervals, seat.handled);

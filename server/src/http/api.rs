@@ -136,7 +136,7 @@ fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (Status
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 403, description = "Rejected for authority, or `actor_mismatch`", body = RejectedOrRefused),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 409, description = "Rejected by the state or the tenant's policy", body = Presented),
+        (status = 409, description = "Rejected by the state or the tenant's policy, or `id_in_use`: the command's `id` was first sent by another user (nothing is decided; send it with a new id)", body = RejectedOrRefused),
         (status = 413, description = "More than 1000 commands, or too large a body", body = ErrorBody),
         (status = 422, description = "Rejected: an id the tenant does not know", body = Presented),
         (status = 503, description = "The store or the module failed; nothing was applied", body = ErrorBody),
@@ -372,50 +372,84 @@ pub async fn lingering_unassigned(
     view(&app, tenant, move |_| View::LingeringUnassigned { actor }).await.map(json_response)
 }
 
-/// Every stored event about the user, oldest first, from the whole log.
-#[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/history", tag = "views", params(UserPath),
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParam {
+    /// Only events before this sequence number (the `next_before` of the previous page);
+    /// from the newest when absent.
+    before: Option<u64>,
+    /// Events on the page: 100 when absent, at most 1,000.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+/// A page of the events about the user, newest first, read through the index of each
+/// user's events: its cost is the page, not the log. An event about the user and someone
+/// else (a supervisor's monitoring of an agent) shows only when the caller sees both.
+#[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/history", tag = "views", params(UserPath, PageParam),
     responses(
-        (status = 200, description = "The user's events in the kept log", body = Vec<agentstate_core::Event>,
+        (status = 200, description = "A page of the user's events in the kept log", body = HistoryAnswer,
             headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned)"))),
+        (status = 400, description = "`limit` not between 1 and 1,000 (`invalid_query`)", body = ErrorBody),
         (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        (status = 404, description = "Not this token's tenant, or a user out of the caller's sight", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn history(
     State(app): State<App>,
     Path(UserPath { tenant, user }): Path<UserPath>,
+    Query(page): Query<PageParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
+    let limit = page.limit.unwrap_or(crate::service::HISTORY_DEFAULT);
+    if !(1..=crate::service::HISTORY_MAX).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit {limit}: between 1 and {}", crate::service::HISTORY_MAX),
+        ));
+    }
     let sight = sight_of(&app, &tenant, &caller).await?;
     if !sight.sees_user(&user) {
         return Err(unknown_user(&user));
     }
-    // Every event about a person in sight is theirs to see (their whole record is).
-    let (answer, begins) = app
-        .shared
-        .writer
-        .run(move |desk| -> Result<_, crate::service::ServiceError> {
-            Ok((desk.service.history(&tenant, &user)?, desk.service.log_begins(&tenant)?))
-        })
-        .await??;
-    // An event about the person and someone else (a supervisor's monitoring of an agent)
-    // is shown only when the caller sees them both.
-    let events: Vec<agentstate_core::Event> = serde_json::from_str(&answer)
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("history: {e}")))?;
-    let shown: Vec<&agentstate_core::Event> =
-        events.iter().filter(|e| e.change.users().iter().flatten().all(|u| sight.sees_user(u))).collect();
-    Ok(with_log_begins(Json(shown).into_response(), begins))
+    let found = app.shared.reads.history(&tenant, &user, page.before, limit).await?;
+    let events = found
+        .events
+        .into_iter()
+        .filter(|(_, event)| event.change.users().iter().flatten().all(|u| sight.sees_user(u)))
+        .map(|(seq, event)| HistoryEntry { seq, event })
+        .collect();
+    let answer = HistoryAnswer { events, next_before: found.next_before };
+    Ok(with_log_begins(Json(answer).into_response(), found.begins))
 }
 
-/// The tenant's state as of event `seq`, for a dashboard that mirrors the tenant and
-/// follows `/events?after=seq`.
+/// A page of a user's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryAnswer {
+    /// Newest first.
+    pub events: Vec<HistoryEntry>,
+    /// The `before` of the next, older page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u64>,
+}
+
+/// One event of a history, with where it stands in the log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// Its sequence number; 0 for the events of the tenant's description.
+    pub seq: u64,
+    pub event: agentstate_core::Event,
+}
+
+/// What the caller may see of the tenant as of event `seq`, for a dashboard that mirrors
+/// it and follows `/events?after=seq`. Read from the store apart from the writer.
 #[utoipa::path(get, path = "/tenants/{tenant}/snapshot", tag = "views", params(TenantPath),
     responses(
         (status = 200, description = "The state and its sequence number", body = SnapshotAnswer),
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn snapshot(
     State(app): State<App>,
@@ -423,12 +457,13 @@ pub async fn snapshot(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    let query = serde_json::to_string(&View::Snapshot { actor: actor_of(&caller)? })
+    let actor = actor_of(&caller)?;
+    let whole = app.shared.reads.state(&tenant).await?;
+    let (seq, state) = (&whole.0, &whole.1);
+    let seen = agentstate_core::wire::to_json(&agentstate_core::seen_by(state, &actor));
+    let state = RawValue::from_string(seen)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let (seq, state) = app.shared.writer.run(move |desk| desk.service.snapshot_seen(&tenant, &query)).await??;
-    let state = RawValue::from_string(state)
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
-    Ok(Json(SnapshotAnswer { seq, state: &state }).into_response())
+    Ok(Json(SnapshotAnswer { seq: *seq, state: &state }).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -436,6 +471,7 @@ pub async fn snapshot(
 pub struct RangeParam {
     /// Milliseconds since the epoch, like `at`.
     from: u64,
+    /// At most 31 days after `from`; a `to` after now is now.
     to: u64,
     /// `json` (the default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
@@ -443,17 +479,19 @@ pub struct RangeParam {
 }
 
 /// Each agent's states per channel between `from` and `to`, with totals: the day at a
-/// glance, as JSON or as CSV (`format=csv`).
+/// glance, as JSON or as CSV (`format=csv`). Every agent in the caller's sight who was
+/// assigned in the range has a row, also one who never signed in. Folded from the
+/// snapshot nearest `from` and the events of the range, apart from the writer.
 #[utoipa::path(get, path = "/tenants/{tenant}/reports/activity", tag = "views", params(TenantPath, RangeParam),
     responses(
         (status = 200, description = "The report", content(
             (agentstate_core::views::ActivityReport = "application/json"),
             (String = "text/csv")),
             headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned); rows before `at` show `signed_out`"))),
-        (status = 400, description = "`to` before `from` (`invalid_range`), or an unknown `format`", body = ErrorBody),
+        (status = 400, description = "`to` before `from` or more than 31 days after it (`invalid_range`), or an unknown `format`", body = ErrorBody),
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn activity_report(
     State(app): State<App>,
@@ -462,9 +500,10 @@ pub async fn activity_report(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.of(&tenant)?;
-    if range.to < range.from {
-        return Err(ApiError::bad_request("invalid_range", "`to` is before `from`"));
-    }
+    // The range is checked before anything is read; time that has not happened yet is
+    // not counted.
+    let (from, to) = crate::service::report_range(range.from, range.to, super::writer::wall_clock())
+        .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
     let csv = match range.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -472,18 +511,9 @@ pub async fn activity_report(
             return Err(ApiError::bad_request("invalid_format", format!("format {other:?}: json or csv")));
         }
     };
-    let (from, to) = (range.from, range.to);
     let sight = sight_of(&app, &tenant, &caller).await?;
     let actor = actor_of(&caller)?;
-    let (answer, begins) = app
-        .shared
-        .writer
-        .run(move |desk| -> Result<_, crate::service::ServiceError> {
-            Ok((desk.service.activity(&tenant, from, to)?, desk.service.log_begins(&tenant)?))
-        })
-        .await??;
-    let mut report: agentstate_core::views::ActivityReport = serde_json::from_str(&answer)
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+    let (mut report, begins) = app.shared.reads.activity(&tenant, from, to).await?;
     // Only the rows of the people the caller sees, on the channels in their reach.
     report.rows.retain(|row| sight.shows(&actor, &row.user, &row.channel));
     if !csv {

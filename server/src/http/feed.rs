@@ -19,7 +19,6 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use agentstate_core::Actor;
-use axum::http::StatusCode;
 
 use super::App;
 use super::auth::Caller;
@@ -132,14 +131,12 @@ impl Feed {
     /// sees; for `system`, the whole state) unless the client is there already (`at`), and
     /// the projector of a person from it.
     async fn restart(&mut self, observer: Option<Actor>, at: Option<Seq>) -> Result<(), ApiError> {
-        let tenant = self.tenant.clone();
-        let (seq, whole) = self.app.shared.writer.run(move |desk| desk.service.snapshot(&tenant)).await??;
-        let state: agentstate_core::State = serde_json::from_str(&whole)
-            .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string()))?;
+        let whole = self.app.shared.reads.state(&self.tenant).await?;
+        let (seq, state) = (whole.0, &whole.1);
         if at != Some(seq) {
             let seen = match &observer {
-                Some(observer) => agentstate_core::wire::to_json(&agentstate_core::seen_by(&state, observer)),
-                None => whole,
+                Some(observer) => agentstate_core::wire::to_json(&agentstate_core::seen_by(state, observer)),
+                None => agentstate_core::wire::to_json(state),
             };
             let data = format!(r#"{{"seq":{seq},"state":{seen}}}"#);
             self.opening = Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
@@ -147,7 +144,7 @@ impl Feed {
         self.cursor = seq;
         self.ready.clear();
         self.caught_up = false;
-        self.projector = observer.map(|observer| Projector { observer, state });
+        self.projector = observer.map(|observer| Projector { observer, state: state.clone() });
         Ok(())
     }
 
@@ -254,20 +251,19 @@ pub async fn events(
                 }
             }
             if !feed.caught_up {
-                let (tenant, after) = (feed.tenant.clone(), feed.cursor);
-                let page =
-                    feed.app.shared.writer.run(move |desk| desk.service.events_after(&tenant, after, PAGE)).await;
+                let after = feed.cursor;
+                let page = feed.app.shared.reads.events_after(&feed.tenant, after, PAGE).await;
                 match page {
                     // The events after the cursor were pruned (retention): the client starts
                     // anew from a snapshot rather than silently missing them.
-                    Ok(Ok(page)) if page.first().is_some_and(|(seq, _)| *seq > after + 1) => {
+                    Ok(page) if page.first().is_some_and(|(seq, _)| *seq > after + 1) => {
                         let observer = feed.projector.as_ref().map(|p| p.observer.clone());
                         if feed.restart(observer, None).await.is_err() {
                             return None;
                         }
                         continue;
                     }
-                    Ok(Ok(page)) => {
+                    Ok(page) => {
                         feed.caught_up = page.len() < PAGE;
                         feed.take(page);
                         continue;

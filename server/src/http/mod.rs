@@ -39,7 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::demo;
-use crate::service::TenantService;
+use crate::service::{Reads, TenantService};
 use crate::store::{Change, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
 use auth::Credential;
@@ -124,6 +124,8 @@ impl std::fmt::Debug for App {
 
 struct Shared {
     writer: Writer,
+    /// The store's read connections (history, reports, snapshots, feed catch-up).
+    reads: Arc<Reads>,
     /// Credentials already looked up: whom they speak for, their token's hash, and when.
     grants: GrantCache,
     limiter: DefaultKeyedRateLimiter<String>,
@@ -466,6 +468,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let app = App {
         shared: Arc::new(Shared {
             writer,
+            reads: Arc::new(Reads::new(config.store.clone(), Reads::slots_for_this_machine())?),
             grants: GrantCache::new(grants::MAX_ENTRIES),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             sign_ins_by_token: RateLimiter::keyed(per_token),

@@ -11,9 +11,11 @@
 //! Tenants are loaded on their first request (newest snapshot plus the log after it) and
 //! the least recently used are evicted when more are loaded than the bounds allow.
 
+pub mod reads;
 mod retention;
 mod round;
 
+pub use reads::{HISTORY_DEFAULT, HISTORY_MAX, HistoryPage, REPORT_MAX_MS, RangeError, Reads, report_range};
 pub use retention::{LogBegins, PRUNE_CHUNK, Retention, Step};
 
 use std::collections::HashMap;
@@ -34,6 +36,14 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
+    /// The command's id was first sent by another actor (an id belongs to whoever sent it
+    /// first): nothing was decided, and the other actor's outcome is not told.
+    #[error("the command id {0:?} is in use by another user's command; send this command with a new id")]
+    IdInUse(String),
+    /// Something stored cannot be read as what it should be (a defect, or a database
+    /// changed by hand).
+    #[error("{what} cannot be read: {problem}")]
+    Unreadable { what: String, problem: String },
 }
 
 /// A command as a client sent it: an object for the host to stamp with its clock, or bytes
@@ -342,102 +352,29 @@ impl<S: Store> TenantService<S> {
         Ok((seq, served.wasm.snapshot()?))
     }
 
-    /// A view query's answer with the sequence number it stands at, as one consistent
-    /// pair (a dashboard's snapshot: the state as its caller may see it).
-    pub fn snapshot_seen(&mut self, tenant: &str, query: &str) -> Result<(Seq, String), ServiceError> {
-        self.begin();
-        let served = self.ready(tenant)?;
-        let seq = served.seq;
-        Ok((seq, served.wasm.query(query)?))
-    }
-
-    /// Every event that touched `user`, from the kept log — the tenant's description
-    /// first while nothing was pruned, then every stored event after the base (an
-    /// instance holds only the events since its snapshot); the module picks them, chunk
-    /// by chunk. Where the kept log begins is [`TenantService::log_begins`].
-    pub fn history(&mut self, tenant: &str, user: &str) -> Result<String, ServiceError> {
-        self.begin();
-        self.ready(tenant)?;
-        let parse = |answer: String| -> Result<Vec<Box<serde_json::value::RawValue>>, ServiceError> {
-            serde_json::from_str(&answer)
-                .map_err(|e| HostError::Malformed { call: "query", problem: format!("history: {e}") }.into())
-        };
-        for _ in 0..PRUNED_RETRIES {
-            let base = self.base(tenant)?;
-            let mut found = Vec::new();
-            if base.is_none() {
-                // The log begins with the tenant's description, folded into events by the
-                // module: a scratch instance started from it has exactly those in its journal.
-                let user_query = format!(r#"{{"view":"history","actor":"system","user":{}}}"#, json_string(user));
-                let mut scratch = WasmTenant::new(self.runtime.clone())?;
-                scratch.start(&self.store.description(tenant)?)?;
-                found = parse(scratch.query(&user_query)?)?;
-            }
-            let served = self.tenants.get_mut(tenant).ok_or_else(|| ServiceError::UnknownTenant(tenant.to_owned()))?;
-            let store = &self.store;
-            let start = base.map_or(0, |b| b.seq);
-            let read =
-                each_chunk(&mut |after| store.events_after(tenant, after, REPLAY_CHUNK), start, |events, _, _| {
-                    let query = format!(
-                        r#"{{"view":"history","actor":"system","user":{},"events":{events}}}"#,
-                        json_string(user)
-                    );
-                    found.extend(parse(served.wasm.query(&query)?)?);
-                    Ok(Flow::Go)
-                })?;
-            // Another host pruned while this one read: read the kept log again.
-            if let Folded::All = read {
-                return Ok(format!("[{}]", found.iter().map(|e| e.get()).collect::<Vec<_>>().join(",")));
+    /// Every event that touched `user` in the kept log, oldest first, as a JSON array —
+    /// the tenant's description first while nothing was pruned (the pages of
+    /// [`reads::history`], all of them: for tests and tools, not for requests).
+    pub fn history(&self, tenant: &str, user: &str) -> Result<String, ServiceError> {
+        let mut events = Vec::new();
+        let mut before = None;
+        loop {
+            let page = reads::history(&self.store, tenant, user, before, HISTORY_MAX)?;
+            events.extend(page.events.into_iter().map(|(_, event)| event));
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
             }
         }
-        Err(StoreError::Conflict(tenant.to_owned()).into())
+        events.reverse();
+        Ok(agentstate_core::wire::to_json(&events))
     }
 
-    /// Each agent's states per channel from `from` to `to` (the module's `activity` view
-    /// over the kept log up to `to`, folded on from its base: the description, or the
-    /// snapshot older events were folded into), as JSON. Exact for a range from
-    /// [`LogBegins::at`] on; before it the report knows nothing and shows `signed_out`.
-    /// The log goes to a scratch instance in one piece: fine for a day of a mid-sized
-    /// contact center, not yet for the largest (a fold started from the snapshot before
-    /// `from` is the next step).
-    pub fn activity(&mut self, tenant: &str, from: u64, to: u64) -> Result<String, ServiceError> {
-        for _ in 0..PRUNED_RETRIES {
-            let mut scratch = WasmTenant::new(self.runtime.clone())?;
-            let start = match self.base(tenant)? {
-                None => {
-                    scratch.start(&self.store.description(tenant)?)?;
-                    0
-                }
-                Some(base) => match self.store.snapshot_as_of(tenant, base.seq)? {
-                    Some((seq, snapshot)) if seq == base.seq => {
-                        scratch.restore(&snapshot)?;
-                        seq
-                    }
-                    // Pruned again between the two reads.
-                    _ => continue,
-                },
-            };
-            // The log up to `to` (it is in time order; the fold ignores what lies beyond).
-            let mut chunks: Vec<String> = Vec::new();
-            let store = &self.store;
-            let read = each_chunk(
-                &mut |after| store.events_after(tenant, after, REPLAY_CHUNK),
-                start,
-                |events, _, (_, last)| {
-                    chunks.push(events.trim_start_matches('[').trim_end_matches(']').to_owned());
-                    Ok(if at_of(last) > to { Flow::Stop } else { Flow::Go })
-                },
-            )?;
-            if let Folded::Pruned = read {
-                continue;
-            }
-            let query = format!(
-                r#"{{"view":"activity","actor":"system","from":{from},"to":{to},"events":[{}]}}"#,
-                chunks.join(",")
-            );
-            return Ok(scratch.query(&query)?);
-        }
-        Err(StoreError::Conflict(tenant.to_owned()).into())
+    /// Each agent's states per channel from `from` to `to` as JSON (see
+    /// [`reads::activity`]). Exact for a range from [`LogBegins::at`] on; before it the
+    /// report knows nothing and shows `signed_out`.
+    pub fn activity(&self, tenant: &str, from: u64, to: u64) -> Result<String, ServiceError> {
+        Ok(agentstate_core::wire::to_json(&reads::activity(&self.store, tenant, from, to)?))
     }
 
     /// Creates an access token for `actor` of `tenant` (see [`crate::tokens::issue`]).
@@ -582,16 +519,10 @@ fn catch_up(
         served.seq = last_seq;
         served.last_at = served.last_at.max(at_of(last_event));
         served.since_snapshot += count as u64;
-        Ok(Flow::Go)
+        Ok(())
     });
     metrics::histogram!("agentstate_store_read_seconds", "read" => "catch_up").record(started.elapsed().as_secs_f64());
     caught_up
-}
-
-/// Whether [`each_chunk`] reads on.
-enum Flow {
-    Go,
-    Stop,
 }
 
 /// How a read of the log went.
@@ -605,12 +536,12 @@ enum Folded {
 
 /// Reads a log after `after` in chunks of [`REPLAY_CHUNK`] (`read` gives the chunk after a
 /// sequence number), handing each to `each` as a JSON array (the form the module takes)
-/// with its length and its last event, until the log ends or `each` says stop. Stops with
+/// with its length and its last event, until the log ends. Stops with
 /// [`Folded::Pruned`] at a gap: the events after `after` were pruned by another host.
 fn each_chunk(
     read: &mut dyn FnMut(Seq) -> Result<Vec<(Seq, String)>, StoreError>,
     after: Seq,
-    mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<Flow, ServiceError>,
+    mut each: impl FnMut(&str, usize, (Seq, &str)) -> Result<(), ServiceError>,
 ) -> Result<Folded, ServiceError> {
     let mut next = after;
     loop {
@@ -621,13 +552,9 @@ fn each_chunk(
         }
         next = *last;
         let events = format!("[{}]", chunk.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join(","));
-        let flow = each(&events, chunk.len(), (*last, last_event))?;
-        if matches!(flow, Flow::Stop) || chunk.len() < REPLAY_CHUNK {
+        each(&events, chunk.len(), (*last, last_event))?;
+        if chunk.len() < REPLAY_CHUNK {
             return Ok(Folded::All);
         }
     }
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Folded, Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
-use crate::store::{Append, LockedLogs, Seq, Store, StoreError};
+use crate::store::{Append, LockedLogs, Seq, Store, StoreError, StoredOutcome};
 use agentstate_runtime::{HostError, Mark};
 
 /// How often one group of commands is decided again after other hosts appended first,
@@ -22,15 +22,39 @@ const MAX_ROUNDS: usize = 32;
 struct CommandId<'a> {
     #[serde(default, borrow)]
     id: Option<std::borrow::Cow<'a, str>>,
+    /// Any JSON: an actor that is no text is the module's to refuse, and the id still counts.
+    #[serde(default)]
+    actor: Option<Value>,
 }
 
-/// The command's `id`, when it has one (a text that is no command has none).
-fn command_id(command: &Incoming) -> Option<String> {
-    match command {
-        Incoming::Object { id, .. } => id.clone(),
-        Incoming::Raw(bytes) => {
-            serde_json::from_slice::<CommandId>(bytes).ok().and_then(|c| c.id).map(|id| id.into_owned())
-        }
+/// A command's id and who sent it: the id is theirs once stored.
+struct Keyed {
+    id: String,
+    actor: String,
+}
+
+/// The command's `id` and `actor`, when it has an id (a text that is no command has none;
+/// a command that names no actor is `""`'s).
+fn command_id(command: &Incoming) -> Option<Keyed> {
+    let (bytes, known) = match command {
+        Incoming::Object { id: None, .. } => return None,
+        Incoming::Object { text, id } => (text.as_bytes(), id.clone()),
+        Incoming::Raw(bytes) => (bytes.as_slice(), None),
+    };
+    // Only commands with an id are read here again (an object's id was read with the rest).
+    let read = serde_json::from_slice::<CommandId>(bytes).ok();
+    let id = known.or_else(|| read.as_ref().and_then(|c| c.id.as_deref()).map(str::to_owned))?;
+    let actor = read.and_then(|c| c.actor).and_then(|a| a.as_str().map(str::to_owned)).unwrap_or_default();
+    Some(Keyed { id, actor })
+}
+
+/// The stored outcome sent again to its own actor's retry; another actor's command with
+/// the id is refused.
+fn retried(stored: &StoredOutcome, keyed: &Keyed, seq: Seq) -> Result<Submitted, ServiceError> {
+    if stored.belongs_to(&keyed.actor) {
+        Ok(Submitted::retried(stored.outcome.clone(), seq))
+    } else {
+        Err(ServiceError::IdInUse(keyed.id.clone()))
     }
 }
 
@@ -39,6 +63,8 @@ struct Decided<'a> {
     index: usize,
     tenant: &'a str,
     id: Option<String>,
+    /// Who sent it: its id, when it has one, is theirs.
+    actor: String,
     outcome: String,
     events: Vec<String>,
     /// The events as the runtime read them, of an accepted command.
@@ -49,17 +75,18 @@ struct Decided<'a> {
 struct Round<'r, 'c> {
     commands: &'r [(&'c str, Incoming)],
     pending: &'r [usize],
-    ids: &'r [Option<String>],
+    ids: &'r [Option<Keyed>],
     now: u64,
-    stored_outcomes: &'r HashMap<&'c str, HashMap<String, String>>,
+    stored_outcomes: &'r HashMap<&'c str, HashMap<String, StoredOutcome>>,
     /// Tenants that cannot be served this round, and why.
     failed: &'r mut BTreeMap<&'c str, ServiceError>,
     results: &'r mut [Option<Result<Submitted, ServiceError>>],
     /// Each caught-up tenant's instance before its decisions.
     marks: BTreeMap<&'c str, Mark>,
     decided: Vec<Decided<'c>>,
-    /// A command id seen earlier in this round: (its index, the first one's index).
-    echoes: Vec<(usize, usize)>,
+    /// A command id seen earlier in this round: (its index, the first one's index, whether
+    /// both have the same actor).
+    echoes: Vec<(usize, usize, bool)>,
     /// Tenants whose decisions the store refused: rolled back, decided again.
     lost: BTreeSet<&'c str>,
     /// Tenants whose instance is behind a base another host pruned to: loaded again from
@@ -77,7 +104,7 @@ impl<'c> Round<'_, 'c> {
         self.lost.clear();
         self.stale.clear();
         self.stored.clear();
-        let mut in_flight: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut in_flight: BTreeMap<(&str, &str), (usize, &str)> = BTreeMap::new();
         for (&index, id) in self.pending.iter().zip(self.ids) {
             let (tenant, command) = &self.commands[index];
             let tenant: &'c str = tenant;
@@ -107,14 +134,13 @@ impl<'c> Round<'_, 'c> {
                 self.marks.insert(tenant, served.wasm.mark());
             }
             self.results[index] = None;
-            if let Some(id) = id {
-                if let Some(&first) = in_flight.get(&(tenant, id.as_str())) {
-                    self.echoes.push((index, first));
+            if let Some(keyed) = id {
+                if let Some(&(first, actor)) = in_flight.get(&(tenant, keyed.id.as_str())) {
+                    self.echoes.push((index, first, actor == keyed.actor));
                     continue;
                 }
-                if let Some(outcome) = self.stored_outcomes.get(tenant).and_then(|found| found.get(id)) {
-                    let (outcome, seq) = (outcome.clone(), served.seq);
-                    self.results[index] = Some(Ok(Submitted::retried(outcome, seq)));
+                if let Some(stored) = self.stored_outcomes.get(tenant).and_then(|found| found.get(&keyed.id)) {
+                    self.results[index] = Some(retried(stored, keyed, served.seq));
                     continue;
                 }
             }
@@ -149,11 +175,12 @@ impl<'c> Round<'_, 'c> {
                 self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
                 continue;
             }
-            if let Some(id) = id {
-                in_flight.insert((tenant, id.as_str()), index);
+            if let Some(keyed) = id {
+                in_flight.insert((tenant, keyed.id.as_str()), (index, keyed.actor.as_str()));
             }
             let raw = decision.accepted.then_some(decision.events);
-            self.decided.push(Decided { index, tenant, id: id.clone(), outcome: decision.outcome, events, raw });
+            let (id, actor) = id.as_ref().map_or((None, String::new()), |k| (Some(k.id.clone()), k.actor.clone()));
+            self.decided.push(Decided { index, tenant, id, actor, outcome: decision.outcome, events, raw });
         }
         loop {
             let appending: Vec<usize> =
@@ -169,6 +196,7 @@ impl<'c> Round<'_, 'c> {
                         tenant: decided.tenant,
                         expected: tenants.get(decided.tenant).map_or(0, |served| served.seq),
                         command_id: decided.id.as_deref(),
+                        actor: &decided.actor,
                         outcome: &decided.outcome,
                         events: &decided.events,
                     }
@@ -267,14 +295,14 @@ impl<S: Store> TenantService<S> {
         touched.sort_unstable();
         // Every command's id, and (when asked to look them up) the outcomes stored for them:
         // one lookup per tenant.
-        let ids: Vec<Option<String>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
-        let mut stored_outcomes: HashMap<&str, HashMap<String, String>> = HashMap::new();
+        let ids: Vec<Option<Keyed>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
+        let mut stored_outcomes: HashMap<&str, HashMap<String, StoredOutcome>> = HashMap::new();
         for &tenant in touched.iter().filter(|_| look_up) {
             let wanted: Vec<&str> = pending
                 .iter()
                 .zip(&ids)
                 .filter(|(index, _)| commands[**index].0 == tenant)
-                .filter_map(|(_, id)| id.as_deref())
+                .filter_map(|(_, id)| id.as_ref().map(|keyed| keyed.id.as_str()))
                 .collect();
             if wanted.is_empty() {
                 continue;
@@ -326,7 +354,7 @@ impl<S: Store> TenantService<S> {
                 for done in &decided {
                     results[done.index] = Some(Err(ServiceError::Store(e.clone())));
                 }
-                for (echo, _) in &echoes {
+                for (echo, _, _) in &echoes {
                     results[*echo] = Some(Err(ServiceError::Store(e.clone())));
                 }
                 for &index in pending {
@@ -367,11 +395,15 @@ impl<S: Store> TenantService<S> {
                 redo.push(index);
             }
         }
-        for (echo, first) in echoes {
+        for (echo, first, same_actor) in echoes {
             if lost.contains(commands[echo].0) {
                 continue;
             }
             results[echo] = Some(match &results[first] {
+                // The first one's id is stored now, and it is the first one's actor's.
+                Some(Ok(_)) if !same_actor => {
+                    Err(ServiceError::IdInUse(command_id(&commands[echo].1).map(|k| k.id).unwrap_or_default()))
+                }
                 Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
                 Some(Err(e)) => Err(copy_error(e)),
                 None => Err(ServiceError::UnknownTenant(String::new())),
@@ -413,5 +445,9 @@ fn copy_error(e: &ServiceError) -> ServiceError {
         ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),
         ServiceError::Store(e) => ServiceError::Store(e.clone()),
         ServiceError::Host(e) => ServiceError::Host(HostError::Rebuild(e.to_string())),
+        ServiceError::IdInUse(id) => ServiceError::IdInUse(id.clone()),
+        ServiceError::Unreadable { what, problem } => {
+            ServiceError::Unreadable { what: what.clone(), problem: problem.clone() }
+        }
     }
 }

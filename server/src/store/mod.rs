@@ -46,8 +46,27 @@ pub struct Append<'a> {
     /// a tenant in one `append_all` is checked; the ones after it follow on from it.
     pub expected: Seq,
     pub command_id: Option<&'a str>,
+    /// Who sent the command: its id belongs to them (`""` when the command names nobody).
+    pub actor: &'a str,
     pub outcome: &'a str,
     pub events: &'a [String],
+}
+
+/// The outcome stored for a command id, and whose id it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOutcome {
+    pub outcome: String,
+    /// The actor who sent the command; `None` for an outcome stored before ids belonged to
+    /// their actor, which answers any actor's retry (as it did then).
+    pub actor: Option<String>,
+}
+
+impl StoredOutcome {
+    /// Whether `actor` may have this outcome back: the id is theirs (or from before ids
+    /// had owners).
+    pub fn belongs_to(&self, actor: &str) -> bool {
+        self.actor.as_deref().is_none_or(|owner| owner == actor)
+    }
 }
 
 /// Where a tenant's kept log begins once its oldest events were folded into a base
@@ -104,7 +123,8 @@ pub trait EventLog: Send {
     /// Every tenant, by id.
     fn tenants(&self) -> Result<Vec<String>, StoreError>;
     fn description(&self, tenant: &str) -> Result<String, StoreError>;
-    /// Stores the outcome of one decided command (see [`EventLog::append_all`]).
+    /// Stores the outcome of one decided command of no named actor (see
+    /// [`EventLog::append_all`]).
     fn append(
         &mut self,
         tenant: &str,
@@ -113,7 +133,7 @@ pub trait EventLog: Send {
         outcome: &str,
         events: &[String],
     ) -> Result<Seq, StoreError> {
-        let last = self.append_all(&[Append { tenant, expected, command_id, outcome, events }])?;
+        let last = self.append_all(&[Append { tenant, expected, command_id, actor: "", outcome, events }])?;
         Ok(last.first().copied().unwrap_or_default())
     }
     /// Stores several decided commands in one transaction (group commit: one sync to disk
@@ -138,19 +158,15 @@ pub trait EventLog: Send {
     }
     /// The stored outcome of command `id`, if it was decided before.
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
-    /// The stored outcomes of those of `ids` decided before, by id (a backend across the
-    /// network answers in one round trip).
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
-        let mut found = HashMap::new();
-        for id in ids {
-            if let Some(outcome) = self.outcome(tenant, id)? {
-                found.insert((*id).to_owned(), outcome);
-            }
-        }
-        Ok(found)
-    }
+    /// The stored outcomes of those of `ids` decided before, with whose ids they are, by id
+    /// (in one round trip).
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError>;
     /// Up to `limit` events after `after`, in order.
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
+    /// Up to `limit` of the events that touched `user` (see [`touched`]) before `before`,
+    /// newest first — read through the index of each user's events, so a page costs the
+    /// page, not the log.
+    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
     fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError>;
     /// Stores the state as of event `seq` (the same state whoever stores it: a second
     /// host storing the same snapshot is no error).
@@ -254,11 +270,14 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
         (**self).outcome(tenant, id)
     }
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
         (**self).outcomes(tenant, ids)
     }
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         (**self).events_after(tenant, after, limit)
+    }
+    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        (**self).history(tenant, user, before, limit)
     }
     fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
         (**self).last_seq(tenant)
@@ -322,6 +341,19 @@ pub enum Change {
     /// follower reads the log again from where it stands.
     Missed,
 }
+
+/// The people a stored event touches — its subject, and the supervisor of a monitoring —
+/// under whom the history index files it. The core's reading of the event, so the index
+/// and the history view never disagree; an event the core cannot read touches nobody.
+pub(crate) fn touched(event: &str) -> Vec<String> {
+    match serde_json::from_str::<agentstate_core::Event>(event) {
+        Ok(event) => event.change.users().into_iter().flatten().map(|u| u.as_str().to_owned()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Events read per step while indexing a log stored before the history index existed.
+const INDEX_CHUNK: usize = 10_000;
 
 /// Now, in Unix milliseconds: what sessions and links expire by.
 pub fn now_ms() -> u64 {

@@ -7,19 +7,22 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, Statement};
 
 use super::{
-    Append, Change, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, TokenGrant, TokenSelector, TokenStore,
-    millis, now_ms,
+    Append, Change, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant, TokenSelector,
+    TokenStore, millis, now_ms,
 };
+
+mod tls;
+
+use tls::Target;
 
 mod migrations {
     refinery::embed_migrations!("migrations/postgres");
@@ -44,11 +47,13 @@ struct Prepared {
     lock_tenants: Statement,
     advance: Statement,
     insert_events: Statement,
+    file_events: Statement,
     remember: Statement,
     notify: Statement,
     outcome: Statement,
     outcomes: Statement,
     events_after: Statement,
+    history: Statement,
     last_seq: Statement,
     token: Statement,
 }
@@ -61,7 +66,8 @@ struct Connection {
 /// A PostgreSQL store. Reads take `&self` (as the [`EventLog`] has them), so the one
 /// connection sits in a `RefCell`; the store belongs to one thread at a time.
 pub struct PgStore {
-    config: Config,
+    /// Where to connect, and the TLS the URL asks for (`sslmode`, `sslrootcert`).
+    target: Target,
     connection: RefCell<Option<Connection>>,
 }
 
@@ -71,28 +77,32 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn config_of(url: &str) -> Result<Config, StoreError> {
-    let mut config = Config::from_str(url).map_err(|e| StoreError::Backend(format!("{}: {e}", redacted(url))))?;
+fn target_of(url: &str) -> Result<Target, StoreError> {
+    let mut target = Target::of(url)?;
+    let config = &mut target.config;
     if config.get_connect_timeout().is_none() {
         // A host whose database is gone answers 503 quickly instead of hanging requests.
         config.connect_timeout(Duration::from_secs(2));
     }
     config.keepalives(true).keepalives_idle(Duration::from_secs(10));
     config.application_name("agentstate");
-    Ok(config)
+    Ok(target)
 }
 
 impl PgStore {
     /// Connects and migrates the schema to this version's (refinery's versioned
     /// migrations, under an advisory lock so hosts starting together take turns).
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let config = config_of(url)?;
-        let mut client = config.connect(NoTls)?;
+        let target = target_of(url)?;
+        let mut client = target.connect()?;
         client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
-        let migrated = migrations::migrations::runner().run(&mut client);
+        let migrated = migrations::migrations::runner()
+            .run(&mut client)
+            .map_err(|e| StoreError::Backend(format!("cannot migrate the schema: {e}")))
+            .and_then(|_| index_backlog(&mut client));
         client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
-        migrated.map_err(|e| StoreError::Backend(format!("cannot migrate the schema: {e}")))?;
-        let store = PgStore { config, connection: RefCell::new(None) };
+        migrated?;
+        let store = PgStore { target, connection: RefCell::new(None) };
         *store.connection.borrow_mut() = Some(Connection::prepare(client)?);
         Ok(store)
     }
@@ -103,7 +113,7 @@ impl PgStore {
         let mut slot = self.connection.borrow_mut();
         if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
             *slot = None;
-            *slot = Some(Connection::prepare(self.config.connect(NoTls)?)?);
+            *slot = Some(Connection::prepare(self.target.connect()?)?);
         }
         let Some(connection) = slot.as_mut() else { return Err(StoreError::Backend("no connection".into())) };
         let result = work(connection);
@@ -132,16 +142,26 @@ impl Connection {
                 "INSERT INTO events (tenant, seq, event) \
                  SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
             )?,
+            file_events: client.prepare(
+                "INSERT INTO user_events (tenant, user_id, seq) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+            )?,
             remember: client.prepare(
-                "INSERT INTO commands (tenant, id, outcome, log_end) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING \
+                "INSERT INTO commands (tenant, id, outcome, log_end, actor) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) \
+                 ON CONFLICT DO NOTHING \
                  RETURNING tenant, id",
             )?,
             notify: client.prepare("SELECT pg_notify($1, notice) FROM UNNEST($2::text[]) AS notice")?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
-            outcomes: client.prepare("SELECT id, outcome FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
+            outcomes: client
+                .prepare("SELECT id, outcome, actor FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
             events_after: client
                 .prepare("SELECT seq, event FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3")?,
+            history: client.prepare(
+                "SELECT e.seq, e.event FROM user_events u JOIN events e ON e.tenant = u.tenant AND e.seq = u.seq \
+                 WHERE u.tenant = $1 AND u.user_id = $2 AND u.seq < $3 ORDER BY u.seq DESC LIMIT $4",
+            )?,
             last_seq: client.prepare("SELECT last_seq FROM tenants WHERE id = $1")?,
             token: client.prepare("SELECT tenant, actor FROM tokens WHERE hash = $1")?,
         };
@@ -211,10 +231,10 @@ impl EventLog for PgStore {
         })
     }
 
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
         self.with(|c| {
             let rows = c.client.query(&c.sql.outcomes, &[&tenant, &ids])?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            Ok(rows.iter().map(|r| (r.get(0), StoredOutcome { outcome: r.get(1), actor: r.get(2) })).collect())
         })
     }
 
@@ -222,6 +242,17 @@ impl EventLog for PgStore {
         self.with(|c| {
             let limit = limit.min(i64::MAX as usize) as i64;
             let rows = c.client.query(&c.sql.events_after, &[&tenant, &(after as i64), &limit])?;
+            if rows.is_empty() {
+                PgStore::known(c, tenant)?;
+            }
+            Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))).collect())
+        })
+    }
+
+    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.with(|c| {
+            let (before, limit) = (before.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64);
+            let rows = c.client.query(&c.sql.history, &[&tenant, &user, &before, &limit])?;
             if rows.is_empty() {
                 PgStore::known(c, tenant)?;
             }
@@ -297,6 +328,10 @@ impl EventLog for PgStore {
             )?;
             let events = tx.execute(
                 "DELETE FROM events WHERE tenant = $1 AND seq > $2 AND seq <= $3",
+                &[&tenant, &(expected as i64), &(base.seq as i64)],
+            )?;
+            tx.execute(
+                "DELETE FROM user_events WHERE tenant = $1 AND seq > $2 AND seq <= $3",
                 &[&tenant, &(expected as i64), &(base.seq as i64)],
             )?;
             let snapshots =
@@ -468,7 +503,9 @@ fn append_in(
         }
     }
     let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut filed_tenants, mut filed_users, mut filed_seqs) = (Vec::new(), Vec::new(), Vec::new());
     let (mut id_tenants, mut ids, mut outcomes, mut log_ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut actors = Vec::new();
     let mut seqs = Vec::with_capacity(appends.len());
     for append in appends {
         let seq = last.entry(append.tenant).or_default();
@@ -480,21 +517,30 @@ fn append_in(
             event_tenants.push(append.tenant);
             event_seqs.push(*seq as i64);
             events.push(event.as_str());
+            for user in super::touched(event) {
+                filed_tenants.push(append.tenant);
+                filed_users.push(user);
+                filed_seqs.push(*seq as i64);
+            }
         }
         if let Some(id) = append.command_id {
             id_tenants.push(append.tenant);
             ids.push(id);
             outcomes.push(append.outcome);
             log_ends.push(log_end);
+            actors.push(append.actor);
         }
         seqs.push(*seq);
     }
     if !events.is_empty() {
         tx.execute(&sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
     }
+    if !filed_seqs.is_empty() {
+        tx.execute(&sql.file_events, &[&filed_tenants, &filed_users, &filed_seqs])?;
+    }
     if !ids.is_empty() {
         let remembered: std::collections::HashSet<(String, String)> = tx
-            .query(&sql.remember, &[&id_tenants, &ids, &outcomes, &log_ends])?
+            .query(&sql.remember, &[&id_tenants, &ids, &outcomes, &log_ends, &actors])?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
@@ -515,6 +561,51 @@ fn append_in(
     Ok(seqs)
 }
 
+/// Files the events stored before the history index existed (up to each tenant's
+/// `unindexed_to`) under the people they touch, a chunk per transaction; a step done twice
+/// changes nothing, so an interrupted run goes on at the next start. Runs under the
+/// migration lock: one host does it.
+fn index_backlog(client: &mut Client) -> Result<(), StoreError> {
+    let backlog: Vec<(String, i64, i64)> = client
+        .query("SELECT id, base_seq, unindexed_to FROM tenants WHERE unindexed_to > base_seq", &[])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let chunk = super::INDEX_CHUNK as i64;
+    for (tenant, base, end) in backlog {
+        let mut after = base;
+        while after < end {
+            let mut tx = client.transaction()?;
+            let rows = tx.query(
+                "SELECT seq, event FROM events WHERE tenant = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+                &[&tenant, &after, &end, &chunk],
+            )?;
+            let (mut users, mut seqs) = (Vec::new(), Vec::new());
+            for row in &rows {
+                let (seq, event): (i64, String) = (row.get(0), row.get(1));
+                for user in super::touched(&event) {
+                    users.push(user);
+                    seqs.push(seq);
+                }
+            }
+            tx.execute(
+                "INSERT INTO user_events (tenant, user_id, seq) SELECT $1, * FROM UNNEST($2::text[], $3::bigint[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&tenant, &users, &seqs],
+            )?;
+            after = match rows.last() {
+                Some(row) if (rows.len() as i64) == chunk => row.get(0),
+                _ => end,
+            };
+            if after >= end {
+                tx.execute("UPDATE tenants SET unindexed_to = 0 WHERE id = $1", &[&tenant])?;
+            }
+            tx.commit()?;
+        }
+    }
+    Ok(())
+}
+
 /// A commit refused for a duplicate key lost a race it could not see coming.
 fn committed(e: postgres::Error) -> StoreError {
     match e.code() {
@@ -532,7 +623,7 @@ pub(super) fn follow(
     mut changed: impl FnMut(Change) + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, String> {
     let listen = move || -> Result<Client, StoreError> {
-        let mut client = config_of(&url)?.connect(NoTls)?;
+        let mut client = target_of(&url)?.connect()?;
         client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
         Ok(client)
     };

@@ -1,14 +1,14 @@
 //! The SQLite backend: one database file holding every tenant, WAL, `synchronous=FULL` —
 //! an append returns only once its transaction is on disk. One host writes to it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, TokenGrant, TokenSelector, TokenStore, millis,
-    now_ms,
+    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant, TokenSelector,
+    TokenStore, millis, now_ms,
 };
 
 mod migrations {
@@ -45,6 +45,7 @@ impl SqliteStore {
         migrations::migrations::runner()
             .run(&mut db)
             .map_err(|e| StoreError::Backend(format!("cannot migrate the schema: {e}")))?;
+        index_backlog(&mut db)?;
         Ok(SqliteStore { db })
     }
 
@@ -115,10 +116,42 @@ impl EventLog for SqliteStore {
             .optional()?)
     }
 
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
+        self.known(tenant)?;
+        let mut query = self.db.prepare_cached("SELECT outcome, actor FROM commands WHERE tenant = ?1 AND id = ?2")?;
+        let mut found = HashMap::new();
+        for id in ids {
+            let row = query
+                .query_row([tenant, id], |r| Ok(StoredOutcome { outcome: r.get(0)?, actor: r.get(1)? }))
+                .optional()?;
+            if let Some(stored) = row {
+                found.insert((*id).to_owned(), stored);
+            }
+        }
+        Ok(found)
+    }
+
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         let rows = events_after_in(&self.db, tenant, after, limit)?;
         if rows.is_empty() {
             // Only an empty answer can come from a tenant that does not exist.
+            self.known(tenant)?;
+        }
+        Ok(rows)
+    }
+
+    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        let mut query = self.db.prepare_cached(
+            "SELECT e.seq, e.event FROM user_events u JOIN events e ON e.tenant = u.tenant AND e.seq = u.seq \
+             WHERE u.tenant = ?1 AND u.user_id = ?2 AND u.seq < ?3 ORDER BY u.seq DESC LIMIT ?4",
+        )?;
+        let rows = query
+            .query_map(
+                params![tenant, user, before.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
+                |r| Ok((r.get::<_, i64>(0)? as Seq, r.get(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
             self.known(tenant)?;
         }
         Ok(rows)
@@ -189,6 +222,10 @@ impl EventLog for SqliteStore {
             "DELETE FROM events WHERE tenant = ?1 AND seq > ?2 AND seq <= ?3",
             params![tenant, expected as i64, base.seq as i64],
         )?;
+        tx.execute(
+            "DELETE FROM user_events WHERE tenant = ?1 AND seq > ?2 AND seq <= ?3",
+            params![tenant, expected as i64, base.seq as i64],
+        )?;
         let snapshots =
             tx.execute("DELETE FROM snapshots WHERE tenant = ?1 AND seq < ?2", params![tenant, base.seq as i64])?;
         let outcomes =
@@ -243,8 +280,10 @@ fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreE
     }
     let mut seqs = Vec::with_capacity(appends.len());
     let mut insert = db.prepare_cached("INSERT INTO events (tenant, seq, event) VALUES (?1, ?2, ?3)")?;
-    let mut remember =
-        db.prepare_cached("INSERT OR IGNORE INTO commands (tenant, id, outcome, log_end) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut file = db.prepare_cached("INSERT OR IGNORE INTO user_events (tenant, user_id, seq) VALUES (?1, ?2, ?3)")?;
+    let mut remember = db.prepare_cached(
+        "INSERT OR IGNORE INTO commands (tenant, id, outcome, log_end, actor) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for append in appends {
         let seq = last.entry(append.tenant).or_default();
         // Where the log ended when the command was decided: its outcome is pruned with
@@ -253,9 +292,12 @@ fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreE
         for event in append.events {
             *seq += 1;
             insert.execute(params![append.tenant, *seq as i64, event])?;
+            for user in super::touched(event) {
+                file.execute(params![append.tenant, user, *seq as i64])?;
+            }
         }
         if let Some(id) = append.command_id
-            && remember.execute(params![append.tenant, id, append.outcome, log_end])? == 0
+            && remember.execute(params![append.tenant, id, append.outcome, log_end, append.actor])? == 0
         {
             return Err(StoreError::Conflict(append.tenant.to_owned()));
         }
@@ -266,6 +308,43 @@ fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreE
         advance.execute(params![tenant, *seq as i64])?;
     }
     Ok(seqs)
+}
+
+/// Files the events stored before the history index existed (up to each tenant's
+/// `unindexed_to`) under the people they touch, a chunk per transaction; a step done twice
+/// changes nothing, so an interrupted run simply goes on at the next start.
+fn index_backlog(db: &mut Connection) -> Result<(), StoreError> {
+    let backlog: Vec<(String, i64, i64)> = db
+        .prepare("SELECT id, base_seq, unindexed_to FROM tenants WHERE unindexed_to > base_seq")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (tenant, base, end) in backlog {
+        let mut after = base as Seq;
+        loop {
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let chunk = events_after_in(&tx, &tenant, after, super::INDEX_CHUNK)?;
+            let chunk: Vec<_> = chunk.into_iter().take_while(|(seq, _)| *seq <= end as Seq).collect();
+            {
+                let mut file =
+                    tx.prepare_cached("INSERT OR IGNORE INTO user_events (tenant, user_id, seq) VALUES (?1, ?2, ?3)")?;
+                for (seq, event) in &chunk {
+                    for user in super::touched(event) {
+                        file.execute(params![tenant, user, *seq as i64])?;
+                    }
+                }
+            }
+            let done = chunk.len() < super::INDEX_CHUNK;
+            if done {
+                tx.execute("UPDATE tenants SET unindexed_to = 0 WHERE id = ?1", [&tenant])?;
+            }
+            tx.commit()?;
+            match chunk.last() {
+                Some((last, _)) if !done => after = *last,
+                _ => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 fn events_after_in(db: &Connection, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
