@@ -484,7 +484,10 @@ fn test() -> Result<(), String> {
     // The API and the dashboard once more, on PostgreSQL. (The store suite and the
     // multi-host tests ran above, each on a cluster of its own.)
     let cluster = agentstate_testkit::PgCluster::start()?;
-    eprintln!("==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api --test sight --test noisy_neighbour", cluster.server_url());
+    eprintln!(
+        "==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api --test sight --test noisy_neighbour",
+        cluster.server_url()
+    );
     let status = Command::new("cargo")
         .args(["test", "-p", "agentstate-host", "--test", "api", "--test", "sight", "--test", "noisy_neighbour"])
         .env("AGENTSTATE_TEST_POSTGRES", cluster.server_url())

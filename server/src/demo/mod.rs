@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::http::writer::{Incoming, Writer};
+use crate::service::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
 use crate::store::{Store, StoreError};
 use agentstate_core::views::RoutingBoard;

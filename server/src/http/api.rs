@@ -502,7 +502,7 @@ pub async fn activity_report(
     caller.of(&tenant)?;
     // The range is checked before anything is read; time that has not happened yet is
     // not counted.
-    let (from, to) = crate::service::report_range(range.from, range.to, super::writer::wall_clock())
+    let (from, to) = crate::service::report_range(range.from, range.to, crate::service::writer::wall_clock())
         .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
     let csv = match range.format.as_deref() {
         None | Some("json") => false,

@@ -69,8 +69,8 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-impl From<super::writer::Gone> for ApiError {
-    fn from(_: super::writer::Gone) -> ApiError {
+impl From<crate::service::writer::Gone> for ApiError {
+    fn from(_: crate::service::writer::Gone) -> ApiError {
         ApiError::shutting_down()
     }
 }

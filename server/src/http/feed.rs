@@ -25,7 +25,7 @@ use super::auth::Caller;
 use super::errors::ApiError;
 use super::feed_slots::FeedSlot;
 use super::query::Query;
-use super::writer::Notice;
+use crate::service::writer::Notice;
 use crate::store::Seq;
 
 /// Events read from the store per round.

@@ -14,7 +14,6 @@ pub mod openapi;
 mod query;
 pub mod retention;
 mod session;
-pub mod writer;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -39,6 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::demo;
+use crate::service::writer::{self, Writer};
 use crate::service::{Reads, TenantService};
 use crate::store::{Change, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
@@ -46,7 +46,6 @@ use auth::Credential;
 use errors::ApiError;
 use grants::{Cached, GrantCache};
 use guesses::GuessBudget;
-use writer::Writer;
 
 /// How `agentstate serve` runs.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@
 use axum::http::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 
-use super::writer::{Writer, wall_clock};
+use crate::service::writer::{Writer, wall_clock};
 use crate::service::{LogBegins, Retention};
 
 /// The response header of history and reports once a tenant's log was pruned:
