@@ -131,15 +131,27 @@ async fn a_command_id_belongs_to_the_user_who_sent_it_first() {
     let setting = json!({"type": "set_setting", "setting": "unassigned_sign_in", "value": false});
     let mut reused = setting.clone();
     reused["id"] = json!("cmd-1");
-    for body in [reused.clone(), json!([reused])] {
-        let (status, answer) = post(&client, &server, "ids", &ada, body).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
-        assert_eq!(answer["error"]["code"], "id_in_use", "{answer}");
-        let message = answer["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("cmd-1") && message.contains("new id"), "{message}");
-        assert!(!message.contains("ana"), "whose id it is stays untold: {message}");
-    }
+    let (status, answer) = post(&client, &server, "ids", &ada, reused.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "id_in_use", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cmd-1") && message.contains("new id"), "{message}");
+    assert!(!message.contains("ana"), "whose id it is stays untold: {message}");
     assert_eq!(seq(&client, &server, "ids", &ana).await, after_sign_in, "the setting was not applied");
+    // In a batch the command with the foreign id is refused on its own, beside the others'
+    // outcomes: resending the batch cannot decide them twice.
+    let other = json!({"id": "cmd-3", "type": "set_setting", "setting": "supervisor_wrap_up_end", "value": true});
+    let (status, answer) = post(&client, &server, "ids", &ada, json!([other, reused])).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["results"][0]["outcome"], "accepted", "{answer}");
+    assert_eq!(answer["results"][1]["error"]["code"], "id_in_use", "{answer}");
+    assert_eq!(seq(&client, &server, "ids", &ana).await, after_sign_in + 1, "only the other command");
+    let (_, again) = post(&client, &server, "ids", &ada, json!([other, reused])).await;
+    assert_eq!(
+        (&again["results"][0]["retried"], &again["results"][1]["error"]["code"]),
+        (&json!(true), &json!("id_in_use"))
+    );
+    let after_sign_in = after_sign_in + 1;
 
     // The agent's retry still gets the agent's outcome; the admin's command with an id of
     // its own is applied.

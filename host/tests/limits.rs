@@ -91,8 +91,15 @@ async fn the_demo_tokens_go_only_to_a_loopback_host_and_their_file_is_private() 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.path().join("demo-tokens.json")).expect("the file").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "demo-tokens.json is {:o}", mode & 0o777);
+        // The tokens, and the log of who did what with their hashes, are the owner's alone.
+        for file in ["demo-tokens.json", "agentstate.db", "agentstate.db-wal", "agentstate.db-shm"] {
+            let Ok(metadata) = std::fs::metadata(data.path().join(file)) else {
+                assert!(file != "demo-tokens.json", "the demo's tokens are written");
+                continue;
+            };
+            let mode = metadata.permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file} is {:o}", mode & 0o777);
+        }
     }
 }
 
@@ -344,5 +351,18 @@ async fn query_string_errors_answer_in_the_json_error_shape() {
         let (status, body) = answer(client.get(server.url(path)).bearer_auth(&sam)).await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
         assert!(!body["error"]["message"].as_str().unwrap_or_default().is_empty(), "{path}: {body}");
-    }
+    } // A path that is no text, a method a route does not take: the same shape.
+    let (status, body) = answer(client.get(server.url("/api/tenants/acme/users/%FF/history")).bearer_auth(&sam)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_path");
+    let (status, body) = answer(client.post(server.url("/api/tenants/acme/snapshot")).bearer_auth(&sam)).await;
+    assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    // A `system` feed whose cursor lies past the log's end would skip what comes next;
+    // `Last-Event-ID` that is no number is refused, not read as "from the start".
+    let system = data.token("acme", "system");
+    let (status, body) = answer(client.get(server.url("/api/tenants/acme/events?after=5")).bearer_auth(&system)).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let unreadable =
+        client.get(server.url("/api/tenants/acme/events")).bearer_auth(&system).header("Last-Event-ID", "abc");
+    let (status, body) = answer(unreadable).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
 }

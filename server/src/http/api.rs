@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,10 +16,10 @@ use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
 use super::openapi::{
-    BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, Me, RejectedOrRefused, SnapshotAnswer,
-    TenantPath, UserPath,
+    BatchItem, BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, ErrorDetail, Me, RejectedOrRefused,
+    SnapshotAnswer, TenantPath, UserPath,
 };
-use super::query::Query;
+use super::query::{Path, Query};
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{
@@ -164,18 +164,44 @@ pub async fn post_commands(
     if failed > 0 {
         metrics::counter!("agentstate_commands_failed_total").increment(failed as u64);
     }
-    let submitted: Vec<Submitted> = results.into_iter().collect::<Result<_, _>>()?;
-    let told: Vec<Told> = submitted.iter().map(told).collect::<Result<_, _>>()?;
     if !batch {
+        let submitted: Vec<Submitted> = results.into_iter().collect::<Result<_, _>>()?;
+        let told: Vec<Told> = submitted.iter().map(told).collect::<Result<_, _>>()?;
         let (Some(submitted), Some(told)) = (submitted.first(), told.first()) else {
             return Err(ApiError::shutting_down());
         };
         let (status, presented) = present(submitted, told, lang);
         return Ok((status, Json(CommandsAnswer::One(presented))).into_response());
     }
-    let seq = submitted.iter().map(|s| s.seq).max().unwrap_or(0);
-    let results = submitted.iter().zip(&told).map(|(s, t)| present(s, t, lang).1).collect();
+    // In a batch each command has its own answer: one sent with another user's id is
+    // refused on its own (`id_in_use`, not decided) beside the others' outcomes, so a
+    // client resending the batch cannot decide the others twice.
+    let mut each: Vec<Result<Submitted, String>> = Vec::with_capacity(results.len());
+    for result in results {
+        each.push(match result {
+            Ok(submitted) => Ok(submitted),
+            Err(e @ crate::service::ServiceError::IdInUse(_)) => Err(e.to_string()),
+            Err(e) => return Err(e.into()),
+        });
+    }
+    let told: Vec<Option<Told>> =
+        each.iter().map(|r| r.as_ref().ok().map(told).transpose()).collect::<Result<_, _>>()?;
+    let seq = each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max().unwrap_or(0);
+    let results = each
+        .iter()
+        .zip(&told)
+        .map(|(result, told)| match (result, told) {
+            (Ok(submitted), Some(told)) => BatchItem::Outcome(present(submitted, told, lang).1),
+            (Err(_), _) | (Ok(_), None) => {
+                BatchItem::Refused(ErrorBody { error: ErrorDetail { code: "id_in_use", message: message_of(result) } })
+            }
+        })
+        .collect();
     Ok(Json(CommandsAnswer::Batch(BatchOutcome { results, seq })).into_response())
+}
+
+fn message_of(result: &Result<Submitted, String>) -> &str {
+    result.as_ref().err().map_or("", String::as_str)
 }
 
 /// Asks the tenant's module a view query, built for the server's time `at` (never before
@@ -385,7 +411,8 @@ pub struct PageParam {
 
 /// A page of the events about the user, newest first, read through the index of each
 /// user's events: its cost is the page, not the log. An event about the user and someone
-/// else (a supervisor's monitoring of an agent) shows only when the caller sees both.
+/// else (a supervisor's monitoring of an agent) shows when the caller sees the agent it
+/// is about, as in the snapshot and the feed.
 #[utoipa::path(get, path = "/tenants/{tenant}/users/{user}/history", tag = "views", params(UserPath, PageParam),
     responses(
         (status = 200, description = "A page of the user's events in the kept log", body = HistoryAnswer,
@@ -417,7 +444,9 @@ pub async fn history(
     let events = found
         .events
         .into_iter()
-        .filter(|(_, event)| event.change.users().iter().flatten().all(|u| sight.sees_user(u)))
+        // An event is shown when the caller sees whom it is about — its subject: a
+        // monitoring is about the agent monitored, as the snapshot and the feed show it.
+        .filter(|(_, event)| event.change.users()[0].is_none_or(|subject| sight.sees_user(subject)))
         .map(|(seq, event)| HistoryEntry { seq, event })
         .collect();
     let answer = HistoryAnswer { events, next_before: found.next_before };

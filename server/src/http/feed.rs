@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -24,7 +24,7 @@ use super::App;
 use super::auth::Caller;
 use super::errors::ApiError;
 use super::feed_slots::FeedSlot;
-use super::query::Query;
+use super::query::{Path, Query};
 use crate::service::writer::Notice;
 use crate::store::Seq;
 
@@ -36,7 +36,8 @@ const RECHECK: Duration = Duration::from_secs(1);
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AfterParam {
-    /// Events after this sequence number; else after `Last-Event-ID`, else all.
+    /// Events after this sequence number, unless `Last-Event-ID` says where the client
+    /// stands (a reconnecting `EventSource` sends both); else all.
     #[param(value_type = Option<u64>)]
     after: Option<Seq>,
 }
@@ -173,7 +174,7 @@ impl Feed {
     responses(
         (status = 200, description = "A stream of events until the access ends or the server stops",
             content_type = "text/event-stream", body = super::openapi::FeedMessage),
-        (status = 400, description = "`after` beyond any sequence number (`invalid_query`)", body = super::openapi::ErrorBody),
+        (status = 400, description = "`after` (or `Last-Event-ID`, which comes first) not a sequence number, or for `system` beyond the log's end (`invalid_query`)", body = super::openapi::ErrorBody),
         (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
         (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
         (status = 429, description = "The token holds as many live feeds as it may, 20 by default (`too_many_feeds`), or too many requests (`rate_limited`)", body = super::openapi::ErrorBody),
@@ -187,8 +188,19 @@ pub async fn events(
     caller: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.of(&tenant)?;
-    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-    let cursor = param.after.or(resume).unwrap_or(0);
+    // A reconnecting EventSource sends the page's `?after=` again and, newer, the id of
+    // the last event it got: that one says where it stands.
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<Seq>().ok())
+                .ok_or_else(|| ApiError::bad_request("invalid_query", "Last-Event-ID: not a sequence number"))?,
+        ),
+    };
+    let cursor = resume.or(param.after).unwrap_or(0);
     // A sequence number is stored as a signed 64-bit integer: anything beyond is no
     // position in any log (and must not wrap around to the beginning).
     if cursor > i64::MAX as u64 {
@@ -219,8 +231,15 @@ pub async fn events(
         _slot: slot,
     };
     if system {
-        // `system` follows the log as it is, resumable by sequence number.
-        feed.app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+        // `system` follows the log as it is, resumable by sequence number; a cursor past
+        // the log's end would silently skip what is stored next.
+        let last = feed.app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+        if cursor > last {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("after={cursor} is beyond the log's end ({last})"),
+            ));
+        }
     } else {
         // A person's feed starts from the whole tenant as it stands; a client that is not
         // exactly there (behind, ahead on another host, or new) first gets what it may see

@@ -389,8 +389,26 @@ fn routes(max_body: usize) -> OpenApiRouter<App> {
         .nest("/api", api)
 }
 
+async fn json_method_not_allowed(response: Response) -> Response {
+    use axum::http::{StatusCode, header};
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut refused =
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take this method")
+            .into_response();
+    if let Some(allow) = allow {
+        refused.headers_mut().insert(header::ALLOW, allow);
+    }
+    refused
+}
+
 fn router(app: App, config: &ServeConfig) -> Router {
-    let (mut router, _) = routes(config.max_body).split_for_parts();
+    let (router, _) = routes(config.max_body).split_for_parts();
+    // A method a route does not take is answered in the API's error shape too (axum's own
+    // answer has no body; it is made inside the routes, so /metrics still counts it).
+    let mut router = router.layer(axum::middleware::map_response(json_method_not_allowed));
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {

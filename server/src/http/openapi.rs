@@ -52,8 +52,17 @@ pub enum CommandsBody {
 /// The answers to a batch, in the order sent, and where the log stands after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchOutcome<'a> {
-    pub results: Vec<super::api::Presented<'a>>,
+    pub results: Vec<BatchItem<'a>>,
     pub seq: u64,
+}
+
+/// One command's answer in a batch: its outcome, or the API's refusal of it alone
+/// (`id_in_use`: its `id` was first sent by another user; it was not decided).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem<'a> {
+    Outcome(super::api::Presented<'a>),
+    Refused(ErrorBody<'a>),
 }
 
 /// The answer to a command request: one outcome for one command, `results` for a batch.

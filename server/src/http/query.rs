@@ -1,6 +1,7 @@
-//! The query string of every API route, read like axum's `Query` but refused in the API's
-//! JSON error shape (`400 invalid_query`) rather than as axum's plain text. Handlers take
-//! `Query<T>` from here; the parameters' documentation (`IntoParams`) is unchanged.
+//! The query string and the path parameters of every API route, read like axum's `Query`
+//! and `Path` but refused in the API's JSON error shape (`400 invalid_query`, `400
+//! invalid_path`) rather than as axum's plain text. Handlers take `Query<T>` and `Path<T>`
+//! from here; the parameters' documentation (`IntoParams`) is unchanged.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,6 +22,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             // axum's text says which parameter and why ("Failed to deserialize query string:
             // from: invalid digit found in string").
             Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+        }
+    }
+}
+
+/// The path parameters parsed as `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            // e.g. "Invalid URL: Invalid UTF-8 in `user`".
+            Err(rejection) => Err(ApiError::bad_request("invalid_path", rejection.body_text())),
         }
     }
 }

@@ -143,8 +143,8 @@ impl Reads {
         cost: Cost,
         work: impl FnOnce(&Reads, &dyn EventLog) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let _turn = self.tenant_turn(tenant, cost).await?;
-        let _heavy = match cost {
+        let turn = self.tenant_turn(tenant, cost).await?;
+        let heavy = match cost {
             Cost::Heavy => Some(self.heavy.clone().acquire_owned().await.map_err(|_| closed())?),
             Cost::Light => None,
         };
@@ -153,9 +153,19 @@ impl Reads {
         let job: Job = Box::new(move |log| {
             let _ = answer.send(log.map_err(ServiceError::from).and_then(|log| work(&reads, log)));
         });
+        let started = std::time::Instant::now();
         self.jobs.lock().map_err(|_| closed())?.send(job).map_err(|_| closed())?;
         // A reading thread that failed (a defect: it panicked) drops the job unanswered.
-        answered.await.map_err(|_| ServiceError::Store(StoreError::Backend("a read failed".into())))?
+        let answer = answered.await.map_err(|_| ServiceError::Store(StoreError::Backend("a read failed".into())))?;
+        // The tenant's turn (and a heavy slot) stays taken a while after a read, in
+        // proportion to it: one tenant's reads, back to back, keep at most two thirds of a
+        // core busy — also the database's, whose processes no niceness of ours reaches.
+        let rest = started.elapsed() / 2;
+        tokio::spawn(async move {
+            tokio::time::sleep(rest).await;
+            drop((turn, heavy));
+        });
+        answer
     }
 
     /// One of the tenant's turns: a tenant's reads queue behind each other, not before

@@ -53,6 +53,7 @@ impl SqliteStore {
     pub fn open_in(data: &Path) -> Result<SqliteStore, String> {
         std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         let path = data.join(DB_FILE);
+        private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -308,6 +309,25 @@ fn append_in(db: &Connection, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreE
         advance.execute(params![tenant, *seq as i64])?;
     }
     Ok(seqs)
+}
+
+/// Makes the database file readable by its owner only — it holds who did what when, and the
+/// tokens' hashes — created so before SQLite first opens it (its `-wal` and `-shm` files
+/// take the database's permissions), an older one narrowed.
+fn private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        for file in [path.to_owned(), path.with_extension("db-wal"), path.with_extension("db-shm")] {
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Files the events stored before the history index existed (up to each tenant's
