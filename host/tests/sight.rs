@@ -120,8 +120,10 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
         ("/api/tenants/sight/channels/support/roster", "/api/tenants/sight/channels/sales/roster");
     let (states_support, states_sales) =
         ("/api/tenants/sight/channels/support/states", "/api/tenants/sight/channels/sales/states");
-    let report = "/api/tenants/sight/reports/activity?from=0&to=99999999999999";
-    let report_csv = "/api/tenants/sight/reports/activity?from=0&to=99999999999999&format=csv";
+    // The last day up to now (a report covers at most 31 days; time after now is now).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let report = &format!("/api/tenants/sight/reports/activity?from={}&to={}", now - 86_400_000, now + 86_400_000);
+    let report_csv = &format!("{report}&format=csv");
     let row_users = |report: &Value| -> Vec<String> {
         let mut ids: Vec<String> = report["rows"]
             .as_array()
@@ -137,7 +139,8 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     assert_eq!(users(&all), ["ada", "ana", "ben", "cy", "rob", "sam", "uma"]);
     assert_eq!(channels(&all), ["sales", "support"]);
     assert!(text(&ok(&client, &server, roster_sales, &ada).await).contains("lunch"));
-    assert_eq!(row_users(&ok(&client, &server, report, &ada).await), ["ana", "ben", "cy", "rob"]);
+    // Uma is assigned to support and never signed in: her row shows, signed out throughout.
+    assert_eq!(row_users(&ok(&client, &server, report, &ada).await), ["ana", "ben", "cy", "rob", "uma"]);
     assert!(
         ok(&client, &server, "/api/tenants/sight/users/cy/history", &ada).await["events"]
             .as_array()
@@ -156,7 +159,7 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     not_found(&client, &server, states_sales, &sam, "unknown_channel").await;
     not_found(&client, &server, "/api/tenants/sight/users/cy/history", &sam, "unknown_user").await;
     let report_sam = ok(&client, &server, report, &sam).await;
-    assert_eq!(row_users(&report_sam), ["ana", "ben", "rob"]);
+    assert_eq!(row_users(&report_sam), ["ana", "ben", "rob", "uma"]);
     assert!(!text(&report_sam).contains("lunch"));
     let csv_sam = csv(&client, &server, report_csv, &sam).await;
     assert!(csv_sam.contains("ana") && !csv_sam.contains("cy,") && !csv_sam.contains("lunch"), "{csv_sam}");
@@ -243,7 +246,7 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     assert_eq!(users(&unlimited), ["ana", "ben", "cy", "rob", "sam", "uma"]);
     assert_eq!(channels(&unlimited), ["sales", "support"]);
     assert!(text(&ok(&client, &server, roster_sales, &sam).await).contains("lunch"));
-    assert_eq!(row_users(&ok(&client, &server, report, &sam).await), ["ana", "ben", "cy", "rob"]);
+    assert_eq!(row_users(&ok(&client, &server, report, &sam).await), ["ana", "ben", "cy", "rob", "uma"]);
     ok(&client, &server, "/api/tenants/sight/users/cy/history", &sam).await;
     // Narrowed again, the feed of a follower takes cy and sales out of sight.
     command(&ada, json!({"type": "set_setting", "setting": "supervisors_limited_to_assigned", "value": true})).await;
