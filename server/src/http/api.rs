@@ -184,24 +184,30 @@ pub async fn post_commands(
             Err(e) => return Err(e.into()),
         });
     }
-    let told: Vec<Option<Told>> =
-        each.iter().map(|r| r.as_ref().ok().map(told).transpose()).collect::<Result<_, _>>()?;
-    let seq = each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max().unwrap_or(0);
-    let results = each
+    let answered: Vec<Answered> = each
         .iter()
-        .zip(&told)
-        .map(|(result, told)| match (result, told) {
-            (Ok(submitted), Some(told)) => BatchItem::Outcome(present(submitted, told, lang).1),
-            (Err(_), _) | (Ok(_), None) => {
-                BatchItem::Refused(ErrorBody { error: ErrorDetail { code: "id_in_use", message: message_of(result) } })
+        .map(|result| match result {
+            Ok(submitted) => told(submitted).map(|told| Answered::Decided(submitted, told)),
+            Err(message) => Ok(Answered::Refused(message)),
+        })
+        .collect::<Result<_, _>>()?;
+    let seq = each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max().unwrap_or(0);
+    let results = answered
+        .iter()
+        .map(|answered| match answered {
+            Answered::Decided(submitted, told) => BatchItem::Outcome(present(submitted, told, lang).1),
+            Answered::Refused(message) => {
+                BatchItem::Refused(ErrorBody { error: ErrorDetail { code: "id_in_use", message } })
             }
         })
         .collect();
     Ok(Json(CommandsAnswer::Batch(BatchOutcome { results, seq })).into_response())
 }
 
-fn message_of(result: &Result<Submitted, String>) -> &str {
-    result.as_ref().err().map_or("", String::as_str)
+/// One command of a batch: decided (its outcome, read for presenting), or refused alone.
+enum Answered<'a> {
+    Decided(&'a Submitted, Told<'a>),
+    Refused(&'a str),
 }
 
 /// Asks the tenant's module a view query, built for the server's time `at` (never before

@@ -213,7 +213,10 @@ impl Reads {
     ) -> Result<HistoryPage, ServiceError> {
         let (owned, user) = (tenant.to_owned(), user.to_owned());
         let limit = limit.clamp(1, HISTORY_MAX);
-        self.run(tenant, Cost::Light, move |reads, log| reads.history_in(log, &owned, &user, before, limit)).await
+        self.run(tenant, Cost::Light, move |reads, log| {
+            history_page(log, &owned, &user, before, limit, |log| reads.described(log, &owned))
+        })
+        .await
     }
 
     /// Each agent's states per channel from `from` to `to` (checked by the caller: at
@@ -226,8 +229,8 @@ impl Reads {
         to: u64,
     ) -> Result<(ActivityReport, Option<LogBegins>), ServiceError> {
         let owned = tenant.to_owned();
-        self.run(tenant, Cost::Heavy, move |reads, log| {
-            let report = reads.activity_in(log, &owned, from, to)?;
+        self.run(tenant, Cost::Heavy, move |_, log| {
+            let report = activity(log, &owned, from, to)?;
             Ok((report, begins(log, &owned)?))
         })
         .await
@@ -283,17 +286,6 @@ impl Reads {
         }
     }
 
-    fn history_in(
-        &self,
-        log: &dyn EventLog,
-        tenant: &str,
-        user: &str,
-        before: Option<Seq>,
-        limit: usize,
-    ) -> Result<HistoryPage, ServiceError> {
-        history_page(log, tenant, user, before, limit, |log| self.described(log, tenant))
-    }
-
     fn described(&self, log: &dyn EventLog, tenant: &str) -> Result<Arc<Described>, ServiceError> {
         if let Some(found) = self.described.lock().ok().and_then(|d| d.get(tenant).cloned()) {
             return Ok(found);
@@ -306,16 +298,6 @@ impl Reads {
             described.insert(tenant.to_owned(), by_user.clone());
         }
         Ok(by_user)
-    }
-
-    fn activity_in(
-        &self,
-        log: &dyn EventLog,
-        tenant: &str,
-        from: u64,
-        to: u64,
-    ) -> Result<ActivityReport, ServiceError> {
-        activity(log, tenant, from, to)
     }
 }
 
