@@ -157,5 +157,6 @@ pub fn write(
             since_snapshot = 0;
         }
     }
+    log.settle().map_err(|e| e.to_string())?;
     Ok(Written { events: seq, snapshots, first_at: start_at, last_at: at - step_ms })
 }

@@ -158,9 +158,13 @@ impl Reads {
         // A reading thread that failed (a defect: it panicked) drops the job unanswered.
         let answer = answered.await.map_err(|_| ServiceError::Store(StoreError::Backend("a read failed".into())))?;
         // The tenant's turn (and a heavy slot) stays taken a while after a read, in
-        // proportion to it: one tenant's reads, back to back, keep at most two thirds of a
-        // core busy — also the database's, whose processes no niceness of ours reaches.
-        let rest = started.elapsed() / 2;
+        // proportion to it: one tenant's heavy reads, back to back, keep at most half a core
+        // busy, its light ones two thirds — the database's processes included, which no
+        // niceness of ours reaches.
+        let rest = match cost {
+            Cost::Heavy => started.elapsed(),
+            Cost::Light => started.elapsed() / 2,
+        };
         tokio::spawn(async move {
             tokio::time::sleep(rest).await;
             drop((turn, heavy));

@@ -194,6 +194,12 @@ pub trait EventLog: Send {
     /// Whether the store answers now (for `/healthz`: a host that cannot commit should get
     /// no traffic).
     fn ping(&self) -> Result<(), StoreError>;
+    /// After a bulk load (`agentstate tenant generate`): brings the database's statistics
+    /// and bookkeeping up to date now, as its documentation asks after loading many rows,
+    /// so that its own maintenance does not start later under the load's first users.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The logs of some tenants inside one transaction (see [`EventLog::locked`]).
@@ -299,6 +305,9 @@ impl<T: EventLog + ?Sized> EventLog for Box<T> {
     }
     fn ping(&self) -> Result<(), StoreError> {
         (**self).ping()
+    }
+    fn settle(&mut self) -> Result<(), StoreError> {
+        (**self).settle()
     }
 }
 

@@ -239,6 +239,13 @@ impl EventLog for SqliteStore {
         self.db.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+
+    /// The query planner's statistics after a load (`PRAGMA optimize`, as SQLite advises
+    /// before closing a connection that changed much).
+    fn settle(&mut self) -> Result<(), StoreError> {
+        self.db.execute_batch("PRAGMA optimize")?;
+        Ok(())
+    }
 }
 
 /// The store inside an IMMEDIATE transaction.
