@@ -6,12 +6,13 @@
 //! append lost the race to another host (conflicts, each followed by a re-decide).
 //!
 //!   cargo run --release -p agentstate-host --example api_load -- [CLIENTS] [COMMANDS] [FOLLOWERS]
-//!       [--store sqlite|postgres] [--hosts H] [--tenants T]
+//!       [--store sqlite|postgres] [--hosts H] [--tenants T] [--through haproxy]
 //!
 //! `--store postgres` starts a private PostgreSQL cluster (Debian's postgresql); `--hosts`
 //! runs H servers on it, and client c sends its n-th request to host (c + n) mod H — no
-//! sticky routing. `--tenants` spreads the clients over T tenants (client c on tenant
-//! c mod T). FOLLOWERS live feeds (SSE, as dashboards hold them) follow the first tenant
+//! sticky routing. `--through haproxy` (with `--hosts 3`) puts HAProxy in front of the
+//! hosts with `deploy/haproxy.cfg` — routing by tenant — and every client talks to it
+//! alone. `--tenants` spreads the clients over T tenants (client c on tenant c mod T). FOLLOWERS live feeds (SSE, as dashboards hold them) follow the first tenant
 //! on the first host meanwhile; each must receive every event of it.
 
 use std::path::Path;
@@ -89,6 +90,11 @@ async fn main() {
     let tenants: usize = option(&all, "--tenants").and_then(|t| t.parse().ok()).unwrap_or(1).clamp(1, clients);
     let postgres = option(&all, "--store").as_deref() == Some("postgres");
     assert!(postgres || hosts == 1, "SQLite is one host's store: --store postgres for several hosts");
+    let through = option(&all, "--through");
+    assert!(
+        through.is_none() || (through.as_deref() == Some("haproxy") && hosts == 3),
+        "--through haproxy, with --hosts 3 (as deploy/haproxy.cfg has)"
+    );
     let binary = agentstate_testkit::release_server().expect("the server");
     let data = tempfile::tempdir().expect("tempdir");
     let cluster = postgres.then(|| agentstate_testkit::PgCluster::start().expect("a PostgreSQL cluster"));
@@ -117,7 +123,7 @@ async fn main() {
         .collect();
 
     let mut servers = Vec::new();
-    let mut bases = Vec::new();
+    let mut bases: Vec<String> = Vec::new();
     for _ in 0..hosts {
         let mut command = Command::new(&binary);
         if let Some(url) = database {
@@ -143,6 +149,12 @@ async fn main() {
         bases.push(server.base.clone());
         servers.push(server);
     }
+    let balancer =
+        through.map(|_| agentstate_testkit::Haproxy::start(&[&bases[0], &bases[1], &bases[2]], None).expect("HAProxy"));
+    let host_bases = bases.clone();
+    if let Some(balancer) = &balancer {
+        bases = vec![balancer.base.clone()];
+    }
     let base = bases[0].clone();
     let rss_idle: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmRSS:")).collect();
 
@@ -155,7 +167,8 @@ async fn main() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let cpu_before: f64 = servers.iter().map(|s| cpu_seconds(s.child.id())).sum();
+    let cpu_before: Vec<f64> = servers.iter().map(|s| cpu_seconds(s.child.id())).collect();
+    let balancer_before = balancer.as_ref().map_or(0.0, |b| cpu_seconds(b.pid()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, token) in tokens.into_iter().enumerate() {
@@ -198,14 +211,17 @@ async fn main() {
         }
     }
     let wall = started.elapsed();
-    let cpu = servers.iter().map(|s| cpu_seconds(s.child.id())).sum::<f64>() - cpu_before;
+    let cpu_each: Vec<f64> =
+        servers.iter().zip(&cpu_before).map(|(s, before)| cpu_seconds(s.child.id()) - before).collect();
+    let cpu: f64 = cpu_each.iter().sum();
+    let balancer_cpu = balancer.as_ref().map_or(0.0, |b| cpu_seconds(b.pid()) - balancer_before);
     let mut received = Vec::new();
     for feed in feeds {
         received.push(feed.await.expect("feed"));
     }
     let peaks: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmHWM:")).collect();
     let (mut conflicts, mut redecides) = (0.0, 0.0);
-    for base in &bases {
+    for base in &host_bases {
         let text = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
         conflicts += agentstate_testkit::metric_sum(&text, "agentstate_append_conflicts_total");
         redecides += agentstate_testkit::metric_sum(&text, "agentstate_redecides_total");
@@ -215,11 +231,13 @@ async fn main() {
         let _ = Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status();
         let _ = server.child.wait();
     }
+    drop(balancer);
     drop(cluster);
 
     let total = latencies.len();
     let store = if postgres { "PostgreSQL" } else { "SQLite" };
-    println!("{store}, {hosts} host(s), {tenants} tenant(s)");
+    let routing = if balancer_cpu > 0.0 { ", behind HAProxy (routing by tenant)" } else { "" };
+    println!("{store}, {hosts} host(s){routing}, {tenants} tenant(s)");
     println!("{clients} clients, {total} commands ({accepted} accepted) in {:.2} s", wall.as_secs_f64());
     if !refused.is_empty() {
         println!("not accepted: {refused:?}");
@@ -230,6 +248,13 @@ async fn main() {
         cpu * 1e6 / total.max(1) as f64,
         cpu * 1e6 / accepted.max(1) as f64
     );
+    if cpu_each.len() > 1 {
+        let each: Vec<String> = cpu_each.iter().map(|c| format!("{c:.2} s")).collect();
+        println!("server CPU by host: {}", each.join(", "));
+    }
+    if balancer_cpu > 0.0 {
+        println!("HAProxy CPU: {balancer_cpu:.2} s, {:.1} µs per command", balancer_cpu * 1e6 / total.max(1) as f64);
+    }
     println!(
         "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,

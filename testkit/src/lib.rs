@@ -3,6 +3,9 @@
 //! initdb refuses root), a free port on loopback, stopped and deleted when dropped.
 
 pub mod api;
+mod haproxy;
+
+pub use haproxy::{Haproxy, haproxy_binary};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -191,6 +194,18 @@ impl PgCluster {
 
     /// A cluster initialised in a new temporary folder, not started.
     fn create() -> Result<PgCluster, String> {
+        let cluster = PgCluster::folder()?;
+        let data = cluster.data();
+        cluster.pg(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
+        )?;
+        Ok(cluster)
+    }
+
+    /// A new temporary folder (owned by `postgres` when we are root) and a free port for a
+    /// cluster, nothing in it yet.
+    fn folder() -> Result<PgCluster, String> {
         let bin =
             server_binaries().ok_or("PostgreSQL is not installed (`cargo xtask test` installs Debian's postgresql)")?;
         static COUNT: AtomicU32 = AtomicU32::new(0);
@@ -206,11 +221,6 @@ impl PgCluster {
         if as_postgres {
             cluster.run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&cluster.dir))?;
         }
-        let data = cluster.data();
-        cluster.pg(
-            "initdb",
-            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
-        )?;
         Ok(cluster)
     }
 
@@ -288,6 +298,105 @@ impl PgCluster {
     pub fn restart(&mut self) -> Result<(), String> {
         self.start_server()
     }
+
+    /// A primary configured for one synchronous standby (`deploy/postgresql-primary.conf`,
+    /// included as a deployment includes it): no commit returns until a standby named
+    /// `standby` has it. Start [`PgCluster::start_standby`] next, or commits wait.
+    pub fn start_primary() -> Result<PgCluster, String> {
+        let mut cluster = PgCluster::create()?;
+        cluster.include(&deploy_file("postgresql-primary.conf"))?;
+        cluster.start_server()?;
+        Ok(cluster)
+    }
+
+    /// The synchronous standby of `primary`: a base backup of it streaming its WAL
+    /// (`standby.signal`, `primary_conninfo` with `application_name=standby`), with
+    /// `deploy/postgresql-standby.conf` included; returns once the primary reports it
+    /// synchronous.
+    pub fn start_standby(primary: &PgCluster) -> Result<PgCluster, String> {
+        let mut standby = PgCluster::folder()?;
+        let (data, port) = (standby.data(), primary.port.to_string());
+        standby.pg(
+            "pg_basebackup",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-D", &data, "-X", "stream", "-c", "fast", "--no-sync"],
+        )?;
+        let signal = standby.dir.join("data/standby.signal");
+        std::fs::write(&signal, "").map_err(|e| format!("cannot write {}: {e}", signal.display()))?;
+        let auto = standby.dir.join("data/postgresql.auto.conf");
+        let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+        text.push_str(&format!(
+            "primary_conninfo = 'host=127.0.0.1 port={port} user=postgres application_name=standby'\n"
+        ));
+        std::fs::write(&auto, text).map_err(|e| format!("cannot write {}: {e}", auto.display()))?;
+        standby.include(&deploy_file("postgresql-standby.conf"))?;
+        if standby.as_postgres {
+            standby.run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&standby.dir))?;
+        }
+        standby.start_server()?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let state = primary.query_one(
+                "SELECT coalesce(string_agg(sync_state, ','), '') FROM pg_stat_replication \
+                 WHERE application_name = 'standby'",
+            )?;
+            if state == "sync" {
+                return Ok(standby);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("the standby is not synchronous after 30 s (state {state:?})"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the cluster as a machine's crash would: SIGKILL to the postmaster and every
+    /// process it started, at once — no shutdown, no goodbye to clients or standbys.
+    pub fn kill(&self) -> Result<(), String> {
+        let pid_file = self.dir.join("data/postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file).map_err(|e| format!("no {}: {e}", pid_file.display()))?;
+        let postmaster = text.lines().next().unwrap_or_default().trim().to_owned();
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The parent's pid is the second field after the command name in parentheses.
+            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if parent == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        self.run(Command::new("kill").arg("-KILL").args(&pids))
+    }
+
+    /// Makes a standby the primary (`pg_ctl promote`) and waits until it takes writes.
+    pub fn promote(&self) -> Result<(), String> {
+        self.pg("pg_ctl", &["-D", &self.data(), "-w", "-t", "60", "promote"])
+    }
+
+    /// The one value (as text) a query of the `postgres` database answers.
+    pub fn query_one(&self, sql: &str) -> Result<String, String> {
+        let (url, sql) = (self.url("postgres"), sql.to_owned());
+        std::thread::spawn(move || -> Result<String, String> {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+            let row = client.query_one(&sql, &[]).map_err(|e| e.to_string())?;
+            row.try_get::<_, String>(0).map_err(|e| e.to_string())
+        })
+        .join()
+        .map_err(|_| "the query panicked".to_owned())?
+    }
+
+    /// Adds `include 'FILE'` to the cluster's `postgresql.conf`: later settings win.
+    fn include(&self, file: &Path) -> Result<(), String> {
+        let conf = self.dir.join("data/postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).map_err(|e| format!("cannot read {}: {e}", conf.display()))?;
+        text.push_str(&format!("\ninclude '{}'\n", file.display()));
+        std::fs::write(&conf, text).map_err(|e| format!("cannot write {}: {e}", conf.display()))
+    }
+}
+
+/// A file of the repository's `deploy/` folder: the configuration a deployment uses,
+/// which the tests and `cargo xtask cluster` use as they are.
+pub fn deploy_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy").join(name)
 }
 
 impl Drop for PgCluster {

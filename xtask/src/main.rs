@@ -8,6 +8,9 @@
 //! * `run`  — the main job: builds the plugin module, the browser package and the
 //!   dashboard, then serves the dashboard and API at http://127.0.0.1:8080 with the demo
 //!   tenant and the routing simulator, on the embedded SQLite store in `./data`.
+//! * `cluster` — the main job as operators deploy it (`deploy/`): PostgreSQL as a primary
+//!   with a synchronous standby, three hosts on it, HAProxy in front routing by tenant, at
+//!   http://127.0.0.1:8080 with the demo tenant; Ctrl-C stops everything.
 //! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
 //!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
 //!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "test" => test(),
         "run" => run(),
+        "cluster" => cluster(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         "dashboard" => dashboard(),
         "openapi" => openapi(),
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|run|wasm|dashboard|openapi|fuzz [TARGET [SECONDS]]|explore [--depth N]>"
+                "usage: cargo xtask <test|run|cluster|wasm|dashboard|openapi|fuzz [TARGET [SECONDS]]|explore [--depth N]>"
             );
             return ExitCode::from(2);
         }
@@ -405,6 +409,16 @@ fn ensure_postgresql() -> Result<(), String> {
     agentstate_testkit::server_binaries().map(|_| ()).ok_or_else(|| "postgresql installed no server binaries".into())
 }
 
+/// Debian's HAProxy for the cluster's failover tests, installed when missing (its own
+/// service is not started: the tests and `cargo xtask cluster` run it themselves).
+fn ensure_haproxy() -> Result<(), String> {
+    if agentstate_testkit::haproxy_binary().is_some() {
+        return Ok(());
+    }
+    apt_install(&["haproxy"])?;
+    agentstate_testkit::haproxy_binary().map(|_| ()).ok_or_else(|| "haproxy installed no binary".into())
+}
+
 /// The dashboard in headless Chromium against a real server (web-demo/tests/browser.mjs),
 /// on the embedded store or, given a URL, on PostgreSQL.
 fn browser_test(database_url: Option<&str>) -> Result<(), String> {
@@ -451,6 +465,7 @@ fn suites() -> String {
 fn test() -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_postgresql()?;
+    ensure_haproxy()?;
     plugin_module()?;
     browser_package()?;
     browser_budget()?;
@@ -508,4 +523,67 @@ fn run() -> Result<(), String> {
     browser_package()?;
     dashboard()?;
     step("cargo", &["run", "--release", "-p", "agentstate-host", "--", "serve", "--demo"])
+}
+
+/// Where `cargo xtask cluster` serves, and its hosts.
+const CLUSTER_ADDR: &str = "127.0.0.1:8080";
+const CLUSTER_HOSTS: [&str; 3] = ["127.0.0.1:8081", "127.0.0.1:8082", "127.0.0.1:8083"];
+
+/// `cargo xtask cluster`: what `deploy/` describes, on this machine, until Ctrl-C.
+fn cluster() -> Result<(), String> {
+    use agentstate_testkit::{Haproxy, PgCluster, ServerProcess};
+    ensure_wasm_target()?;
+    ensure_postgresql()?;
+    ensure_haproxy()?;
+    plugin_module()?;
+    browser_package()?;
+    dashboard()?;
+    step("cargo", &["build", "--release", "-p", "agentstate-host"])?;
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+
+    eprintln!("==> PostgreSQL: a primary and its synchronous standby (deploy/postgresql-*.conf)");
+    let primary = PgCluster::start_primary()?;
+    let standby = PgCluster::start_standby(&primary)?;
+    primary.database("agentstate")?;
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/agentstate?target_session_attrs=read-write",
+        primary.port(),
+        standby.port()
+    );
+    let binary = target_dir()?.join("release/agentstate");
+    let data = root().join("data/cluster");
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let mut hosts = Vec::new();
+    for (n, addr) in CLUSTER_HOSTS.iter().enumerate() {
+        eprintln!("==> host {} at http://{addr}", n + 1);
+        let mut serve = Command::new(&binary);
+        serve.args(["serve", "--addr", addr, "--data"]).arg(&data).env("AGENTSTATE_DATABASE_URL", &url);
+        // The first host seeds the demo tenant and runs its routing simulator; the others
+        // find the tenant and its tokens.
+        if n == 0 {
+            serve.arg("--demo");
+        }
+        hosts.push(ServerProcess::start(serve.current_dir(root()))?);
+    }
+    eprintln!("==> HAProxy at http://{CLUSTER_ADDR} (deploy/haproxy.cfg)");
+    let bases: Vec<&str> = hosts.iter().map(|h| h.base.as_str()).collect();
+    let balancer = Haproxy::start(&[bases[0], bases[1], bases[2]], Some(CLUSTER_ADDR))?;
+    println!(
+        "agentstate cluster: open {} — 3 hosts behind HAProxy, PostgreSQL primary on port {} with its \
+         synchronous standby on port {}. Ctrl-C stops everything.",
+        balancer.base,
+        primary.port(),
+        standby.port()
+    );
+    let _ = stopped.recv();
+    eprintln!("==> stopping HAProxy, the hosts, PostgreSQL");
+    drop(balancer);
+    drop(hosts);
+    drop(standby);
+    drop(primary);
+    Ok(())
 }
