@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agentstate_server::store::{Change, StoreConfig};
+use agentstate_server::store::{Change, Followed, StoreConfig};
 use agentstate_testkit::PgCluster;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -107,7 +107,9 @@ fn the_store_reaches_postgres_over_tls_as_the_url_asks() {
     let place = StoreConfig::Postgres(verify_full);
     let stop = Arc::new(AtomicBool::new(false));
     let (told, heard) = std::sync::mpsc::channel();
-    let follower = place.follow(stop.clone(), move |change| drop(told.send(change))).expect("follows");
+    let followed = Followed::default();
+    let _acme = followed.follow("acme");
+    let follower = place.follow(followed, stop.clone(), move |change| drop(told.send(change))).expect("follows");
     let mut store = place.open().expect("opens");
     store.create_tenant("acme", "{}").expect("creates");
     // Appends until the follower (which connects on its own thread) hears one.

@@ -381,3 +381,49 @@ fn the_postgres_store_passes_the_suite() {
         case(&fresh);
     }
 }
+
+/// A host hears of other hosts' appends to the tenants its feeds follow, and of no other:
+/// routed by tenant, hosts do not do each other's work. Once it listens for a tenant it
+/// says so (`Missed` of that tenant: read the store, something may have come before), and
+/// a tenant no longer followed is no longer heard of.
+#[test]
+fn a_host_hears_of_appends_to_the_tenants_it_follows_only() {
+    use agentstate_server::store::{Change, Followed};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let cluster = PgCluster::start().expect("a private PostgreSQL cluster");
+    let place = StoreConfig::Postgres(cluster.database("follow").expect("creates a database"));
+    let mut store = open(&place);
+    for tenant in ["acme", "globex"] {
+        store.create_tenant(tenant, "{}").expect("creates");
+    }
+    let (followed, stop) = (Followed::default(), Arc::new(AtomicBool::new(false)));
+    let (told, heard) = std::sync::mpsc::channel();
+    let follower =
+        place.follow(followed.clone(), stop.clone(), move |change| drop(told.send(change))).expect("follows");
+    // Everything heard within `wait`.
+    let hear = |wait: Duration| {
+        let until = Instant::now() + wait;
+        std::iter::from_fn(|| heard.recv_timeout(until.saturating_duration_since(Instant::now())).ok())
+            .collect::<Vec<Change>>()
+    };
+
+    let acme = followed.follow("acme");
+    let first = hear(Duration::from_secs(2));
+    assert_eq!(first, [Change::Missed { tenant: Some("acme".into()) }], "it listens for acme, and says so");
+    store.append("globex", 0, None, "", &[event(1)]).expect("appends");
+    store.append("acme", 0, None, "", &[event(1)]).expect("appends");
+    let changes = hear(Duration::from_secs(1));
+    assert_eq!(changes, [Change::Appended { tenant: "acme".into(), seq: 1 }], "globex is not followed");
+
+    drop(acme);
+    std::thread::sleep(Duration::from_millis(600));
+    store.append("acme", 1, None, "", &[event(2)]).expect("appends");
+    assert_eq!(hear(Duration::from_secs(1)), [], "acme is no longer followed");
+    stop.store(true, Ordering::Relaxed);
+    if let Some(follower) = follower {
+        follower.join().expect("the follower stops");
+    }
+}

@@ -26,7 +26,7 @@ use super::errors::ApiError;
 use super::feed_slots::FeedSlot;
 use super::query::{Path, Query};
 use crate::service::writer::Notice;
-use crate::store::Seq;
+use crate::store::{FollowedTenant, Seq};
 
 /// Events read from the store per round.
 const PAGE: usize = 512;
@@ -88,6 +88,8 @@ struct Feed {
     _counted: Following,
     /// Its place among the token's and the host's feeds.
     _slot: FeedSlot,
+    /// The host hears of other hosts' appends to the tenant while it lives.
+    _heard: FollowedTenant,
 }
 
 /// Counts the live followers of this host (`agentstate_live_followers`) while it lives.
@@ -207,8 +209,11 @@ pub async fn events(
         return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond any sequence number")));
     }
     let slot = app.shared.feeds.take(&caller.token)?;
-    // Subscribed before the first read, so nothing stored in between is missed.
+    // Subscribed before the first read, so nothing stored in between is missed. (Other
+    // hosts' appends are heard once the store listens for the tenant, which says so with
+    // a `Missed` notice of the tenant: the feed then reads the store again.)
     let notices = app.shared.notices.subscribe();
+    let heard = app.shared.followed.follow(&tenant);
     let shutdown = app.shared.shutdown.clone();
     let check = tenant.clone();
     let observer = agentstate_core::UserId::new(&caller.actor)
@@ -229,6 +234,7 @@ pub async fn events(
         checked: Instant::now(),
         _counted: Following::start(),
         _slot: slot,
+        _heard: heard,
     };
     if system {
         // `system` follows the log as it is, resumable by sequence number; a cursor past
@@ -297,7 +303,9 @@ pub async fn events(
                     Ok(Notice::Appended { tenant, seq }) if tenant == feed.tenant && seq > feed.cursor => {
                         feed.caught_up = false;
                     }
-                    Ok(Notice::Missed) => feed.caught_up = false,
+                    Ok(Notice::Missed { tenant }) if tenant.as_ref().is_none_or(|t| *t == feed.tenant) => {
+                        feed.caught_up = false;
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => feed.caught_up = false,
                     Err(RecvError::Closed) => return None,

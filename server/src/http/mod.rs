@@ -40,7 +40,7 @@ use utoipa_axum::routes;
 use crate::demo;
 use crate::service::writer::{self, Writer};
 use crate::service::{Reads, TenantService};
-use crate::store::{Change, StoreConfig, TokenGrant};
+use crate::store::{Change, Followed, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
 use auth::Credential;
 use errors::ApiError;
@@ -140,6 +140,8 @@ struct Shared {
     slow_lane_waiting: AtomicUsize,
     /// Live feeds per token and on this host.
     feeds: Arc<feed_slots::FeedSlots>,
+    /// The tenants this host's feeds follow: those it hears other hosts' appends to.
+    followed: Followed,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
@@ -464,10 +466,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     // On a shared store, other hosts' appends reach this host's live feeds.
     let stop_following = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tell = notices.clone();
-    let follower = config.store.follow(stop_following.clone(), move |change| {
+    let followed = Followed::default();
+    let follower = config.store.follow(followed.clone(), stop_following.clone(), move |change| {
         let notice = match change {
             Change::Appended { tenant, seq } => writer::Notice::Appended { tenant, seq },
-            Change::Missed => writer::Notice::Missed,
+            Change::Missed { tenant } => writer::Notice::Missed { tenant },
         };
         let _ = tell.send(notice);
     })?;
@@ -495,6 +498,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             slow_lane: Arc::new(tokio::sync::Semaphore::new(1)),
             slow_lane_waiting: AtomicUsize::new(0),
             feeds: Arc::new(feed_slots::FeedSlots::new(config.feeds_per_token, config.max_feeds)),
+            followed,
             notices,
             shutdown: shutdown.clone(),
             demo_tokens: demo_tokens.map(|t| t.public()),

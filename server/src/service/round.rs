@@ -117,9 +117,11 @@ impl<'c> Round<'_, 'c> {
             };
             if !self.marks.contains_key(tenant) {
                 // What other hosts stored since this instance last looked; nobody can
-                // append to this tenant until the commit.
+                // append to this tenant until the commit. Nothing to read when the lock
+                // found the log where the instance stands.
+                let current = log.log_end(tenant) == Some(served.seq);
                 let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
-                match catch_up(&mut read, served) {
+                match if current { Ok(Folded::All) } else { catch_up(&mut read, served) } {
                     Ok(Folded::All) => {}
                     Ok(Folded::Pruned) => {
                         self.stale.insert(tenant);

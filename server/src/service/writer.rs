@@ -21,8 +21,9 @@ pub enum Notice {
     Stored { tenant: String, events: Arc<[(Seq, String)]> },
     /// Another host appended: the tenant's log now ends at `seq`.
     Appended { tenant: String, seq: Seq },
-    /// Notices of other hosts may have been missed: every feed reads the store again.
-    Missed,
+    /// Notices of other hosts may have been missed, of one tenant or of all: their feeds
+    /// read the store again.
+    Missed { tenant: Option<String> },
 }
 
 /// The tenants, as the writer thread holds them.

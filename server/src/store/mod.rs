@@ -209,6 +209,12 @@ pub trait LockedLogs {
     /// As [`EventLog::append_all`], inside the transaction: a refused append leaves
     /// nothing behind, and the transaction goes on.
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError>;
+    /// Where the tenant's log ends, as taking its lock read it (none where the store did
+    /// not read it): an instance that stands there has nothing to catch up on, and is
+    /// spared the read — which a host that other hosts never append to always is.
+    fn log_end(&self, _tenant: &str) -> Option<Seq> {
+        None
+    }
 }
 
 /// A log used as it is, without a transaction around the work.
@@ -346,9 +352,51 @@ impl<T: TokenStore + ?Sized> TokenStore for Box<T> {
 pub enum Change {
     /// The tenant's log now ends at `seq`.
     Appended { tenant: String, seq: Seq },
-    /// Notices may have been missed (the connection they come on was lost): every
-    /// follower reads the log again from where it stands.
-    Missed,
+    /// Notices may have been missed — of one tenant (the host began to listen for it just
+    /// now) or of all (the connection they come on was lost): their followers read the log
+    /// again from where they stand.
+    Missed { tenant: Option<String> },
+}
+
+/// The tenants this host's live feeds follow. On a store shared between hosts, a host
+/// hears of other hosts' appends to these tenants only: routed by tenant, a host hears of
+/// little but its own tenants, and adding hosts adds no work to the others.
+#[derive(Clone, Debug, Default)]
+pub struct Followed(Arc<std::sync::Mutex<HashMap<String, usize>>>);
+
+impl Followed {
+    /// `tenant` is followed while the returned guard lives.
+    pub fn follow(&self, tenant: &str) -> FollowedTenant {
+        if let Ok(mut tenants) = self.0.lock() {
+            *tenants.entry(tenant.to_owned()).or_default() += 1;
+        }
+        FollowedTenant { followed: self.clone(), tenant: tenant.to_owned() }
+    }
+
+    /// The tenants followed now.
+    pub fn tenants(&self) -> std::collections::BTreeSet<String> {
+        self.0.lock().map(|tenants| tenants.keys().cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// One follower of a tenant (a live feed), counted in [`Followed`] while it lives.
+#[derive(Debug)]
+pub struct FollowedTenant {
+    followed: Followed,
+    tenant: String,
+}
+
+impl Drop for FollowedTenant {
+    fn drop(&mut self) {
+        if let Ok(mut tenants) = self.followed.0.lock()
+            && let Some(count) = tenants.get_mut(&self.tenant)
+        {
+            *count -= 1;
+            if *count == 0 {
+                tenants.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 /// The people a stored event touches — its subject, and the supervisor of a monitoring —
@@ -392,16 +440,17 @@ impl StoreConfig {
         })
     }
 
-    /// Starts a thread telling `changed` what other hosts append, until `stop` is set;
-    /// none for a store only one host writes to.
+    /// Starts a thread telling `changed` what other hosts append to the tenants in
+    /// `followed`, until `stop` is set; none for a store only one host writes to.
     pub fn follow(
         &self,
+        followed: Followed,
         stop: Arc<AtomicBool>,
         changed: impl FnMut(Change) + Send + 'static,
     ) -> Result<Option<std::thread::JoinHandle<()>>, String> {
         match self {
             StoreConfig::Sqlite(_) => Ok(None),
-            StoreConfig::Postgres(url) => postgres::follow(url.clone(), stop, changed).map(Some),
+            StoreConfig::Postgres(url) => postgres::follow(url.clone(), followed, stop, changed).map(Some),
         }
     }
 

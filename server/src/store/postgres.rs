@@ -1,8 +1,8 @@
 //! The PostgreSQL backend, shared by any number of hosts. An append locks its tenant's row
 //! and stores only if the log still ends where the appending host thinks it does (else
-//! `Conflict`); in the same transaction it notifies the channel `agentstate_events`
-//! (`SEQ:TENANT`), which PostgreSQL delivers to every listening host once — and only if —
-//! the transaction commits. The connection is re-opened after PostgreSQL went away, so a
+//! `Conflict`); in the same transaction it notifies the tenant's channel
+//! (`agentstate_` and the MD5 of its id; `SEQ:TENANT`), which PostgreSQL delivers to every
+//! host listening for that tenant once — and only if — the transaction commits. The connection is re-opened after PostgreSQL went away, so a
 //! host answers 503 while it is down and recovers by itself.
 
 use std::cell::RefCell;
@@ -16,8 +16,8 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Statement};
 
 use super::{
-    Append, Change, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant, TokenSelector,
-    TokenStore, millis, now_ms,
+    Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant,
+    TokenSelector, TokenStore, millis, now_ms,
 };
 
 mod tls;
@@ -28,8 +28,10 @@ mod migrations {
     refinery::embed_migrations!("migrations/postgres");
 }
 
-/// The channel appends are announced on.
-const CHANNEL: &str = "agentstate_events";
+/// Appends to a tenant are announced on the channel `agentstate_` followed by the MD5 of
+/// the tenant's id (hex: a valid identifier of fixed length, whatever the id holds), so a
+/// host listens for the tenants its feeds follow, not for every append of every host.
+const CHANNEL_PREFIX: &str = "agentstate_";
 /// Taken while migrating, so hosts starting together migrate one after another.
 const MIGRATION_LOCK: i64 = 0x6167_656e_7473_7461;
 
@@ -45,11 +47,7 @@ impl From<postgres::Error> for StoreError {
 /// The statements of the hot path, prepared once per connection.
 struct Prepared {
     lock_tenants: Statement,
-    advance: Statement,
-    insert_events: Statement,
-    file_events: Statement,
-    remember: Statement,
-    notify: Statement,
+    append: Statement,
     outcome: Statement,
     outcomes: Statement,
     events_after: Statement,
@@ -134,25 +132,32 @@ impl Connection {
         let sql = Prepared {
             lock_tenants: client
                 .prepare("SELECT id, last_seq FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")?,
-            advance: client.prepare(
-                "UPDATE tenants SET last_seq = ends.seq \
-                 FROM UNNEST($1::text[], $2::bigint[]) AS ends(id, seq) WHERE tenants.id = ends.id",
+            // An append in one round trip: the events, their filing under the people they
+            // touch, the logs' new ends, the notices, and the command ids — with the first
+            // tenant whose id another host stored first (then the savepoint around it is
+            // rolled back, its notices with it). The notices are a plain `SELECT`, run only
+            // because the answer counts them.
+            append: client.prepare(
+                "WITH stored AS ( \
+                   INSERT INTO events (tenant, seq, event) \
+                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])), \
+                 filed AS ( \
+                   INSERT INTO user_events (tenant, user_id, seq) \
+                   SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) ON CONFLICT DO NOTHING), \
+                 advanced AS ( \
+                   UPDATE tenants SET last_seq = ends.seq \
+                   FROM UNNEST($7::text[], $8::bigint[]) AS ends(id, seq) WHERE tenants.id = ends.id), \
+                 told AS ( \
+                   SELECT pg_notify($9 || md5(tenant), notice) FROM UNNEST($7::text[], $10::text[]) AS n(tenant, notice)), \
+                 remembered AS ( \
+                   INSERT INTO commands (tenant, id, outcome, log_end, actor) \
+                   SELECT * FROM UNNEST($11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[]) \
+                   ON CONFLICT DO NOTHING RETURNING tenant, id) \
+                 SELECT (SELECT count(*) FROM told), \
+                   (SELECT ids.tenant FROM UNNEST($11::text[], $12::text[]) AS ids(tenant, id) \
+                    WHERE NOT EXISTS (SELECT 1 FROM remembered r WHERE r.tenant = ids.tenant AND r.id = ids.id) \
+                    LIMIT 1)",
             )?,
-            insert_events: client.prepare(
-                "INSERT INTO events (tenant, seq, event) \
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])",
-            )?,
-            file_events: client.prepare(
-                "INSERT INTO user_events (tenant, user_id, seq) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
-            )?,
-            remember: client.prepare(
-                "INSERT INTO commands (tenant, id, outcome, log_end, actor) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) \
-                 ON CONFLICT DO NOTHING \
-                 RETURNING tenant, id",
-            )?,
-            notify: client.prepare("SELECT pg_notify($1, notice) FROM UNNEST($2::text[]) AS notice")?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
             outcomes: client
                 .prepare("SELECT id, outcome, actor FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
@@ -199,7 +204,7 @@ impl EventLog for PgStore {
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
         self.with(|c| {
             let mut tx = c.client.transaction()?;
-            let seqs = append_in(&mut tx, &c.sql, appends)?;
+            let seqs = append_in(&mut tx, &c.sql, appends, None)?;
             tx.commit().map_err(committed)?;
             Ok(seqs)
         })
@@ -214,8 +219,9 @@ impl EventLog for PgStore {
             let Connection { client, sql } = c;
             let mut tx = client.transaction()?;
             // In id order, so two hosts locking overlapping tenants never deadlock.
-            tx.query(&sql.lock_tenants, &[&tenants])?;
-            work(&mut Locked { tx: &mut tx, sql })?;
+            let ends = tx.query(&sql.lock_tenants, &[&tenants])?;
+            let ends = ends.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect();
+            work(&mut Locked { tx: &mut tx, sql, ends })?;
             tx.commit().map_err(committed)?;
             Ok(())
         })
@@ -347,10 +353,18 @@ impl EventLog for PgStore {
         self.with(|c| Ok(c.client.simple_query("SELECT 1").map(|_| ())?))
     }
 
-    /// `VACUUM (ANALYZE)` of the tables a load fills: the planner's statistics and the
-    /// visibility map now, not by autovacuum in the middle of the next minutes' traffic.
+    /// `VACUUM (ANALYZE)` of the tables a load fills — the planner's statistics and the
+    /// visibility map now, not by autovacuum in the middle of the next minutes' traffic —
+    /// and a `CHECKPOINT`, so that writing the load's pages back does not either. (A role
+    /// without the right to checkpoint leaves that to the database's own schedule.)
     fn settle(&mut self) -> Result<(), StoreError> {
-        self.with(|c| Ok(c.client.batch_execute("VACUUM (ANALYZE) events, user_events, commands, snapshots")?))
+        self.with(|c| {
+            c.client.batch_execute("VACUUM (ANALYZE) events, user_events, commands, snapshots")?;
+            match c.client.batch_execute("CHECKPOINT") {
+                Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Ok(()),
+                done => Ok(done?),
+            }
+        })
     }
 }
 
@@ -468,6 +482,9 @@ impl TokenStore for PgStore {
 struct Locked<'a, 'b> {
     tx: &'a mut postgres::Transaction<'b>,
     sql: &'a Prepared,
+    /// Where each locked tenant's log ended when its row was locked (appends inside the
+    /// transaction move it on; the service asks before it appends).
+    ends: HashMap<String, Seq>,
 }
 
 impl LockedLogs for Locked<'_, '_> {
@@ -480,27 +497,39 @@ impl LockedLogs for Locked<'_, '_> {
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
         // A savepoint: a refused append leaves nothing behind, and the transaction goes on.
         let mut savepoint = self.tx.transaction()?;
-        let seqs = append_in(&mut savepoint, self.sql, appends)?;
+        let seqs = append_in(&mut savepoint, self.sql, appends, Some(&self.ends))?;
         savepoint.commit()?;
+        for (append, seq) in appends.iter().zip(&seqs) {
+            self.ends.insert(append.tenant.to_owned(), *seq);
+        }
         Ok(seqs)
+    }
+
+    fn log_end(&self, tenant: &str) -> Option<Seq> {
+        self.ends.get(tenant).copied()
     }
 }
 
 /// Appends inside the caller's transaction: each tenant's row locked, the append refused
 /// when the log no longer ends where the deciding host read it, the events and outcomes
-/// inserted, the logs' ends advanced and announced — a few statements, whatever the count.
+/// inserted, the logs' ends advanced and announced — two statements, whatever the count.
 fn append_in(
     tx: &mut postgres::Transaction<'_>,
     sql: &Prepared,
     appends: &[Append<'_>],
+    locked: Option<&HashMap<String, Seq>>,
 ) -> Result<Vec<Seq>, StoreError> {
     let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
     for append in appends {
         last.entry(append.tenant).or_insert(append.expected);
     }
     let tenants: Vec<&str> = last.keys().copied().collect();
-    let stored: HashMap<String, Seq> =
-        tx.query(&sql.lock_tenants, &[&tenants])?.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect();
+    // The logs' ends: as the transaction's lock read them (its appends since included),
+    // when it holds every tenant here; else read, and the rows locked, now.
+    let stored: HashMap<String, Seq> = match locked {
+        Some(ends) if tenants.iter().all(|t| ends.contains_key(*t)) => ends.clone(),
+        _ => tx.query(&sql.lock_tenants, &[&tenants])?.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect(),
+    };
     for (tenant, expected) in &last {
         match stored.get(*tenant) {
             None => return Err(StoreError::UnknownTenant((*tenant).to_owned())),
@@ -538,32 +567,33 @@ fn append_in(
         }
         seqs.push(*seq);
     }
-    if !events.is_empty() {
-        tx.execute(&sql.insert_events, &[&event_tenants, &event_seqs, &events])?;
-    }
-    if !filed_seqs.is_empty() {
-        tx.execute(&sql.file_events, &[&filed_tenants, &filed_users, &filed_seqs])?;
-    }
-    if !ids.is_empty() {
-        let remembered: std::collections::HashSet<(String, String)> = tx
-            .query(&sql.remember, &[&id_tenants, &ids, &outcomes, &log_ends, &actors])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        // Another host stored one of these ids first (a retry sent to it): that tenant
-        // decides again.
-        if let Some((tenant, _)) = id_tenants
-            .iter()
-            .zip(&ids)
-            .find(|(tenant, id)| !remembered.contains(&((**tenant).to_owned(), (**id).to_owned())))
-        {
-            return Err(StoreError::Conflict((*tenant).to_owned()));
-        }
-    }
     let ends: Vec<i64> = last.values().map(|seq| *seq as i64).collect();
     let notices: Vec<String> = last.iter().map(|(tenant, seq)| format!("{seq}:{tenant}")).collect();
-    tx.execute(&sql.advance, &[&tenants, &ends])?;
-    tx.query(&sql.notify, &[&CHANNEL, &notices])?;
+    let answer = tx.query_one(
+        &sql.append,
+        &[
+            &event_tenants,
+            &event_seqs,
+            &events,
+            &filed_tenants,
+            &filed_users,
+            &filed_seqs,
+            &tenants,
+            &ends,
+            &CHANNEL_PREFIX,
+            &notices,
+            &id_tenants,
+            &ids,
+            &outcomes,
+            &log_ends,
+            &actors,
+        ],
+    )?;
+    // Another host stored one of these ids first (a retry sent to it): that tenant
+    // decides again.
+    if let Some(tenant) = answer.get::<_, Option<String>>(1) {
+        return Err(StoreError::Conflict(tenant));
+    }
     Ok(seqs)
 }
 
@@ -620,23 +650,21 @@ fn committed(e: postgres::Error) -> StoreError {
     }
 }
 
-/// Listens on [`CHANNEL`] on a connection of its own and hands every append (of any host)
-/// to `changed`, until `stop` is set. After the connection was lost it says
-/// [`Change::Missed`] once it listens again, so nothing is skipped.
+/// Listens, on a connection of its own, for the appends (of any host) to the tenants in
+/// `followed` and hands each to `changed`, until `stop` is set. The tenants listened for
+/// follow `followed` within a quarter second; once it listens for a tenant it says
+/// [`Change::Missed`] of it (what was appended before is read from the store), and after
+/// the connection was lost, of all — so nothing is skipped.
 pub(super) fn follow(
     url: String,
+    followed: Followed,
     stop: Arc<AtomicBool>,
     mut changed: impl FnMut(Change) + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, String> {
-    let listen = move || -> Result<Client, StoreError> {
-        let mut client = target_of(&url)?.connect()?;
-        client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
-        Ok(client)
-    };
     let run = move || {
         let mut lost = false;
         while !stop.load(Ordering::Relaxed) {
-            let mut client = match listen() {
+            let mut client = match target_of(&url).and_then(|target| target.connect()) {
                 Ok(client) => client,
                 Err(e) => {
                     if !lost {
@@ -649,9 +677,14 @@ pub(super) fn follow(
             };
             if lost {
                 tracing::info!("listening for other hosts' appends again");
-                changed(Change::Missed);
+                changed(Change::Missed { tenant: None });
             }
+            // The tenants listened for on this connection, by channel.
+            let mut listening: BTreeMap<String, String> = BTreeMap::new();
             while !stop.load(Ordering::Relaxed) && !client.is_closed() {
+                if listen_for(&mut client, &followed, &mut listening, &mut changed).is_err() {
+                    break;
+                }
                 let mut notices = client.notifications();
                 let mut waiting = notices.timeout_iter(Duration::from_millis(250));
                 match waiting.next() {
@@ -673,6 +706,33 @@ pub(super) fn follow(
         .name("agentstate-follow".into())
         .spawn(run)
         .map_err(|e| format!("cannot start the thread that follows other hosts: {e}"))
+}
+
+/// Brings the channels `client` listens on in line with the tenants `followed` names.
+fn listen_for(
+    client: &mut Client,
+    followed: &Followed,
+    listening: &mut BTreeMap<String, String>,
+    changed: &mut impl FnMut(Change),
+) -> Result<(), postgres::Error> {
+    let wanted = followed.tenants();
+    let gone: Vec<String> =
+        listening.iter().filter(|(_, tenant)| !wanted.contains(*tenant)).map(|(channel, _)| channel.clone()).collect();
+    for channel in gone {
+        client.batch_execute(&format!("UNLISTEN {channel}"))?;
+        listening.remove(&channel);
+    }
+    for tenant in wanted {
+        if listening.values().any(|t| *t == tenant) {
+            continue;
+        }
+        // The channel's name as the append computes it (hex digits and the prefix only).
+        let channel: String = client.query_one("SELECT $1 || md5($2)", &[&CHANNEL_PREFIX, &tenant])?.get(0);
+        client.batch_execute(&format!("LISTEN {channel}"))?;
+        listening.insert(channel, tenant.clone());
+        changed(Change::Missed { tenant: Some(tenant) });
+    }
+    Ok(())
 }
 
 /// The URL (or `key=value` string) without its password, for logs.

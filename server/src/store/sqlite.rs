@@ -241,9 +241,12 @@ impl EventLog for SqliteStore {
     }
 
     /// The query planner's statistics after a load (`PRAGMA optimize`, as SQLite advises
-    /// before closing a connection that changed much).
+    /// before closing a connection that changed much), and the load's write-ahead log moved
+    /// into the database file and synced (a `TRUNCATE` checkpoint): else the next writer's
+    /// commits pay for checkpointing it, and the disk for writing it back, under traffic.
     fn settle(&mut self) -> Result<(), StoreError> {
         self.db.execute_batch("PRAGMA optimize")?;
+        self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 }
