@@ -121,6 +121,28 @@ fn clients(
         .collect()
 }
 
+/// Three hosts on the database at `url`, HAProxy in front of them with `deploy/haproxy.cfg`,
+/// `clients` tenants and clients sending `commands` commands each through it — returned a
+/// third of the way through.
+struct Deployed {
+    hosts: Vec<ServerProcess>,
+    balancer: Haproxy,
+    running: Vec<tokio::task::JoinHandle<Vec<Ack>>>,
+    progress: Arc<AtomicUsize>,
+}
+
+async fn deploy(url: &str, dir: &Path, clients_count: usize, commands: usize) -> Deployed {
+    let tokens = tokio::task::block_in_place(|| tenants(url, dir, clients_count));
+    let hosts: Vec<ServerProcess> = (0..3).map(|_| host(url, dir)).collect();
+    let bases: Vec<&str> = hosts.iter().map(|h| h.base.as_str()).collect();
+    let balancer = tokio::task::block_in_place(|| Haproxy::start(&[bases[0], bases[1], bases[2]], None))
+        .expect("HAProxy in front of the hosts");
+    let progress = Arc::new(AtomicUsize::new(0));
+    let running = clients(&balancer.base, &tokens, commands, &progress);
+    wait_for(&progress, clients_count * commands / 3).await;
+    Deployed { hosts, balancer, running, progress }
+}
+
 async fn wait_for(progress: &AtomicUsize, count: usize) {
     while progress.load(Ordering::Relaxed) < count {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -196,15 +218,8 @@ async fn through_haproxy_a_killed_hosts_tenants_move_to_the_others_and_nothing_i
     const COMMANDS: usize = 40;
     let (cluster, dir) = (PgCluster::start().expect("PostgreSQL"), tempfile::tempdir().expect("tempdir"));
     let url = cluster.database("agentstate").expect("a database");
-    let tokens = tokio::task::block_in_place(|| tenants(&url, dir.path(), CLIENTS));
-    let mut hosts: Vec<ServerProcess> = (0..3).map(|_| host(&url, dir.path())).collect();
-    let bases: Vec<&str> = hosts.iter().map(|h| h.base.as_str()).collect();
-    let balancer = tokio::task::block_in_place(|| Haproxy::start(&[bases[0], bases[1], bases[2]], None))
-        .expect("HAProxy in front of the hosts");
-
-    let progress = Arc::new(AtomicUsize::new(0));
-    let running = clients(&balancer.base, &tokens, COMMANDS, &progress);
-    wait_for(&progress, CLIENTS * COMMANDS / 3).await;
+    let Deployed { mut hosts, balancer: _balancer, running, progress: _ } =
+        deploy(&url, dir.path(), CLIENTS, COMMANDS).await;
     let killed = hosts.remove(1);
     let served_by_killed = host_commands(&killed.base).await;
     drop(killed);
@@ -236,15 +251,7 @@ async fn the_primary_killed_and_the_standby_promoted_every_acknowledged_command_
         standby.port()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let tokens = tokio::task::block_in_place(|| tenants(&url, dir.path(), CLIENTS));
-    let hosts: Vec<ServerProcess> = (0..3).map(|_| host(&url, dir.path())).collect();
-    let bases: Vec<&str> = hosts.iter().map(|h| h.base.as_str()).collect();
-    let balancer = tokio::task::block_in_place(|| Haproxy::start(&[bases[0], bases[1], bases[2]], None))
-        .expect("HAProxy in front of the hosts");
-
-    let progress = Arc::new(AtomicUsize::new(0));
-    let running = clients(&balancer.base, &tokens, COMMANDS, &progress);
-    wait_for(&progress, CLIENTS * COMMANDS / 3).await;
+    let Deployed { hosts, balancer: _balancer, running, progress } = deploy(&url, dir.path(), CLIENTS, COMMANDS).await;
     tokio::task::block_in_place(|| primary.kill()).expect("kills the primary");
     let (killed_at, at_kill) = (Instant::now(), progress.load(Ordering::Relaxed));
     // What a failover manager takes to decide: the primary is gone for a second.
@@ -275,7 +282,7 @@ async fn the_primary_killed_and_the_standby_promoted_every_acknowledged_command_
     );
     assert_eq!(counted.acknowledged, CLIENTS * COMMANDS);
     assert_eq!((counted.lost, counted.doubled), (0, 0));
-    for base in bases {
+    for base in hosts.iter().map(|h| &h.base) {
         let health = reqwest::get(format!("{base}/healthz")).await.expect("healthz");
         assert_eq!(health.status(), StatusCode::OK, "{base} recovered by itself");
     }
