@@ -1,9 +1,10 @@
 //! The PostgreSQL backend, shared by any number of hosts. An append locks its tenant's row
 //! and stores only if the log still ends where the appending host thinks it does (else
-//! `Conflict`); in the same transaction it notifies the tenant's channel
-//! (`agentstate_` and the MD5 of its id; `SEQ:TENANT`), which PostgreSQL delivers to every
-//! host listening for that tenant once — and only if — the transaction commits. The connection is re-opened after PostgreSQL went away, so a
-//! host answers 503 while it is down and recovers by itself.
+//! `Conflict`); in the same transaction it notifies the tenant's channel (`agentstate_`
+//! and the MD5 of its id; `SEQ:TENANT`), which PostgreSQL delivers to every host listening
+//! for that tenant once — and only if — the transaction commits. The connection is
+//! re-opened after PostgreSQL went away, so a host answers 503 while it is down and
+//! recovers by itself.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
