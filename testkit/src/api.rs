@@ -54,7 +54,20 @@ pub struct Data {
 
 impl Data {
     pub fn new(bin: &Path) -> Data {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Data::in_folder(bin, tempfile::tempdir().expect("tempdir"))
+    }
+
+    /// As [`Data::new`], with the embedded store in memory (`/dev/shm`, where there is
+    /// one): for a test of what competes for the CPU and the writer thread, whose figures
+    /// must not be those of a disk that other work keeps busy (`fsync` waits behind the
+    /// writeback of whatever else was written).
+    pub fn in_memory(bin: &Path) -> Data {
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+        Data::in_folder(bin, dir.expect("tempdir"))
+    }
+
+    fn in_folder(bin: &Path, dir: tempfile::TempDir) -> Data {
         let database_url = std::env::var("AGENTSTATE_TEST_POSTGRES").ok().map(|server| {
             static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
             let name =

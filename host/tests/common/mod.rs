@@ -11,3 +11,8 @@ pub use agentstate_testkit::api::{Data, get, post, start};
 pub fn data() -> Data {
     Data::new(Path::new(env!("CARGO_BIN_EXE_agentstate")))
 }
+
+/// As [`data`], the embedded store in memory (see [`Data::in_memory`]).
+pub fn data_in_memory() -> Data {
+    Data::in_memory(Path::new(env!("CARGO_BIN_EXE_agentstate")))
+}

@@ -134,30 +134,35 @@ impl Connection {
             lock_tenants: client
                 .prepare("SELECT id, last_seq FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")?,
             // An append in one round trip: the events, their filing under the people they
-            // touch, the logs' new ends, the notices, and the command ids — with the first
-            // tenant whose id another host stored first (then the savepoint around it is
-            // rolled back, its notices with it). The notices are a plain `SELECT`, run only
-            // because the answer counts them.
+            // touch, the logs' new ends, the notices and the command ids — or, when another
+            // host stored one of these ids first (a retry sent to it), nothing at all and
+            // that id's tenant. With the tenants' rows locked nobody can store an id for them
+            // meanwhile, so the check before writing holds. The notices are a plain `SELECT`,
+            // run only because the answer counts them.
             append: client.prepare(
-                "WITH stored AS ( \
+                "WITH clash AS ( \
+                   SELECT ids.tenant FROM UNNEST($11::text[], $12::text[]) AS ids(tenant, id) \
+                   WHERE EXISTS (SELECT 1 FROM commands c WHERE c.tenant = ids.tenant AND c.id = ids.id) LIMIT 1), \
+                 stored AS ( \
                    INSERT INTO events (tenant, seq, event) \
-                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])), \
+                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]) WHERE NOT EXISTS (SELECT 1 FROM clash)), \
                  filed AS ( \
                    INSERT INTO user_events (tenant, user_id, seq) \
-                   SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) ON CONFLICT DO NOTHING), \
+                   SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) WHERE NOT EXISTS (SELECT 1 FROM clash) \
+                   ON CONFLICT DO NOTHING), \
                  advanced AS ( \
                    UPDATE tenants SET last_seq = ends.seq \
-                   FROM UNNEST($7::text[], $8::bigint[]) AS ends(id, seq) WHERE tenants.id = ends.id), \
+                   FROM UNNEST($7::text[], $8::bigint[]) AS ends(id, seq) \
+                   WHERE tenants.id = ends.id AND NOT EXISTS (SELECT 1 FROM clash)), \
                  told AS ( \
-                   SELECT pg_notify($9 || md5(tenant), notice) FROM UNNEST($7::text[], $10::text[]) AS n(tenant, notice)), \
+                   SELECT pg_notify($9 || md5(tenant), notice) FROM UNNEST($7::text[], $10::text[]) AS n(tenant, notice) \
+                   WHERE NOT EXISTS (SELECT 1 FROM clash)), \
                  remembered AS ( \
                    INSERT INTO commands (tenant, id, outcome, log_end, actor) \
                    SELECT * FROM UNNEST($11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[]) \
-                   ON CONFLICT DO NOTHING RETURNING tenant, id) \
-                 SELECT (SELECT count(*) FROM told), \
-                   (SELECT ids.tenant FROM UNNEST($11::text[], $12::text[]) AS ids(tenant, id) \
-                    WHERE NOT EXISTS (SELECT 1 FROM remembered r WHERE r.tenant = ids.tenant AND r.id = ids.id) \
-                    LIMIT 1)",
+                   WHERE NOT EXISTS (SELECT 1 FROM clash) \
+                   ON CONFLICT DO NOTHING RETURNING 1) \
+                 SELECT (SELECT count(*) FROM told), (SELECT tenant FROM clash), (SELECT count(*) FROM remembered)",
             )?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
             outcomes: client
@@ -496,10 +501,9 @@ impl LockedLogs for Locked<'_, '_> {
     }
 
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
-        // A savepoint: a refused append leaves nothing behind, and the transaction goes on.
-        let mut savepoint = self.tx.transaction()?;
-        let seqs = append_in(&mut savepoint, self.sql, appends, Some(&self.ends))?;
-        savepoint.commit()?;
+        // A refused append writes nothing (see `append_in`), so the transaction goes on
+        // without a savepoint; any other failure ends it unwritten.
+        let seqs = append_in(self.tx, self.sql, appends, Some(&self.ends))?;
         for (append, seq) in appends.iter().zip(&seqs) {
             self.ends.insert(append.tenant.to_owned(), *seq);
         }
@@ -590,10 +594,15 @@ fn append_in(
             &actors,
         ],
     )?;
-    // Another host stored one of these ids first (a retry sent to it): that tenant
-    // decides again.
+    // Another host stored one of these ids first (a retry sent to it): nothing was
+    // written, and that tenant decides again.
     if let Some(tenant) = answer.get::<_, Option<String>>(1) {
         return Err(StoreError::Conflict(tenant));
+    }
+    // Every id stored, or the append fails whole: the same id twice in one append is a
+    // defect of the caller, and a failed statement ends the transaction unwritten.
+    if answer.get::<_, i64>(2) != ids.len() as i64 {
+        return Err(StoreError::Backend("a command id twice in one append".into()));
     }
     Ok(seqs)
 }
