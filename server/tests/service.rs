@@ -6,7 +6,8 @@ use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Bounds, TenantService};
 use agentstate_server::store::{
-    Append, EventLog, Seq, SqliteStore, StoreError, StoredOutcome, TokenGrant, TokenSelector, TokenStore,
+    Append, EventLog, LockedLogs, Seq, SqliteStore, Store, StoreConfig, StoreError, StoredOutcome, TokenGrant,
+    TokenSelector, TokenStore,
 };
 use std::collections::HashMap;
 
@@ -143,13 +144,57 @@ fn bad_tenants_and_unknown_tenants_are_refused() {
 }
 
 /// A store that runs a hook before its first append: another host appending first (the
-/// race two hosts run when they serve one tenant at once), or the store failing.
-struct Hooked {
-    store: SqliteStore,
+/// race two hosts run when they serve one tenant at once), or the store failing. Its rounds
+/// run without a lock, so the hook can get in between — unless it records them, then they
+/// go through the store's own `locked` and `optimistic`.
+struct Hooked<S = SqliteStore> {
+    store: S,
     before_append: Option<Box<dyn FnOnce() -> Result<(), StoreError> + Send>>,
+    /// Which way each round went, when recorded.
+    rounds: Option<Rounds>,
 }
 
-impl EventLog for Hooked {
+type Rounds = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+/// A hooked store's logs, used as they are.
+struct Direct<'a, S>(&'a mut Hooked<S>);
+
+impl<S: Store> LockedLogs for Direct<'_, S> {
+    fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
+        self.0.events_after(tenant, after, limit)
+    }
+    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
+        self.0.append_all(appends)
+    }
+}
+
+impl<S: Store> EventLog for Hooked<S> {
+    fn locked(
+        &mut self,
+        tenants: &[&str],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match &mut self.rounds {
+            Some(rounds) => {
+                rounds.lock().expect("not poisoned").push("locked");
+                self.store.locked(tenants, work)
+            }
+            None => work(&mut Direct(self)),
+        }
+    }
+    fn optimistic(
+        &mut self,
+        believed: &[(&str, Seq)],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match &mut self.rounds {
+            Some(rounds) => {
+                rounds.lock().expect("not poisoned").push("optimistic");
+                self.store.optimistic(believed, work)
+            }
+            None => work(&mut Direct(self)),
+        }
+    }
     fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
         self.store.create_tenant(tenant, description)
     }
@@ -191,7 +236,7 @@ impl EventLog for Hooked {
     }
 }
 
-impl TokenStore for Hooked {
+impl<S: Store> TokenStore for Hooked<S> {
     fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
         self.store.put_token(hash, grant)
     }
@@ -239,7 +284,7 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
         assert!(signed_in.outcome.contains("accepted"), "{}", signed_in.outcome);
         Ok(())
     });
-    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(rival) };
+    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(rival), rounds: None };
     let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
     // A decided on the log without B's event: accepted. That decision must not stand; the
     // other tenant of the same group commit is stored as decided.
@@ -255,6 +300,35 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     // A's instance was rolled back and caught up: it goes on from the log as it is.
     let signed_out = host_a.submit("acme", &sign_out(1002)).expect("A submits");
     assert!(signed_out.outcome.contains("accepted") && signed_out.seq == 2, "{signed_out:?}");
+}
+
+/// Routed by tenant, a host is its tenants' only writer and appends trusting its instance
+/// (one round trip on PostgreSQL). Once another host appends to the tenant, the trusting
+/// append is refused, the command decided again under the lock on the caught-up state —
+/// and the tenant's next 16 rounds run under the lock before the host trusts it again.
+#[test]
+fn a_host_trusts_its_instance_until_another_host_appends_to_the_tenant() {
+    let cluster = agentstate_testkit::PgCluster::start().expect("a private PostgreSQL cluster");
+    let place = StoreConfig::Postgres(cluster.database("trust").expect("a database"));
+    let rounds = Rounds::default();
+    let store = Hooked { store: place.open().expect("opens"), before_append: None, rounds: Some(rounds.clone()) };
+    let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
+    host_a.create_tenant("acme", TENANT).expect("creates");
+    assert!(host_a.submit("acme", &sign_in(1000, None)).expect("A submits").outcome.contains("accepted"));
+    let mut host_b = TenantService::open(place.open().expect("opens"), runtime(), 1000).expect("service");
+    assert!(host_b.submit("acme", &sign_out(1001)).expect("B submits").outcome.contains("accepted"));
+    // A believes Ana is signed in: refused as it stands, decided again on B's sign-out.
+    let answer = host_a.submit("acme", &sign_out(1002)).expect("A submits");
+    assert!(answer.outcome.contains("not_signed_in") && answer.seq == 2, "{answer:?}");
+    for n in 0..17 {
+        let command = if n % 2 == 0 { sign_in(1003 + n, None) } else { sign_out(1003 + n) };
+        assert!(host_a.submit("acme", &command).expect("A submits").outcome.contains("accepted"));
+    }
+    let rounds = rounds.lock().expect("not poisoned").clone();
+    let mut expected = vec!["optimistic", "optimistic", "locked"];
+    expected.extend(["locked"; 16]);
+    expected.push("optimistic");
+    assert_eq!(rounds, expected);
 }
 
 #[test]
@@ -341,7 +415,7 @@ fn a_store_that_fails_mid_commit_stores_nothing_and_the_tenant_goes_on_from_the_
     let path = dir.path().join("events.db");
     open(&path, 1000).create_tenant("acme", TENANT).expect("creates");
     let failing = Box::new(|| Err(StoreError::Backend("disk I/O error".into())));
-    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(failing) };
+    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(failing), rounds: None };
     let mut service = TenantService::open(store, runtime(), 1000).expect("service");
     let failed = service.submit("acme", &sign_in(1000, Some("first-try")));
     assert!(

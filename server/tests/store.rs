@@ -320,6 +320,106 @@ fn every_acknowledged_append_survives_a_sigkill(fresh: Fresh<'_>) {
     assert_eq!(store.outcome("acme", &format!("c{acked}")).expect("reads").as_deref(), Some("ok"));
 }
 
+/// Appends without a lock taken first (`optimistic`): the host's belief of where a log
+/// ends is checked by the append itself — a stale belief, an unknown tenant or an id stored
+/// before stores nothing; and four hosts racing on one tenant, each appending on what it
+/// last read and deciding again when refused, leave a gapless log with every acknowledged
+/// command in it exactly once, even when they all send the same ids (retries sent to
+/// every host).
+fn optimistic_appends_store_only_on_a_true_belief(fresh: Fresh<'_>) {
+    let place = fresh();
+    let mut store = open(&place);
+    store.create_tenant("acme", "{}").expect("creates");
+    store.append("acme", 0, Some("first"), "ok", &[event(1)]).expect("appends");
+    let one = |tenant: &'static str, expected: u64, id: &'static str| {
+        let events = [event(expected + 1)];
+        let mut seen_end = None;
+        let mut outcome = None;
+        let result = open(&place).optimistic(&[(tenant, expected)], &mut |log| {
+            seen_end = log.log_end(tenant);
+            outcome = Some(log.append_all(&[agentstate_server::store::Append {
+                tenant,
+                expected,
+                command_id: Some(id),
+                actor: "",
+                outcome: "ok",
+                events: &events,
+            }]));
+            Ok(())
+        });
+        result.expect("the work ran");
+        (seen_end, outcome.expect("appended"))
+    };
+    let (_, stale) = one("acme", 0, "late");
+    assert!(matches!(&stale, Err(StoreError::Conflict(t)) if t == "acme"), "{stale:?}");
+    let (_, unknown) = one("nobody", 0, "x");
+    assert!(matches!(&unknown, Err(StoreError::UnknownTenant(t)) if t == "nobody"), "{unknown:?}");
+    let (_, again) = one("acme", 1, "first");
+    assert!(matches!(&again, Err(StoreError::Conflict(t)) if t == "acme"), "{again:?}");
+    assert_eq!(store.events_after("acme", 0, 10).expect("reads"), vec![(1, event(1))], "nothing of the refused");
+    assert_eq!(store.outcome("acme", "late").expect("reads"), None);
+    let (seen_end, stored) = one("acme", 1, "second");
+    assert!(seen_end.is_none() || seen_end == Some(1), "the belief or the log's end: {seen_end:?}");
+    assert_eq!(stored.expect("stores"), [2]);
+
+    const EACH: usize = 60;
+    let acknowledged: Vec<Vec<(String, u64)>> = std::thread::scope(|scope| {
+        let hosts: Vec<_> = (0..4)
+            .map(|host| {
+                let place = &place;
+                scope.spawn(move || {
+                    let mut store = open(place);
+                    let mut acked = Vec::new();
+                    for n in 0..EACH {
+                        // Every second id is sent to every host, the rest to this one.
+                        let id = if n % 2 == 0 { format!("shared-{n}") } else { format!("h{host}-{n}") };
+                        loop {
+                            let expected = store.last_seq("acme").expect("reads");
+                            let events = [event(expected + 1)];
+                            let mut result = None;
+                            let run = store.optimistic(&[("acme", expected)], &mut |log| {
+                                result = Some(log.append_all(&[agentstate_server::store::Append {
+                                    tenant: "acme",
+                                    expected,
+                                    command_id: Some(&id),
+                                    actor: "",
+                                    outcome: "ok",
+                                    events: &events,
+                                }]));
+                                Ok(())
+                            });
+                            match (run, result) {
+                                (Ok(()), Some(Ok(seqs))) => {
+                                    acked.push((id.clone(), seqs[0]));
+                                    break;
+                                }
+                                (_, Some(Err(StoreError::Conflict(_)))) | (Err(StoreError::Conflict(_)), _) => {
+                                    if store.outcome("acme", &id).expect("reads").is_some() {
+                                        break; // another host stored it: its answer stands
+                                    }
+                                }
+                                other => panic!("host {host}: {other:?}"),
+                            }
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        hosts.into_iter().map(|h| h.join().expect("a host")).collect()
+    });
+    let events = store.events_after("acme", 0, usize::MAX).expect("reads");
+    assert!(events.iter().enumerate().all(|(i, (seq, e))| *seq == i as u64 + 1 && *e == event(*seq)), "gapless");
+    let mut acked: Vec<(String, u64)> = acknowledged.into_iter().flatten().collect();
+    acked.sort();
+    let ids: std::collections::BTreeSet<&str> = acked.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), acked.len(), "an id acknowledged twice: {acked:?}");
+    // Two seeded, then one event per stored id: 30 shared ids once, 4 × 30 own ids.
+    assert_eq!(acked.len(), EACH / 2 + 4 * EACH / 2);
+    assert_eq!(events.len(), 2 + acked.len(), "one event per acknowledged command, none else");
+    assert!(acked.iter().all(|(_, seq)| *seq > 2 && *seq as usize <= events.len()));
+}
+
 /// One case of the suite: its name, and the check given a maker of fresh stores.
 type Case = (&'static str, fn(Fresh<'_>));
 
@@ -327,6 +427,7 @@ const SUITE: &[Case] = &[
     ("sequences", sequences_are_per_tenant_and_outcomes_answer_retries),
     ("whose ids", outcomes_say_whose_id_they_are),
     ("conditional appends", appends_are_conditional_on_where_the_log_ends),
+    ("optimistic appends", optimistic_appends_store_only_on_a_true_belief),
     ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),
     ("history index", a_users_history_is_read_a_page_at_a_time_through_its_index),
     ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),

@@ -127,6 +127,9 @@ struct Served {
     /// When it was last used, in the service's own count of uses (for eviction).
     used: u64,
     memory: usize,
+    /// How many more rounds decide this tenant's commands with its log locked, because
+    /// other hosts append to it too (see `round.rs`); none while this host is its only one.
+    contended: u8,
 }
 
 /// Every tenant of a store, each in its own instance once loaded.
@@ -450,8 +453,15 @@ impl<S: Store> TenantService<S> {
                     _ => clock_of(&snapshot),
                 },
             };
-            let mut served =
-                Served { memory: wasm.memory_bytes(), wasm, seq, last_at, since_snapshot: 0, used: self.uses };
+            let mut served = Served {
+                memory: wasm.memory_bytes(),
+                wasm,
+                seq,
+                last_at,
+                since_snapshot: 0,
+                used: self.uses,
+                contended: 0,
+            };
             if let Folded::All =
                 catch_up(&mut |after| self.store.events_after(tenant, after, REPLAY_CHUNK), &mut served)?
             {

@@ -1,5 +1,9 @@
-//! One round of deciding: the commands of a group commit are decided and stored in one
-//! transaction that holds the logs of the tenants they touch — each instance first folds
+//! One round of deciding: the commands of a group commit are decided and stored together.
+//! A host that is its tenants' only writer (routed by tenant) decides on its instances as
+//! they stand and appends in one step that checks each log still ends there
+//! ([`EventLog::optimistic`](crate::store::EventLog::optimistic)); otherwise — and for a
+//! tenant refused that way, or that other hosts append to too — the round runs in one
+//! transaction that holds the logs of the tenants it touches: each instance first folds
 //! what other hosts stored, then decides, then the events are appended. What the store
 //! still refuses (a command id stored meanwhile; on a store without locks, another host's
 //! append) is rolled back in its tenant's instance and decided again in the next round.
@@ -17,6 +21,10 @@ use agentstate_runtime::{HostError, Mark};
 /// How often one group of commands is decided again after other hosts appended first,
 /// before its commands are answered with the conflict (503: try again).
 const MAX_ROUNDS: usize = 32;
+
+/// After another host was seen appending to a tenant, this many of its rounds decide with
+/// its log locked before the host trusts its instance again.
+const CONTENDED_ROUNDS: u8 = 16;
 
 #[derive(Deserialize)]
 struct CommandId<'a> {
@@ -120,6 +128,7 @@ impl<'c> Round<'_, 'c> {
                 // append to this tenant until the commit. Nothing to read when the lock
                 // found the log where the instance stands.
                 let current = log.log_end(tenant) == Some(served.seq);
+                served.contended = if current { served.contended.saturating_sub(1) } else { CONTENDED_ROUNDS };
                 let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
                 match if current { Ok(Folded::All) } else { catch_up(&mut read, served) } {
                     Ok(Folded::All) => {}
@@ -211,6 +220,9 @@ impl<'c> Round<'_, 'c> {
                 }
                 Err(StoreError::Conflict(tenant)) => {
                     metrics::counter!("agentstate_append_conflicts_total").increment(1);
+                    if let Some(served) = tenants.get_mut(&tenant) {
+                        served.contended = CONTENDED_ROUNDS;
+                    }
                     match self.decided.iter().find(|d| d.tenant == tenant && !self.lost.contains(d.tenant)) {
                         Some(d) => {
                             self.lost.insert(d.tenant);
@@ -341,7 +353,19 @@ impl<S: Store> TenantService<S> {
         };
         let tenants = &mut self.tenants;
         let started = std::time::Instant::now();
-        let committed = self.store.locked(&touched, &mut |log| work.run(log, tenants));
+        // A host routed by tenant is the only one appending to its tenants: its first try
+        // trusts the instances to stand where the logs end (one round trip on PostgreSQL).
+        // A tenant refused for it, or that other hosts were seen appending to lately, is
+        // decided with its log locked and caught up on first: where hosts share tenants a
+        // lost race would cost rebuilding the instance.
+        let trusting = !look_up && touched.iter().all(|tenant| tenants.get(*tenant).is_some_and(|s| s.contended == 0));
+        let committed = if trusting {
+            let believed: Vec<(&str, Seq)> =
+                touched.iter().map(|tenant| (*tenant, tenants.get(*tenant).map_or(0, |served| served.seq))).collect();
+            self.store.optimistic(&believed, &mut |log| work.run(log, tenants))
+        } else {
+            self.store.locked(&touched, &mut |log| work.run(log, tenants))
+        };
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
         let Round { marks, mut decided, echoes, mut lost, stale, stored, .. } = work;
         match committed {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Statement};
+use postgres::{Client, GenericClient, Statement};
 
 use super::{
     Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant,
@@ -130,39 +130,55 @@ impl PgStore {
 
 impl Connection {
     fn prepare(mut client: Client) -> Result<Connection, StoreError> {
+        // Every statement of this connection finds its rows by key. The tenants' rows are
+        // few, so the planner read their table whole — and with it every version of them
+        // that the appends (each updates `last_seq`) left since the last pruning: one host
+        // went from 3,460 to 6,129 commands/s without it (see docs/decisions.md).
+        client.batch_execute("SET enable_seqscan = off")?;
         let sql = Prepared {
             lock_tenants: client
                 .prepare("SELECT id, last_seq FROM tenants WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")?,
-            // An append in one round trip: the events, their filing under the people they
-            // touch, the logs' new ends, the notices and the command ids — or, when another
-            // host stored one of these ids first (a retry sent to it), nothing at all and
-            // that id's tenant. With the tenants' rows locked nobody can store an id for them
-            // meanwhile, so the check before writing holds. The notices are a plain `SELECT`,
-            // run only because the answer counts them.
+            // An append in one round trip, inside a transaction or on its own: the tenants'
+            // rows locked (in id order, so two hosts never deadlock; again, and at no cost,
+            // in a transaction that holds them), the append refused when a log no longer
+            // ends where the deciding host read it or another host stored one of these
+            // command ids first (a retry sent to it); else the events, their filing under
+            // the people they touch, the logs' new ends, the notices and the command ids.
+            // The ends are read through the lock, so they are the latest; an id committed
+            // after this statement began and before the lock was taken is no `clash` but
+            // a unique violation, and the statement stores nothing either. The notices are
+            // a plain `SELECT`, run only because the answer counts them.
             append: client.prepare(
-                "WITH clash AS ( \
+                "WITH locked AS MATERIALIZED ( \
+                   SELECT id, last_seq FROM tenants WHERE id = ANY($7::text[]) ORDER BY id FOR UPDATE), \
+                 moved AS ( \
+                   SELECT ends.id, locked.id IS NULL AS unknown \
+                   FROM UNNEST($7::text[], $16::bigint[]) AS ends(id, seq) LEFT JOIN locked ON locked.id = ends.id \
+                   WHERE locked.last_seq IS DISTINCT FROM ends.seq ORDER BY ends.id LIMIT 1), \
+                 clash AS ( \
                    SELECT ids.tenant FROM UNNEST($11::text[], $12::text[]) AS ids(tenant, id) \
                    WHERE EXISTS (SELECT 1 FROM commands c WHERE c.tenant = ids.tenant AND c.id = ids.id) LIMIT 1), \
+                 refused AS (SELECT EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM clash) AS yes), \
                  stored AS ( \
                    INSERT INTO events (tenant, seq, event) \
-                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]) WHERE NOT EXISTS (SELECT 1 FROM clash)), \
+                   SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[]) WHERE NOT (SELECT yes FROM refused)), \
                  filed AS ( \
                    INSERT INTO user_events (tenant, user_id, seq) \
-                   SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) WHERE NOT EXISTS (SELECT 1 FROM clash) \
+                   SELECT * FROM UNNEST($4::text[], $5::text[], $6::bigint[]) WHERE NOT (SELECT yes FROM refused) \
                    ON CONFLICT DO NOTHING), \
                  advanced AS ( \
                    UPDATE tenants SET last_seq = ends.seq \
                    FROM UNNEST($7::text[], $8::bigint[]) AS ends(id, seq) \
-                   WHERE tenants.id = ends.id AND NOT EXISTS (SELECT 1 FROM clash)), \
+                   WHERE tenants.id = ends.id AND NOT (SELECT yes FROM refused)), \
                  told AS ( \
                    SELECT pg_notify($9 || md5(tenant), notice) FROM UNNEST($7::text[], $10::text[]) AS n(tenant, notice) \
-                   WHERE NOT EXISTS (SELECT 1 FROM clash)), \
+                   WHERE NOT (SELECT yes FROM refused)), \
                  remembered AS ( \
                    INSERT INTO commands (tenant, id, outcome, log_end, actor) \
                    SELECT * FROM UNNEST($11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[]) \
-                   WHERE NOT EXISTS (SELECT 1 FROM clash) \
-                   ON CONFLICT DO NOTHING RETURNING 1) \
-                 SELECT (SELECT count(*) FROM told), (SELECT tenant FROM clash), (SELECT count(*) FROM remembered)",
+                   WHERE NOT (SELECT yes FROM refused)) \
+                 SELECT (SELECT count(*) FROM told), (SELECT id FROM moved), (SELECT unknown FROM moved), \
+                   (SELECT tenant FROM clash)",
             )?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
             outcomes: client
@@ -208,12 +224,8 @@ impl EventLog for PgStore {
     }
 
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
-        self.with(|c| {
-            let mut tx = c.client.transaction()?;
-            let seqs = append_in(&mut tx, &c.sql, appends, None)?;
-            tx.commit().map_err(committed)?;
-            Ok(seqs)
-        })
+        // One statement, its own transaction.
+        self.with(|c| append_in(&mut c.client, &c.sql, appends))
     }
 
     fn locked(
@@ -227,9 +239,21 @@ impl EventLog for PgStore {
             // In id order, so two hosts locking overlapping tenants never deadlock.
             let ends = tx.query(&sql.lock_tenants, &[&tenants])?;
             let ends = ends.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect();
-            work(&mut Locked { tx: &mut tx, sql, ends })?;
+            work(&mut Locked { client: &mut tx, sql, ends, transaction: true })?;
             tx.commit().map_err(committed)?;
             Ok(())
+        })
+    }
+
+    fn optimistic(
+        &mut self,
+        believed: &[(&str, Seq)],
+        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            let Connection { client, sql } = c;
+            let ends = believed.iter().map(|(tenant, seq)| ((*tenant).to_owned(), *seq)).collect();
+            work(&mut Locked { client, sql, ends, transaction: false })
         })
     }
 
@@ -484,26 +508,34 @@ impl TokenStore for PgStore {
     }
 }
 
-/// The store inside a transaction holding its tenants' rows.
-struct Locked<'a, 'b> {
-    tx: &'a mut postgres::Transaction<'b>,
+/// The logs of some tenants: inside a transaction holding their rows, or (optimistic)
+/// with each append a transaction of its own.
+struct Locked<'a, C> {
+    client: &'a mut C,
     sql: &'a Prepared,
-    /// Where each locked tenant's log ended when its row was locked (appends inside the
-    /// transaction move it on; the service asks before it appends).
+    /// Where each tenant's log ends: as locking its row read it, or as the host believes;
+    /// appends move it on.
     ends: HashMap<String, Seq>,
+    transaction: bool,
 }
 
-impl LockedLogs for Locked<'_, '_> {
+impl<C: GenericClient> LockedLogs for Locked<'_, C> {
     fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         let limit = limit.min(i64::MAX as usize) as i64;
-        let rows = self.tx.query(&self.sql.events_after, &[&tenant, &(after as i64), &limit])?;
+        let rows = self.client.query(&self.sql.events_after, &[&tenant, &(after as i64), &limit])?;
         Ok(rows.iter().map(|r| (r.get::<_, i64>(0) as Seq, r.get(1))).collect())
     }
 
     fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
-        // A refused append writes nothing (see `append_in`), so the transaction goes on
-        // without a savepoint; any other failure ends it unwritten.
-        let seqs = append_in(self.tx, self.sql, appends, Some(&self.ends))?;
+        // A refused append writes nothing (see `append_in`), so a transaction goes on
+        // without a savepoint — except after a unique violation, which has ended it: that
+        // is no conflict to decide again in it.
+        let seqs = match append_in(self.client, self.sql, appends) {
+            Err(StoreError::Conflict(tenant)) if tenant.is_empty() && self.transaction => {
+                return Err(StoreError::Backend("an append stored a command id or an event twice".into()));
+            }
+            result => result?,
+        };
         for (append, seq) in appends.iter().zip(&seqs) {
             self.ends.insert(append.tenant.to_owned(), *seq);
         }
@@ -515,33 +547,17 @@ impl LockedLogs for Locked<'_, '_> {
     }
 }
 
-/// Appends inside the caller's transaction: each tenant's row locked, the append refused
-/// when the log no longer ends where the deciding host read it, the events and outcomes
-/// inserted, the logs' ends advanced and announced — two statements, whatever the count.
-fn append_in(
-    tx: &mut postgres::Transaction<'_>,
-    sql: &Prepared,
-    appends: &[Append<'_>],
-    locked: Option<&HashMap<String, Seq>>,
-) -> Result<Vec<Seq>, StoreError> {
+/// Appends in one statement (see [`Prepared::append`]): refused whole, writing nothing,
+/// when a tenant is unknown, its log no longer ends at the first `expected` given for it,
+/// or a command id is stored already (`Conflict` without a tenant when another host stored
+/// it while this statement ran).
+fn append_in(client: &mut impl GenericClient, sql: &Prepared, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
     let mut last: BTreeMap<&str, Seq> = BTreeMap::new();
     for append in appends {
         last.entry(append.tenant).or_insert(append.expected);
     }
     let tenants: Vec<&str> = last.keys().copied().collect();
-    // The logs' ends: as the transaction's lock read them (its appends since included),
-    // when it holds every tenant here; else read, and the rows locked, now.
-    let stored: HashMap<String, Seq> = match locked {
-        Some(ends) if tenants.iter().all(|t| ends.contains_key(*t)) => ends.clone(),
-        _ => tx.query(&sql.lock_tenants, &[&tenants])?.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as Seq)).collect(),
-    };
-    for (tenant, expected) in &last {
-        match stored.get(*tenant) {
-            None => return Err(StoreError::UnknownTenant((*tenant).to_owned())),
-            Some(seq) if seq != expected => return Err(StoreError::Conflict((*tenant).to_owned())),
-            Some(_) => {}
-        }
-    }
+    let expected: Vec<i64> = last.values().map(|seq| *seq as i64).collect();
     let (mut event_tenants, mut event_seqs, mut events) = (Vec::new(), Vec::new(), Vec::new());
     let (mut filed_tenants, mut filed_users, mut filed_seqs) = (Vec::new(), Vec::new(), Vec::new());
     let (mut id_tenants, mut ids, mut outcomes, mut log_ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -574,35 +590,40 @@ fn append_in(
     }
     let ends: Vec<i64> = last.values().map(|seq| *seq as i64).collect();
     let notices: Vec<String> = last.iter().map(|(tenant, seq)| format!("{seq}:{tenant}")).collect();
-    let answer = tx.query_one(
-        &sql.append,
-        &[
-            &event_tenants,
-            &event_seqs,
-            &events,
-            &filed_tenants,
-            &filed_users,
-            &filed_seqs,
-            &tenants,
-            &ends,
-            &CHANNEL_PREFIX,
-            &notices,
-            &id_tenants,
-            &ids,
-            &outcomes,
-            &log_ends,
-            &actors,
-        ],
-    )?;
+    let answer = client
+        .query_one(
+            &sql.append,
+            &[
+                &event_tenants,
+                &event_seqs,
+                &events,
+                &filed_tenants,
+                &filed_users,
+                &filed_seqs,
+                &tenants,
+                &ends,
+                &CHANNEL_PREFIX,
+                &notices,
+                &id_tenants,
+                &ids,
+                &outcomes,
+                &log_ends,
+                &actors,
+                &expected,
+            ],
+        )
+        .map_err(committed)?;
+    if let Some(tenant) = answer.get::<_, Option<String>>(1) {
+        return Err(if answer.get::<_, Option<bool>>(2) == Some(true) {
+            StoreError::UnknownTenant(tenant)
+        } else {
+            StoreError::Conflict(tenant)
+        });
+    }
     // Another host stored one of these ids first (a retry sent to it): nothing was
     // written, and that tenant decides again.
-    if let Some(tenant) = answer.get::<_, Option<String>>(1) {
+    if let Some(tenant) = answer.get::<_, Option<String>>(3) {
         return Err(StoreError::Conflict(tenant));
-    }
-    // Every id stored, or the append fails whole: the same id twice in one append is a
-    // defect of the caller, and a failed statement ends the transaction unwritten.
-    if answer.get::<_, i64>(2) != ids.len() as i64 {
-        return Err(StoreError::Backend("a command id twice in one append".into()));
     }
     Ok(seqs)
 }
@@ -652,7 +673,8 @@ fn index_backlog(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A commit refused for a duplicate key lost a race it could not see coming.
+/// A commit (or a statement that is its own transaction) refused for a duplicate key lost
+/// a race it could not see coming.
 fn committed(e: postgres::Error) -> StoreError {
     match e.code() {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(String::new()),
