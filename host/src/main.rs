@@ -471,7 +471,7 @@ fn generate_tenant(id: &str, events: u64, store: &StoreConfig) -> Result<ExitCod
     let shape = Shape::CONTACT_CENTER;
     // The log ends about now: its days are the last ones before today's.
     let span = events.saturating_mul(86_400_000) / shape.events_per_day;
-    let start = agentstate_server::store::now_ms().saturating_sub(span);
+    let start = agentstate_server::clock::now_ms().saturating_sub(span);
     let started = std::time::Instant::now();
     let written = long_log::write(&mut *store.open()?, id, shape, events, start)?;
     println!(
@@ -493,7 +493,7 @@ fn states_report(
     module: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;
-    let at = service.now(tenant, at.unwrap_or_else(agentstate_server::store::now_ms)).map_err(|e| e.to_string())?;
+    let at = service.now(tenant, at.unwrap_or_else(agentstate_server::clock::now_ms)).map_err(|e| e.to_string())?;
     let query = serde_json::json!({ "view": "channel_states", "actor": "system", "channel": channel, "at": at });
     let answer = service.query(tenant, &query.to_string()).map_err(|e| e.to_string())?;
     if answer == "null" {
@@ -511,7 +511,7 @@ fn activity_report(
     module: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     // As the API: at most 31 days, none of them after now.
-    let now = agentstate_server::store::now_ms();
+    let now = agentstate_server::clock::now_ms();
     let (from, to) =
         agentstate_server::service::report_range(from, to, now).map_err(|e| format!("--from/--to: {e}"))?;
     let service = TenantService::open(store.open()?, load_runtime(module)?, 10_000).map_err(|e| e.to_string())?;

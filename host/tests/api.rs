@@ -158,6 +158,7 @@ async fn a_command_id_belongs_to_the_user_who_sent_it_first() {
     let (status, again) = post(&client, &server, "ids", &ana, sign_in).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!((&again["retried"], &again["events"]), (&json!(true), &first["events"]));
+    assert_eq!(again["seq"], first["seq"], "the first answer, though the log moved on since");
     let mut own = setting;
     own["id"] = json!("cmd-2");
     let (status, applied) = post(&client, &server, "ids", &ada, own.clone()).await;
@@ -166,6 +167,38 @@ async fn a_command_id_belongs_to_the_user_who_sent_it_first() {
     assert_eq!(seq(&client, &server, "ids", &ana).await, after_sign_in + 1);
     let (status, retried) = post(&client, &server, "ids", &ada, own).await;
     assert_eq!((status, &retried["retried"]), (StatusCode::OK, &json!(true)), "{retried}");
+
+    // Text the API cannot read as one object (a key given twice) is refused by the module
+    // and claims no id, whichever actor it names: the id stays free for its real sender.
+    let squatting =
+        r#"{"id":"cmd-4","actor":"ada","type":"sign_in","type":"sign_in","user":"ana","channel":"support"}"#;
+    let url = server.url("/api/tenants/ids/commands");
+    let answer = client.post(&url).bearer_auth(&ana).body(squatting).send().await.expect("posts");
+    assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+    let answer: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(answer["rejection"]["code"], "invalid_command", "{answer}");
+    let mut ada_s = json!({"type": "set_setting", "setting": "supervisor_wrap_up_end", "value": false});
+    ada_s["id"] = json!("cmd-4");
+    let (status, decided) = post(&client, &server, "ids", &ada, ada_s).await;
+    assert_eq!((status, &decided["retried"]), (StatusCode::OK, &json!(false)), "{decided}");
+
+    // An id no store could keep (a NUL; longer than an id may be) is refused with the command
+    // and kept nowhere; the other commands of the request are decided as ever.
+    let before = seq(&client, &server, "ids", &ana).await;
+    for bad in [r"cmd\u00005", &"x".repeat(20_000)] {
+        let batch = format!(
+            r#"[{{"id":"{bad}","type":"sign_out","user":"ana","channel":"support"}},{{"id":"cmd-ok-{}","type":"sign_out","user":"ana","channel":"support"}}]"#,
+            bad.len()
+        );
+        let answer = client.post(&url).bearer_auth(&ana).body(batch).send().await.expect("posts");
+        assert_eq!(answer.status(), StatusCode::OK);
+        let answer: serde_json::Value = answer.json().await.expect("JSON");
+        assert_eq!(answer["results"][0]["rejection"]["code"], "invalid_command", "{answer}");
+        let location = answer["results"][0]["rejection"]["location"].as_str().unwrap_or_default();
+        assert!(location.contains("id"), "refused for its id: {answer}");
+        assert!(answer["results"][1]["outcome"].is_string(), "decided: {answer}");
+    }
+    assert_eq!(seq(&client, &server, "ids", &ana).await, before + 1, "one sign-out, the second one rejected");
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ fn agentstate(data: &Path) -> Command {
 }
 
 fn now_ms() -> u64 {
-    agentstate_server::store::now_ms()
+    agentstate_server::clock::now_ms()
 }
 
 /// `report activity` of `range`: what it printed, and what it said on stderr.

@@ -22,7 +22,8 @@ use wasmtime::{
     PoolingAllocationConfig, ResourceLimiter, Store, Trap, TypedFunc,
 };
 
-pub use agentstate_wasm::plugin::{ABI_VERSION, Call, Status};
+pub use agentstate_abi::{ABI_VERSION, Call, Status};
+use agentstate_abi::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT, VERSION_EXPORT};
 
 /// Limits every instance runs under.
 #[derive(Clone, Copy, Debug)]
@@ -189,28 +190,27 @@ impl Live {
         store.limiter(|guard| guard);
         store.set_epoch_deadline(runtime.deadline_ticks());
         let instance = runtime.pre.instantiate(&mut store).map_err(setup)?;
-        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| setup("no exported memory"))?;
-        let version: TypedFunc<(), u32> =
-            instance.get_typed_func(&mut store, "agentstate_abi_version").map_err(setup)?;
+        let memory = instance.get_memory(&mut store, MEMORY_EXPORT).ok_or_else(|| setup("no exported memory"))?;
+        let version: TypedFunc<(), u32> = instance.get_typed_func(&mut store, VERSION_EXPORT).map_err(setup)?;
         let found = version.call(&mut store, ()).map_err(setup)?;
         if found != ABI_VERSION {
             return Err(HostError::AbiVersion { found, expected: ABI_VERSION });
         }
         macro_rules! export {
-            ($name:literal) => {
+            ($name:expr) => {
                 instance.get_typed_func(&mut store, $name).map_err(setup)?
             };
         }
         let exports = Exports {
-            alloc: export!("agentstate_alloc"),
-            free: export!("agentstate_free"),
-            start: export!("agentstate_start"),
-            restore: export!("agentstate_restore"),
-            apply: export!("agentstate_apply"),
-            handle: export!("agentstate_handle"),
-            handle_batch: export!("agentstate_handle_batch"),
-            query: export!("agentstate_query"),
-            snapshot: export!("agentstate_snapshot"),
+            alloc: export!(ALLOC_EXPORT),
+            free: export!(FREE_EXPORT),
+            start: export!(Call::Start.export()),
+            restore: export!(Call::Restore.export()),
+            apply: export!(Call::Apply.export()),
+            handle: export!(Call::Handle.export()),
+            handle_batch: export!(Call::HandleBatch.export()),
+            query: export!(Call::Query.export()),
+            snapshot: export!(Call::Snapshot.export()),
         };
         Ok(Live { store, memory, exports, input: (0, 0) })
     }

@@ -3,6 +3,7 @@
 //! (`http`), access tokens (`tokens`) and the demo tenant (`demo`). It knows the rules
 //! only through the plugin module, run by `agentstate-runtime`.
 
+pub mod clock;
 pub mod demo;
 pub mod http;
 pub mod long_log;

@@ -4,7 +4,8 @@
 //! hashes; a session lives in the database (any host honours it) and hangs on its token:
 //! revoking the token ends it.
 
-use crate::store::{TokenGrant, TokenStore, now_ms};
+use crate::clock::now_ms;
+use crate::store::{TokenGrant, TokenStore};
 use crate::tokens::{self, hash};
 
 /// Prefixes that make a leaked session or link recognisable.

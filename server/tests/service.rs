@@ -331,6 +331,29 @@ fn a_host_trusts_its_instance_until_another_host_appends_to_the_tenant() {
     assert_eq!(rounds, expected);
 }
 
+/// A command whose id no store could keep (a NUL; more than an index entry holds) is
+/// refused by the module and stored under no id: the other commands of its group commit
+/// are stored as ever (on PostgreSQL such an id failed the whole group).
+#[test]
+fn an_id_no_store_could_keep_fails_only_its_own_command() {
+    let cluster = agentstate_testkit::PgCluster::start().expect("a private PostgreSQL cluster");
+    let place = StoreConfig::Postgres(cluster.database("ids").expect("a database"));
+    let mut service = TenantService::open(place.open().expect("opens"), runtime(), 1000).expect("service");
+    service.create_tenant("acme", TENANT).expect("creates");
+    let long = "x".repeat(20_000);
+    for bad in [r"a\u0000b", long.as_str()] {
+        let refused = sign_out(1000).replacen('{', &format!(r#"{{"id":"{bad}","#), 1);
+        let answers = service.submit_all(&[("acme", &refused), ("acme", &sign_in(1001, Some("fine")))]);
+        let refused = answers[0].as_ref().expect("an outcome");
+        assert!(refused.outcome.contains("invalid_command"), "{}", refused.outcome);
+        assert!(answers[1].as_ref().is_ok_and(|s| s.outcome.contains("accepted") || s.retried), "{answers:?}");
+    }
+    let store = place.open().expect("opens");
+    assert_eq!(store.outcome("acme", "fine").expect("reads").map(|o| o.contains("accepted")), Some(true));
+    assert_eq!(store.outcome("acme", &long).expect("reads"), None, "the long id was kept nowhere");
+    assert_eq!(store.last_seq("acme").expect("reads"), 1);
+}
+
 #[test]
 fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,8 +1,9 @@
 //! Sessions per token are capped on both stores: opening one more ends the oldest, in the
 //! same transaction, so the table never holds more than the cap for a token (issue 19).
 
+use agentstate_server::clock::now_ms;
 use agentstate_server::sessions::{self, Credential, MAX_PER_TOKEN};
-use agentstate_server::store::{StoreConfig, TokenGrant, TokenStore, now_ms};
+use agentstate_server::store::{StoreConfig, TokenGrant, TokenStore};
 use agentstate_testkit::PgCluster;
 
 /// The rows of the sessions table that hang on `token`, counted in the database itself.

@@ -112,7 +112,7 @@ fn outcomes_say_whose_id_they_are(fresh: Fresh<'_>) {
     forget_actor(&place, "legacy");
     let found = store.outcomes("acme", &["c1", "c2", "legacy", "c9"]).expect("reads");
     assert_eq!(found.len(), 3, "{found:?}");
-    assert_eq!(found["c1"], StoredOutcome { outcome: "ana's".into(), actor: Some("ana".into()) });
+    assert_eq!(found["c1"], StoredOutcome { outcome: "ana's".into(), actor: Some("ana".into()), log_end: Some(0) });
     assert_eq!(found["c2"].actor.as_deref(), Some("sam"));
     assert!(found["c1"].belongs_to("ana") && !found["c1"].belongs_to("sam"));
     assert!(found["legacy"].belongs_to("ana") && found["legacy"].belongs_to("sam"), "{:?}", found["legacy"]);

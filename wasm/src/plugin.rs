@@ -5,59 +5,7 @@
 use agentstate_core::wire::{self, Outcome};
 use agentstate_core::{Rejection, Tenant};
 
-/// Bumped on any incompatible change to the exports or their byte formats.
-/// 2: every answer starts with a status byte ([`Status`]).
-pub const ABI_VERSION: u32 = 2;
-
-/// How a call ended: the first byte of every answer (see `ABI.md`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum Status {
-    /// The call did what it was asked; the rest of the answer is its result.
-    Ok = 0,
-    /// The command was refused (`agentstate_handle` only); the rest is its outcome.
-    Rejected = 1,
-    /// The input is not the kind of document the export takes; the rest is a message in
-    /// English (UTF-8 text). Nothing changed.
-    Error = 2,
-}
-
-impl Status {
-    /// The status a host read from an answer's first byte.
-    pub fn from_byte(byte: u8) -> Option<Status> {
-        [Status::Ok, Status::Rejected, Status::Error].into_iter().find(|s| *s as u8 == byte)
-    }
-}
-
-/// The exports that take input or answer.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Call {
-    Start,
-    Restore,
-    Apply,
-    Handle,
-    HandleBatch,
-    Query,
-    Snapshot,
-}
-
-impl Call {
-    pub const ALL: [Call; 7] =
-        [Call::Start, Call::Restore, Call::Apply, Call::Handle, Call::HandleBatch, Call::Query, Call::Snapshot];
-
-    /// The export's name without the `agentstate_` prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Call::Start => "start",
-            Call::Restore => "restore",
-            Call::Apply => "apply",
-            Call::Handle => "handle",
-            Call::HandleBatch => "handle_batch",
-            Call::Query => "query",
-            Call::Snapshot => "snapshot",
-        }
-    }
-}
+pub use agentstate_abi::{ABI_VERSION, Call, Status};
 
 /// One instance's tenant and its last answer, which stays valid until the next call.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 //! and monitoring can be seen.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -42,10 +42,6 @@ impl DemoTokens {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
 pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, String> {
@@ -62,7 +58,7 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
     } else {
         match service.create_tenant(TENANT, &description) {
             Ok(()) => {
-                for command in first_day(now_ms()) {
+                for command in first_day(crate::clock::now_ms()) {
                     let seeded = service.submit(TENANT, &command.to_string());
                     seeded.map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
                 }

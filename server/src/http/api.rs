@@ -12,18 +12,19 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::App;
+use super::answers::{
+    BatchItem, BatchOutcome, CommandsAnswer, ErrorBody, ErrorDetail, Me, Presented, PresentedRejection,
+    RejectedOrRefused, SnapshotAnswer,
+};
 use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
-use super::openapi::{
-    BatchItem, BatchOutcome, ChannelPath, CommandsAnswer, CommandsBody, ErrorBody, ErrorDetail, Me, RejectedOrRefused,
-    SnapshotAnswer, TenantPath, UserPath,
-};
+use super::openapi::{ChannelPath, CommandsBody, TenantPath, UserPath};
 use super::query::{Path, Query};
 use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{
-    Actor, Category, ChannelId, Lang, Millis, Query as View, Rejection, RejectionCode, RoleSet, SightSummary, UserId,
+    Actor, Category, ChannelId, Lang, Millis, Query as View, RejectionCode, RoleSet, SightSummary, UserId,
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -55,34 +56,6 @@ struct Told<'a> {
     #[serde(borrow)]
     events: Option<Vec<&'a RawValue>>,
     rejection: Option<RejectionReport>,
-}
-
-/// The outcome as a client gets it: the rejection's message in one language, plus where the
-/// log stands and whether this was a retry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Presented<'a> {
-    /// `accepted` or `rejected`.
-    outcome: &'static str,
-    /// What an accepted command changed, in order.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    #[schema(value_type = Option<Vec<agentstate_core::Event>>)]
-    events: Option<Vec<&'a RawValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    rejection: Option<PresentedRejection<'a>>,
-    /// The log's sequence number after this command.
-    seq: u64,
-    /// This command's `id` was seen before: this is the first answer, sent again.
-    retried: bool,
-}
-
-/// The rejection (its `code` and the code's fields) with its message in one language.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PresentedRejection<'a> {
-    #[serde(flatten)]
-    rejection: &'a Rejection,
-    message: &'a str,
 }
 
 /// What the module said: for a command accepted now, the events the runtime read from its
@@ -537,7 +510,7 @@ pub async fn activity_report(
     caller.of(&tenant)?;
     // The range is checked before anything is read; time that has not happened yet is
     // not counted.
-    let (from, to) = crate::service::report_range(range.from, range.to, crate::service::writer::wall_clock())
+    let (from, to) = crate::service::report_range(range.from, range.to, crate::clock::now_ms())
         .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
     let csv = match range.format.as_deref() {
         None | Some("json") => false,

@@ -34,7 +34,9 @@ pub fn commands_of(body: &[u8], actor: &str) -> Result<Commands, ApiError> {
         false => serde_json::from_slice(body).map(|one| vec![one]),
     };
     // Not JSON, or not UTF-8: the module says precisely where and what.
-    let Ok(items) = items else { return Ok(Commands { batch: false, commands: vec![Incoming::Raw(body.to_vec())] }) };
+    let Ok(items) = items else {
+        return Ok(Commands { batch: false, commands: vec![Incoming::Unread(body.to_vec())] });
+    };
     if items.len() > MAX_BATCH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -52,7 +54,7 @@ pub fn commands_of(body: &[u8], actor: &str) -> Result<Commands, ApiError> {
 /// twice).
 fn incoming(actor: &str, item: &RawValue) -> Result<Incoming, ApiError> {
     let Ok(Scanned::Object { actor: named, at, id }) = serde_json::from_str::<Scanned>(item.get()) else {
-        return Ok(Incoming::Raw(item.get().as_bytes().to_vec()));
+        return Ok(Incoming::Unread(item.get().as_bytes().to_vec()));
     };
     let text = match named {
         None => with_first_key("actor", &Value::String(actor.to_owned()), item.get()),
@@ -135,7 +137,9 @@ mod tests {
     fn object(incoming: &Incoming) -> (&str, Option<&str>) {
         match incoming {
             Incoming::Object { text, id } => (text, id.as_deref()),
-            Incoming::Raw(bytes) => panic!("passed on unstamped: {}", String::from_utf8_lossy(bytes)),
+            Incoming::Raw(bytes) | Incoming::Unread(bytes) => {
+                panic!("passed on unstamped: {}", String::from_utf8_lossy(bytes))
+            }
         }
     }
 
@@ -154,6 +158,6 @@ mod tests {
     #[test]
     fn a_repeated_key_is_passed_on_for_the_module_to_refuse() {
         let read = commands_of(br#"{"type":"pause","actor":"sam","actor":"ana"}"#, "sam").expect("read");
-        assert!(matches!(read.commands[0], Incoming::Raw(_)));
+        assert!(matches!(read.commands[0], Incoming::Unread(_)));
     }
 }

@@ -77,8 +77,8 @@ impl From<crate::service::writer::Gone> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = super::openapi::ErrorBody {
-            error: super::openapi::ErrorDetail { code: self.code, message: &self.message },
+        let body = super::answers::ErrorBody {
+            error: super::answers::ErrorDetail { code: self.code, message: &self.message },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs

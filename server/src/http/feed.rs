@@ -175,12 +175,12 @@ impl Feed {
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence number")),
     responses(
         (status = 200, description = "A stream of events until the access ends or the server stops",
-            content_type = "text/event-stream", body = super::openapi::FeedMessage),
-        (status = 400, description = "`after` (or `Last-Event-ID`, which comes first) not a sequence number, or for `system` beyond the log's end (`invalid_query`)", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid token or session", body = super::openapi::ErrorBody),
-        (status = 404, description = "Not this token's tenant", body = super::openapi::ErrorBody),
-        (status = 429, description = "The token holds as many live feeds as it may, 20 by default (`too_many_feeds`), or too many requests (`rate_limited`)", body = super::openapi::ErrorBody),
-        (status = 503, description = "The server holds as many live feeds as it may (`too_many_feeds`)", body = super::openapi::ErrorBody),
+            content_type = "text/event-stream", body = super::answers::FeedMessage),
+        (status = 400, description = "`after` (or `Last-Event-ID`, which comes first) not a sequence number, or for `system` beyond the log's end (`invalid_query`)", body = super::answers::ErrorBody),
+        (status = 401, description = "No valid token or session", body = super::answers::ErrorBody),
+        (status = 404, description = "Not this token's tenant", body = super::answers::ErrorBody),
+        (status = 429, description = "The token holds as many live feeds as it may, 20 by default (`too_many_feeds`), or too many requests (`rate_limited`)", body = super::answers::ErrorBody),
+        (status = 503, description = "The server holds as many live feeds as it may (`too_many_feeds`)", body = super::answers::ErrorBody),
     ))]
 pub async fn events(
     State(app): State<App>,

@@ -1,6 +1,7 @@
 //! `agentstate serve`: the HTTP API over the tenants in wasmtime and the durable log, the
 //! live feed, and the supervisor dashboard's files.
 
+pub mod answers;
 mod api;
 mod auth;
 pub mod body;
@@ -282,18 +283,18 @@ impl App {
 /// that cannot commit.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
     responses(
-        (status = 200, description = "The store answers", body = openapi::Health),
-        (status = 503, description = "The store does not answer", body = openapi::Health),
+        (status = 200, description = "The store answers", body = answers::Health),
+        (status = 503, description = "The store does not answer", body = answers::Health),
     ))]
 async fn healthz(State(app): State<App>) -> Response {
     let checked = app.shared.writer.run(|desk| (desk.service.ping(), desk.service.loaded().len())).await;
     match checked {
         Ok((Ok(()), loaded)) => {
-            Json(openapi::Health { status: "ok", store: "ok".into(), tenants: loaded }).into_response()
+            Json(answers::Health { status: "ok", store: "ok".into(), tenants: loaded }).into_response()
         }
         Ok((Err(e), loaded)) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(openapi::Health { status: "unavailable", store: e.to_string(), tenants: loaded }),
+            Json(answers::Health { status: "unavailable", store: e.to_string(), tenants: loaded }),
         )
             .into_response(),
         Err(gone) => ApiError::from(gone).into_response(),
@@ -305,8 +306,8 @@ async fn healthz(State(app): State<App>) -> Response {
 #[utoipa::path(get, path = "/demo/tokens", tag = "operations", security(()),
     responses(
         (status = 200, description = "User id → token", body = std::collections::HashMap<String, String>),
-        (status = 403, description = "Not asked for from this machine by a loopback name (`not_loopback`)", body = openapi::ErrorBody),
-        (status = 404, description = "This server runs no demo tenant (`no_demo`)", body = openapi::ErrorBody),
+        (status = 403, description = "Not asked for from this machine by a loopback name (`not_loopback`)", body = answers::ErrorBody),
+        (status = 404, description = "This server runs no demo tenant (`no_demo`)", body = answers::ErrorBody),
     ))]
 async fn demo_tokens(
     State(app): State<App>,

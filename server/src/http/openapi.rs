@@ -13,20 +13,6 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use agentstate_core::{Action, Actor, CommandId};
 
-/// The body of every error of the HTTP layer (rule rejections are outcomes, not errors).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody<'a> {
-    pub error: ErrorDetail<'a>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail<'a> {
-    /// A stable snake_case code, e.g. `unauthorized`, `unknown_tenant`, `batch_too_large`.
-    pub code: &'a str,
-    /// What went wrong, in English.
-    pub message: &'a str,
-}
-
 /// One command as a client sends it: the action, an optional id for retries, and
 /// optionally the caller's own user id as `actor`. `at` comes from the server's clock.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,87 +33,6 @@ pub struct PostedCommand {
 pub enum CommandsBody {
     One(PostedCommand),
     Batch(Vec<PostedCommand>),
-}
-
-/// The answers to a batch, in the order sent, and where the log stands after it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchOutcome<'a> {
-    pub results: Vec<BatchItem<'a>>,
-    pub seq: u64,
-}
-
-/// One command's answer in a batch: its outcome, or the API's refusal of it alone
-/// (`id_in_use`: its `id` was first sent by another user; it was not decided).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum BatchItem<'a> {
-    Outcome(super::api::Presented<'a>),
-    Refused(ErrorBody<'a>),
-}
-
-/// The answer to a command request: one outcome for one command, `results` for a batch.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum CommandsAnswer<'a> {
-    One(super::api::Presented<'a>),
-    Batch(BatchOutcome<'a>),
-}
-
-/// A 400, 403 or 409 answer to a command request: the rule module's rejection, or the API's
-/// own refusal of the request (`at_not_allowed`, `actor_mismatch`, `id_in_use`).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)] // describes the two shapes those statuses carry; each is written as itself
-pub enum RejectedOrRefused<'a> {
-    Rejected(super::api::Presented<'a>),
-    Refused(ErrorBody<'a>),
-}
-
-/// Who the request speaks for.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Me {
-    pub tenant: String,
-    /// A user id of the tenant, or `system`.
-    pub actor: String,
-}
-
-/// A session opened: who it speaks for and when it ends (milliseconds since the epoch).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionOpened {
-    pub tenant: String,
-    pub actor: String,
-    pub expires: u64,
-}
-
-/// The state as of event `seq`, for a dashboard that mirrors the tenant and then follows
-/// `/events?after=seq`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SnapshotAnswer<'a> {
-    pub seq: u64,
-    #[schema(value_type = agentstate_core::State)]
-    pub state: &'a serde_json::value::RawValue,
-}
-
-/// One message of the live feed (its `data:`), by its SSE `event:` name: `event`, one event;
-/// `events`, several to apply together (a person or channel coming into or leaving the
-/// caller's sight); `snapshot`, what the caller may see of the tenant, sent first when a
-/// person's feed does not start where the log stands (their mirror starts anew from it).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum FeedMessage<'a> {
-    Event(agentstate_core::Event),
-    Events(Vec<agentstate_core::Event>),
-    Snapshot(SnapshotAnswer<'a>),
-}
-
-/// Whether this host can serve: its store answers, and how many tenants it has loaded.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok` or `unavailable`.
-    pub status: &'static str,
-    /// `ok`, or why the store does not answer.
-    pub store: String,
-    pub tenants: usize,
 }
 
 #[derive(Debug)]

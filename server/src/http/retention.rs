@@ -6,7 +6,8 @@
 use axum::http::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 
-use crate::service::writer::{Writer, wall_clock};
+use crate::clock::now_ms;
+use crate::service::writer::Writer;
 use crate::service::{LogBegins, Retention};
 
 /// The response header of history and reports once a tenant's log was pruned:
@@ -35,7 +36,7 @@ pub async fn prune_periodically(writer: Writer, retention: Retention, mut shutdo
 
 /// One pass over every tenant, one step (one transaction) per writer job.
 async fn prune_once(writer: &Writer, retention: Retention) {
-    let cutoff = retention.cutoff(wall_clock());
+    let cutoff = retention.cutoff(now_ms());
     let tenants = match writer.run(|desk| desk.service.tenant_ids()).await {
         Ok(Ok(tenants)) => tenants,
         Ok(Err(e)) => {

@@ -12,10 +12,10 @@ use governor::DefaultKeyedRateLimiter;
 use serde::Deserialize;
 
 use super::App;
+use super::answers::{ErrorBody, SessionOpened};
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
 use super::errors::ApiError;
 use super::grants::Cached;
-use super::openapi::{ErrorBody, SessionOpened};
 use crate::sessions;
 use crate::tokens;
 

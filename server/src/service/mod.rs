@@ -54,11 +54,14 @@ pub enum ServiceError {
 pub enum Incoming {
     /// The text of a JSON object with its actor and without `at`, which the service puts
     /// in front, never behind the tenant's last event; its `id`, read with the rest.
-    Object {
-        text: String,
-        id: Option<String>,
-    },
+    Object { text: String, id: Option<String> },
+    /// A command the host itself was given as text (the CLI, tests): decided as it is,
+    /// its `id` and `actor` read from it.
     Raw(Vec<u8>),
+    /// What a client sent that the API could not read as one object (not JSON, a key given
+    /// twice): passed on for the module to refuse, saying where — and never stored under
+    /// the `id` it names, since nobody could check whose command it is.
+    Unread(Vec<u8>),
 }
 
 impl Incoming {
@@ -393,7 +396,7 @@ impl<S: Store> TenantService<S> {
 
     /// Who the session with this hash speaks for, and its token's hash.
     pub fn session(&self, hash: &str) -> Result<Option<(TokenGrant, String)>, ServiceError> {
-        Ok(self.store.session(hash, crate::store::now_ms())?)
+        Ok(self.store.session(hash, crate::clock::now_ms())?)
     }
 
     /// Exchanges a token or a sign-in link for a session (see [`crate::sessions`]).

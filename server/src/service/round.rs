@@ -41,25 +41,37 @@ struct Keyed {
     actor: String,
 }
 
-/// The command's `id` and `actor`, when it has an id (a text that is no command has none;
-/// a command that names no actor is `""`'s).
+/// The command's `id` and `actor`, when it has an id that can be one (a text that is no
+/// command has none, nor has what a client sent that the API could not read; a command that
+/// names no actor is `""`'s). An id that is empty, too long or holds control characters is
+/// none: the module refuses the command for it, and that refusal is not kept under an id no
+/// store could hold (a NUL, or more than an index entry takes, would fail the whole group).
 fn command_id(command: &Incoming) -> Option<Keyed> {
     let (bytes, known) = match command {
-        Incoming::Object { id: None, .. } => return None,
+        Incoming::Object { id: None, .. } | Incoming::Unread(_) => return None,
         Incoming::Object { text, id } => (text.as_bytes(), id.clone()),
         Incoming::Raw(bytes) => (bytes.as_slice(), None),
     };
     // Only commands with an id are read here again (an object's id was read with the rest).
     let read = serde_json::from_slice::<CommandId>(bytes).ok();
     let id = known.or_else(|| read.as_ref().and_then(|c| c.id.as_deref()).map(str::to_owned))?;
+    agentstate_core::CommandId::new(&id).ok()?;
     let actor = read.and_then(|c| c.actor).and_then(|a| a.as_str().map(str::to_owned)).unwrap_or_default();
     Some(Keyed { id, actor })
 }
 
-/// The stored outcome sent again to its own actor's retry; another actor's command with
-/// the id is refused.
-fn retried(stored: &StoredOutcome, keyed: &Keyed, seq: Seq) -> Result<Submitted, ServiceError> {
+/// The stored outcome sent again to its own actor's retry, with where the log stood after
+/// the command (as the first answer said; where it stands now for an outcome stored before
+/// that was kept); another actor's command with the id is refused.
+fn retried(stored: &StoredOutcome, keyed: &Keyed, now: Seq) -> Result<Submitted, ServiceError> {
+    #[derive(Deserialize)]
+    struct Told {
+        #[serde(default)]
+        events: Vec<serde::de::IgnoredAny>,
+    }
     if stored.belongs_to(&keyed.actor) {
+        let events = serde_json::from_str::<Told>(&stored.outcome).map_or(0, |told| told.events.len() as Seq);
+        let seq = stored.log_end.map_or(now, |end| end + events);
         Ok(Submitted::retried(stored.outcome.clone(), seq))
     } else {
         Err(ServiceError::IdInUse(keyed.id.clone()))
@@ -162,7 +174,7 @@ impl<'c> Round<'_, 'c> {
                     stamped_text = crate::http::body::with_first_key("at", &Value::from(stamp), text);
                     stamped_text.as_bytes()
                 }
-                Incoming::Raw(bytes) => {
+                Incoming::Raw(bytes) | Incoming::Unread(bytes) => {
                     stamp = None;
                     bytes.as_slice()
                 }

@@ -6,10 +6,10 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::clock::now_ms;
 pub use crate::service::Incoming;
 use crate::service::{ServiceError, Submitted, TenantService};
 use crate::store::{Seq, Store};
@@ -37,15 +37,10 @@ impl std::fmt::Debug for Desk {
     }
 }
 
-/// The wall clock in milliseconds since the epoch.
-pub fn wall_clock() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Desk {
     /// Now for `tenant` in milliseconds since the epoch, never before its last event.
     pub fn now(&mut self, tenant: &str) -> Result<u64, ServiceError> {
-        self.service.now(tenant, wall_clock())
+        self.service.now(tenant, now_ms())
     }
 }
 
@@ -163,7 +158,7 @@ fn decide_group(desk: &mut Desk, group: Vec<Pending>, notices: &broadcast::Sende
         .zip(batches)
         .flat_map(|(tenant, commands)| commands.into_iter().map(move |command| (tenant.as_str(), command)))
         .collect();
-    let mut results = desk.service.submit_incoming(&pairs, wall_clock());
+    let mut results = desk.service.submit_incoming(&pairs, now_ms());
     // What each tenant's log grew by, in order, taken from what was just stored.
     let mut grown: Vec<(&str, Vec<(Seq, String)>)> = Vec::new();
     if notices.receiver_count() > 0 {

@@ -59,6 +59,9 @@ pub struct StoredOutcome {
     /// The actor who sent the command; `None` for an outcome stored before ids belonged to
     /// their actor, which answers any actor's retry (as it did then).
     pub actor: Option<String>,
+    /// Where the log ended when the command was decided (its events follow); `None` for
+    /// an outcome stored before that was kept.
+    pub log_end: Option<Seq>,
 }
 
 impl StoredOutcome {
@@ -433,11 +436,6 @@ pub(crate) fn touched(event: &str) -> Vec<String> {
 
 /// Events read per step while indexing a log stored before the history index existed.
 const INDEX_CHUNK: usize = 10_000;
-
-/// Now, in Unix milliseconds: what sessions and links expire by.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// Times as both databases hold them (a signed 64-bit integer).
 pub(crate) fn millis(ms: u64) -> i64 {

@@ -18,7 +18,7 @@ use postgres::{Client, GenericClient, Statement};
 
 use super::{
     Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant,
-    TokenSelector, TokenStore, millis, now_ms,
+    TokenSelector, TokenStore, millis,
 };
 
 mod tls;
@@ -182,7 +182,7 @@ impl Connection {
             )?,
             outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
             outcomes: client
-                .prepare("SELECT id, outcome, actor FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
+                .prepare("SELECT id, outcome, actor, log_end FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
             events_after: client
                 .prepare("SELECT seq, event FROM events WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT $3")?,
             history: client.prepare(
@@ -270,7 +270,12 @@ impl EventLog for PgStore {
     fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
         self.with(|c| {
             let rows = c.client.query(&c.sql.outcomes, &[&tenant, &ids])?;
-            Ok(rows.iter().map(|r| (r.get(0), StoredOutcome { outcome: r.get(1), actor: r.get(2) })).collect())
+            let stored = |r: &postgres::Row| StoredOutcome {
+                outcome: r.get(1),
+                actor: r.get(2),
+                log_end: r.get::<_, Option<i64>>(3).map(|s| s as Seq),
+            };
+            Ok(rows.iter().map(|r| (r.get(0), stored(r))).collect())
         })
     }
 
@@ -454,7 +459,7 @@ impl TokenStore for PgStore {
         self.with(|c| {
             let mut tx = c.client.transaction()?;
             // Expired sessions go when new ones come: the table holds about a day's sign-ins.
-            tx.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[&millis(now_ms())])?;
+            tx.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[&millis(crate::clock::now_ms())])?;
             // One token's sign-ins on several hosts take turns, so the cap holds.
             tx.execute("SELECT 1 FROM tokens WHERE hash = $1 FOR UPDATE", &[&token])?;
             tx.execute(
@@ -489,7 +494,7 @@ impl TokenStore for PgStore {
 
     fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
         self.with(|c| {
-            c.client.execute("DELETE FROM sign_in_links WHERE expires_ms <= $1", &[&millis(now_ms())])?;
+            c.client.execute("DELETE FROM sign_in_links WHERE expires_ms <= $1", &[&millis(crate::clock::now_ms())])?;
             c.client.execute(
                 "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES ($1, $2, $3)",
                 &[&link, &token, &millis(expires)],

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant, TokenSelector,
-    TokenStore, millis, now_ms,
+    TokenStore, millis,
 };
 
 mod migrations {
@@ -119,11 +119,15 @@ impl EventLog for SqliteStore {
 
     fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
         self.known(tenant)?;
-        let mut query = self.db.prepare_cached("SELECT outcome, actor FROM commands WHERE tenant = ?1 AND id = ?2")?;
+        let mut query =
+            self.db.prepare_cached("SELECT outcome, actor, log_end FROM commands WHERE tenant = ?1 AND id = ?2")?;
         let mut found = HashMap::new();
         for id in ids {
             let row = query
-                .query_row([tenant, id], |r| Ok(StoredOutcome { outcome: r.get(0)?, actor: r.get(1)? }))
+                .query_row([tenant, id], |r| {
+                    let log_end: Option<i64> = r.get(2)?;
+                    Ok(StoredOutcome { outcome: r.get(0)?, actor: r.get(1)?, log_end: log_end.map(|s| s as Seq) })
+                })
                 .optional()?;
             if let Some(stored) = row {
                 found.insert((*id).to_owned(), stored);
@@ -441,7 +445,7 @@ impl TokenStore for SqliteStore {
     fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
         // Expired sessions go when new ones come: the table holds about a day's sign-ins.
-        tx.execute("DELETE FROM sessions WHERE expires_ms <= ?1", params![millis(now_ms())])?;
+        tx.execute("DELETE FROM sessions WHERE expires_ms <= ?1", params![millis(crate::clock::now_ms())])?;
         tx.execute(
             "INSERT INTO sessions (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
             params![session, token, millis(expires)],
@@ -473,7 +477,7 @@ impl TokenStore for SqliteStore {
     }
 
     fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        self.db.execute("DELETE FROM sign_in_links WHERE expires_ms <= ?1", params![millis(now_ms())])?;
+        self.db.execute("DELETE FROM sign_in_links WHERE expires_ms <= ?1", params![millis(crate::clock::now_ms())])?;
         self.db.execute(
             "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
             params![link, token, millis(expires)],

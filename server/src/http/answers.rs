@@ -1,0 +1,131 @@
+//! What the API answers: every response body, as the handlers serialize it and as the
+//! OpenAPI document describes it (`openapi.rs` reads these types; handlers build them).
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use agentstate_core::Rejection;
+
+/// The outcome as a client gets it: the rejection's message in one language, plus where the
+/// log stands and whether this was a retry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Presented<'a> {
+    /// `accepted` or `rejected`.
+    pub(super) outcome: &'static str,
+    /// What an accepted command changed, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    #[schema(value_type = Option<Vec<agentstate_core::Event>>)]
+    pub(super) events: Option<Vec<&'a RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(super) rejection: Option<PresentedRejection<'a>>,
+    /// The log's sequence number after this command.
+    pub(super) seq: u64,
+    /// This command's `id` was seen before: this is the first answer, sent again.
+    pub(super) retried: bool,
+}
+
+/// The rejection (its `code` and the code's fields) with its message in one language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresentedRejection<'a> {
+    #[serde(flatten)]
+    pub(super) rejection: &'a Rejection,
+    pub(super) message: &'a str,
+}
+
+/// The body of every error of the HTTP layer (rule rejections are outcomes, not errors).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// A stable snake_case code, e.g. `unauthorized`, `unknown_tenant`, `batch_too_large`.
+    pub code: &'a str,
+    /// What went wrong, in English.
+    pub message: &'a str,
+}
+
+/// The answers to a batch, in the order sent, and where the log stands after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchOutcome<'a> {
+    pub results: Vec<BatchItem<'a>>,
+    pub seq: u64,
+}
+
+/// One command's answer in a batch: its outcome, or the API's refusal of it alone
+/// (`id_in_use`: its `id` was first sent by another user; it was not decided).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem<'a> {
+    Outcome(Presented<'a>),
+    Refused(ErrorBody<'a>),
+}
+
+/// The answer to a command request: one outcome for one command, `results` for a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CommandsAnswer<'a> {
+    One(Presented<'a>),
+    Batch(BatchOutcome<'a>),
+}
+
+/// A 400, 403 or 409 answer to a command request: the rule module's rejection, or the API's
+/// own refusal of the request (`at_not_allowed`, `actor_mismatch`, `id_in_use`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the two shapes those statuses carry; each is written as itself
+pub enum RejectedOrRefused<'a> {
+    Rejected(Presented<'a>),
+    Refused(ErrorBody<'a>),
+}
+
+/// Who the request speaks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub tenant: String,
+    /// A user id of the tenant, or `system`.
+    pub actor: String,
+}
+
+/// A session opened: who it speaks for and when it ends (milliseconds since the epoch).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOpened {
+    pub tenant: String,
+    pub actor: String,
+    pub expires: u64,
+}
+
+/// The state as of event `seq`, for a dashboard that mirrors the tenant and then follows
+/// `/events?after=seq`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotAnswer<'a> {
+    pub seq: u64,
+    #[schema(value_type = agentstate_core::State)]
+    pub state: &'a serde_json::value::RawValue,
+}
+
+/// One message of the live feed (its `data:`), by its SSE `event:` name: `event`, one event;
+/// `events`, several to apply together (a person or channel coming into or leaving the
+/// caller's sight); `snapshot`, what the caller may see of the tenant, sent first when a
+/// person's feed does not start where the log stands (their mirror starts anew from it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeedMessage<'a> {
+    Event(agentstate_core::Event),
+    Events(Vec<agentstate_core::Event>),
+    Snapshot(SnapshotAnswer<'a>),
+}
+
+/// Whether this host can serve: its store answers, and how many tenants it has loaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `ok`, or why the store does not answer.
+    pub store: String,
+    pub tenants: usize,
+}
