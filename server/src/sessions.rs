@@ -16,10 +16,8 @@ const LINK_PREFIX: &str = "asl_";
 pub const SESSION_TTL_MS: u64 = 12 * 3600 * 1000;
 /// How long a sign-in link may wait for its one use.
 pub const LINK_TTL_MS: u64 = 24 * 3600 * 1000;
-/// Sessions one token keeps at most: opening one more ends the oldest (in the same
-/// transaction, on every store). Each browser signed in with the token holds one, so this
-/// is more than anyone's devices; without it, sign-ins would pile up rows until they expire.
-pub const MAX_PER_TOKEN: usize = 20;
+/// Sessions one token keeps at most (see [`crate::store::MAX_SESSIONS_PER_TOKEN`]).
+pub use crate::store::MAX_SESSIONS_PER_TOKEN as MAX_PER_TOKEN;
 
 /// What a browser offers to sign in with.
 #[derive(Clone, Copy, Debug)]

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::errors::ApiError;
 use crate::service::Incoming;
+use crate::service::stamp::with_first_key;
 
 /// Most commands in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -74,14 +75,6 @@ fn incoming(actor: &str, item: &RawValue) -> Result<Incoming, ApiError> {
         ));
     }
     Ok(Incoming::Object { text, id })
-}
-
-/// `object` (the text of a JSON object without `key`) with `"key": value` as its first
-/// member: the object is not parsed or written again, only extended.
-pub fn with_first_key(key: &str, value: &Value, object: &str) -> String {
-    let rest = object.trim_start().strip_prefix('{').unwrap_or(object);
-    let separator = if rest.trim_start().starts_with('}') { "" } else { "," };
-    format!("{{{}:{value}{separator}{rest}", Value::String(key.to_owned()))
 }
 
 /// What the API checks of a command, read in one pass over it: whether it is an object

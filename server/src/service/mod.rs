@@ -14,6 +14,7 @@
 pub mod reads;
 mod retention;
 mod round;
+pub mod stamp;
 pub mod writer;
 
 pub use reads::{HISTORY_DEFAULT, HISTORY_MAX, HistoryPage, REPORT_MAX_MS, RangeError, Reads, report_range};

@@ -171,7 +171,7 @@ impl<'c> Round<'_, 'c> {
             let bytes = match command {
                 Incoming::Object { text, .. } => {
                     stamp = Some(self.now.max(served.last_at));
-                    stamped_text = crate::http::body::with_first_key("at", &Value::from(stamp), text);
+                    stamped_text = super::stamp::with_first_key("at", &Value::from(stamp), text);
                     stamped_text.as_bytes()
                 }
                 Incoming::Raw(bytes) | Incoming::Unread(bytes) => {

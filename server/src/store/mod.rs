@@ -434,6 +434,11 @@ pub(crate) fn touched(event: &str) -> Vec<String> {
     }
 }
 
+/// Sessions one token keeps at most: opening one more ends the oldest (in the same
+/// transaction, on every store). Each browser signed in with the token holds one, so this
+/// is more than anyone's devices; without it, sign-ins would pile up rows until they expire.
+pub const MAX_SESSIONS_PER_TOKEN: usize = 20;
+
 /// Events read per step while indexing a log stored before the history index existed.
 const INDEX_CHUNK: usize = 10_000;
 

@@ -470,7 +470,7 @@ impl TokenStore for PgStore {
             tx.execute(
                 "DELETE FROM sessions WHERE token = $1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = $1 \
                  ORDER BY hash = $2 DESC, expires_ms DESC LIMIT $3)",
-                &[&token, &session, &(crate::sessions::MAX_PER_TOKEN as i64)],
+                &[&token, &session, &(super::MAX_SESSIONS_PER_TOKEN as i64)],
             )?;
             tx.commit()?;
             Ok(())

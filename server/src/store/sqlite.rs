@@ -454,7 +454,7 @@ impl TokenStore for SqliteStore {
         tx.execute(
             "DELETE FROM sessions WHERE token = ?1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = ?1 \
              ORDER BY hash = ?2 DESC, expires_ms DESC, rowid DESC LIMIT ?3)",
-            params![token, session, crate::sessions::MAX_PER_TOKEN as i64],
+            params![token, session, super::MAX_SESSIONS_PER_TOKEN as i64],
         )?;
         tx.commit()?;
         Ok(())
