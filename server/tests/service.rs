@@ -168,32 +168,34 @@ impl<S: Store> LockedLogs for Direct<'_, S> {
     }
 }
 
-impl<S: Store> EventLog for Hooked<S> {
-    fn locked(
+/// The work of one round, as the store runs it.
+type RoundWork<'a> = dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError> + 'a;
+
+impl<S: Store> Hooked<S> {
+    /// Runs a round: recorded as `way` and through the store's own (`through`), or, when
+    /// not recorded, without a lock.
+    fn round(
         &mut self,
-        tenants: &[&str],
-        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
+        way: &'static str,
+        work: &mut RoundWork<'_>,
+        through: impl FnOnce(&mut S, &mut RoundWork<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        match &mut self.rounds {
+        match self.rounds.clone() {
             Some(rounds) => {
-                rounds.lock().expect("not poisoned").push("locked");
-                self.store.locked(tenants, work)
+                rounds.lock().expect("not poisoned").push(way);
+                through(&mut self.store, work)
             }
             None => work(&mut Direct(self)),
         }
     }
-    fn optimistic(
-        &mut self,
-        believed: &[(&str, Seq)],
-        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        match &mut self.rounds {
-            Some(rounds) => {
-                rounds.lock().expect("not poisoned").push("optimistic");
-                self.store.optimistic(believed, work)
-            }
-            None => work(&mut Direct(self)),
-        }
+}
+
+impl<S: Store> EventLog for Hooked<S> {
+    fn locked(&mut self, tenants: &[&str], work: &mut RoundWork<'_>) -> Result<(), StoreError> {
+        self.round("locked", work, |store, work| store.locked(tenants, work))
+    }
+    fn optimistic(&mut self, believed: &[(&str, Seq)], work: &mut RoundWork<'_>) -> Result<(), StoreError> {
+        self.round("optimistic", work, |store, work| store.optimistic(believed, work))
     }
     fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
         self.store.create_tenant(tenant, description)

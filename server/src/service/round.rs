@@ -370,13 +370,13 @@ impl<S: Store> TenantService<S> {
         // A tenant refused for it, or that other hosts were seen appending to lately, is
         // decided with its log locked and caught up on first: where hosts share tenants a
         // lost race would cost rebuilding the instance.
-        let trusting = !look_up && touched.iter().all(|tenant| tenants.get(*tenant).is_some_and(|s| s.contended == 0));
-        let committed = if trusting {
-            let believed: Vec<(&str, Seq)> =
-                touched.iter().map(|tenant| (*tenant, tenants.get(*tenant).map_or(0, |served| served.seq))).collect();
-            self.store.optimistic(&believed, &mut |log| work.run(log, tenants))
-        } else {
-            self.store.locked(&touched, &mut |log| work.run(log, tenants))
+        let believed: Option<Vec<(&str, Seq)>> = touched
+            .iter()
+            .map(|tenant| tenants.get(*tenant).filter(|s| !look_up && s.contended == 0).map(|s| (*tenant, s.seq)))
+            .collect();
+        let committed = match believed {
+            Some(believed) => self.store.optimistic(&believed, &mut |log| work.run(log, tenants)),
+            None => self.store.locked(&touched, &mut |log| work.run(log, tenants)),
         };
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
         let Round { marks, mut decided, echoes, mut lost, stale, stored, .. } = work;
