@@ -89,8 +89,10 @@ function draw(cards: Set<string> | undefined): void {
   const panels = ui.screen === "supervisor" ? [settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()] : [];
   byId("side").replaceChildren(...panels.filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
-  // Drawing waits for the next frame; tests and embedders read here which actor is shown.
+  // Drawing waits for the next frame; tests and embedders read here which actor and tab
+  // are shown (a tab button is marked active at once, its cards a frame later).
   document.body.dataset.actor = ui.actor;
+  document.body.dataset.drawnTab = ui.tab;
 }
 
 const SCREEN_WORDS: Record<Screen, Word> = { agent: "myDashboard", supervisor: "supervisorScreen", admin: "configuration", "no-role": "noRoleTitle" };

@@ -484,6 +484,8 @@ try {
   for (const [kind, channels] of Object.entries(reach)) {
     await omar.click(`[data-tab=${kind}]`);
     await omar.locator(`nav .tab.active[data-tab=${kind}]`).waitFor();
+    // The button turns active at once; the tab's cards are drawn on the next frame.
+    await omar.locator(`body[data-drawn-tab=${kind}]`).waitFor();
     if (channels.length) await omar.locator(`section[data-channel=${channels[0]}]`).waitFor();
     const shown = await omar.locator("section[data-channel]").evaluateAll((cards) => cards.map((c) => c.dataset.channel));
     assert.deepEqual(shown.sort(), channels, `Omar's ${kind} tab`);
@@ -494,7 +496,8 @@ try {
   // her in to Billing brings her into his sight, live.
   await post("ada", { type: "set_setting", setting: "unassigned_sign_in", value: true });
   await omar.click("[data-tab=queue]");
-  assert.equal(await omar.locator("section[data-channel=billing] tr[data-user=zoe]").count(), 0);
+  await omar.locator("body[data-drawn-tab=queue] section[data-channel=billing] tr[data-user]").first().waitFor();
+  assert.equal(await omar.locator("section[data-channel=billing] tr[data-user=zoe]").count(), 0, "Zoë is out of Omar's sight");
   await omar.click("button[data-log-agent=billing]");
   await omar.fill("#log-agent input[type=search]", "zoe");
   const found = omar.locator("li[data-match=zoe]");
