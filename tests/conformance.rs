@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use agentstate_core::wire::to_json;
+use agentstate_core::{Actor, Query};
 use agentstate_host::engines::WasmEngine;
 use agentstate_runtime::{Limits, Runtime, module};
 use agentstate_scenario::{Engine, NativeEngine, Scenario};
@@ -22,12 +24,12 @@ fn runtime() -> Arc<Runtime> {
 }
 
 /// Every answer an engine gives for a suite: its outcomes, then the views (`queries`).
-fn transcript_of(engine: &mut dyn Engine, scenario: &Scenario, queries: &[String]) -> Vec<String> {
+fn transcript_of(engine: &mut dyn Engine, scenario: &Scenario, queries: &[Query]) -> Vec<String> {
     let tenant = serde_json::to_string(&scenario.tenant).expect("serialises");
     engine.start(&tenant).expect("starts");
     let mut answers: Vec<String> =
         scenario.steps.iter().map(|s| engine.handle(&s.command.to_string()).expect("answers")).collect();
-    answers.extend(queries.iter().map(|q| engine.query(q).expect("answers")));
+    answers.extend(queries.iter().map(|q| engine.query(&to_json(q)).expect("answers")));
     answers
 }
 
@@ -40,11 +42,10 @@ fn transcript(engine: &mut dyn Engine, scenario: &Scenario) -> Vec<String> {
 /// The views as `system` sees them (the whole tenant): what the browser build's typed API
 /// answers, since a browser's mirror already holds only what its user may see (`sight`
 /// and the per-person `channel_counts` the server answers).
-fn whole_tenant_queries(scenario: &Scenario) -> Vec<String> {
-    let for_a_person = [r#""view":"sight""#, r#""view":"channel_counts""#];
+fn whole_tenant_queries(scenario: &Scenario) -> Vec<Query> {
     view_queries(scenario)
         .into_iter()
-        .filter(|q| q.contains(r#""actor":"system""#) && !for_a_person.iter().any(|v| q.contains(v)))
+        .filter(|q| q.actor() == &Actor::System && !matches!(q, Query::Sight { .. } | Query::ChannelCounts { .. }))
         .collect()
 }
 
@@ -83,6 +84,7 @@ fn the_browser_build_in_node_gives_the_same_answers_as_the_native_core() {
         let steps: Vec<String> = scenario.steps.iter().map(|s| s.command.to_string()).collect();
         let queries = whole_tenant_queries(&scenario);
         expected.extend(transcript_of(&mut NativeEngine::default(), &scenario, &queries).iter().map(|a| canonical(a)));
+        let queries: Vec<String> = queries.iter().map(to_json).collect();
         suites.push(serde_json::json!({ "tenant": scenario.tenant, "steps": steps, "queries": queries }));
     }
     let input = std::env::temp_dir().join(format!("agentstate-node-suites-{}.json", std::process::id()));
@@ -171,7 +173,7 @@ proptest! {
         for c in &commands {
             prop_assert_eq!(native.handle(c).unwrap(), wasm.handle(c).unwrap(), "command {}", c);
         }
-        let snapshot = r#"{"view":"snapshot","actor":"system"}"#;
-        prop_assert_eq!(native.query(snapshot).unwrap(), wasm.query(snapshot).unwrap());
+        let snapshot = to_json(&Query::Snapshot { actor: Actor::System });
+        prop_assert_eq!(native.query(&snapshot).unwrap(), wasm.query(&snapshot).unwrap());
     }
 }

@@ -8,6 +8,7 @@ pub mod sight_laws;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+use agentstate_core::{Actor, ChannelId, Millis, Query, Role, RoleSet, UserId};
 use agentstate_scenario::SuiteReport;
 use serde_json::Value;
 
@@ -27,41 +28,43 @@ pub fn suite_files() -> Vec<PathBuf> {
 /// `system`: every roster and its time in state (and a minute later, past short wrap-ups),
 /// the lingering sign-ins, searches, the allowed actions on every user (with and without a
 /// channel), every history and dashboard, the counts, the sight and the snapshot.
-pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<String> {
-    use serde_json::json;
+pub fn view_queries(scenario: &agentstate_scenario::Scenario) -> Vec<Query> {
     let at = scenario.steps.iter().filter_map(|s| s.command.get("at")?.as_u64()).max().unwrap_or(0);
-    let at = at.min((1 << 53) - 1);
-    let users: Vec<&str> = scenario.tenant.users.iter().map(|u| u.id.as_str()).collect();
-    let channels: Vec<&str> = scenario.tenant.channels.iter().map(|c| c.id.as_str()).collect();
+    let at = Millis::new(at.min((1 << 53) - 1)).expect("a time");
+    let later = Millis::new((at.get() + 60_000).min((1 << 53) - 1)).expect("a time");
+    let users: Vec<UserId> = scenario.tenant.users.iter().map(|u| u.id.clone()).collect();
+    let channels: Vec<ChannelId> = scenario.tenant.channels.iter().map(|c| c.id.clone()).collect();
     // Every view as each user sees it, and as `system` (everything).
-    let mut queries = vec![json!({"view": "routing_board", "actor": "system", "at": at})];
-    for actor in users.iter().chain(["system"].iter()) {
-        queries.push(json!({"view": "lingering_unassigned", "actor": actor}));
-        queries.push(json!({"view": "search_users", "actor": actor, "text": ""}));
-        queries.push(json!({"view": "search_users", "actor": actor, "text": "a", "roles": ["agent"]}));
-        queries.push(json!({"view": "snapshot", "actor": actor}));
-        queries.push(json!({"view": "sight", "actor": actor}));
-        queries.push(json!({"view": "channel_counts", "actor": actor, "at": at}));
+    let mut queries = vec![Query::RoutingBoard { actor: Actor::System, at }];
+    for actor in users.iter().map(|u| Actor::from(u.clone())).chain([Actor::System]) {
+        queries.push(Query::LingeringUnassigned { actor: actor.clone() });
+        queries.push(Query::SearchUsers { actor: actor.clone(), text: String::new(), roles: RoleSet::default() });
+        queries.push(Query::SearchUsers {
+            actor: actor.clone(),
+            text: "a".into(),
+            roles: RoleSet::NONE.with(Role::Agent),
+        });
+        queries.push(Query::Snapshot { actor: actor.clone() });
+        queries.push(Query::Sight { actor: actor.clone() });
+        queries.push(Query::ChannelCounts { actor: actor.clone(), at });
         for channel in &channels {
-            queries.push(json!({"view": "roster", "actor": actor, "channel": channel, "at": at}));
-            queries.push(json!({"view": "channel_states", "actor": actor, "channel": channel, "at": at}));
+            queries.push(Query::Roster { actor: actor.clone(), channel: channel.clone(), at });
+            queries.push(Query::ChannelStates { actor: actor.clone(), channel: channel.clone(), at });
         }
         for user in &users {
-            queries.push(json!({"view": "history", "actor": actor, "user": user}));
-            queries.push(json!({"view": "agent_dashboard", "actor": actor, "user": user, "at": at}));
-            queries.push(json!({"view": "allowed_actions", "actor": actor, "user": user, "at": at}));
+            queries.push(Query::History { actor: actor.clone(), user: user.clone(), events: None });
+            queries.push(Query::AgentDashboard { actor: actor.clone(), user: user.clone(), at });
+            queries.push(Query::AllowedActions { actor: actor.clone(), user: user.clone(), channel: None, at });
             if let Some(channel) = channels.first() {
-                queries.push(
-                    json!({"view": "allowed_actions", "actor": actor, "user": user, "channel": channel, "at": at}),
-                );
+                let channel = Some(channel.clone());
+                queries.push(Query::AllowedActions { actor: actor.clone(), user: user.clone(), channel, at });
             }
         }
     }
     for channel in &channels {
-        let later = (at + 60_000).min((1 << 53) - 1);
-        queries.push(json!({"view": "channel_states", "actor": "system", "channel": channel, "at": later}));
+        queries.push(Query::ChannelStates { actor: Actor::System, channel: channel.clone(), at: later });
     }
-    queries.into_iter().map(|q| q.to_string()).collect()
+    queries
 }
 
 /// A suite's outcomes as reviewable text: each step's command, then either its events

@@ -34,50 +34,38 @@
 //! # }
 //! ```
 //!
-//! Each rule lives in the module named after its domain idea: `authority` (who may
-//! act where), `sign_in`, `pause`, `wrap_up`, `monitoring`, `routing`, `devices`,
-//! `config`.
+//! The crate in layers, each using only those below it (checked by `tests/layers.rs`):
+//! [`model`] — what a tenant is made of, and the fold of events into state; `rules` — one
+//! module per domain idea (`authority`: who may act where, `sight`: who may see what,
+//! `sign_in`, `pause`, `wrap_up`, `monitoring`, `routing`, `devices`, `configuration`),
+//! with `decide` running the steps every command takes; [`views`] — what dashboards ask;
+//! [`wire`] and [`Tenant`] — the JSON every runtime speaks.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
-mod authority;
-mod command;
-pub mod config;
-mod decide;
-pub mod devices;
-mod event;
-mod id_map;
-mod ids;
-pub mod monitoring;
-#[cfg(feature = "openapi")]
-mod openapi;
-mod pause;
-mod rejection;
-mod roles;
-mod routing;
+pub mod model;
+mod rules;
 mod seed;
-pub mod sight;
-mod sign_in;
-mod state;
 mod tenant;
 pub mod views;
 pub mod wire;
-mod wrap_up;
 
-pub use command::{Action, Command};
-pub use config::{AssignAs, Assignment, Channel, ChannelKind, PauseReasons, Setting, Settings, WrapUpSecs};
-pub use decide::{decide, handle};
-pub use devices::{Device, DeviceKind};
-pub use event::{Change, Event};
-pub use id_map::{IdMap, IdSet, SmallMap};
-pub use ids::{
+pub use model::channel::{AssignAs, Assignment, Channel, ChannelKind, WrapUpSecs};
+pub use model::command::{Action, Command};
+pub use model::device::{Device, DeviceKind};
+pub use model::event::{Change, Event, SeenUser};
+pub use model::evolve::evolve;
+pub use model::id_map::{IdMap, IdSet, SmallMap};
+pub use model::ids::{
     Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
 };
-pub use monitoring::MonitorMode;
-pub use rejection::{Category, IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
-pub use roles::{Plan, Role, RoleSet};
+pub use model::monitoring::MonitorMode;
+pub use model::rejection::{Category, IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
+pub use model::roles::{Plan, Role, RoleSet};
+pub use model::settings::{PauseReasons, Setting, Settings};
+pub use model::state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp};
+pub use rules::decide::{decide, handle};
+pub use rules::sight::{self, Sight, SightSummary, project, seen_by};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
-pub use sight::{SeenUser, Sight, SightSummary, project, seen_by};
-pub use state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp, evolve};
 pub use tenant::{ChannelCount, Query, Tenant};

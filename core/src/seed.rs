@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AssignAs, ChannelKind, PauseReasons, Setting, Settings, WrapUpSecs};
-use crate::event::{Change, Event};
-use crate::ids::{Actor, ChannelId, Millis, Name, UserId};
-use crate::roles::{Plan, RoleSet};
-use crate::state::State;
+use crate::model::channel::{AssignAs, ChannelKind, WrapUpSecs};
+use crate::model::event::{Change, Event};
+use crate::model::ids::{Actor, ChannelId, Millis, Name, UserId};
+use crate::model::roles::{Plan, RoleSet};
+use crate::model::settings::{PauseReasons, Setting, Settings};
+use crate::model::state::State;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]

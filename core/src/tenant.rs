@@ -4,13 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decide::handle;
-use crate::event::Event;
-use crate::ids::{Actor, ChannelId, Millis, UserId};
-use crate::roles::RoleSet;
+use crate::model::event::Event;
+use crate::model::ids::{Actor, ChannelId, Millis, UserId};
+use crate::model::roles::RoleSet;
+use crate::model::state::State;
+use crate::rules::decide::{decide, handle};
+use crate::rules::sight::Sight;
 use crate::seed::TenantSeed;
-use crate::sight::Sight;
-use crate::state::State;
 use crate::views;
 use crate::wire::{self, Outcome};
 
@@ -107,14 +107,34 @@ pub enum Query {
     },
 }
 
+impl Query {
+    /// Who asks: every view answers only what they may see.
+    pub fn actor(&self) -> &Actor {
+        match self {
+            Query::Roster { actor, .. }
+            | Query::ChannelStates { actor, .. }
+            | Query::ChannelCounts { actor, .. }
+            | Query::AgentDashboard { actor, .. }
+            | Query::AllowedActions { actor, .. }
+            | Query::SearchUsers { actor, .. }
+            | Query::LingeringUnassigned { actor }
+            | Query::RoutingBoard { actor, .. }
+            | Query::History { actor, .. }
+            | Query::Activity { actor, .. }
+            | Query::Sight { actor }
+            | Query::Snapshot { actor } => actor,
+        }
+    }
+}
+
 /// One of the actor's own channels with the counts per state on it.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChannelCount {
     pub channel: ChannelId,
-    pub name: crate::ids::Name,
-    pub kind: crate::config::ChannelKind,
+    pub name: crate::model::ids::Name,
+    pub kind: crate::model::channel::ChannelKind,
     pub counts: views::StateCounts,
 }
 
@@ -158,13 +178,24 @@ impl Tenant {
         outcome
     }
 
-    /// Decodes, decides and applies one JSON command; the outcome as JSON.
-    pub fn handle_json(&mut self, command: &str) -> String {
-        let outcome = match wire::decode_command(command) {
+    /// Decodes, decides and applies one JSON command: the one path from a command's text to
+    /// its outcome, which the native API, the plugin ABI and the browser binding all take
+    /// (bad input is an `invalid_command` outcome, like any other rejection).
+    pub fn answer(&mut self, command: &str) -> Outcome {
+        match wire::decode_command(command) {
             Ok(command) => self.handle(&command),
             Err(rejection) => Outcome::from_result(Err(rejection)),
-        };
-        wire::to_json(&outcome)
+        }
+    }
+
+    /// What one JSON command would give, without applying it (a dashboard greys a button).
+    pub fn consider(&self, command: &str) -> Outcome {
+        Outcome::from_result(wire::decode_command(command).and_then(|command| decide(&self.state, &command)))
+    }
+
+    /// [`Tenant::answer`], the outcome as JSON.
+    pub fn handle_json(&mut self, command: &str) -> String {
+        wire::to_json(&self.answer(command))
     }
 
     /// A JSON array of commands, each decided in turn (a rejected one does not stop the
@@ -199,7 +230,8 @@ impl Tenant {
                 json(&shown.then(|| views::agent_dashboard(state, user, *at)).flatten())
             }
             Query::AllowedActions { actor, user, channel, at } => {
-                json(&views::allowed_actions_seen(state, actor, user, channel.as_ref(), *at))
+                let seen = crate::rules::sight::seen_for_actions(state, actor, user);
+                json(&views::allowed_actions(seen.as_ref().unwrap_or(state), actor, user, channel.as_ref(), *at))
             }
             Query::SearchUsers { actor, text, roles } => {
                 let sight = Sight::of(state, actor);
@@ -241,7 +273,7 @@ impl Tenant {
                 json(&report)
             }
             Query::Sight { actor } => json(&Sight::of(state, actor).summary(state)),
-            Query::Snapshot { actor } => json(&crate::sight::seen_by(state, actor)),
+            Query::Snapshot { actor } => json(&crate::rules::sight::seen_by(state, actor)),
         }
     }
 

@@ -9,11 +9,11 @@ use serde::de::value::{MapAccessDeserializer, MapDeserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::command::{Action, Command, ExternallyTagged};
-use crate::decide::handle;
-use crate::event::Event;
-use crate::rejection::{Messages, Rejection};
-use crate::state::State;
+use crate::model::command::{Action, Command, ExternallyTagged};
+use crate::model::event::Event;
+use crate::model::rejection::{Messages, Rejection};
+use crate::model::state::State;
+use crate::rules::decide::handle;
 
 /// Largest command accepted, in bytes of JSON. Real commands are a few hundred bytes;
 /// `set_pause_reasons` with 100 long reasons stays well below.

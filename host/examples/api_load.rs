@@ -125,23 +125,12 @@ async fn main() {
     let mut servers = Vec::new();
     let mut bases: Vec<String> = Vec::new();
     for _ in 0..hosts {
-        let mut command = Command::new(&binary);
+        let mut command = agentstate_testkit::ServerProcess::load_run(&binary);
         if let Some(url) = database {
             command.env("AGENTSTATE_DATABASE_URL", url);
         }
         command
-            // The per-token limits lifted: one token stands for many clients and feeds here.
-            .args([
-                "serve",
-                "--no-demo-tenant",
-                "--addr",
-                "127.0.0.1:0",
-                "--rate-limit",
-                "1000000",
-                "--feeds-per-token",
-                "1000000",
-                "--data",
-            ])
+            .arg("--data")
             .arg(data.path())
             // The server's own log level: RUST_LOG as given (warn unless set).
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));

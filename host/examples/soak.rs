@@ -52,21 +52,8 @@ async fn main() {
     std::fs::write(&description, yaml).expect("writes");
     agentstate(&["tenant", "create", "soak", description.to_str().expect("utf-8")]);
     let token = agentstate(&["token", "create", "--tenant", "soak", "--user", "ada"]);
-    let mut command = Command::new(&binary);
-    command
-        // The per-token limits lifted: one token stands for many clients and feeds here.
-        .args([
-            "serve",
-            "--no-demo-tenant",
-            "--addr",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "1000000",
-            "--feeds-per-token",
-            "1000000",
-        ])
-        .env("AGENTSTATE_DATA", data.path())
-        .env("RUST_LOG", "warn");
+    let mut command = agentstate_testkit::ServerProcess::load_run(&binary);
+    command.env("AGENTSTATE_DATA", data.path()).env("RUST_LOG", "warn");
     let server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts");
     let pid = server.child.id();
     let url = format!("{}/api/tenants/soak/commands", server.base);

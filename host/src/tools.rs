@@ -3,6 +3,8 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
+use agentstate_core::wire::to_json;
+use agentstate_core::{Actor, Query};
 use agentstate_scenario::Engine;
 
 fn read(path: &Path) -> Result<String, String> {
@@ -60,6 +62,10 @@ pub fn replay(engine: &mut dyn Engine, events: &Path, view: Option<&str>, out: &
         format!("[{}]", text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(","))
     };
     engine.apply_events(&array).map_err(|e| format!("{}: {e}", events.display()))?;
-    let answer = engine.query(view.unwrap_or(r#"{"view":"snapshot","actor":"system"}"#)).map_err(|e| e.to_string())?;
+    let query = match view {
+        Some(text) => serde_json::from_str(text).map_err(|e| format!("--view: not a view query: {e}"))?,
+        None => Query::Snapshot { actor: Actor::System },
+    };
+    let answer = engine.query(&to_json(&query)).map_err(|e| e.to_string())?;
     writeln!(out, "{answer}").map_err(|e| e.to_string())
 }

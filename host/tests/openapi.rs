@@ -160,6 +160,33 @@ async fn every_route_is_in_the_document_and_answers_as_it_says() {
     assert_eq!(exercised.len(), documented);
     assert!(exercised.contains("post /api/tenants/{tenant}/commands"), "{exercised:?}");
 
+    // Every operation on a tenant, asked of another tenant (one that exists, and one that
+    // does not) with acme's token, answers as if that tenant did not exist.
+    let mut scoped = 0;
+    for (path, item) in paths.iter().filter(|(path, _)| path.contains("{tenant}")) {
+        for method in METHODS.iter().filter(|m| item.get(**m).is_some()) {
+            for other in ["globex", "nobody"] {
+                let url = server.url(&format!(
+                    "{}{}",
+                    concrete(path).replace("/acme", &format!("/{other}")),
+                    query_for(path)
+                ));
+                let verb = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+                let mut request = client.request(verb, &url).bearer_auth(&sam);
+                if *method == "post" {
+                    request = request.json(&json!({"type": "sign_in", "user": "ben", "channel": "support"}));
+                }
+                let response = request.send().await.expect("sends");
+                let status = response.status();
+                let body: Value = response.json().await.unwrap_or_default();
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} as {other}: {body}");
+                assert_eq!(body["error"]["code"], "unknown_tenant", "{method} {path} as {other}");
+            }
+            scoped += 1;
+        }
+    }
+    assert!(scoped >= 10, "only {scoped} operations on a tenant");
+
     // The single-command form, a rejection and the API's own refusals fit the document too.
     for (command, status, code) in [
         (json!({"type": "pause", "user": "ben", "at": 5}), StatusCode::BAD_REQUEST, "at_not_allowed"),

@@ -112,7 +112,7 @@ fn main() -> Result<(), Error> {
             channel: ChannelId::new(&long_log::channel(0))?,
             at: Millis::new(last_at).ok_or("a time")?,
         };
-        Ok(host.query(TENANT, &serde_json::to_string(&roster)?)?.len())
+        Ok(host.query(TENANT, &roster)?.len())
     });
     match first {
         Ok(first) => println!("a host's first request for the tenant (roster of a queue): {}", show(first)),

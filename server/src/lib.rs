@@ -15,7 +15,17 @@ pub mod tokens;
 
 /// A tenant description (YAML or JSON, as the `tenant:` of a rule suite) as the JSON a
 /// module's `start` takes.
-pub fn description_json(text: &str) -> Result<String, String> {
-    let seed = agentstate_scenario::parse_tenant(text).map_err(|e| e.to_string())?;
-    serde_json::to_string(&seed).map_err(|e| e.to_string())
+pub fn description_json(text: &str) -> Result<String, DescriptionError> {
+    let seed = agentstate_scenario::parse_tenant(text)?;
+    Ok(serde_json::to_string(&seed)?)
+}
+
+/// Why a tenant description cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DescriptionError {
+    /// Not a tenant description: where and why (line and column for YAML).
+    #[error(transparent)]
+    Unreadable(#[from] agentstate_scenario::ScenarioError),
+    #[error("cannot write the description as JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }

@@ -79,6 +79,20 @@ enum Phase {
     Paused,
 }
 
+/// Why a long log could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the shape's description: {0}")]
+    Description(#[from] serde_json::Error),
+    #[error("the shape's tenant: {0}")]
+    Seed(#[from] agentstate_core::SeedError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The generator wrote a command the rules refuse (a defect of the generator).
+    #[error("{command} was rejected: {rejection}")]
+    Rejected { command: String, rejection: Box<agentstate_core::Rejection> },
+}
+
 /// Events appended in one transaction.
 const BATCH: usize = 20_000;
 
@@ -90,11 +104,11 @@ pub fn write(
     shape: Shape,
     events: u64,
     start_at: u64,
-) -> Result<Written, String> {
+) -> Result<Written, WriteError> {
     let description = shape.description();
-    let seed: TenantSeed = serde_json::from_str(&description).map_err(|e| e.to_string())?;
-    let mut state: State = seed.state().map_err(|e| e.to_string())?;
-    log.create_tenant(tenant, &description).map_err(|e| e.to_string())?;
+    let seed: TenantSeed = serde_json::from_str(&description)?;
+    let mut state: State = seed.state()?;
+    log.create_tenant(tenant, &description)?;
     let step_ms = (86_400_000 / shape.events_per_day.max(1)).max(1);
     let mut phases = vec![Phase::Out; shape.agents];
     let mut turns = vec![0u64; shape.agents];
@@ -140,23 +154,25 @@ pub fn write(
                 since_snapshot += events.len() as u64;
                 batch.extend(events.iter().map(to_json));
             }
-            Outcome::Rejected { rejection } => return Err(format!("{json} was rejected: {}", rejection.message.en)),
+            Outcome::Rejected { rejection } => {
+                return Err(WriteError::Rejected { command: json, rejection: Box::new(rejection.rejection) });
+            }
         }
         phases[a] = next;
         at += step_ms;
         let snapshot_due = since_snapshot >= shape.snapshot_every;
         if batch.len() >= BATCH || snapshot_due || seq >= events {
             let append = Append { tenant, expected: stored, command_id: None, actor: "", outcome: "", events: &batch };
-            log.append_all(&[append]).map_err(|e| e.to_string())?;
+            log.append_all(&[append])?;
             stored = seq;
             batch.clear();
         }
         if snapshot_due {
-            log.put_snapshot(tenant, seq, &to_json(&state)).map_err(|e| e.to_string())?;
+            log.put_snapshot(tenant, seq, &to_json(&state))?;
             snapshots += 1;
             since_snapshot = 0;
         }
     }
-    log.settle().map_err(|e| e.to_string())?;
+    log.settle()?;
     Ok(Written { events: seq, snapshots, first_at: start_at, last_at: at - step_ms })
 }

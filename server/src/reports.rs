@@ -5,7 +5,7 @@ use agentstate_core::views::ActivityReport;
 
 /// The activity report as CSV: `user,channel`, the time signed in and in each state, one
 /// column per pause reason found, and the interactions handled.
-pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
+pub fn activity_csv(report: &ActivityReport) -> Result<String, csv::Error> {
     let mut reasons: Vec<&str> =
         report.rows.iter().flat_map(|row| row.totals.paused_by_reason.keys().map(|r| r.as_str())).collect();
     reasons.sort_unstable();
@@ -25,7 +25,7 @@ pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
     .to_vec();
     header.extend(reasons.iter().map(|reason| cell(&format!("paused_{reason}_ms")).into_owned()));
     header.push("interactions_handled".to_owned());
-    csv.write_record(&header).map_err(|e| e.to_string())?;
+    csv.write_record(&header)?;
     for row in &report.rows {
         let t = &row.totals;
         let mut record: Vec<String> =
@@ -36,10 +36,11 @@ pub fn activity_csv(report: &ActivityReport) -> Result<String, String> {
         );
         record.extend(reasons.iter().map(|reason| t.paused_by_reason.get(*reason).copied().unwrap_or(0).to_string()));
         record.push(t.interactions_handled.to_string());
-        csv.write_record(&record).map_err(|e| e.to_string())?;
+        csv.write_record(&record)?;
     }
-    let bytes = csv.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    let bytes = csv.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    // Every cell was a `String`: the bytes are UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// A text cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a tab or

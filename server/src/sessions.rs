@@ -6,7 +6,7 @@
 
 use crate::clock::now_ms;
 use crate::store::{TokenGrant, TokenStore};
-use crate::tokens::{self, hash};
+use crate::tokens::{self, TokenError, hash};
 
 /// Prefixes that make a leaked session or link recognisable.
 const SESSION_PREFIX: &str = "ass_";
@@ -39,27 +39,27 @@ pub struct Opened {
 
 /// Opens a session for a valid credential; `None` for an unknown token or a link used or
 /// expired already.
-pub fn open(store: &mut impl TokenStore, credential: Credential<'_>) -> Result<Option<Opened>, String> {
+pub fn open(store: &mut impl TokenStore, credential: Credential<'_>) -> Result<Option<Opened>, TokenError> {
     let now = now_ms();
     let token_hash = match credential {
         Credential::Token(token) => hash(token),
-        Credential::Link(link) => match store.take_link(&hash(link), now).map_err(|e| e.to_string())? {
+        Credential::Link(link) => match store.take_link(&hash(link), now)? {
             Some(token_hash) => token_hash,
             None => return Ok(None),
         },
     };
-    let Some(grant) = store.token(&token_hash).map_err(|e| e.to_string())? else { return Ok(None) };
+    let Some(grant) = store.token(&token_hash)? else { return Ok(None) };
     let secret = tokens::secret(SESSION_PREFIX)?;
     let expires = now + SESSION_TTL_MS;
-    store.put_session(&hash(&secret), &token_hash, expires).map_err(|e| e.to_string())?;
+    store.put_session(&hash(&secret), &token_hash, expires)?;
     Ok(Some(Opened { secret, grant, expires }))
 }
 
 /// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the
 /// link's secret (returned once) and the token's hash. The token itself is shown to nobody.
-pub fn issue_link(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<(String, String), String> {
+pub fn issue_link(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<(String, String), TokenError> {
     let token_hash = hash(&tokens::issue(store, tenant, actor)?);
     let link = tokens::secret(LINK_PREFIX)?;
-    store.put_link(&hash(&link), &token_hash, now_ms() + LINK_TTL_MS).map_err(|e| e.to_string())?;
+    store.put_link(&hash(&link), &token_hash, now_ms() + LINK_TTL_MS)?;
     Ok((link, token_hash))
 }

@@ -4,29 +4,41 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{TokenGrant, TokenStore};
+use crate::store::{StoreError, TokenGrant, TokenStore};
 
 /// Prefix that makes a leaked token recognisable in logs and secret scanners.
 const PREFIX: &str = "ast_";
 
+/// Why a token, session or link could not be made or named.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The operating system gave no random bytes: no secret can be made safely.
+    #[error("no randomness for a secret: {0}")]
+    NoRandomness(getrandom::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a fingerprint is {FINGERPRINT_MIN_DIGITS} to 64 hex digits, as `agentstate token list` prints it")]
+    Fingerprint,
+}
+
 /// A new random token.
-pub fn new_token() -> Result<String, String> {
+pub fn new_token() -> Result<String, TokenError> {
     secret(PREFIX)
 }
 
 /// 256 random bits after `prefix`: tokens, sessions and sign-in links.
-pub(crate) fn secret(prefix: &str) -> Result<String, String> {
+pub(crate) fn secret(prefix: &str) -> Result<String, TokenError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a secret: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(TokenError::NoRandomness)?;
     Ok(format!("{prefix}{}", hex(&bytes)))
 }
 
 /// Creates a token for `actor` of `tenant` and records its hash; the token itself is
 /// returned once and kept nowhere.
-pub fn issue(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<String, String> {
+pub fn issue(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<String, TokenError> {
     let token = new_token()?;
     let grant = TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
-    store.put_token(&hash(&token), &grant).map_err(|e| e.to_string())?;
+    store.put_token(&hash(&token), &grant)?;
     Ok(token)
 }
 
@@ -47,12 +59,10 @@ pub const FINGERPRINT_DIGITS: usize = 12;
 pub const FINGERPRINT_MIN_DIGITS: usize = 8;
 
 /// Checks a fingerprint given on the command line.
-pub fn parse_fingerprint(text: &str) -> Result<String, String> {
+pub fn parse_fingerprint(text: &str) -> Result<String, TokenError> {
     let digits = text.trim().to_ascii_lowercase();
     if digits.len() < FINGERPRINT_MIN_DIGITS || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "a fingerprint is {FINGERPRINT_MIN_DIGITS} to 64 hex digits, as `agentstate token list` prints it"
-        ));
+        return Err(TokenError::Fingerprint);
     }
     Ok(digits)
 }
@@ -83,7 +93,7 @@ mod tests {
 
     #[test]
     fn fingerprints_are_checked_before_they_select_anything() {
-        assert_eq!(parse_fingerprint(" 0A1B2C3D4E5F ").as_deref(), Ok("0a1b2c3d4e5f"));
+        assert_eq!(parse_fingerprint(" 0A1B2C3D4E5F ").ok().as_deref(), Some("0a1b2c3d4e5f"));
         for bad in ["", "0a1b2c3", "0a1b2c3g", "ast_0a1b2c3d", &"0".repeat(65)] {
             assert!(parse_fingerprint(bad).is_err(), "{bad:?} is not a fingerprint");
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agentstate_server::store::{Change, Followed, StoreConfig};
+use agentstate_server::store::{Change, Followed, StoreConfig, StoreError};
 use agentstate_testkit::PgCluster;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -41,7 +41,7 @@ fn pki() -> Pki {
 }
 
 /// Opens the store at `url` as the server does; the error as the server would say it.
-fn open(url: &str) -> Result<Box<dyn agentstate_server::store::Store>, String> {
+fn open(url: &str) -> Result<Box<dyn agentstate_server::store::Store>, StoreError> {
     StoreConfig::Postgres(url.to_owned()).open()
 }
 
@@ -92,15 +92,19 @@ fn the_store_reaches_postgres_over_tls_as_the_url_asks() {
     };
     open(&key_values("localhost", "verify-full")).expect("the certificate names localhost");
     open(&key_values("db.invalid", "verify-ca")).expect("verify-ca checks the chain only");
-    let wrong_name = open(&key_values("db.invalid", "verify-full")).err().expect("refused");
+    let wrong_name = open(&key_values("db.invalid", "verify-full")).err().map(|e| e.to_string()).expect("refused");
     assert!(wrong_name.contains("not valid for name \"db.invalid\""), "{wrong_name}");
 
-    let wrong_ca = open(&with(&format!("sslmode=verify-full&sslrootcert={}", other_ca.display()))).err();
+    let wrong_ca =
+        open(&with(&format!("sslmode=verify-full&sslrootcert={}", other_ca.display()))).err().map(|e| e.to_string());
     let wrong_ca = wrong_ca.expect("a certificate from an authority not asked for is refused");
     assert!(wrong_ca.contains("certificate") && wrong_ca.contains("sslrootcert"), "{wrong_ca}");
-    let plain = open(&with("sslmode=disable")).err().expect("a plain connection is refused by this cluster");
+    let plain = open(&with("sslmode=disable"))
+        .err()
+        .map(|e| e.to_string())
+        .expect("a plain connection is refused by this cluster");
     assert!(plain.contains("no encryption"), "{plain}");
-    let allow = open(&with("sslmode=allow")).err().expect("refused");
+    let allow = open(&with("sslmode=allow")).err().map(|e| e.to_string()).expect("refused");
     assert!(allow.contains("not supported"), "{allow}");
 
     // The thread that follows other hosts' appends listens over TLS too.

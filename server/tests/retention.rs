@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use agentstate_core::{Actor, ChannelId, Millis, Query};
 use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Incoming, LogBegins, PRUNE_CHUNK, TenantService};
@@ -72,12 +73,26 @@ fn seen(service: &mut Service) -> Seen {
     kept.extend(history(service, "sam"));
     kept.retain(|e| e["at"].as_u64().is_some_and(|at| at >= CUTOFF));
     Seen {
-        snapshot: service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot"),
+        snapshot: service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot"),
         roster: service
-            .query("acme", r#"{"view":"roster","actor":"system","channel":"support","at":1100000}"#)
+            .query(
+                "acme",
+                &Query::Roster {
+                    actor: Actor::System,
+                    channel: ChannelId::new("support").unwrap(),
+                    at: Millis::new(1_100_000).unwrap(),
+                },
+            )
             .expect("roster"),
         states: service
-            .query("acme", r#"{"view":"channel_states","actor":"system","channel":"support","at":1100000}"#)
+            .query(
+                "acme",
+                &Query::ChannelStates {
+                    actor: Actor::System,
+                    channel: ChannelId::new("support").unwrap(),
+                    at: Millis::new(1_100_000).unwrap(),
+                },
+            )
             .expect("states"),
         history: kept,
         reports: [(CUTOFF, 1_100_000), (CUTOFF + 1_500, CUTOFF + 61_000), (CUTOFF + 10_000, 2_000_000)]
@@ -127,7 +142,7 @@ fn a_day_across_the_cutoff(service: &mut Service, lagging: &mut [Service]) -> Ve
         if n == 2 {
             // Other hosts load the tenant now and then look away while it is pruned.
             for other in lagging.iter_mut() {
-                other.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("loads");
+                other.query("acme", &Query::Snapshot { actor: Actor::System }).expect("loads");
             }
         }
         let submitted = service.submit("acme", text).expect("submits");
@@ -210,13 +225,13 @@ fn a_log_across_the_cutoff_is_pruned_without_changing_the_window(place: &StoreCo
     }
 
     // A second prune with the same cutoff does nothing.
-    let state = restarted.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot");
+    let state = restarted.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot");
     assert_eq!(restarted.prune("acme", CUTOFF).expect("prunes"), Default::default());
     assert_eq!(service.prune("acme", CUTOFF).expect("prunes"), Default::default());
     assert_eq!(restarted.log_begins("acme").expect("reads"), Some(begins));
-    assert_eq!(restarted.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot"), state);
+    assert_eq!(restarted.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot"), state);
     // The first host catches up with what the second one stored since.
-    assert_eq!(service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot"), state);
+    assert_eq!(service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot"), state);
 }
 
 /// A backlog larger than one step is pruned in several, each leaving a complete base.
@@ -237,18 +252,18 @@ fn a_backlog_is_pruned_in_bounded_steps(place: &StoreConfig) {
             assert!(submitted.expect("submits").outcome.contains("accepted"));
         }
     }
-    let before = service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot");
+    let before = service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot");
     let report = service.activity("acme", CUTOFF, CUTOFF + 1_000).expect("activity");
     let first = service.prune_step("acme", CUTOFF).expect("prunes");
     assert!(first.more && first.pruned.events as usize >= PRUNE_CHUNK, "{first:?}");
     let halfway = service.log_begins("acme").expect("reads").expect("pruned");
     assert!(halfway.at < CUTOFF, "a step short of the cutoff says the time it kept from: {halfway:?}");
-    assert_eq!(open(place, 1_000).query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot"), before);
+    assert_eq!(open(place, 1_000).query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot"), before);
     let rest = service.prune("acme", CUTOFF).expect("prunes");
     assert_eq!(first.pruned.events + rest.events, toggles);
     assert_eq!(service.log_begins("acme").expect("reads"), Some(LogBegins { seq: toggles + 1, at: CUTOFF }));
     let mut fresh = open(place, 1_000);
-    assert_eq!(fresh.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot"), before);
+    assert_eq!(fresh.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot"), before);
     assert_eq!(fresh.activity("acme", CUTOFF, CUTOFF + 1_000).expect("activity"), report);
 }
 
@@ -306,7 +321,7 @@ fn pruning_while_commands_arrive_loses_none(place: &StoreConfig) {
     let begins = a.log_begins("acme").expect("reads").expect("pruned");
     assert_eq!(begins.seq, pruned + 1, "the base is where the pruned events end");
     let snapshot =
-        |service: &mut Service| service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("snapshot");
+        |service: &mut Service| service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("snapshot");
     let state = snapshot(&mut open(place, 50));
     assert_eq!(snapshot(&mut a), state);
     assert_eq!(snapshot(&mut b), state);

@@ -2,6 +2,7 @@
 //! host that lost the race to another decides again on the caught-up state, and tenants
 //! load on demand and are evicted least recently used first.
 
+use agentstate_core::{Actor, Query};
 use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Bounds, TenantService};
@@ -43,7 +44,7 @@ fn a_restarted_host_loads_a_tenant_from_snapshot_and_tail_on_its_first_request()
             service.submit("acme", &sign_out(1005 + 10 * i)).expect("submits");
         }
         service.submit("acme", &sign_in(2000, None)).expect("submits");
-        service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("answers")
+        service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("answers")
     };
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!(store.last_seq("acme").expect("reads"), 11);
@@ -52,7 +53,7 @@ fn a_restarted_host_loads_a_tenant_from_snapshot_and_tail_on_its_first_request()
 
     let mut service = open(&path, 3);
     assert!(service.loaded().is_empty(), "tenants load on their first request, not at start");
-    assert_eq!(service.query("acme", r#"{"view":"snapshot","actor":"system"}"#).expect("answers"), snapshot_before);
+    assert_eq!(service.query("acme", &Query::Snapshot { actor: Actor::System }).expect("answers"), snapshot_before);
     assert_eq!(service.loaded(), ["acme"]);
     let again = service.submit("acme", &sign_in(3000, None)).expect("submits");
     assert!(again.outcome.contains("already_signed_in"), "{}", again.outcome);
@@ -367,12 +368,12 @@ fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
     }
     assert!(service.loaded().is_empty(), "creating a tenant loads nothing");
     service.submit("t1", &sign_in(1000, None)).expect("submits");
-    let t1 = service.query("t1", r#"{"view":"snapshot","actor":"system"}"#).expect("answers");
+    let t1 = service.query("t1", &Query::Snapshot { actor: Actor::System }).expect("answers");
     service.submit("t2", &sign_in(1000, None)).expect("submits");
     service.submit("t3", &sign_in(1000, None)).expect("submits");
     assert_eq!(service.loaded(), ["t2", "t3"], "t1 was used least recently");
     assert_eq!(
-        service.query("t1", r#"{"view":"snapshot","actor":"system"}"#).expect("answers"),
+        service.query("t1", &Query::Snapshot { actor: Actor::System }).expect("answers"),
         t1,
         "reloaded as it was"
     );
@@ -399,7 +400,7 @@ fn a_group_touching_more_tenants_than_may_be_loaded_is_decided_in_rounds_that_fi
     }
     assert!(service.loaded().len() <= 4, "{:?}", service.loaded());
     for tenant in &tenants {
-        service.query(tenant, r#"{"view":"snapshot","actor":"system"}"#).expect("answers");
+        service.query(tenant, &Query::Snapshot { actor: Actor::System }).expect("answers");
         assert!(service.loaded().len() <= 4, "queries stay within the bound too");
     }
 }

@@ -68,6 +68,16 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// `binary serve` for a load run: no demo tenant, a free loopback port, and the
+    /// per-token limits lifted (one token stands for many clients and feeds there). The
+    /// caller adds the store and the environment.
+    pub fn load_run(binary: &std::path::Path) -> Command {
+        let mut command = Command::new(binary);
+        command.args(["serve", "--no-demo-tenant", "--addr", "127.0.0.1:0"]);
+        command.args(["--rate-limit", "1000000", "--feeds-per-token", "1000000"]);
+        command
+    }
+
     /// Starts `serve` (the command as the caller set it up: binary, arguments, environment)
     /// and waits for the line that says where it listens.
     pub fn start(command: &mut Command) -> Result<ServerProcess, String> {

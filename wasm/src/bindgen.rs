@@ -8,7 +8,7 @@
 //! one set of (de)serializers instead of two (serde_json's and a JS-object one).
 
 use agentstate_core::views;
-use agentstate_core::wire::{self, Outcome};
+use agentstate_core::wire::Outcome;
 use agentstate_core::{Actor, ChannelId, Lang, Millis, Rejection, RoleSet, State, TenantSeed, UserId};
 use serde::Serialize;
 use tsify::Ts;
@@ -72,11 +72,7 @@ impl Tenant {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Command")] command: JsValue,
     ) -> Result<Ts<Outcome>, JsError> {
-        let outcome = match wire::decode_command(&json_text(&command)) {
-            Ok(command) => Outcome::from_result(agentstate_core::decide(self.inner.state(), &command)),
-            Err(rejection) => Outcome::from_result(Err(rejection)),
-        };
-        typed(&outcome)
+        typed(&self.inner.consider(&json_text(&command)))
     }
 
     /// Decides `command` and applies its events.
@@ -84,11 +80,7 @@ impl Tenant {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Command")] command: JsValue,
     ) -> Result<Ts<Outcome>, JsError> {
-        let outcome = match wire::decode_command(&json_text(&command)) {
-            Ok(command) => self.inner.handle(&command),
-            Err(rejection) => Outcome::from_result(Err(rejection)),
-        };
-        typed(&outcome)
+        typed(&self.inner.answer(&json_text(&command)))
     }
 
     /// Folds events decided elsewhere (a server's live feed) into this tenant, all or

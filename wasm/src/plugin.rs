@@ -47,10 +47,7 @@ impl Plugin {
             Call::Restore => self.tenant = Tenant::from_snapshot_json(text)?,
             Call::Apply => self.tenant.apply_json(text)?,
             Call::Handle => {
-                let outcome = match wire::decode_command(text) {
-                    Ok(command) => self.tenant.handle(&command),
-                    Err(rejection) => Outcome::from_result(Err(rejection)),
-                };
+                let outcome = self.tenant.answer(text);
                 wire::write_json(out, &outcome);
                 return Ok(if outcome.is_accepted() { Status::Ok } else { Status::Rejected });
             }

@@ -19,14 +19,36 @@ export const SIGHT: ReadonlySet<string> = new Set(["user_seen", "user_unseen", "
 const REBASE_EVERY = 5_000;
 
 /**
- * Events that change the configuration: users, channels, assignments, settings — and, in
- * a feed projected for its caller, a person or channel coming into or going out of sight.
- * (Strings, not `Event["type"]`: the sight events exist only in projected feeds.)
+ * Whether each event changes the configuration: users, channels, assignments, settings —
+ * and, in a feed projected for its caller, a person or channel coming into or going out of
+ * sight. Every event type is listed: a new one does not compile until it is placed here.
  */
-const CONFIGURING: ReadonlySet<string> = new Set([
-  "plan_set", "setting_changed", "pause_reasons_set", "user_created", "roles_set", "channel_created", "assigned", "unassigned",
-  ...SIGHT,
-]);
+const CONFIGURES: Record<Event["type"], boolean> = {
+  plan_set: true,
+  setting_changed: true,
+  pause_reasons_set: true,
+  user_created: true,
+  roles_set: true,
+  channel_created: true,
+  assigned: true,
+  unassigned: true,
+  user_seen: true,
+  user_unseen: true,
+  channel_seen: true,
+  channel_unseen: true,
+  signed_in: false,
+  signed_out: false,
+  paused: false,
+  resumed: false,
+  wrap_up_ended: false,
+  monitoring_started: false,
+  monitoring_mode_changed: false,
+  monitoring_stopped: false,
+  interaction_started: false,
+  interaction_ended: false,
+  device_registered: false,
+  device_activity: false,
+};
 
 export class Mirror {
   private sinceBase = 0;
@@ -64,7 +86,7 @@ export class Mirror {
     this.current.applyEvents(fresh);
     this.seq = last[0];
     for (const event of fresh) if (typeof event.at === "number") this.clock = Math.max(this.clock, event.at);
-    if (fresh.some((event) => CONFIGURING.has(event.type))) this.configured = this.current.snapshot();
+    if (fresh.some((event) => CONFIGURES[event.type])) this.configured = this.current.snapshot();
     this.sinceBase += fresh.length;
     if (this.sinceBase >= REBASE_EVERY) {
       const rebased = Tenant.fromSnapshot(this.current.snapshot());

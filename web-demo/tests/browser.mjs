@@ -11,11 +11,11 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchChromium, root, serve } from "./harness.mjs";
+import { root, runAndClean, serve } from "./harness.mjs";
 
 const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/debug/agentstate");
 const screenshots = process.env.SCREENSHOT_DIR ?? join(root, "target/browser");
@@ -80,9 +80,7 @@ function assertSentence(text) {
 }
 
 const server = await serve(bin, ["--data", data]);
-let browser;
-let failed = false;
-try {
+await runAndClean(server, data, async (launch) => {
   const { base } = server;
   const demo = JSON.parse(readFileSync(join(data, "demo-tokens.json"), "utf8"));
   const token = (actor) => demo.tokens.find((t) => t.actor === actor).token;
@@ -96,7 +94,7 @@ try {
     assert.equal(body.outcome, "accepted", `${JSON.stringify(command)} → ${JSON.stringify(body)}`);
   };
 
-  browser = await launchChromium();
+  const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.addInitScript(recordToasts);
   const confirmations = [];
@@ -513,12 +511,4 @@ try {
   await page.screenshot({ path: join(screenshots, "dashboard.png"), fullPage: true });
   assert.deepEqual(problems, [], "no errors in the page");
   console.log(`browser test passed; screenshots in ${screenshots}`);
-} catch (error) {
-  failed = true;
-  console.error(error);
-} finally {
-  await browser?.close();
-  await server.stop();
-  rmSync(data, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});

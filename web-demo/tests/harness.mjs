@@ -2,6 +2,7 @@
 // their own on a free port, headless Debian Chromium, and cleaning both up.
 
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -44,4 +45,29 @@ export function launchChromium(extraArgs = []) {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * Runs `test` with a way to launch Chromium, then — whatever happened — closes what it
+ * launched, stops `server` and removes the `data` folder; exits non-zero when `test` threw.
+ */
+export async function runAndClean(server, data, test) {
+  const browsers = [];
+  const launch = async (extraArgs) => {
+    const browser = await launchChromium(extraArgs);
+    browsers.push(browser);
+    return browser;
+  };
+  let failed = false;
+  try {
+    await test(launch);
+  } catch (error) {
+    failed = true;
+    console.error(error);
+  } finally {
+    for (const browser of browsers) await browser.close();
+    await server.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
 }

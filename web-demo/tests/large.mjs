@@ -12,10 +12,10 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchChromium, root, serve } from "./harness.mjs";
+import { root, runAndClean, serve } from "./harness.mjs";
 
 const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/release/agentstate");
 const AGENTS = Number(process.env.AGENTS ?? 5000);
@@ -50,9 +50,7 @@ const cli = (...args) => execFileSync(bin, args, { env: { ...process.env, AGENTS
 const server = await serve(bin, ["--data", data, "--no-demo-tenant", "--rate-limit", "100000", "--max-body", String(1 << 24)], { ...process.env, RUST_LOG: "warn" });
 const { base } = server;
 
-let browser;
-let failed = false;
-try {
+await runAndClean(server, data, async (launch) => {
   writeFileSync(join(data, "big.yaml"), tenantYaml());
   cli("tenant", "create", "big", join(data, "big.yaml"));
   const token = cli("token", "create", "--tenant", "big", "--user", "sup");
@@ -71,7 +69,7 @@ try {
   const everyone = Array.from({ length: AGENTS }, (_, i) => ({ type: "sign_in_assigned", user: `a${i}` }));
   for (let i = 0; i < everyone.length; i += 500) await post(everyone.slice(i, i + 500));
 
-  browser = await launchChromium(["--enable-blink-features=LongTaskTiming"]);
+  const browser = await launch(["--enable-blink-features=LongTaskTiming"]);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.addInitScript(() => {
     window.longTasks = [];
@@ -170,12 +168,4 @@ try {
   });
 
   console.log(JSON.stringify({ agents: AGENTS, channels: CHANNELS, cards, rowsRendered: rows, firstRosterMs: Math.round(firstRoster), feed: { eventsPerSecond: RATE, seconds: SECONDS, sent, longestTaskMs: Math.round(feed.longest), longTasks: feed.count, longTaskMsTotal: Math.round(feed.total) }, scroll: frames, activityInBrowser: activity }, null, 2));
-} catch (error) {
-  failed = true;
-  console.error(error);
-} finally {
-  await browser?.close();
-  await server.stop();
-  rmSync(data, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ChannelKind;
-use crate::ids::{ChannelId, InteractionId, Millis, Name, UserId};
-use crate::monitoring::MonitorMode;
-use crate::roles::RoleSet;
-use crate::state::State;
+use crate::model::channel::ChannelKind;
+use crate::model::ids::{ChannelId, InteractionId, Millis, Name, UserId};
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::RoleSet;
+use crate::model::state::State;
 use crate::views::roster::{DeviceView, WrapUpView};
 use crate::views::{AgentNow, agent_now};
 

@@ -1,10 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Action, Command};
-use crate::decide::decide;
-use crate::ids::{Actor, ChannelId, Millis, PauseReason, UserId};
-use crate::monitoring::MonitorMode;
-use crate::state::State;
+use crate::model::command::{Action, Command};
+use crate::model::ids::{Actor, ChannelId, Millis, PauseReason, UserId};
+use crate::model::monitoring::MonitorMode;
+use crate::model::state::State;
+use crate::rules::decide::decide;
 use crate::wire::RejectionReport;
 
 /// Whether one action would be accepted, and if not, exactly why.
@@ -89,49 +89,4 @@ pub fn allowed_actions(
         },
         stop_monitor: judge(Action::StopMonitor { user: user() }),
     }
-}
-
-/// The verdicts as `actor` may see them: decided on what they see of the tenant (law 2 of
-/// `crate::sight`: for a person and channel in sight, the same as on the whole state). A
-/// person outside their sight whom "+ Log agent" finds is judged on their card alone (name,
-/// roles, devices: never signed in anywhere the actor cannot see); anyone else, and a
-/// channel outside sight, is judged as one that does not exist.
-pub fn allowed_actions_seen(
-    state: &State,
-    actor: &Actor,
-    user: &UserId,
-    channel: Option<&ChannelId>,
-    at: Millis,
-) -> AllowedActions {
-    let sight = crate::Sight::of(state, actor);
-    if sight.sees_everything() {
-        return allowed_actions(state, actor, user, channel, at);
-    }
-    let mut seen = crate::sight::configuration(state);
-    for (id, c) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
-        seen.channels.insert(id.clone(), c.clone());
-    }
-    let mut admit = |id: &UserId, record: crate::User| crate::sight::admit(&mut seen, state, id, record);
-    if let Some((me, record)) = actor.user().and_then(|me| state.users.get_key_value(me)) {
-        admit(me, record.clone());
-    }
-    if let Some((id, record)) = state.users.get_key_value(user) {
-        if sight.sees_user(id, record) {
-            admit(id, record.clone());
-        } else if sight.finds(id) {
-            let card = crate::User {
-                name: record.name.clone(),
-                roles: record.roles,
-                assignments: Default::default(),
-                sign_ins: Default::default(),
-                interaction: None,
-                wrap_up: None,
-                devices: record.devices.clone(),
-                work_ended: None,
-                signed_out: Default::default(),
-            };
-            admit(id, card);
-        }
-    }
-    allowed_actions(&seen, actor, user, channel, at)
 }

@@ -1,4 +1,4 @@
-use crate::event::Event;
+use crate::model::event::Event;
 
 /// The events of `log` that touched `user` — as subject, or as the supervisor of a
 /// monitoring — in log order. The state keeps no history (it would grow without bound

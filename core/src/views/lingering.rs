@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Actor, ChannelId, Millis, Name, UserId};
-use crate::state::State;
+use crate::model::ids::{Actor, ChannelId, Millis, Name, UserId};
+use crate::model::state::State;
 
 /// An unassigned sign-in: it persists until someone signs the user out (R4).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

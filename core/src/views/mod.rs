@@ -15,12 +15,11 @@ mod vocabulary;
 
 pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity, activity_from};
 pub use agent_dashboard::{AgentDashboard, HeardSupervisor, MyChannel, MyInteraction, agent_dashboard};
-pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions, allowed_actions_seen};
+pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
 pub use history::history;
 pub use lingering::{LingeringSignIn, lingering_unassigned};
 pub use roster::{
-    DeviceView, InteractionView, MonitorView, PauseView, Roster, RosterEntry, SignInView, WrapUpView, roster,
-    roster_seen,
+    DeviceView, InteractionView, MonitorView, Roster, RosterEntry, SignInView, WrapUpView, roster, roster_seen,
 };
 pub use routing_board::{RoutingBoard, RunningInteraction, routing_board};
 pub use search::{UserMatch, fold, search_users};

@@ -1,11 +1,11 @@
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Assignment, ChannelKind};
-use crate::devices::{Device, DeviceKind};
-use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
-use crate::monitoring::MonitorMode;
-use crate::roles::RoleSet;
-use crate::state::{State, User};
+use crate::model::channel::{Assignment, ChannelKind};
+use crate::model::device::{Device, DeviceKind};
+use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, UserId};
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::RoleSet;
+use crate::model::state::{Pause, State, User};
 
 /// Everyone on one channel, as the Supervisor dashboard lists them.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ pub struct RosterEntry {
     pub signed_in: Option<SignInView>,
     /// Signed in without being assigned as agent: what a supervisor may need to review.
     pub unassigned_sign_in: bool,
-    pub paused: Option<PauseView>,
+    pub paused: Option<Pause>,
     /// The user's running interaction, on whichever channel.
     pub interaction: Option<InteractionView>,
     /// The user's wrap-up, on whichever channel, while it runs.
@@ -44,15 +44,6 @@ pub struct RosterEntry {
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInView {
-    pub since: Millis,
-    pub by: Actor,
-}
-
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PauseView {
-    pub reason: PauseReason,
     pub since: Millis,
     pub by: Actor,
 }
@@ -146,11 +137,7 @@ fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) 
         assigned: u.assignments.get(channel).copied().unwrap_or_default(),
         signed_in: sign_in.map(|s| SignInView { since: s.since, by: s.by.clone() }),
         unassigned_sign_in: sign_in.is_some() && !u.is_assigned_agent(channel),
-        paused: sign_in.and_then(|s| s.pause.as_ref()).map(|p| PauseView {
-            reason: p.reason.clone(),
-            since: p.since,
-            by: p.by.clone(),
-        }),
+        paused: sign_in.and_then(|s| s.pause.clone()),
         interaction: interaction.map(|(iid, i)| InteractionView {
             interaction: iid.clone(),
             channel: i.channel.clone(),
@@ -168,7 +155,7 @@ fn entry(state: &State, id: &UserId, u: &User, channel: &ChannelId, at: Millis) 
 
 /// The roster as `observer` may see it: `None` for a channel outside their sight (as for
 /// one that does not exist), else only the people they see.
-pub fn roster_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<Roster> {
+pub fn roster_seen(state: &State, observer: &crate::model::ids::Actor, channel: &str, at: Millis) -> Option<Roster> {
     let sight = crate::Sight::of(state, observer);
     sight.channel(state, channel)?;
     let mut roster = roster(state, channel, at)?;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChannelId, InteractionId, Millis, UserId};
-use crate::routing::unroutable;
-use crate::state::State;
+use crate::model::ids::{ChannelId, InteractionId, Millis, UserId};
+use crate::model::state::State;
+use crate::rules::routing::unroutable;
 
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]

@@ -1,9 +1,9 @@
 use super::fold_table::{FOLDED, is_combining_mark};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeviceId, Name, UserId};
-use crate::roles::RoleSet;
-use crate::state::State;
+use crate::model::ids::{DeviceId, Name, UserId};
+use crate::model::roles::RoleSet;
+use crate::model::state::State;
 use crate::views::DeviceView;
 
 /// One hit of the "+ Log agent" picker: who, their roles, and their devices with the

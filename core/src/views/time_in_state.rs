@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChannelId, Millis, PauseReason, UserId};
-use crate::state::{State, User};
+use crate::model::ids::{ChannelId, Millis, PauseReason, UserId};
+use crate::model::state::{State, User};
 use crate::views::AgentState;
 use crate::views::roster::on_channel;
 
@@ -126,7 +126,12 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
 /// Time in state as `observer` may see it: `None` for a channel outside their sight; the
 /// people they see, and the counts of everyone where they may see them (their reach, or a
 /// channel they are assigned to: an agent sees their team as numbers).
-pub fn channel_states_seen(state: &State, observer: &crate::Actor, channel: &str, at: Millis) -> Option<ChannelStates> {
+pub fn channel_states_seen(
+    state: &State,
+    observer: &crate::model::ids::Actor,
+    channel: &str,
+    at: Millis,
+) -> Option<ChannelStates> {
     let sight = crate::Sight::of(state, observer);
     let id = sight.channel(state, channel)?;
     let mut board = channel_states(state, channel, at)?;

@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ChannelKind, Setting, Settings};
-use crate::monitoring::MonitorMode;
-use crate::roles::{Plan, Role};
+use crate::model::channel::ChannelKind;
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::{Plan, Role};
+use crate::model::settings::{Setting, Settings};
 use crate::views::AgentState;
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ use crate::service::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
 use crate::store::{Store, StoreError};
 use agentstate_core::views::RoutingBoard;
+use agentstate_core::{Actor, Millis, Query};
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -42,17 +43,33 @@ impl DemoTokens {
     }
 }
 
+/// Why the demo tenant could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo tenant's description: {0}")]
+    Description(#[from] crate::DescriptionError),
+    #[error("cannot seed the demo tenant: {0}")]
+    Seed(ServiceError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Token(#[from] crate::tokens::TokenError),
+    #[error("{}: {source}", path.display())]
+    File { path: std::path::PathBuf, source: std::io::Error },
+}
+
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
-pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, String> {
-    let description = crate::description_json(DESCRIPTION).map_err(|e| format!("the demo tenant: {e}"))?;
+pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, DemoError> {
+    let description = crate::description_json(DESCRIPTION)?;
     let path = data.join(TOKENS_FILE);
-    if service.has_tenant(TENANT).map_err(|e| e.to_string())? {
+    let file_error = |source| DemoError::File { path: path.clone(), source };
+    if service.has_tenant(TENANT)? {
         if let Ok(text) = std::fs::read_to_string(&path)
             && let Ok(tokens) = serde_json::from_str::<DemoTokens>(&text)
         {
             // A file an older version wrote readable by everyone is closed now.
-            private(&path)?;
+            private(&path).map_err(file_error)?;
             return Ok(tokens);
         }
     } else {
@@ -60,16 +77,16 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
             Ok(()) => {
                 for command in first_day(crate::clock::now_ms()) {
                     let seeded = service.submit(TENANT, &command.to_string());
-                    seeded.map_err(|e| format!("cannot seed the demo tenant: {e}"))?;
+                    seeded.map_err(DemoError::Seed)?;
                 }
                 tracing::info!(tenant = TENANT, "seeded the demo tenant");
             }
             // Another host sharing the database seeded it a moment ago.
             Err(ServiceError::Store(StoreError::TenantExists(_))) => {}
-            Err(e) => return Err(format!("cannot seed the demo tenant: {e}")),
+            Err(e) => return Err(DemoError::Seed(e)),
         }
     }
-    let people: Value = serde_json::from_str(&description).map_err(|e| e.to_string())?;
+    let people: Value = serde_json::from_str(&description).map_err(crate::DescriptionError::from)?;
     let mut tokens = DemoTokens { tenant: TENANT.into(), tokens: Vec::new() };
     let users = people.get("users").and_then(Value::as_array).cloned().unwrap_or_default();
     let system = json!({ "id": "system", "name": "Routing system", "roles": [] });
@@ -83,8 +100,8 @@ pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Resul
             token,
         });
     }
-    let text = serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?;
-    write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let text = serde_json::to_string_pretty(&tokens).map_err(crate::DescriptionError::from)?;
+    write_private(&path, &text).map_err(file_error)?;
     Ok(tokens)
 }
 
@@ -105,10 +122,9 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Makes an existing tokens file readable by its owner only.
-fn private(path: &Path) -> Result<(), String> {
+fn private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
@@ -165,8 +181,8 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
         }
         let board = writer.run(|desk| {
             let at = desk.now(TENANT)?;
-            let board =
-                desk.service.query(TENANT, &format!(r#"{{"view":"routing_board","actor":"system","at":{at}}}"#))?;
+            let query = Query::RoutingBoard { actor: Actor::System, at: Millis::new(at).unwrap_or(Millis::ZERO) };
+            let board = desk.service.query(TENANT, &query)?;
             Ok::<_, ServiceError>((at, board))
         });
         let Ok(Ok((at, board))) = board.await else { return };

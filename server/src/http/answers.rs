@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use agentstate_core::Rejection;
 
@@ -47,6 +48,36 @@ pub struct ErrorDetail<'a> {
     pub code: &'a str,
     /// What went wrong, in English.
     pub message: &'a str,
+}
+
+/// The failures every route that asks the tenant's module may answer besides its own: no
+/// valid credential (401), the store or the module failed (503). Written once, for the
+/// OpenAPI document (`responses(…, ViewFailures)`).
+#[derive(Debug)]
+pub struct ViewFailures;
+
+/// The failures of a route that reads the store only: 401, and 503 when the store failed.
+#[derive(Debug)]
+pub struct StoreFailures;
+
+impl utoipa::IntoResponses for ViewFailures {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+        failures("The store or the module failed")
+    }
+}
+
+impl utoipa::IntoResponses for StoreFailures {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+        failures("The store failed")
+    }
+}
+
+fn failures(failed: &str) -> std::collections::BTreeMap<String, RefOr<Response>> {
+    let error = |description: &str| -> RefOr<Response> {
+        let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        ResponseBuilder::new().description(description).content("application/json", body).build().into()
+    };
+    [("401".to_owned(), error("No valid token or session")), ("503".to_owned(), error(failed))].into()
 }
 
 /// The answers to a batch, in the order sent, and where the log stands after it.

@@ -14,14 +14,14 @@ use utoipa::{IntoParams, ToSchema};
 use super::App;
 use super::answers::{
     BatchItem, BatchOutcome, CommandsAnswer, ErrorBody, ErrorDetail, Me, Presented, PresentedRejection,
-    RejectedOrRefused, SnapshotAnswer,
+    RejectedOrRefused, SnapshotAnswer, StoreFailures, ViewFailures,
 };
 use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
 use super::openapi::{ChannelPath, CommandsBody, TenantPath, UserPath};
 use super::query::{Path, Query};
-use crate::service::Submitted;
+use crate::service::{ServiceError, Submitted};
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{
     Actor, Category, ChannelId, Lang, Millis, Query as View, RejectionCode, RoleSet, SightSummary, UserId,
@@ -122,7 +122,6 @@ pub async fn post_commands(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("{e}; send fewer commands"))
@@ -149,11 +148,11 @@ pub async fn post_commands(
     // In a batch each command has its own answer: one sent with another user's id is
     // refused on its own (`id_in_use`, not decided) beside the others' outcomes, so a
     // client resending the batch cannot decide the others twice.
-    let mut each: Vec<Result<Submitted, String>> = Vec::with_capacity(results.len());
+    let mut each: Vec<Result<Submitted, ServiceError>> = Vec::with_capacity(results.len());
     for result in results {
         each.push(match result {
             Ok(submitted) => Ok(submitted),
-            Err(e @ crate::service::ServiceError::IdInUse(_)) => Err(e.to_string()),
+            Err(e @ ServiceError::IdInUse(_)) => Err(e),
             Err(e) => return Err(e.into()),
         });
     }
@@ -161,7 +160,7 @@ pub async fn post_commands(
         .iter()
         .map(|result| match result {
             Ok(submitted) => told(submitted).map(|told| Answered::Decided(submitted, told)),
-            Err(message) => Ok(Answered::Refused(message)),
+            Err(refused) => Ok(Answered::Refused(refused.to_string())),
         })
         .collect::<Result<_, _>>()?;
     let seq = each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max().unwrap_or(0);
@@ -180,7 +179,7 @@ pub async fn post_commands(
 /// One command of a batch: decided (its outcome, read for presenting), or refused alone.
 enum Answered<'a> {
     Decided(&'a Submitted, Told<'a>),
-    Refused(&'a str),
+    Refused(String),
 }
 
 /// Asks the tenant's module a view query, built for the server's time `at` (never before
@@ -195,8 +194,7 @@ async fn view(
         .writer
         .run(move |desk| {
             let at = Millis::new(desk.now(&tenant)?).unwrap_or(Millis::ZERO);
-            let query = serde_json::to_string(&query(at)).unwrap_or_default();
-            desk.service.query(&tenant, &query)
+            desk.service.query(&tenant, &query(at))
         })
         .await??;
     Ok(answer)
@@ -223,49 +221,44 @@ fn unknown_user(user: &str) -> ApiError {
 #[utoipa::path(get, path = "/tenants/{tenant}/channels/{channel}/roster", tag = "views", params(ChannelPath),
     responses(
         (status = 200, description = "The roster", body = agentstate_core::views::Roster),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
+        ViewFailures,
         (status = 404, description = "No such channel (`unknown_channel`)", body = ErrorBody),
     ))]
 pub async fn roster(
     State(app): State<App>,
-    Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
+    Path(path): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    channel_view(app, tenant, channel, caller, false).await
+    channel_view(app, path, caller, |actor, channel, at| View::Roster { actor, channel, at }).await
 }
 
 /// Time in state, now: each agent's state on the channel, since when, and counts per state.
 #[utoipa::path(get, path = "/tenants/{tenant}/channels/{channel}/states", tag = "views", params(ChannelPath),
     responses(
         (status = 200, description = "Each agent's state now", body = agentstate_core::views::ChannelStates),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
         (status = 404, description = "No such channel (`unknown_channel`)", body = ErrorBody),
+        ViewFailures,
     ))]
 pub async fn channel_states(
     State(app): State<App>,
-    Path(ChannelPath { tenant, channel }): Path<ChannelPath>,
+    Path(path): Path<ChannelPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    channel_view(app, tenant, channel, caller, true).await
+    channel_view(app, path, caller, |actor, channel, at| View::ChannelStates { actor, channel, at }).await
 }
 
+/// A view of one channel, asked as `query` builds it; `unknown_channel` for a channel that
+/// does not exist or is out of the caller's sight.
 async fn channel_view(
     app: App,
-    tenant: String,
-    channel: String,
+    ChannelPath { tenant, channel }: ChannelPath,
     caller: Caller,
-    board: bool,
+    query: impl FnOnce(Actor, ChannelId, Millis) -> View + Send + 'static,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     // An id that cannot be a channel's names no channel.
     let Ok(id) = ChannelId::new(&channel) else { return Err(unknown_channel(&channel)) };
-    let answer = view(&app, tenant, move |at| {
-        if board { View::ChannelStates { actor, channel: id, at } } else { View::Roster { actor, channel: id, at } }
-    })
-    .await?;
+    let answer = view(&app, tenant, move |at| query(actor, id, at)).await?;
     // Outside the caller's sight is answered as not there at all.
     if answer == "null" {
         return Err(unknown_channel(&channel));
@@ -278,16 +271,14 @@ async fn channel_view(
 #[utoipa::path(get, path = "/tenants/{tenant}/channel-counts", tag = "views", params(TenantPath),
     responses(
         (status = 200, description = "The caller's channels with the counts per state", body = Vec<agentstate_core::ChannelCount>),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        ViewFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
     ))]
 pub async fn channel_counts(
     State(app): State<App>,
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     view(&app, tenant, move |at| View::ChannelCounts { actor, at }).await.map(json_response)
 }
@@ -305,9 +296,8 @@ pub struct ChannelParam {
     responses(
         (status = 200, description = "A verdict per action", body = agentstate_core::views::AllowedActions),
         (status = 400, description = "A query the module cannot read (`invalid_query`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        ViewFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
     ))]
 pub async fn allowed_actions(
     State(app): State<App>,
@@ -315,7 +305,6 @@ pub async fn allowed_actions(
     Query(param): Query<ChannelParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     let Ok(user) = UserId::new(&user) else { return Err(unknown_user(&user)) };
     let channel = match param.channel {
@@ -340,9 +329,8 @@ pub struct SearchParam {
 #[utoipa::path(get, path = "/tenants/{tenant}/users", tag = "views", params(TenantPath, SearchParam),
     responses(
         (status = 200, description = "Matching users, best first", body = Vec<agentstate_core::views::UserMatch>),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        ViewFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
     ))]
 pub async fn search_users(
     State(app): State<App>,
@@ -350,7 +338,6 @@ pub async fn search_users(
     Query(param): Query<SearchParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     let roles: Vec<&str> = param.roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
     let roles: RoleSet = serde_json::from_value(serde_json::json!(roles))
@@ -363,16 +350,14 @@ pub async fn search_users(
 #[utoipa::path(get, path = "/tenants/{tenant}/lingering-unassigned", tag = "views", params(TenantPath),
     responses(
         (status = 200, description = "The lingering sign-ins", body = Vec<agentstate_core::views::LingeringSignIn>),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        ViewFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store or the module failed", body = ErrorBody),
     ))]
 pub async fn lingering_unassigned(
     State(app): State<App>,
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     view(&app, tenant, move |_| View::LingeringUnassigned { actor }).await.map(json_response)
 }
@@ -397,9 +382,8 @@ pub struct PageParam {
         (status = 200, description = "A page of the user's events in the kept log", body = HistoryAnswer,
             headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned)"))),
         (status = 400, description = "`limit` not between 1 and 1,000 (`invalid_query`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        StoreFailures,
         (status = 404, description = "Not this token's tenant, or a user out of the caller's sight", body = ErrorBody),
-        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn history(
     State(app): State<App>,
@@ -407,7 +391,6 @@ pub async fn history(
     Query(page): Query<PageParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let limit = page.limit.unwrap_or(crate::service::HISTORY_DEFAULT);
     if !(1..=crate::service::HISTORY_MAX).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -455,16 +438,14 @@ pub struct HistoryEntry {
 #[utoipa::path(get, path = "/tenants/{tenant}/snapshot", tag = "views", params(TenantPath),
     responses(
         (status = 200, description = "The state and its sequence number", body = SnapshotAnswer),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        StoreFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn snapshot(
     State(app): State<App>,
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     let actor = actor_of(&caller)?;
     let whole = app.shared.reads.state(&tenant).await?;
     let (seq, state) = (&whole.0, &whole.1);
@@ -497,9 +478,8 @@ pub struct RangeParam {
             (String = "text/csv")),
             headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned); rows before `at` show `signed_out`"))),
         (status = 400, description = "`to` before `from` or more than 31 days after it (`invalid_range`), or an unknown `format`", body = ErrorBody),
-        (status = 401, description = "No valid token or session", body = ErrorBody),
+        StoreFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 503, description = "The store failed", body = ErrorBody),
     ))]
 pub async fn activity_report(
     State(app): State<App>,
@@ -507,7 +487,6 @@ pub async fn activity_report(
     Query(range): Query<RangeParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    caller.of(&tenant)?;
     // The range is checked before anything is read; time that has not happened yet is
     // not counted.
     let (from, to) = crate::service::report_range(range.from, range.to, crate::clock::now_ms())
@@ -528,7 +507,7 @@ pub async fn activity_report(
         return Ok(with_log_begins(Json(report).into_response(), begins));
     }
     let text = crate::reports::activity_csv(&report)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e.to_string()))?;
     let disposition = format!("attachment; filename=\"activity-{from}-{to}.csv\"");
     let response = (
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],

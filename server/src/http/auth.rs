@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -31,7 +31,8 @@ pub enum Credential {
     Session(String),
 }
 
-/// The caller of an API request, as its token or session says.
+/// The caller of an API request, as its token or session says; on a route under
+/// `/tenants/{tenant}`, known to be of that tenant.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub tenant: String,
@@ -43,14 +44,6 @@ pub struct Caller {
     /// budgets of a token (requests, feeds) are counted by.
     pub token: String,
     pub client: IpAddr,
-}
-
-impl Caller {
-    /// The caller's tenant must be the one in the path; any other is as unknown to them as
-    /// a tenant that does not exist.
-    pub fn of(&self, tenant: &str) -> Result<(), ApiError> {
-        if self.tenant == tenant { Ok(()) } else { Err(ApiError::unknown_tenant(tenant)) }
-    }
 }
 
 /// The client's address, as the connection says.
@@ -130,6 +123,15 @@ impl FromRequestParts<App> for Caller {
             return Err(ApiError::too_many(message, wait));
         }
         let TokenGrant { tenant, actor } = grant;
+        // A route under `/tenants/{tenant}` serves the caller's own tenant only; any other is
+        // as unknown to them as one that does not exist. Checked here, where every such
+        // route gets its caller, so that no handler can forget it.
+        if let Ok(params) = RawPathParams::from_request_parts(parts, app).await
+            && let Some((_, named)) = params.iter().find(|(key, _)| *key == "tenant")
+            && named != tenant
+        {
+            return Err(ApiError::unknown_tenant(named));
+        }
         Ok(Caller { tenant, actor, credential, token: token_hash, client })
     }
 }

@@ -17,11 +17,10 @@ use super::App;
 const BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// Installs the process's recorder; its upkeep runs on the server's runtime.
-pub fn install() -> Result<PrometheusHandle, String> {
+pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
-        .and_then(|builder| builder.install_recorder())
-        .map_err(|e| format!("cannot set up metrics: {e}"))?;
+        .and_then(|builder| builder.install_recorder())?;
     let upkeep = handle.clone();
     tokio::spawn(async move {
         loop {

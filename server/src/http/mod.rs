@@ -432,21 +432,52 @@ fn router(app: App, config: &ServeConfig) -> Router {
     router.layer(trace).with_state(app)
 }
 
+/// Why the server could not start, or stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot load the rule module {}: {source}", path.display())]
+    Module { path: std::path::PathBuf, source: agentstate_runtime::HostError },
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] metrics_exporter_prometheus::BuildError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+    #[error("cannot start the {what} thread: {source}")]
+    Thread { what: &'static str, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("no sign-in quota")]
+    NoQuota,
+    #[error("the writer thread failed; see the log")]
+    WriterFailed,
+    #[error("the writer did not finish within 30 s")]
+    WriterSlow,
+}
+
+impl ServeError {
+    fn thread(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
+        move |source| ServeError::Thread { what, source }
+    }
+}
+
 /// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets running ones
 /// finish, ends live feeds, and stores what was queued before returning.
-pub async fn serve(config: ServeConfig) -> Result<(), String> {
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let runtime = Runtime::from_file(
         &config.module,
         Some(&agentstate_runtime::module::cache_dir(&config.module)),
         Limits::default(),
     )
-    .map_err(|e| format!("cannot load the rule module {}: {e}", config.module.display()))?;
+    .map_err(|source| ServeError::Module { path: config.module.clone(), source })?;
     let metrics = metrics::install()?;
     // The store's clients block (PostgreSQL's runs a runtime of its own): set up off the
     // async workers, as everything that touches the store runs on the writer thread.
-    let (service, demo_tokens) = tokio::task::block_in_place(|| -> Result<_, String> {
+    let (service, demo_tokens) = tokio::task::block_in_place(|| -> Result<_, ServeError> {
         let store = config.store.open()?;
-        let mut service = TenantService::open(store, runtime, config.snapshot_every).map_err(|e| e.to_string())?;
+        let mut service = TenantService::open(store, runtime, config.snapshot_every)?;
         let demo_tokens = if config.demo_tenant { Some(demo::ensure(&mut service, &config.data)?) } else { None };
         Ok((service, demo_tokens))
     })?;
@@ -463,7 +494,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
 
     let (notices, _) = broadcast::channel(1024);
     let (writer_failed, failure) = watch::channel(false);
-    let (writer, writer_thread) = Writer::start(service, notices.clone(), Arc::new(writer_failed))?;
+    let (writer, writer_thread) =
+        Writer::start(service, notices.clone(), Arc::new(writer_failed)).map_err(ServeError::thread("writer"))?;
     // On a shared store, other hosts' appends reach this host's live feeds.
     let stop_following = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tell = notices.clone();
@@ -481,15 +513,18 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let burst = NonZeroU32::new(config.rate_per_sec.saturating_mul(2).max(1)).unwrap_or(NonZeroU32::MIN);
     let per_token = Quota::with_period(SIGN_IN_PER_TOKEN_EVERY)
         .and_then(|q| Some(q.allow_burst(NonZeroU32::new(SIGN_INS_PER_TOKEN_BURST)?)))
-        .ok_or("no sign-in quota")?;
+        .ok_or(ServeError::NoQuota)?;
     let per_address = NonZeroU32::new(SIGN_INS_PER_ADDRESS_PER_SEC)
         .zip(NonZeroU32::new(SIGN_INS_PER_ADDRESS_BURST))
         .map(|(rate, burst)| Quota::per_second(rate).allow_burst(burst))
-        .ok_or("no sign-in quota")?;
+        .ok_or(ServeError::NoQuota)?;
     let app = App {
         shared: Arc::new(Shared {
             writer,
-            reads: Arc::new(Reads::new(config.store.clone(), Reads::slots_for_this_machine())?),
+            reads: Arc::new(
+                Reads::new(config.store.clone(), Reads::slots_for_this_machine())
+                    .map_err(ServeError::thread("reading"))?,
+            ),
             grants: GrantCache::new(grants::MAX_ENTRIES),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             sign_ins_by_token: RateLimiter::keyed(per_token),
@@ -512,10 +547,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         tokio::spawn(retention::prune_periodically(app.writer().clone(), retention, shutdown.clone()))
     });
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let listen = |source| ServeError::Listen { addr: config.addr, source };
+    let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
     tracing::info!("serving the dashboard at http://{bound}/");
     println!("agentstate: serving http://{bound}/");
     let routes = router(app, &config);
@@ -530,7 +564,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(stopped)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(listen)?;
     pruning.abort();
     if let Some(simulator) = simulator {
         simulator.abort();
@@ -548,9 +582,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     // Every handle on the writer is gone now; it drains its queue and ends.
     let joined = tokio::task::spawn_blocking(move || writer_thread.join());
     match tokio::time::timeout(Duration::from_secs(30), joined).await {
-        Ok(_) if *failure.borrow() => return Err("the writer thread failed; see the log".into()),
+        Ok(_) if *failure.borrow() => return Err(ServeError::WriterFailed),
         Ok(_) => tracing::info!("stopped; every acknowledged command is stored"),
-        Err(_) => return Err("the writer did not finish within 30 s".into()),
+        Err(_) => return Err(ServeError::WriterSlow),
     }
     Ok(())
 }

@@ -93,7 +93,7 @@ pub async fn sign_in(
             desk.service.open_session(credential)
         })
         .await?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e))?;
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string()))?;
     lookup.answered(opened.is_some())?;
     let Some(opened) = opened else {
         return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));

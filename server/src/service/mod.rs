@@ -28,6 +28,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::store::{Seq, Store, StoreError, TokenGrant};
+use agentstate_core::Query;
 use agentstate_runtime::{HostError, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -386,7 +387,7 @@ impl<S: Store> TenantService<S> {
     }
 
     /// Creates an access token for `actor` of `tenant` (see [`crate::tokens::issue`]).
-    pub fn issue_token(&mut self, tenant: &str, actor: &str) -> Result<String, String> {
+    pub fn issue_token(&mut self, tenant: &str, actor: &str) -> Result<String, crate::tokens::TokenError> {
         crate::tokens::issue(&mut self.store, tenant, actor)
     }
 
@@ -404,7 +405,7 @@ impl<S: Store> TenantService<S> {
     pub fn open_session(
         &mut self,
         credential: crate::sessions::Credential<'_>,
-    ) -> Result<Option<crate::sessions::Opened>, String> {
+    ) -> Result<Option<crate::sessions::Opened>, crate::tokens::TokenError> {
         crate::sessions::open(&mut self.store, credential)
     }
 
@@ -413,10 +414,12 @@ impl<S: Store> TenantService<S> {
         Ok(self.store.end_session(hash)?)
     }
 
-    /// Answers a view query (JSON) for `tenant`, on the state caught up with the log.
-    pub fn query(&mut self, tenant: &str, query: &str) -> Result<String, ServiceError> {
+    /// Answers a view query for `tenant`, on the state caught up with the log; the answer
+    /// as the module's JSON.
+    pub fn query(&mut self, tenant: &str, query: &Query) -> Result<String, ServiceError> {
         self.begin();
-        let answer = self.ready(tenant)?.wasm.query(query)?;
+        let query = agentstate_core::wire::to_json(query);
+        let answer = self.ready(tenant)?.wasm.query(&query)?;
         self.evict_over_bounds();
         Ok(answer)
     }

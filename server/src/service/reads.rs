@@ -109,7 +109,7 @@ pub struct HistoryPage {
 impl Reads {
     /// Reads of the store `config` opens, `slots` at a time (at least two: one always free
     /// for a light read).
-    pub fn new(config: StoreConfig, slots: usize) -> Result<Reads, String> {
+    pub fn new(config: StoreConfig, slots: usize) -> Result<Reads, std::io::Error> {
         let slots = slots.max(2);
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
@@ -117,8 +117,7 @@ impl Reads {
             let (config, queue) = (config.clone(), queue.clone());
             std::thread::Builder::new()
                 .name(format!("agentstate-reader-{n}"))
-                .spawn(move || read_jobs(&config, &queue))
-                .map_err(|e| format!("cannot start a reading thread: {e}"))?;
+                .spawn(move || read_jobs(&config, &queue))?;
         }
         Ok(Reads {
             jobs: Mutex::new(jobs),

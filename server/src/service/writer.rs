@@ -72,19 +72,16 @@ impl Writer {
         service: TenantService<Box<dyn Store>>,
         notices: broadcast::Sender<Notice>,
         failed: Arc<watch::Sender<bool>>,
-    ) -> Result<(Writer, std::thread::JoinHandle<()>), String> {
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), std::io::Error> {
         let (jobs, queue) = mpsc::channel(4096);
         let desk = Desk { service };
-        let thread = std::thread::Builder::new()
-            .name("agentstate-writer".into())
-            .spawn(move || {
-                let served = std::panic::catch_unwind(AssertUnwindSafe(|| serve_jobs(desk, queue, &notices)));
-                if served.is_err() {
-                    tracing::error!("the writer thread failed; stopping the server");
-                    failed.send_replace(true);
-                }
-            })
-            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        let thread = std::thread::Builder::new().name("agentstate-writer".into()).spawn(move || {
+            let served = std::panic::catch_unwind(AssertUnwindSafe(|| serve_jobs(desk, queue, &notices)));
+            if served.is_err() {
+                tracing::error!("the writer thread failed; stopping the server");
+                failed.send_replace(true);
+            }
+        })?;
         Ok((Writer { jobs }, thread))
     }
 

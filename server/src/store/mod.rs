@@ -36,6 +36,16 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The store's files, or a thread of its own, could not be set up.
+    #[error("{place}: {problem}")]
+    Setup { place: String, problem: String },
+}
+
+impl StoreError {
+    /// `place` could not be set up for `problem`.
+    pub(crate) fn setup(place: impl std::fmt::Display, problem: impl std::fmt::Display) -> StoreError {
+        StoreError::Setup { place: place.to_string(), problem: problem.to_string() }
+    }
 }
 
 /// One decided command, ready to be stored.
@@ -458,10 +468,10 @@ pub enum StoreConfig {
 
 impl StoreConfig {
     /// Opens the store, creating or migrating its schema.
-    pub fn open(&self) -> Result<Box<dyn Store>, String> {
+    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         Ok(match self {
             StoreConfig::Sqlite(data) => Box::new(SqliteStore::open_in(data)?),
-            StoreConfig::Postgres(url) => Box::new(PgStore::connect(url).map_err(|e| e.to_string())?),
+            StoreConfig::Postgres(url) => Box::new(PgStore::connect(url)?),
         })
     }
 
@@ -472,7 +482,7 @@ impl StoreConfig {
         followed: Followed,
         stop: Arc<AtomicBool>,
         changed: impl FnMut(Change) + Send + 'static,
-    ) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+    ) -> Result<Option<std::thread::JoinHandle<()>>, StoreError> {
         match self {
             StoreConfig::Sqlite(_) => Ok(None),
             StoreConfig::Postgres(url) => postgres::follow(url.clone(), followed, stop, changed).map(Some),

@@ -697,7 +697,7 @@ pub(super) fn follow(
     followed: Followed,
     stop: Arc<AtomicBool>,
     mut changed: impl FnMut(Change) + Send + 'static,
-) -> Result<std::thread::JoinHandle<()>, String> {
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let run = move || {
         let mut lost = false;
         while !stop.load(Ordering::Relaxed) {
@@ -742,7 +742,7 @@ pub(super) fn follow(
     std::thread::Builder::new()
         .name("agentstate-follow".into())
         .spawn(run)
-        .map_err(|e| format!("cannot start the thread that follows other hosts: {e}"))
+        .map_err(|e| StoreError::setup("the thread that follows other hosts", e))
 }
 
 /// Brings the channels `client` listens on in line with the tenants `followed` names.

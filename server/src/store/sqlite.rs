@@ -50,11 +50,11 @@ impl SqliteStore {
     }
 
     /// Opens (or creates) the store of a server's data folder, creating the folder too.
-    pub fn open_in(data: &Path) -> Result<SqliteStore, String> {
-        std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    pub fn open_in(data: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data).map_err(|e| StoreError::setup(data.display(), format!("cannot create: {e}")))?;
         let path = data.join(DB_FILE);
-        private(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        SqliteStore::open(&path).map_err(|e| format!("{}: {e}", path.display()))
+        private(&path).map_err(|e| StoreError::setup(path.display(), e))?;
+        SqliteStore::open(&path).map_err(|e| StoreError::setup(path.display(), e))
     }
 
     fn known(&self, tenant: &str) -> Result<Seq, StoreError> {

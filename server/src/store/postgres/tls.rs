@@ -22,9 +22,8 @@ use std::sync::Arc;
 
 use postgres::Config;
 use postgres::config::SslMode;
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -62,11 +61,11 @@ pub(super) struct Target {
 impl Target {
     /// Reads `url` (a `postgres://` URL or libpq's `key=value` string).
     pub fn of(url: &str) -> Result<Target, StoreError> {
-        let invalid = |e: String| StoreError::Backend(format!("{}: {e}", redacted(url)));
-        let (rest, asked) = split_tls(url).map_err(invalid)?;
-        let mut config = Config::from_str(&rest).map_err(|e| invalid(e.to_string()))?;
+        let invalid = |e: &dyn std::fmt::Display| StoreError::Backend(format!("{}: {e}", redacted(url)));
+        let (rest, asked) = split_tls(url).map_err(|e| invalid(&e))?;
+        let mut config = Config::from_str(&rest).map_err(|e| invalid(&e))?;
         config.ssl_mode(asked.mode);
-        let tls = MakeRustlsConnect::new(client_config(&asked).map_err(invalid)?);
+        let tls = MakeRustlsConnect::new(client_config(&asked).map_err(|e| invalid(&e))?);
         Ok(Target { config, tls })
     }
 
@@ -97,8 +96,27 @@ impl Target {
     }
 }
 
+/// Why a database URL's connection or TLS settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UrlError {
+    #[error("sslmode=allow is not supported; use disable, prefer, require, verify-ca or verify-full")]
+    AllowMode,
+    #[error("sslmode={0} is not one of disable, prefer, require, verify-ca, verify-full")]
+    UnknownMode(String),
+    #[error("`{0}` has no value")]
+    NoValue(String),
+    #[error("the value of `{0}` has no closing quote")]
+    Unclosed(String),
+    #[error("sslrootcert={path}: cannot read its certificates: {source}")]
+    RootCertUnreadable { path: String, source: rustls::pki_types::pem::Error },
+    #[error("sslrootcert={0} holds no certificate to trust")]
+    NoRootCert(String),
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+}
+
 /// The keys taken out of the URL, and what they ask.
-fn asked(sslmode: Option<&str>, root_cert: Option<String>) -> Result<Asked, String> {
+fn asked(sslmode: Option<&str>, root_cert: Option<String>) -> Result<Asked, UrlError> {
     let (mode, check) = match sslmode.unwrap_or("prefer") {
         "disable" => (SslMode::Disable, Check::Nothing),
         "prefer" => (SslMode::Prefer, Check::Nothing),
@@ -108,17 +126,17 @@ fn asked(sslmode: Option<&str>, root_cert: Option<String>) -> Result<Asked, Stri
         "verify-ca" => (SslMode::Require, Check::Chain),
         "verify-full" => (SslMode::Require, Check::Full),
         "allow" => {
-            return Err("sslmode=allow is not supported; use disable, prefer, require, verify-ca or verify-full".into());
+            return Err(UrlError::AllowMode);
         }
         other => {
-            return Err(format!("sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"));
+            return Err(UrlError::UnknownMode(other.to_owned()));
         }
     };
     Ok(Asked { mode, check, root_cert })
 }
 
 /// `url` without `sslmode` and `sslrootcert`, and what they ask.
-fn split_tls(url: &str) -> Result<(String, Asked), String> {
+fn split_tls(url: &str) -> Result<(String, Asked), UrlError> {
     let (mut sslmode, mut root_cert) = (None, None);
     let mut take = |key: &str, value: String| match key {
         "sslmode" => {
@@ -177,7 +195,7 @@ fn percent_decoded(value: &str) -> String {
 
 /// The pairs of a `key=value` connection string as (key, value, the pair's text), values
 /// unquoted as libpq reads them (`'…'` with `\'` and `\\` inside).
-fn key_values(text: &str) -> Result<Vec<(&str, String, &str)>, String> {
+fn key_values(text: &str) -> Result<Vec<(&str, String, &str)>, UrlError> {
     let mut pairs = Vec::new();
     let mut rest = text.trim_start();
     while !rest.is_empty() {
@@ -185,7 +203,7 @@ fn key_values(text: &str) -> Result<Vec<(&str, String, &str)>, String> {
         let key_end = rest.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(rest.len());
         let key = &rest[..key_end];
         rest = rest[key_end..].trim_start();
-        let Some(after) = rest.strip_prefix('=') else { return Err(format!("`{key}` has no value")) };
+        let Some(after) = rest.strip_prefix('=') else { return Err(UrlError::NoValue(key.to_owned())) };
         rest = after.trim_start();
         let mut value = String::new();
         let mut chars = rest.char_indices();
@@ -211,7 +229,7 @@ fn key_values(text: &str) -> Result<Vec<(&str, String, &str)>, String> {
             }
         }
         if !closed {
-            return Err(format!("the value of `{key}` has no closing quote"));
+            return Err(UrlError::Unclosed(key.to_owned()));
         }
         let consumed = start.len() - rest.len() + end;
         pairs.push((key, value, &start[..consumed]));
@@ -220,21 +238,17 @@ fn key_values(text: &str) -> Result<Vec<(&str, String, &str)>, String> {
     Ok(pairs)
 }
 
-fn client_config(asked: &Asked) -> Result<ClientConfig, String> {
+fn client_config(asked: &Asked) -> Result<ClientConfig, UrlError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+    let algorithms = provider.signature_verification_algorithms;
     let config = match asked.check {
-        Check::Nothing => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(provider.signature_verification_algorithms))),
+        Check::Nothing => {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient { roots: None, algorithms }))
+        }
         Check::Chain => {
-            let roots = Arc::new(roots(asked.root_cert.as_deref())?);
-            let full = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-                .build()
-                .map_err(|e| e.to_string())?;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly { full, roots, provider }))
+            let roots = Some(Arc::new(roots(asked.root_cert.as_deref())?));
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(Lenient { roots, algorithms }))
         }
         Check::Full => builder.with_root_certificates(roots(asked.root_cert.as_deref())?),
     };
@@ -242,72 +256,33 @@ fn client_config(asked: &Asked) -> Result<ClientConfig, String> {
 }
 
 /// The roots a certificate must chain to: those of `sslrootcert`, else the public web's.
-fn roots(root_cert: Option<&str>) -> Result<RootCertStore, String> {
+fn roots(root_cert: Option<&str>) -> Result<RootCertStore, UrlError> {
     let mut roots = RootCertStore::empty();
     match root_cert {
         None | Some("system") => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(path) => {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("sslrootcert={path}: cannot read its certificates: {e}"))?;
+                .map_err(|source| UrlError::RootCertUnreadable { path: path.to_owned(), source })?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!("sslrootcert={path} holds no certificate to trust"));
+                return Err(UrlError::NoRootCert(path.to_owned()));
             }
         }
     }
     Ok(roots)
 }
 
-/// Takes any certificate, as libpq's `prefer` and `require` do; the handshake's signatures
-/// are still checked (the server holds the key of the certificate it sent).
+/// What libpq's `prefer`, `require` and `verify-ca` check of the server's certificate:
+/// nothing, or (`roots` given) its chain to the roots but not its name. The handshake's
+/// signatures are checked either way: the server holds the key of the certificate it sent.
 #[derive(Debug)]
-struct Unchecked(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
+struct Lenient {
+    roots: Option<Arc<RootCertStore>>,
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
-/// Checks the chain to the roots but not the name (libpq's `verify-ca`).
-#[derive(Debug)]
-struct ChainOnly {
-    full: Arc<WebPkiServerVerifier>,
-    roots: Arc<RootCertStore>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -316,9 +291,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        let algorithms = self.provider.signature_verification_algorithms.all;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(&cert, &self.roots, intermediates, now, algorithms)?;
+        if let Some(roots) = &self.roots {
+            let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -328,7 +310,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.full.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -337,11 +319,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.full.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.full.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
@@ -382,9 +364,9 @@ mod tests {
 
     #[test]
     fn unsupported_modes_are_refused_saying_what_is_supported() {
-        let allow = split_tls("postgres://db/x?sslmode=allow").expect_err("refused");
+        let allow = split_tls("postgres://db/x?sslmode=allow").expect_err("refused").to_string();
         assert!(allow.contains("not supported") && allow.contains("verify-full"), "{allow}");
-        let typo = split_tls("host=db sslmode=verify_full").expect_err("refused");
+        let typo = split_tls("host=db sslmode=verify_full").expect_err("refused").to_string();
         assert!(typo.contains("verify_full") && typo.contains("verify-full"), "{typo}");
         let missing =
             Target::of("postgres://db/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem").err().expect("refused");

@@ -1,12 +1,12 @@
 //! Breaks: pausing a sign-in with a reason and resuming it ("Ready"). A pause blocks
 //! routing only on its channel and ends with its sign-in.
 
-use crate::authority;
-use crate::decide::Ctx;
-use crate::event::{Change, Event};
-use crate::ids::{ChannelId, PauseReason, UserId};
-use crate::rejection::Rejection;
-use crate::sign_in::all_channels;
+use crate::model::event::{Change, Event};
+use crate::model::ids::{ChannelId, PauseReason, UserId};
+use crate::model::rejection::Rejection;
+use crate::rules::authority;
+use crate::rules::ctx::Ctx;
+use crate::rules::sign_in::all_channels;
 
 pub(crate) fn pause(
     ctx: &Ctx,

@@ -1,11 +1,11 @@
 //! Who may act on whom, and where (§2, §4 Authority). Each check returns the
 //! rejection of the first failing rule, in the order of §2.
 
-use crate::decide::Ctx;
-use crate::ids::{ChannelId, UserId};
-use crate::rejection::{Needs, Rejection};
-use crate::roles::Role;
-use crate::state::User;
+use crate::model::ids::{ChannelId, UserId};
+use crate::model::rejection::{Needs, Rejection};
+use crate::model::roles::Role;
+use crate::model::state::User;
+use crate::rules::ctx::Ctx;
 
 /// Where an actor who passed the role and plan gates may act.
 #[derive(Debug)]

@@ -1,12 +1,12 @@
 //! The routing system starting and ending interactions. Ending one starts the user's
 //! wrap-up and ends any monitoring of it.
 
-use crate::authority;
-use crate::decide::Ctx;
-use crate::event::{Change, Event};
-use crate::ids::{ChannelId, InteractionId, Millis, UserId};
-use crate::rejection::{IdKind, Rejection, Unroutable};
-use crate::state::User;
+use crate::model::event::{Change, Event};
+use crate::model::ids::{ChannelId, InteractionId, Millis, UserId};
+use crate::model::rejection::{IdKind, Rejection, Unroutable};
+use crate::model::state::User;
+use crate::rules::authority;
+use crate::rules::ctx::Ctx;
 
 /// Why `user` cannot be routed work on `channel` at `at`, if they cannot. Wrap-up and a
 /// running interaction block every channel; a pause only its own.

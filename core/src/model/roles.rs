@@ -106,6 +106,23 @@ impl Plan {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for RoleSet {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(<Role as utoipa::PartialSchema>::schema())
+            .unique_items(true)
+            .description(Some("roles in canonical order: agent, supervisor, admin"))
+            .into()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for RoleSet {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push((<Role as utoipa::ToSchema>::name().into(), <Role as utoipa::PartialSchema>::schema()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,43 +2,15 @@
 //! §4.4 run in order here — clock, actor, referenced ids — and each domain module then
 //! checks authority, state preconditions and tenant policy, in that order.
 
-use crate::command::{Action, Command};
-use crate::event::{Change, Event};
-use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, UserId};
-use crate::rejection::Rejection;
-use crate::state::{State, User, evolve};
-use crate::{config, devices, monitoring, pause, routing, sign_in, wrap_up};
-
-/// What every rule needs to know about the command being decided. The acting user and
-/// the command's subject are looked up once, here, rather than by every rule.
-pub(crate) struct Ctx<'a> {
-    pub state: &'a State,
-    pub actor: &'a Actor,
-    /// The acting user's record; `None` for `"system"`.
-    pub actor_user: Option<&'a User>,
-    /// The `user` the command names, once known to exist.
-    subject: Option<(&'a UserId, &'a User)>,
-    pub at: Millis,
-    pub command: &'static str,
-}
-
-impl<'a> Ctx<'a> {
-    pub fn event(&self, change: Change) -> Event {
-        Event { at: self.at, by: self.actor.clone(), change }
-    }
-
-    /// The user `id`, known to exist once [`check_references`] passed.
-    pub fn user(&self, id: &UserId) -> Result<&'a User, Rejection> {
-        match self.subject {
-            Some((subject, user)) if subject == id => Ok(user),
-            _ => self.state.user(id).ok_or_else(|| Rejection::UnknownUser { user: id.clone() }),
-        }
-    }
-
-    pub fn is_self(&self, user: &UserId) -> bool {
-        self.actor.is(user)
-    }
-}
+use crate::model::channel::Channel;
+use crate::model::command::{Action, Command};
+use crate::model::event::Event;
+use crate::model::evolve::evolve;
+use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, UserId};
+use crate::model::rejection::Rejection;
+use crate::model::state::{State, User};
+use crate::rules::ctx::Ctx;
+use crate::rules::{configuration, devices, monitoring, pause, routing, sign_in, wrap_up};
 
 /// Decides `command` against `state`: the events it causes, or why it is refused.
 /// Never changes anything; apply the events with [`evolve`].
@@ -74,18 +46,18 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
             devices::device_registered(&ctx, user, device, *kind, label)
         }
         Action::DeviceActivity { device, active } => devices::device_activity(&ctx, device, *active),
-        Action::SetPlan { plan } => config::set_plan(&ctx, *plan),
-        Action::CreateUser { user, name, roles } => config::create_user(&ctx, user, name, *roles),
-        Action::SetRoles { user, roles } => config::set_roles(&ctx, user, *roles),
-        Action::CreateChannel { channel, kind, name, wrap_up_secs } => config::create_channel(
+        Action::SetPlan { plan } => configuration::set_plan(&ctx, *plan),
+        Action::CreateUser { user, name, roles } => configuration::create_user(&ctx, user, name, *roles),
+        Action::SetRoles { user, roles } => configuration::set_roles(&ctx, user, *roles),
+        Action::CreateChannel { channel, kind, name, wrap_up_secs } => configuration::create_channel(
             &ctx,
             channel,
-            &config::Channel { kind: *kind, name: name.clone(), wrap_up_secs: *wrap_up_secs },
+            &Channel { kind: *kind, name: name.clone(), wrap_up_secs: *wrap_up_secs },
         ),
-        Action::Assign { user, channel, r#as } => config::assign(&ctx, user, channel, *r#as),
-        Action::Unassign { user, channel } => config::unassign(&ctx, user, channel),
-        Action::SetSetting { setting, value } => config::set_setting(&ctx, *setting, *value),
-        Action::SetPauseReasons { reasons } => config::set_pause_reasons(&ctx, reasons),
+        Action::Assign { user, channel, r#as } => configuration::assign(&ctx, user, channel, *r#as),
+        Action::Unassign { user, channel } => configuration::unassign(&ctx, user, channel),
+        Action::SetSetting { setting, value } => configuration::set_setting(&ctx, *setting, *value),
+        Action::SetPauseReasons { reasons } => configuration::set_pause_reasons(&ctx, reasons),
     }
 }
 

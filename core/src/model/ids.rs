@@ -118,7 +118,7 @@ macro_rules! text_type {
         #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                crate::openapi::text($what, $min, $max)
+                text_schema($what, $min, $max)
             }
         }
         #[cfg(feature = "openapi")]
@@ -295,6 +295,31 @@ pub(crate) fn bounded_integer<'de, D: Deserializer<'de>>(d: D, max: u64, what: &
     }
     d.deserialize_u64(Bounded { max, what })
 }
+
+/// A bounded text value's JSON Schema: what `check_text` accepts. (The ids' serde form is
+/// written by hand, so their schemas are too, beside it.)
+#[cfg(feature = "openapi")]
+pub(crate) fn text_schema(
+    description: &str,
+    min: usize,
+    max: usize,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(description))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .into()
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Actor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema("a user id, or `system` for the routing engine, telephony or billing", 1, 128)
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Actor {}
 
 #[cfg(test)]
 mod tests {

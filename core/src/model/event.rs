@@ -3,12 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AssignAs, Channel, ChannelKind, PauseReasons, Setting, WrapUpSecs};
-use crate::devices::DeviceKind;
-use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
-use crate::monitoring::MonitorMode;
-use crate::roles::{Plan, RoleSet};
-use crate::sight::SeenUser;
+use crate::model::channel::{AssignAs, Channel, ChannelKind, WrapUpSecs};
+use crate::model::device::Device;
+use crate::model::device::DeviceKind;
+use crate::model::id_map::IdMap;
+use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::{Plan, RoleSet};
+use crate::model::settings::{PauseReasons, Setting};
+use crate::model::state::{Interaction, State, User};
 
 /// One recorded change: `at` and `by` of the command that caused it, plus the change.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -180,5 +183,35 @@ impl Change {
             | MonitoringModeChanged { user, supervisor, .. }
             | MonitoringStopped { user, supervisor, .. } => [Some(user), Some(supervisor)],
         }
+    }
+}
+
+/// A person as an observer may see them, whole: their record, their devices and their
+/// running interaction. The payload of [`Change::UserSeen`].
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SeenUser {
+    pub record: User,
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]
+    pub devices: IdMap<DeviceId, Device>,
+    /// The interaction `record.interaction` names, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub interaction: Option<Interaction>,
+}
+
+impl SeenUser {
+    pub(crate) fn of(state: &State, user: &User) -> SeenUser {
+        let mut devices = IdMap::default();
+        for d in &user.devices {
+            if let Some(device) = state.devices.get(d) {
+                devices.insert(d.clone(), device.clone());
+            }
+        }
+        let interaction = user.interaction.as_ref().and_then(|i| state.interactions.get(i)).cloned();
+        SeenUser { record: user.clone(), devices, interaction }
     }
 }

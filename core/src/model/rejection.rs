@@ -6,10 +6,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::AssignAs;
-use crate::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, PauseReason, UserId};
-use crate::monitoring::MonitorMode;
-use crate::roles::Plan;
+use crate::model::channel::AssignAs;
+use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, PauseReason, UserId};
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::Plan;
 
 /// What kind of refusal a code is; hosts map it onto their protocol (HTTP statuses) without
 /// knowing the codes one by one.

@@ -17,13 +17,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Setting;
-use crate::devices::Device;
-use crate::event::{Change, Event};
-use crate::id_map::IdMap;
-use crate::ids::{Actor, ChannelId, DeviceId, UserId};
-use crate::roles::Role;
-use crate::state::{Interaction, State, User, evolve};
+use crate::model::event::{Change, Event, SeenUser};
+use crate::model::evolve::evolve;
+use crate::model::ids::{Actor, ChannelId, UserId};
+use crate::model::roles::Role;
+use crate::model::settings::Setting;
+use crate::model::state::{State, User};
 
 /// What one observer may see, as the tenant stands: cheap to build (it looks at the
 /// observer's own record only) and cheap to ask.
@@ -190,36 +189,6 @@ impl SightSummary {
     }
 }
 
-/// A person as an observer may see them, whole: their record, their devices and their
-/// running interaction. The payload of [`Change::UserSeen`].
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SeenUser {
-    pub record: User,
-    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]
-    pub devices: IdMap<DeviceId, Device>,
-    /// The interaction `record.interaction` names, while it runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
-    pub interaction: Option<Interaction>,
-}
-
-impl SeenUser {
-    fn of(state: &State, user: &User) -> SeenUser {
-        let mut devices = IdMap::default();
-        for d in &user.devices {
-            if let Some(device) = state.devices.get(d) {
-                devices.insert(d.clone(), device.clone());
-            }
-        }
-        let interaction = user.interaction.as_ref().and_then(|i| state.interactions.get(i)).cloned();
-        SeenUser { record: user.clone(), devices, interaction }
-    }
-}
-
 /// What `observer` may see of `state`, as a state of its own: the snapshot a dashboard
 /// mirrors. The plan, the settings, the pause reasons and the clock are the tenant's
 /// configuration and are kept for everyone; ended interaction ids only for `system`, the
@@ -377,7 +346,23 @@ fn reshapes(change: &Change, observer: &Actor) -> bool {
         | Change::Unassigned { user, .. }
         | Change::SignedIn { user, .. }
         | Change::SignedOut { user, .. } => observer.is(user),
-        _ => false,
+        // Written out, not `_`: a new event type must say whether it reshapes sight.
+        Change::PauseReasonsSet { .. }
+        | Change::ChannelCreated { .. }
+        | Change::Paused { .. }
+        | Change::Resumed { .. }
+        | Change::WrapUpEnded { .. }
+        | Change::MonitoringStarted { .. }
+        | Change::MonitoringModeChanged { .. }
+        | Change::MonitoringStopped { .. }
+        | Change::InteractionStarted { .. }
+        | Change::InteractionEnded { .. }
+        | Change::DeviceRegistered { .. }
+        | Change::DeviceActivity { .. }
+        | Change::UserSeen { .. }
+        | Change::UserUnseen { .. }
+        | Change::ChannelSeen { .. }
+        | Change::ChannelUnseen { .. } => false,
     }
 }
 
@@ -424,38 +409,42 @@ fn resight(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event> {
     out
 }
 
-/// Applies a sight change to a projection (called by [`evolve`]).
-pub(crate) fn apply(state: &mut State, change: &Change) {
-    match change {
-        Change::UserSeen { user, seen } => {
-            forget(state, user);
-            for (id, device) in seen.devices.sorted() {
-                state.devices.insert(id.clone(), device.clone());
-            }
-            if let (Some(id), Some(interaction)) = (&seen.record.interaction, &seen.interaction) {
-                state.interactions.insert(id.clone(), interaction.clone());
-            }
-            state.users.insert(user.clone(), seen.record.clone());
-        }
-        Change::UserUnseen { user } => forget(state, user),
-        Change::ChannelSeen { channel, seen } => {
-            state.channels.insert(channel.clone(), seen.clone());
-        }
-        Change::ChannelUnseen { channel } => {
-            state.channels.remove(channel);
-        }
-        _ => {}
+/// What `actor`'s Actions menu for `user` is decided on: what they see of the tenant (law
+/// 2: for a person and channel in sight, `decide` there gives what it gives on the whole
+/// state). A person outside their sight whom "+ Log agent" finds is judged on their card
+/// alone (name, roles, devices: never signed in anywhere the actor cannot see); anyone
+/// else, and a channel outside sight, as one that does not exist. `None` when the actor
+/// sees everything: the state itself.
+pub fn seen_for_actions(state: &State, actor: &Actor, user: &UserId) -> Option<State> {
+    let sight = Sight::of(state, actor);
+    if sight.sees_everything() {
+        return None;
     }
-}
-
-/// Removes a person from a projection, with their devices and running interaction.
-fn forget(state: &mut State, user: &UserId) {
-    if let Some(old) = state.users.remove(user) {
-        for d in &old.devices {
-            state.devices.remove(d);
-        }
-        if let Some(i) = &old.interaction {
-            state.interactions.remove(i);
+    let mut seen = configuration(state);
+    for (id, c) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
+        seen.channels.insert(id.clone(), c.clone());
+    }
+    let mut admit = |id: &UserId, record: User| admit(&mut seen, state, id, record);
+    if let Some((me, record)) = actor.user().and_then(|me| state.users.get_key_value(me)) {
+        admit(me, record.clone());
+    }
+    if let Some((id, record)) = state.users.get_key_value(user) {
+        if sight.sees_user(id, record) {
+            admit(id, record.clone());
+        } else if sight.finds(id) {
+            let card = User {
+                name: record.name.clone(),
+                roles: record.roles,
+                assignments: Default::default(),
+                sign_ins: Default::default(),
+                interaction: None,
+                wrap_up: None,
+                devices: record.devices.clone(),
+                work_ended: None,
+                signed_out: Default::default(),
+            };
+            admit(id, card);
         }
     }
+    Some(seen)
 }

@@ -2,11 +2,11 @@
 //! `at` reaching it ends without an event; the agent may end it early, anyone else
 //! only while an admin enabled `supervisor_wrap_up_end`.
 
-use crate::authority;
-use crate::decide::Ctx;
-use crate::event::{Change, Event};
-use crate::ids::UserId;
-use crate::rejection::Rejection;
+use crate::model::event::{Change, Event};
+use crate::model::ids::UserId;
+use crate::model::rejection::Rejection;
+use crate::rules::authority;
+use crate::rules::ctx::Ctx;
 
 pub(crate) fn end_wrap_up(ctx: &Ctx, user: &UserId) -> Result<Vec<Event>, Rejection> {
     let reach = authority::over_user(ctx, user)?;

@@ -3,11 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AssignAs, ChannelKind, PauseReasons, Setting, WrapUpSecs};
-use crate::devices::DeviceKind;
-use crate::ids::{Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId};
-use crate::monitoring::MonitorMode;
-use crate::roles::{Plan, RoleSet};
+use crate::model::channel::{AssignAs, ChannelKind, WrapUpSecs};
+use crate::model::device::DeviceKind;
+use crate::model::ids::{
+    Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, UserId,
+};
+use crate::model::monitoring::MonitorMode;
+use crate::model::roles::{Plan, RoleSet};
+use crate::model::settings::{PauseReasons, Setting};
 
 /// One command: who asks, when, an optional client id for retries, and what.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]

@@ -1,11 +1,11 @@
 //! Signing users into and out of channels (R1–R4). A sign-in is runtime state, never an
 //! assignment; it ends only through a sign-out.
 
-use crate::authority::{self, Reach};
-use crate::decide::Ctx;
-use crate::event::{Change, Event};
-use crate::ids::{ChannelId, UserId};
-use crate::rejection::Rejection;
+use crate::model::event::{Change, Event};
+use crate::model::ids::{ChannelId, UserId};
+use crate::model::rejection::Rejection;
+use crate::rules::authority::{self, Reach};
+use crate::rules::ctx::Ctx;
 
 pub(crate) fn sign_in(ctx: &Ctx, user: &UserId, channel: &ChannelId) -> Result<Vec<Event>, Rejection> {
     authority::over_user(ctx, user)?.require(channel)?;

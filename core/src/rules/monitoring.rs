@@ -1,46 +1,11 @@
 //! A supervisor listening to, whispering to or barging into an agent's live call.
 
-use serde::{Deserialize, Serialize};
-
-use crate::authority;
-use crate::decide::Ctx;
-use crate::event::{Change, Event};
-use crate::ids::UserId;
-use crate::rejection::Rejection;
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum MonitorMode {
-    /// Hear both sides; nobody hears the supervisor.
-    Listen,
-    /// Talk to the agent only.
-    Whisper,
-    /// Join the call for everyone.
-    Barge,
-}
-
-impl MonitorMode {
-    pub const ALL: [MonitorMode; 3] = [MonitorMode::Listen, MonitorMode::Whisper, MonitorMode::Barge];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MonitorMode::Listen => "listen",
-            MonitorMode::Whisper => "whisper",
-            MonitorMode::Barge => "barge",
-        }
-    }
-
-    /// The German name, as the product's German dashboard says it.
-    pub fn de(self) -> &'static str {
-        match self {
-            MonitorMode::Listen => "Mithören",
-            MonitorMode::Whisper => "Flüstern",
-            MonitorMode::Barge => "Aufschalten",
-        }
-    }
-}
+use crate::model::event::{Change, Event};
+use crate::model::ids::UserId;
+use crate::model::monitoring::MonitorMode;
+use crate::model::rejection::Rejection;
+use crate::rules::authority;
+use crate::rules::ctx::Ctx;
 
 pub(crate) fn monitor(ctx: &Ctx, user: &UserId, mode: MonitorMode) -> Result<Vec<Event>, Rejection> {
     let (supervisor, reach) = authority::as_monitor(ctx, user)?;

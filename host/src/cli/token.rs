@@ -1,0 +1,115 @@
+//! `token`: access tokens and sign-in links for the API.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use agentstate_server::store::{StoreConfig, TokenSelector};
+use agentstate_server::{sessions, tokens};
+use clap::Subcommand;
+
+use super::{Ran, StoreArgs};
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user of a tenant (or `system`, for routing and telephony).
+    /// Prints the token once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        /// A user id of the tenant, or `system`.
+        #[arg(long)]
+        user: String,
+        /// Print a one-time sign-in link to the dashboard instead of the token (valid for
+        /// 24 hours; its secret is after `#`, which browsers never send to a server).
+        #[arg(long)]
+        link: bool,
+        /// Where the dashboard is served, for the link.
+        #[arg(long, env = "AGENTSTATE_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List a tenant's tokens: fingerprint and actor (the tokens themselves are not kept).
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke tokens: every token of a user, or one by its fingerprint. A running server
+    /// refuses them within seconds.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        /// Every token of this user (or `system`).
+        #[arg(long, conflicts_with = "fingerprint", required_unless_present = "fingerprint")]
+        user: Option<String>,
+        /// The token whose fingerprint (`token list`) starts with these hex digits.
+        #[arg(long, value_parser = fingerprint)]
+        fingerprint: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn fingerprint(text: &str) -> Result<String, tokens::TokenError> {
+    tokens::parse_fingerprint(text)
+}
+
+pub fn run(command: TokenCommand) -> Ran {
+    match command {
+        TokenCommand::Create { tenant, user, link: false, store, .. } => create_token(&tenant, &user, &store.config()),
+        TokenCommand::Create { tenant, user, link: true, url, store } => {
+            create_link(&tenant, &user, &url, &store.config())
+        }
+        TokenCommand::List { tenant, store } => list_tokens(&tenant, &store.config()),
+        TokenCommand::Revoke { tenant, user, fingerprint, store } => {
+            let which = match (&user, &fingerprint) {
+                (Some(user), _) => TokenSelector::Actor(user),
+                (None, Some(digits)) => TokenSelector::Fingerprint(digits),
+                (None, None) => return Err("give --user or --fingerprint".into()),
+            };
+            revoke_tokens(&tenant, which, &store.config())
+        }
+    }
+}
+
+fn create_token(tenant: &str, user: &str, store: &StoreConfig) -> Ran {
+    let token = tokens::issue(&mut store.open()?, tenant, user)?;
+    println!("{token}");
+    eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_link(tenant: &str, user: &str, url: &str, store: &StoreConfig) -> Ran {
+    let (link, token_hash) = sessions::issue_link(&mut store.open()?, tenant, user)?;
+    println!("{}/signin#{link}", url.trim_end_matches('/'));
+    eprintln!(
+        "one use, within 24 hours; fingerprint {} (for `agentstate token revoke`)",
+        tokens::fingerprint(&token_hash)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_tokens(tenant: &str, store: &StoreConfig) -> Ran {
+    let store = store.open()?;
+    let mut out = std::io::stdout().lock();
+    for (hash, actor) in store.tokens_of(tenant)? {
+        writeln!(out, "{}  {actor}", tokens::fingerprint(&hash))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke_tokens(tenant: &str, which: TokenSelector<'_>, store: &StoreConfig) -> Ran {
+    let mut store = store.open()?;
+    match store.revoke_tokens(tenant, which)? {
+        0 => {
+            Err(format!("no token of tenant {tenant} fits; `agentstate token list --tenant {tenant}` shows them")
+                .into())
+        }
+        n => {
+            println!("revoked {n} token{}", if n == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
