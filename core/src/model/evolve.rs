@@ -11,8 +11,29 @@ use crate::model::state::{Interaction, Monitoring, Pause, SignIn, State, User, W
 
 impl State {
     /// Folds `events` from an empty tenant.
-    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> State {
+    pub fn from_events<'e, I>(events: I) -> State
+    where
+        I: IntoIterator<Item = &'e Event>,
+        I::IntoIter: Clone,
+    {
+        let events = events.into_iter();
         let mut state = State::new();
+        // The maps that only grow are sized once, from a count of what will fill them: a
+        // long log's ended interaction ids would otherwise be rehashed at every doubling.
+        let (mut users, mut channels, mut devices, mut ended) = (0, 0, 0, 0);
+        for e in events.clone() {
+            match e.change {
+                Change::UserCreated { .. } => users += 1,
+                Change::ChannelCreated { .. } => channels += 1,
+                Change::DeviceRegistered { .. } => devices += 1,
+                Change::InteractionEnded { .. } => ended += 1,
+                _ => {}
+            }
+        }
+        state.users.reserve(users);
+        state.channels.reserve(channels);
+        state.devices.reserve(devices);
+        state.ended_interactions.reserve(ended);
         for e in events {
             evolve(&mut state, e);
         }
@@ -68,7 +89,9 @@ pub fn evolve(state: &mut State, event: &Event) {
             if let Some(u) = state.users.get_mut(user) {
                 u.sign_ins
                     .insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None, resumed: None });
-                u.signed_out.remove(channel);
+                if !u.signed_out.is_empty() {
+                    u.signed_out.remove(channel);
+                }
             }
         }
         Change::SignedOut { user, channel } => {
