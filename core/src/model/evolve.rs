@@ -11,29 +11,8 @@ use crate::model::state::{Interaction, Monitoring, Pause, SignIn, State, User, W
 
 impl State {
     /// Folds `events` from an empty tenant.
-    pub fn from_events<'e, I>(events: I) -> State
-    where
-        I: IntoIterator<Item = &'e Event>,
-        I::IntoIter: Clone,
-    {
-        let events = events.into_iter();
+    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> State {
         let mut state = State::new();
-        // The maps that only grow are sized once, from a count of what will fill them: a
-        // long log's ended interaction ids would otherwise be rehashed at every doubling.
-        let (mut users, mut channels, mut devices, mut ended) = (0, 0, 0, 0);
-        for e in events.clone() {
-            match e.change {
-                Change::UserCreated { .. } => users += 1,
-                Change::ChannelCreated { .. } => channels += 1,
-                Change::DeviceRegistered { .. } => devices += 1,
-                Change::InteractionEnded { .. } => ended += 1,
-                _ => {}
-            }
-        }
-        state.users.reserve(users);
-        state.channels.reserve(channels);
-        state.devices.reserve(devices);
-        state.ended_interactions.reserve(ended);
         for e in events {
             evolve(&mut state, e);
         }
