@@ -68,9 +68,7 @@ pub fn evolve(state: &mut State, event: &Event) {
             if let Some(u) = state.users.get_mut(user) {
                 u.sign_ins
                     .insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None, resumed: None });
-                if !u.signed_out.is_empty() {
-                    u.signed_out.remove(channel);
-                }
+                u.signed_out.remove(channel);
             }
         }
         Change::SignedOut { user, channel } => {

@@ -45,15 +45,11 @@ pub enum TokenCommand {
         #[arg(long, conflicts_with = "fingerprint", required_unless_present = "fingerprint")]
         user: Option<String>,
         /// The token whose fingerprint (`token list`) starts with these hex digits.
-        #[arg(long, value_parser = fingerprint)]
+        #[arg(long, value_parser = tokens::parse_fingerprint)]
         fingerprint: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
-}
-
-fn fingerprint(text: &str) -> Result<String, tokens::TokenError> {
-    tokens::parse_fingerprint(text)
 }
 
 pub fn run(command: TokenCommand) -> Ran {

@@ -14,7 +14,7 @@ use crate::service::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
 use crate::store::{Store, StoreError};
 use agentstate_core::views::RoutingBoard;
-use agentstate_core::{Actor, Millis, Query};
+use agentstate_core::{Actor, Query};
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -181,9 +181,8 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
         }
         let board = writer.run(|desk| {
             let at = desk.now(TENANT)?;
-            let query = Query::RoutingBoard { actor: Actor::System, at: Millis::new(at).unwrap_or(Millis::ZERO) };
-            let board = desk.service.query(TENANT, &query)?;
-            Ok::<_, ServiceError>((at, board))
+            let board = desk.service.query(TENANT, &Query::RoutingBoard { actor: Actor::System, at })?;
+            Ok::<_, ServiceError>((at.get(), board))
         });
         let Ok(Ok((at, board))) = board.await else { return };
         let Ok(board) = serde_json::from_str::<RoutingBoard>(&board) else { return };

@@ -193,7 +193,7 @@ async fn view(
         .shared
         .writer
         .run(move |desk| {
-            let at = Millis::new(desk.now(&tenant)?).unwrap_or(Millis::ZERO);
+            let at = desk.now(&tenant)?;
             desk.service.query(&tenant, &query(at))
         })
         .await??;

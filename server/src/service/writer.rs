@@ -38,9 +38,10 @@ impl std::fmt::Debug for Desk {
 }
 
 impl Desk {
-    /// Now for `tenant` in milliseconds since the epoch, never before its last event.
-    pub fn now(&mut self, tenant: &str) -> Result<u64, ServiceError> {
-        self.service.now(tenant, now_ms())
+    /// Now for `tenant`, never before its last event: the `at` a view is asked at.
+    pub fn now(&mut self, tenant: &str) -> Result<agentstate_core::Millis, ServiceError> {
+        let now = self.service.now(tenant, now_ms())?;
+        Ok(agentstate_core::Millis::new(now).unwrap_or(agentstate_core::Millis::ZERO))
     }
 }
 
