@@ -7,6 +7,12 @@
 #[path = "../benches/shift/mod.rs"]
 mod shift;
 
+/// Not inlined, so a profiler can count this alone: `--toggle-collect='*fold_log*'`.
+#[inline(never)]
+fn fold_log(log: &[agentstate_core::Event]) -> agentstate_core::State {
+    agentstate_core::State::from_events(log)
+}
+
 fn main() {
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().ok());
     let folds = args.next().flatten().unwrap_or(10);
@@ -16,7 +22,7 @@ fn main() {
     let (mut fold, mut whole) = (f64::MAX, f64::MAX);
     for _ in 0..folds {
         let started = std::time::Instant::now();
-        let state = agentstate_core::State::from_events(std::hint::black_box(log));
+        let state = fold_log(std::hint::black_box(log));
         fold = fold.min(started.elapsed().as_secs_f64());
         drop(std::hint::black_box(state));
         whole = whole.min(started.elapsed().as_secs_f64());

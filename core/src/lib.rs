@@ -64,7 +64,7 @@ pub use model::monitoring::MonitorMode;
 pub use model::rejection::{Category, IdKind, Lang, Messages, Needs, Rejection, RejectionCode, Unroutable};
 pub use model::roles::{Plan, Role, RoleSet};
 pub use model::settings::{PauseReasons, Setting, Settings};
-pub use model::state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp};
+pub use model::state::{Interaction, Monitoring, Pause, SignIn, SignIns, State, User, WrapUp};
 pub use rules::decide::{decide, handle};
 pub use rules::sight::{self, Sight, SightSummary, project, seen_by};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};

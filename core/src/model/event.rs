@@ -193,6 +193,7 @@ impl Change {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeenUser {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::model::state::record::User))]
     pub record: User,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]

@@ -7,7 +7,7 @@ use crate::model::device::Device;
 use crate::model::event::{Change, Event};
 use crate::model::id_map::SmallMap;
 use crate::model::ids::{ChannelId, UserId};
-use crate::model::state::{Interaction, Monitoring, Pause, SignIn, State, User, WrapUp};
+use crate::model::state::{Interaction, Monitoring, Pause, SignIn, SignIns, State, User, WrapUp};
 
 impl State {
     /// Folds `events` from an empty tenant.
@@ -34,12 +34,11 @@ pub fn evolve(state: &mut State, event: &Event) {
                 name: name.clone(),
                 roles: *roles,
                 assignments: SmallMap::default(),
-                sign_ins: SmallMap::default(),
+                sign_ins: SignIns::default(),
                 interaction: None,
                 wrap_up: None,
                 devices: Vec::new(),
                 work_ended: None,
-                signed_out: SmallMap::default(),
             });
         }
         Change::RolesSet { user, roles } => {
@@ -67,15 +66,12 @@ pub fn evolve(state: &mut State, event: &Event) {
         Change::SignedIn { user, channel } => {
             if let Some(u) = state.users.get_mut(user) {
                 u.sign_ins
-                    .insert(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None, resumed: None });
-                u.signed_out.remove(channel);
+                    .sign_in(channel.clone(), SignIn { since: at, by: event.by.clone(), pause: None, resumed: None });
             }
         }
         Change::SignedOut { user, channel } => {
-            if let Some(u) = state.users.get_mut(user)
-                && u.sign_ins.remove(channel).is_some()
-            {
-                u.signed_out.insert(channel.clone(), at);
+            if let Some(u) = state.users.get_mut(user) {
+                u.sign_ins.sign_out(channel, at);
             }
         }
         Change::Paused { user, channel, reason } => {

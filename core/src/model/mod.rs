@@ -13,4 +13,5 @@ pub mod monitoring;
 pub mod rejection;
 pub mod roles;
 pub mod settings;
+pub mod sign_ins;
 pub mod state;

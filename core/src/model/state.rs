@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use crate::model::channel::{Assignment, Channel};
 use crate::model::device::Device;
 use crate::model::id_map::{IdMap, IdSet, SmallMap};
-use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, Millis, Name, PauseReason, UserId};
+use crate::model::ids::{ChannelId, DeviceId, InteractionId, Millis, Name, UserId};
 use crate::model::monitoring::MonitorMode;
 use crate::model::roles::{Plan, RoleSet};
 use crate::model::settings::{PauseReasons, Settings};
+pub use crate::model::sign_ins::{Pause, SignIn, SignIns};
+use crate::model::sign_ins::{SignInsOnly, SignedOutOnly};
 
 /// One tenant. Build it by folding events ([`State::from_events`], `evolve`) or from
 /// a snapshot (serde).
@@ -23,7 +25,7 @@ pub struct State {
     pub(crate) settings: Settings,
     pub(crate) pause_reasons: PauseReasons,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, User>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, User>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, record::User>))]
     pub(crate) users: IdMap<UserId, User>,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Channel>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Channel>))]
@@ -45,41 +47,134 @@ pub struct State {
     pub(crate) clock: Option<Millis>,
 }
 
-/// A user and everything the runtime knows about them.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+/// A user and everything the runtime knows about them. On the wire — snapshots, the API,
+/// TypeScript — as a [`record::User`] (its sign-ins and sign-out times as two maps).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct User {
     pub name: Name,
     pub roles: RoleSet,
     /// Permanent configuration; never changed by a sign-in (R1).
-    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Assignment>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Assignment>))]
     pub assignments: SmallMap<ChannelId, Assignment>,
-    /// Runtime sign-ins; ended only by a sign-out (R4).
-    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, SignIn>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, SignIn>))]
-    pub sign_ins: SmallMap<ChannelId, SignIn>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    /// Runtime sign-ins, ended only by a sign-out (R4), and when the user last signed out
+    /// of each channel they are not signed in to now.
+    pub sign_ins: SignIns,
     pub interaction: Option<InteractionId>,
     /// The last wrap-up; over once a command's `at` reaches `until`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub wrap_up: Option<WrapUp>,
     /// In order of registration.
     pub devices: Vec<DeviceId>,
     /// When the user's last interaction and its wrap-up were over (the deadline of a
     /// wrap-up still running): where "available" or "paused" begins again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub work_ended: Option<Millis>,
-    /// When the user last signed out of each channel they are not signed in to now.
-    #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
-    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, number>"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Millis>))]
-    pub signed_out: SmallMap<ChannelId, Millis>,
+}
+
+/// A [`User`] as it is written and read — snapshots, the API, TypeScript — with its
+/// sign-ins and sign-out times as two maps.
+pub mod record {
+    use serde::Deserialize;
+
+    use super::{SignIn, WrapUp};
+    use crate::model::channel::Assignment;
+    use crate::model::id_map::SmallMap;
+    use crate::model::ids::{ChannelId, DeviceId, InteractionId, Millis, Name};
+    use crate::model::roles::RoleSet;
+
+    /// A user and everything the runtime knows about them.
+    #[derive(Debug, Deserialize)]
+    #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct User {
+        pub(super) name: Name,
+        pub(super) roles: RoleSet,
+        /// Permanent configuration; never changed by a sign-in (R1).
+        #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Assignment>"))]
+        #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Assignment>))]
+        pub(super) assignments: SmallMap<ChannelId, Assignment>,
+        /// Runtime sign-ins; ended only by a sign-out (R4).
+        #[cfg_attr(feature = "typescript", tsify(type = "Record<string, SignIn>"))]
+        #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, SignIn>))]
+        pub(super) sign_ins: SmallMap<ChannelId, SignIn>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
+        pub(super) interaction: Option<InteractionId>,
+        /// The last wrap-up; over once a command's `at` reaches `until`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
+        pub(super) wrap_up: Option<WrapUp>,
+        /// In order of registration.
+        pub(super) devices: Vec<DeviceId>,
+        /// When the user's last interaction and its wrap-up were over (the deadline of a
+        /// wrap-up still running): where "available" or "paused" begins again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
+        pub(super) work_ended: Option<Millis>,
+        /// When the user last signed out of each channel they are not signed in to now.
+        #[serde(default, skip_serializing_if = "SmallMap::is_empty")]
+        #[cfg_attr(feature = "typescript", tsify(type = "Record<string, number>"))]
+        #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Millis>))]
+        pub(super) signed_out: SmallMap<ChannelId, Millis>,
+    }
+}
+
+impl From<record::User> for User {
+    fn from(r: record::User) -> User {
+        let mut sign_ins: SignIns = r.sign_ins.iter().map(|(c, s)| (c.clone(), s.clone())).collect();
+        for (channel, at) in r.signed_out.iter() {
+            sign_ins.signed_out_since(channel.clone(), *at);
+        }
+        User {
+            name: r.name,
+            roles: r.roles,
+            assignments: r.assignments,
+            sign_ins,
+            interaction: r.interaction,
+            wrap_up: r.wrap_up,
+            devices: r.devices,
+            work_ended: r.work_ended,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<User, D::Error> {
+        record::User::deserialize(d).map(User::from)
+    }
+}
+
+/// A [`User`] written as its [`record::User`], borrowed.
+#[derive(Serialize)]
+struct UserOut<'a> {
+    name: &'a Name,
+    roles: RoleSet,
+    assignments: &'a SmallMap<ChannelId, Assignment>,
+    sign_ins: SignInsOnly<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interaction: Option<&'a InteractionId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wrap_up: Option<&'a WrapUp>,
+    devices: &'a [DeviceId],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    work_ended: Option<Millis>,
+    #[serde(skip_serializing_if = "SignedOutOnly::is_empty")]
+    signed_out: SignedOutOnly<'a>,
+}
+
+impl Serialize for User {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        UserOut {
+            name: &self.name,
+            roles: self.roles,
+            assignments: &self.assignments,
+            sign_ins: SignInsOnly(&self.sign_ins),
+            interaction: self.interaction.as_ref(),
+            wrap_up: self.wrap_up.as_ref(),
+            devices: &self.devices,
+            work_ended: self.work_ended,
+            signed_out: SignedOutOnly(&self.sign_ins),
+        }
+        .serialize(s)
+    }
 }
 
 impl User {
@@ -100,33 +195,6 @@ impl User {
     pub fn unassigned_sign_ins(&self) -> impl Iterator<Item = (&ChannelId, &SignIn)> {
         self.sign_ins.iter().filter(|(c, _)| !self.is_assigned_agent(c))
     }
-}
-
-/// A sign-in: since when, by whom, and its pause if on break.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignIn {
-    pub since: Millis,
-    pub by: Actor,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
-    pub pause: Option<Pause>,
-    /// When the last pause of this sign-in ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(nullable = false))]
-    pub resumed: Option<Millis>,
-}
-
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Pause {
-    pub reason: PauseReason,
-    pub since: Millis,
-    pub by: Actor,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -441,7 +441,6 @@ pub fn seen_for_actions(state: &State, actor: &Actor, user: &UserId) -> Option<S
                 wrap_up: None,
                 devices: record.devices.clone(),
                 work_ended: None,
-                signed_out: Default::default(),
             };
             admit(id, card);
         }

@@ -100,7 +100,7 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
         until: None,
     };
     let Some(sign_in) = u.sign_ins.get(channel) else {
-        return now(AgentState::SignedOut, u.signed_out.get(channel).copied());
+        return now(AgentState::SignedOut, u.sign_ins.signed_out_at(channel));
     };
     // A state entered before this sign-in shows on this channel from the sign-in on.
     let seated = |since: Option<Millis>| since.map(|s| s.max(sign_in.since));
