@@ -9,7 +9,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use agentstate_server::store::{EventLog, StoreConfig};
+use agentstate_server::store::StoreConfig;
 
 const TENANT: &str = "
 plan: complete
@@ -45,7 +45,7 @@ fn main() {
     }
     println!("{tenants} tenants created in {:.1} s", began.elapsed().as_secs_f64());
     let tokens: Vec<String> = (0..touched.min(tenants))
-        .map(|t| agentstate_server::tokens::issue(&mut store, &format!("t{t}"), "sam").expect("a token"))
+        .map(|t| agentstate_server::tokens::issue(&mut *store, &format!("t{t}"), "sam").expect("a token"))
         .collect();
     drop(store);
 

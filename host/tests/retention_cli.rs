@@ -49,7 +49,7 @@ fn serve_prunes_old_events_at_start_and_reports_read_from_the_base() {
         let runtime =
             Runtime::from_file(&module, Some(&module::cache_dir(&module)), Limits::default()).expect("runtime");
         let store = SqliteStore::open_in(data).expect("store");
-        let mut service = TenantService::open(store, runtime, 10_000).expect("service");
+        let mut service = TenantService::open(Box::new(store), runtime, 10_000).expect("service");
         service.create_tenant("acme", TENANT).expect("creates");
         for command in [
             format!(r#"{{"at":{old},"type":"sign_in","actor":"ana","user":"ana","channel":"support"}}"#),

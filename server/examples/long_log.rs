@@ -106,7 +106,7 @@ fn main() -> Result<(), Error> {
     let first = median(5, || {
         let store = SqliteStore::open_in(&dir)?;
         let bounds = service::Bounds::for_runtime(&runtime, shape.snapshot_every);
-        let mut host = TenantService::with_bounds(store, runtime.clone(), bounds);
+        let mut host = TenantService::with_bounds(Box::new(store), runtime.clone(), bounds);
         let roster = Query::Roster {
             actor: Actor::System,
             channel: ChannelId::new(&long_log::channel(0))?,

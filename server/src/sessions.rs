@@ -39,7 +39,7 @@ pub struct Opened {
 
 /// Opens a session for a valid credential; `None` for an unknown token or a link used or
 /// expired already.
-pub fn open(store: &mut impl TokenStore, credential: Credential<'_>) -> Result<Option<Opened>, TokenError> {
+pub fn open(store: &mut (impl TokenStore + ?Sized), credential: Credential<'_>) -> Result<Option<Opened>, TokenError> {
     let now = now_ms();
     let token_hash = match credential {
         Credential::Token(token) => hash(token),
@@ -57,7 +57,11 @@ pub fn open(store: &mut impl TokenStore, credential: Credential<'_>) -> Result<O
 
 /// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the
 /// link's secret (returned once) and the token's hash. The token itself is shown to nobody.
-pub fn issue_link(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<(String, String), TokenError> {
+pub fn issue_link(
+    store: &mut (impl TokenStore + ?Sized),
+    tenant: &str,
+    actor: &str,
+) -> Result<(String, String), TokenError> {
     let token_hash = hash(&tokens::issue(store, tenant, actor)?);
     let link = tokens::secret(LINK_PREFIX)?;
     store.put_link(&hash(&link), &token_hash, now_ms() + LINK_TTL_MS)?;

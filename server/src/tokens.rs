@@ -35,7 +35,7 @@ pub(crate) fn secret(prefix: &str) -> Result<String, TokenError> {
 
 /// Creates a token for `actor` of `tenant` and records its hash; the token itself is
 /// returned once and kept nowhere.
-pub fn issue(store: &mut impl TokenStore, tenant: &str, actor: &str) -> Result<String, TokenError> {
+pub fn issue(store: &mut (impl TokenStore + ?Sized), tenant: &str, actor: &str) -> Result<String, TokenError> {
     let token = new_token()?;
     let grant = TokenGrant { tenant: tenant.to_owned(), actor: actor.to_owned() };
     store.put_token(&hash(&token), &grant)?;

@@ -11,7 +11,7 @@ use agentstate_core::{Actor, ChannelId, Millis, Query};
 use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Incoming, LogBegins, PRUNE_CHUNK, TenantService};
-use agentstate_server::store::{Store, StoreConfig};
+use agentstate_server::store::StoreConfig;
 use agentstate_testkit::PgCluster;
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ const TENANT: &str = r#"{"plan":"complete","pause_reasons":["lunch","training"],
 /// The retention cutoff of the tests: events before it go.
 const CUTOFF: u64 = 1_000_000;
 
-type Service = TenantService<Box<dyn Store>>;
+type Service = TenantService;
 
 fn runtime() -> Arc<Runtime> {
     let module = module::locate().unwrap_or_else(|e| panic!("{e}"));

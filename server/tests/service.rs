@@ -7,8 +7,8 @@ use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Bounds, TenantService};
 use agentstate_server::store::{
-    Append, EventLog, LockedLogs, Seq, SqliteStore, Store, StoreConfig, StoreError, StoredOutcome, TokenGrant,
-    TokenSelector, TokenStore,
+    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, SqliteStore, Store, StoreConfig, StoreError, StoredOutcome,
+    TokenGrant, TokenSelector, TokenStore,
 };
 use std::collections::HashMap;
 
@@ -16,10 +16,10 @@ const TENANT: &str = r#"{"plan":"complete","users":[{"id":"ana","name":"Ana","ro
   {"id":"sam","name":"Sam","roles":["supervisor"]}],
   "channels":[{"id":"support","kind":"queue","name":"Support","supervisors":["sam"]}]}"#;
 
-fn open(path: &std::path::Path, snapshot_every: u64) -> TenantService<SqliteStore> {
+fn open(path: &std::path::Path, snapshot_every: u64) -> TenantService {
     let module = module::locate().unwrap_or_else(|e| panic!("{e}"));
     let runtime = Runtime::from_file(&module, Some(&module::cache_dir(&module)), Limits::default()).expect("runtime");
-    TenantService::open(SqliteStore::open(path).expect("store"), runtime, snapshot_every).expect("service")
+    TenantService::open(Box::new(SqliteStore::open(path).expect("store")), runtime, snapshot_every).expect("service")
 }
 
 fn sign_in(at: u64, id: Option<&str>) -> String {
@@ -67,7 +67,7 @@ fn a_long_running_tenant_does_not_grow_with_its_log() {
     let mut service = open(&dir.path().join("events.db"), 1_000);
     service.create_tenant("acme", TENANT).expect("creates");
     let mut at = 1_000;
-    let mut run = |service: &mut TenantService<SqliteStore>, pairs: u64| {
+    let mut run = |service: &mut TenantService, pairs: u64| {
         let batch: Vec<String> = (0..pairs)
             .flat_map(|_| {
                 at += 10;
@@ -148,8 +148,8 @@ fn bad_tenants_and_unknown_tenants_are_refused() {
 /// race two hosts run when they serve one tenant at once), or the store failing. Its rounds
 /// run without a lock, so the hook can get in between — unless it records them, then they
 /// go through the store's own `locked` and `optimistic`.
-struct Hooked<S = SqliteStore> {
-    store: S,
+struct Hooked {
+    store: Box<dyn Store>,
     before_append: Option<Box<dyn FnOnce() -> Result<(), StoreError> + Send>>,
     /// Which way each round went, when recorded.
     rounds: Option<Rounds>,
@@ -158,9 +158,9 @@ struct Hooked<S = SqliteStore> {
 type Rounds = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
 
 /// A hooked store's logs, used as they are.
-struct Direct<'a, S>(&'a mut Hooked<S>);
+struct Direct<'a>(&'a mut Hooked);
 
-impl<S: Store> LockedLogs for Direct<'_, S> {
+impl LockedLogs for Direct<'_> {
     fn events_after(&mut self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
         self.0.events_after(tenant, after, limit)
     }
@@ -172,26 +172,28 @@ impl<S: Store> LockedLogs for Direct<'_, S> {
 /// The work of one round, as the store runs it.
 type RoundWork<'a> = dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError> + 'a;
 
-impl<S: Store> Hooked<S> {
+impl Hooked {
     /// Runs a round: recorded as `way` and through the store's own (`through`), or, when
     /// not recorded, without a lock.
     fn round(
         &mut self,
         way: &'static str,
         work: &mut RoundWork<'_>,
-        through: impl FnOnce(&mut S, &mut RoundWork<'_>) -> Result<(), StoreError>,
+        through: impl FnOnce(&mut dyn Store, &mut RoundWork<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         match self.rounds.clone() {
             Some(rounds) => {
                 rounds.lock().expect("not poisoned").push(way);
-                through(&mut self.store, work)
+                through(&mut *self.store, work)
             }
             None => work(&mut Direct(self)),
         }
     }
 }
 
-impl<S: Store> EventLog for Hooked<S> {
+/// Every method forwarded, the defaulted ones too: a decorator that left one out would run
+/// the trait's default instead of the store's own.
+impl EventLog for Hooked {
     fn locked(&mut self, tenants: &[&str], work: &mut RoundWork<'_>) -> Result<(), StoreError> {
         self.round("locked", work, |store, work| store.locked(tenants, work))
     }
@@ -234,12 +236,24 @@ impl<S: Store> EventLog for Hooked<S> {
     fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
         self.store.latest_snapshot(tenant)
     }
+    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
+        self.store.snapshot_as_of(tenant, seq)
+    }
+    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
+        self.store.log_base(tenant)
+    }
+    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
+        self.store.rebase(tenant, expected, base, snapshot)
+    }
     fn ping(&self) -> Result<(), StoreError> {
         self.store.ping()
     }
+    fn settle(&mut self) -> Result<(), StoreError> {
+        self.store.settle()
+    }
 }
 
-impl<S: Store> TokenStore for Hooked<S> {
+impl TokenStore for Hooked {
     fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
         self.store.put_token(hash, grant)
     }
@@ -287,8 +301,9 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
         assert!(signed_in.outcome.contains("accepted"), "{}", signed_in.outcome);
         Ok(())
     });
-    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(rival), rounds: None };
-    let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
+    let store =
+        Hooked { store: Box::new(SqliteStore::open(&path).expect("store")), before_append: Some(rival), rounds: None };
+    let mut host_a = TenantService::open(Box::new(store), runtime(), 1000).expect("service");
     // A decided on the log without B's event: accepted. That decision must not stand; the
     // other tenant of the same group commit is stored as decided.
     let command = sign_in(1001, Some("a-1"));
@@ -315,7 +330,7 @@ fn a_host_trusts_its_instance_until_another_host_appends_to_the_tenant() {
     let place = StoreConfig::Postgres(cluster.database("trust").expect("a database"));
     let rounds = Rounds::default();
     let store = Hooked { store: place.open().expect("opens"), before_append: None, rounds: Some(rounds.clone()) };
-    let mut host_a = TenantService::open(store, runtime(), 1000).expect("service");
+    let mut host_a = TenantService::open(Box::new(store), runtime(), 1000).expect("service");
     host_a.create_tenant("acme", TENANT).expect("creates");
     assert!(host_a.submit("acme", &sign_in(1000, None)).expect("A submits").outcome.contains("accepted"));
     let mut host_b = TenantService::open(place.open().expect("opens"), runtime(), 1000).expect("service");
@@ -362,7 +377,7 @@ fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.db");
     let bounds = Bounds { snapshot_every: 1000, loaded: 2, memory_bytes: usize::MAX };
-    let mut service = TenantService::with_bounds(SqliteStore::open(&path).expect("store"), runtime(), bounds);
+    let mut service = TenantService::with_bounds(Box::new(SqliteStore::open(&path).expect("store")), runtime(), bounds);
     for tenant in ["t1", "t2", "t3"] {
         service.create_tenant(tenant, TENANT).expect("creates");
     }
@@ -386,8 +401,11 @@ fn tenants_are_loaded_on_demand_and_the_least_recently_used_evicted() {
 fn a_group_touching_more_tenants_than_may_be_loaded_is_decided_in_rounds_that_fit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bounds = Bounds { snapshot_every: 1000, loaded: 4, memory_bytes: usize::MAX };
-    let mut service =
-        TenantService::with_bounds(SqliteStore::open(&dir.path().join("e.db")).expect("store"), runtime(), bounds);
+    let mut service = TenantService::with_bounds(
+        Box::new(SqliteStore::open(&dir.path().join("e.db")).expect("store")),
+        runtime(),
+        bounds,
+    );
     let tenants: Vec<String> = (0..10).map(|t| format!("t{t}")).collect();
     for tenant in &tenants {
         service.create_tenant(tenant, TENANT).expect("creates");
@@ -441,8 +459,12 @@ fn a_store_that_fails_mid_commit_stores_nothing_and_the_tenant_goes_on_from_the_
     let path = dir.path().join("events.db");
     open(&path, 1000).create_tenant("acme", TENANT).expect("creates");
     let failing = Box::new(|| Err(StoreError::Backend("disk I/O error".into())));
-    let store = Hooked { store: SqliteStore::open(&path).expect("store"), before_append: Some(failing), rounds: None };
-    let mut service = TenantService::open(store, runtime(), 1000).expect("service");
+    let store = Hooked {
+        store: Box::new(SqliteStore::open(&path).expect("store")),
+        before_append: Some(failing),
+        rounds: None,
+    };
+    let mut service = TenantService::open(Box::new(store), runtime(), 1000).expect("service");
     let failed = service.submit("acme", &sign_in(1000, Some("first-try")));
     assert!(
         matches!(failed, Err(agentstate_server::service::ServiceError::Store(StoreError::Backend(_)))),
@@ -462,7 +484,8 @@ fn a_guest_failure_mid_group_fails_only_its_command_and_the_others_keep_their_ou
     let module = module::locate().unwrap_or_else(|e| panic!("{e}"));
     let limits = Limits { memory_bytes: 8 << 20, ..Limits::default() };
     let runtime = Runtime::from_file(&module, Some(&module::cache_dir(&module)), limits).expect("runtime");
-    let mut service = TenantService::open(SqliteStore::open(&path).expect("store"), runtime, 1000).expect("service");
+    let mut service =
+        TenantService::open(Box::new(SqliteStore::open(&path).expect("store")), runtime, 1000).expect("service");
     for tenant in ["acme", "globex"] {
         service.create_tenant(tenant, TENANT).expect("creates");
     }

@@ -3,7 +3,7 @@
 
 use agentstate_server::clock::now_ms;
 use agentstate_server::sessions::{self, Credential, MAX_PER_TOKEN};
-use agentstate_server::store::{StoreConfig, TokenGrant, TokenStore};
+use agentstate_server::store::{StoreConfig, TokenGrant};
 use agentstate_testkit::PgCluster;
 
 /// The rows of the sessions table that hang on `token`, counted in the database itself.
@@ -30,15 +30,15 @@ fn rows(place: &StoreConfig, token: &str) -> i64 {
 fn a_token_keeps_its_newest_sessions(place: &StoreConfig) {
     let mut store = place.open().expect("opens");
     store.create_tenant("acme", "{}").expect("creates");
-    let token = agentstate_server::tokens::issue(&mut store, "acme", "ana").expect("a token");
-    let other = agentstate_server::tokens::issue(&mut store, "acme", "ben").expect("a token");
+    let token = agentstate_server::tokens::issue(&mut *store, "acme", "ana").expect("a token");
+    let other = agentstate_server::tokens::issue(&mut *store, "acme", "ben").expect("a token");
     let hash = agentstate_server::tokens::hash(&token);
-    let other_session = sessions::open(&mut store, Credential::Token(&other)).expect("opens").expect("a session");
+    let other_session = sessions::open(&mut *store, Credential::Token(&other)).expect("opens").expect("a session");
 
     // Several within one millisecond too: the one just opened is never the one that ends.
     let mut opened = Vec::new();
     for n in 0..MAX_PER_TOKEN + 5 {
-        let session = sessions::open(&mut store, Credential::Token(&token)).expect("opens").expect("a session");
+        let session = sessions::open(&mut *store, Credential::Token(&token)).expect("opens").expect("a session");
         let live = store.session(&agentstate_server::tokens::hash(&session.secret), now_ms()).expect("reads");
         assert!(live.is_some(), "session {n} works as soon as it is opened");
         opened.push(session.secret);

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use agentstate_server::store::{EventLog, Store, StoreConfig, StoreError, TokenGrant, TokenSelector, TokenStore};
+use agentstate_server::store::{Store, StoreConfig, StoreError, TokenGrant, TokenSelector};
 use agentstate_testkit::PgCluster;
 
 fn event(n: u64) -> String {
@@ -39,6 +39,10 @@ fn sequences_are_per_tenant_and_outcomes_answer_retries(fresh: Fresh<'_>) {
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found.get("c2").map(|o| o.outcome.as_str()), Some("rejected, no events"));
     assert!(matches!(store.outcome("nobody", "c1"), Err(StoreError::UnknownTenant(_))));
+    // Both stores answer an unknown tenant alike, whatever the ids asked for (they once
+    // differed: PostgreSQL answered nothing found).
+    assert!(matches!(store.outcomes("nobody", &["c1"]), Err(StoreError::UnknownTenant(_))));
+    assert!(matches!(store.outcomes("nobody", &[]), Err(StoreError::UnknownTenant(_))));
     assert!(
         matches!(store.append("acme", 3, Some("c1"), "again", &[event(4)]), Err(StoreError::Conflict(_))),
         "an id is decided once"
@@ -268,6 +272,53 @@ fn tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant(fresh: 
     assert!(matches!(store.revoke_tokens("nobody", TokenSelector::Actor("ana")), Err(StoreError::UnknownTenant(_))));
 }
 
+/// Sessions and sign-in links, the same on both stores (their code is written once): a
+/// session speaks for its token until it expires, ends or the token is revoked; a token
+/// keeps its newest sessions only; a link is used once, before it expires.
+fn sessions_and_links_live_as_long_as_their_token(fresh: Fresh<'_>) {
+    use agentstate_server::store::MAX_SESSIONS_PER_TOKEN;
+    let mut store = open(&fresh());
+    store.create_tenant("acme", "{}").expect("creates");
+    let ana = TokenGrant { tenant: "acme".to_owned(), actor: "ana".to_owned() };
+    store.put_token("aaaa1111", &ana).expect("stores");
+    store.put_token("bbbb1111", &TokenGrant { actor: "sam".to_owned(), ..ana.clone() }).expect("stores");
+    // Expiry times far ahead of the clock that clears expired rows; `now` is asked for.
+    let (now, later) = (1_000, 4_000_000_000_000);
+
+    store.put_session("s-first", "aaaa1111", later).expect("stores");
+    assert_eq!(store.session("s-first", now).expect("reads"), Some((ana.clone(), "aaaa1111".to_owned())));
+    assert_eq!(store.session("s-first", later).expect("reads"), None, "expired");
+    assert_eq!(store.session("s-none", now).expect("reads"), None);
+    // Later sessions push the oldest out, one token at a time.
+    for n in 0..MAX_SESSIONS_PER_TOKEN {
+        store.put_session(&format!("s-{n}"), "aaaa1111", later + 1 + n as u64).expect("stores");
+    }
+    store.put_session("s-sam", "bbbb1111", later).expect("stores");
+    assert_eq!(store.session("s-first", now).expect("reads"), None, "the oldest of too many sessions ended");
+    assert!(store.session("s-0", now).expect("reads").is_some());
+    assert!(store.session("s-sam", now).expect("reads").is_some(), "another token's sessions stay");
+    assert!(store.end_session("s-0").expect("ends"));
+    assert!(!store.end_session("s-0").expect("ends"), "ended once");
+    assert_eq!(store.session("s-0", now).expect("reads"), None);
+
+    store.put_link("l-1", "aaaa1111", later).expect("stores");
+    store.put_link("l-2", "aaaa1111", later).expect("stores");
+    assert_eq!(store.take_link("l-1", later).expect("takes"), None, "expired");
+    assert_eq!(store.take_link("l-2", now).expect("takes").as_deref(), Some("aaaa1111"));
+    assert_eq!(store.take_link("l-2", now).expect("takes"), None, "used up");
+
+    // Revoking the token ends its sessions and voids its links.
+    store.put_link("l-3", "aaaa1111", later).expect("stores");
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Actor("ana")).expect("revokes"), 1);
+    assert_eq!(store.session("s-1", now).expect("reads"), None);
+    assert_eq!(store.take_link("l-3", now).expect("takes"), None);
+    assert!(store.session("s-sam", now).expect("reads").is_some());
+    // A fingerprint is data, never a pattern.
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Fingerprint("%")).expect("revokes"), 0);
+    assert_eq!(store.revoke_tokens("acme", TokenSelector::Fingerprint("____")).expect("revokes"), 0);
+    assert!(matches!(store.tokens_of("nobody"), Err(StoreError::UnknownTenant(_))));
+}
+
 /// In the child: appends one event at a time forever, printing each sequence number once
 /// its append has returned (is acknowledged). Not a test on its own.
 #[test]
@@ -431,6 +482,7 @@ const SUITE: &[Case] = &[
     ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),
     ("history index", a_users_history_is_read_a_page_at_a_time_through_its_index),
     ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),
+    ("sessions and links", sessions_and_links_live_as_long_as_their_token),
     ("SIGKILL", every_acknowledged_append_survives_a_sigkill),
 ];
 

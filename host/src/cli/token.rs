@@ -71,14 +71,14 @@ pub fn run(command: TokenCommand) -> Ran {
 }
 
 fn create_token(tenant: &str, user: &str, store: &StoreConfig) -> Ran {
-    let token = tokens::issue(&mut store.open()?, tenant, user)?;
+    let token = tokens::issue(&mut *store.open()?, tenant, user)?;
     println!("{token}");
     eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
     Ok(ExitCode::SUCCESS)
 }
 
 fn create_link(tenant: &str, user: &str, url: &str, store: &StoreConfig) -> Ran {
-    let (link, token_hash) = sessions::issue_link(&mut store.open()?, tenant, user)?;
+    let (link, token_hash) = sessions::issue_link(&mut *store.open()?, tenant, user)?;
     println!("{}/signin#{link}", url.trim_end_matches('/'));
     eprintln!(
         "one use, within 24 hours; fingerprint {} (for `agentstate token revoke`)",

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::service::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use agentstate_core::views::RoutingBoard;
 use agentstate_core::{Actor, Query};
 
@@ -60,7 +60,7 @@ pub enum DemoError {
 
 /// Seeds the demo tenant unless it exists; returns its tokens (made anew when their file
 /// is gone — the old ones stay valid, as tokens are never revoked by the demo).
-pub fn ensure(service: &mut TenantService<Box<dyn Store>>, data: &Path) -> Result<DemoTokens, DemoError> {
+pub fn ensure(service: &mut TenantService, data: &Path) -> Result<DemoTokens, DemoError> {
     let description = crate::description_json(DESCRIPTION)?;
     let path = data.join(TOKENS_FILE);
     let file_error = |source| DemoError::File { path: path.clone(), source };

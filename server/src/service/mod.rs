@@ -138,8 +138,8 @@ struct Served {
 }
 
 /// Every tenant of a store, each in its own instance once loaded.
-pub struct TenantService<S: Store> {
-    store: S,
+pub struct TenantService {
+    store: Box<dyn Store>,
     runtime: Arc<Runtime>,
     tenants: HashMap<String, Served>,
     bounds: Bounds,
@@ -149,7 +149,7 @@ pub struct TenantService<S: Store> {
     memory: usize,
 }
 
-impl<S: Store> std::fmt::Debug for TenantService<S> {
+impl std::fmt::Debug for TenantService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantService").field("loaded", &self.tenants.len()).finish_non_exhaustive()
     }
@@ -182,14 +182,14 @@ fn clock_of(snapshot: &str) -> u64 {
 /// How often a read that found the log pruned under it starts over before it gives up.
 const PRUNED_RETRIES: usize = 4;
 
-impl<S: Store> TenantService<S> {
+impl TenantService {
     /// Opens the service on `store`; tenants are loaded when first asked for.
-    pub fn open(store: S, runtime: Arc<Runtime>, snapshot_every: u64) -> Result<Self, ServiceError> {
+    pub fn open(store: Box<dyn Store>, runtime: Arc<Runtime>, snapshot_every: u64) -> Result<Self, ServiceError> {
         let bounds = Bounds::for_runtime(&runtime, snapshot_every);
         Ok(Self::with_bounds(store, runtime, bounds))
     }
 
-    pub fn with_bounds(store: S, runtime: Arc<Runtime>, bounds: Bounds) -> Self {
+    pub fn with_bounds(store: Box<dyn Store>, runtime: Arc<Runtime>, bounds: Bounds) -> Self {
         TenantService { store, runtime, tenants: HashMap::new(), bounds, uses: 0, round_began: 0, memory: 0 }
     }
 
@@ -368,7 +368,7 @@ impl<S: Store> TenantService<S> {
         let mut events = Vec::new();
         let mut before = None;
         loop {
-            let page = reads::history(&self.store, tenant, user, before, HISTORY_MAX)?;
+            let page = reads::history(&*self.store, tenant, user, before, HISTORY_MAX)?;
             events.extend(page.events.into_iter().map(|(_, event)| event));
             match page.next_before {
                 Some(next) => before = Some(next),
@@ -383,12 +383,12 @@ impl<S: Store> TenantService<S> {
     /// [`reads::activity`]). Exact for a range from [`LogBegins::at`] on; before it the
     /// report knows nothing and shows `signed_out`.
     pub fn activity(&self, tenant: &str, from: u64, to: u64) -> Result<String, ServiceError> {
-        Ok(agentstate_core::wire::to_json(&reads::activity(&self.store, tenant, from, to)?))
+        Ok(agentstate_core::wire::to_json(&reads::activity(&*self.store, tenant, from, to)?))
     }
 
     /// Creates an access token for `actor` of `tenant` (see [`crate::tokens::issue`]).
     pub fn issue_token(&mut self, tenant: &str, actor: &str) -> Result<String, crate::tokens::TokenError> {
-        crate::tokens::issue(&mut self.store, tenant, actor)
+        crate::tokens::issue(&mut *self.store, tenant, actor)
     }
 
     /// Who the token with this hash speaks for.
@@ -406,7 +406,7 @@ impl<S: Store> TenantService<S> {
         &mut self,
         credential: crate::sessions::Credential<'_>,
     ) -> Result<Option<crate::sessions::Opened>, crate::tokens::TokenError> {
-        crate::sessions::open(&mut self.store, credential)
+        crate::sessions::open(&mut *self.store, credential)
     }
 
     /// Ends the session with this hash (sign-out).

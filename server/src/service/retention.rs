@@ -13,7 +13,7 @@
 use agentstate_runtime::WasmTenant;
 
 use super::{REPLAY_CHUNK, ServiceError, TenantService, at_of};
-use crate::store::{LogBase, Pruned, Seq, Store, StoreError};
+use crate::store::{LogBase, Pruned, Seq, StoreError};
 
 /// About how many events one prune step folds and deletes (a step never splits the events
 /// of one instant, so it may take more when many share one `at`).
@@ -59,7 +59,7 @@ pub struct Step {
     pub more: bool,
 }
 
-impl<S: Store> TenantService<S> {
+impl TenantService {
     /// Where the kept log of `tenant` begins; `None` while nothing was ever pruned.
     pub fn log_begins(&self, tenant: &str) -> Result<Option<LogBegins>, ServiceError> {
         Ok(self.base(tenant)?.map(|base| LogBegins { seq: base.seq + 1, at: base.at }))

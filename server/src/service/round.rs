@@ -15,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Folded, Incoming, REPLAY_CHUNK, Served, ServiceError, Submitted, TenantService, at_of, catch_up};
-use crate::store::{Append, LockedLogs, Seq, Store, StoreError, StoredOutcome};
+use crate::store::{Append, LockedLogs, Seq, StoreError, StoredOutcome};
 use agentstate_runtime::{HostError, Mark};
 
 /// How often one group of commands is decided again after other hosts appended first,
@@ -252,7 +252,7 @@ impl<'c> Round<'_, 'c> {
     }
 }
 
-impl<S: Store> TenantService<S> {
+impl TenantService {
     /// Decides and stores `commands` (at most half the loaded bound of tenants), deciding
     /// again the commands of every tenant whose log another host appended to first.
     pub(super) fn decide_and_store(

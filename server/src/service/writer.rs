@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::clock::now_ms;
 pub use crate::service::Incoming;
 use crate::service::{ServiceError, Submitted, TenantService};
-use crate::store::{Seq, Store};
+use crate::store::Seq;
 
 /// A tenant's log grew, for every live feed.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub enum Notice {
 
 /// The tenants, as the writer thread holds them.
 pub struct Desk {
-    pub service: TenantService<Box<dyn Store>>,
+    pub service: TenantService,
 }
 
 impl std::fmt::Debug for Desk {
@@ -70,7 +70,7 @@ impl Writer {
     /// Should the thread fail (a defect: it panicked), it sets `failed`, so the server
     /// stops instead of answering 503 to every request from then on.
     pub fn start(
-        service: TenantService<Box<dyn Store>>,
+        service: TenantService,
         notices: broadcast::Sender<Notice>,
         failed: Arc<watch::Sender<bool>>,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), std::io::Error> {

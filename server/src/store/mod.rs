@@ -10,6 +10,7 @@
 
 mod postgres;
 mod sqlite;
+mod tokens;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -285,102 +286,6 @@ pub trait TokenStore: Send {
 /// A backend holds both.
 pub trait Store: EventLog + TokenStore {}
 impl<T: EventLog + TokenStore + ?Sized> Store for T {}
-
-/// The server holds its store as `Box<dyn Store>`, so a backend is chosen at start.
-impl<T: EventLog + ?Sized> EventLog for Box<T> {
-    fn create_tenant(&mut self, tenant: &str, description: &str) -> Result<(), StoreError> {
-        (**self).create_tenant(tenant, description)
-    }
-    fn tenants(&self) -> Result<Vec<String>, StoreError> {
-        (**self).tenants()
-    }
-    fn description(&self, tenant: &str) -> Result<String, StoreError> {
-        (**self).description(tenant)
-    }
-    fn append_all(&mut self, appends: &[Append<'_>]) -> Result<Vec<Seq>, StoreError> {
-        (**self).append_all(appends)
-    }
-    fn locked(
-        &mut self,
-        tenants: &[&str],
-        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        (**self).locked(tenants, work)
-    }
-    fn optimistic(
-        &mut self,
-        believed: &[(&str, Seq)],
-        work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        (**self).optimistic(believed, work)
-    }
-    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
-        (**self).outcome(tenant, id)
-    }
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
-        (**self).outcomes(tenant, ids)
-    }
-    fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
-        (**self).events_after(tenant, after, limit)
-    }
-    fn history(&self, tenant: &str, user: &str, before: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
-        (**self).history(tenant, user, before, limit)
-    }
-    fn last_seq(&self, tenant: &str) -> Result<Seq, StoreError> {
-        (**self).last_seq(tenant)
-    }
-    fn put_snapshot(&mut self, tenant: &str, seq: Seq, snapshot: &str) -> Result<(), StoreError> {
-        (**self).put_snapshot(tenant, seq, snapshot)
-    }
-    fn latest_snapshot(&self, tenant: &str) -> Result<Option<(Seq, String)>, StoreError> {
-        (**self).latest_snapshot(tenant)
-    }
-    fn snapshot_as_of(&self, tenant: &str, seq: Seq) -> Result<Option<(Seq, String)>, StoreError> {
-        (**self).snapshot_as_of(tenant, seq)
-    }
-    fn log_base(&self, tenant: &str) -> Result<Option<LogBase>, StoreError> {
-        (**self).log_base(tenant)
-    }
-    fn rebase(&mut self, tenant: &str, expected: Seq, base: LogBase, snapshot: &str) -> Result<Pruned, StoreError> {
-        (**self).rebase(tenant, expected, base, snapshot)
-    }
-    fn ping(&self) -> Result<(), StoreError> {
-        (**self).ping()
-    }
-    fn settle(&mut self) -> Result<(), StoreError> {
-        (**self).settle()
-    }
-}
-
-impl<T: TokenStore + ?Sized> TokenStore for Box<T> {
-    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
-        (**self).put_token(hash, grant)
-    }
-    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
-        (**self).token(hash)
-    }
-    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
-        (**self).tokens_of(tenant)
-    }
-    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
-        (**self).revoke_tokens(tenant, which)
-    }
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        (**self).put_session(session, token, expires)
-    }
-    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
-        (**self).session(session, now)
-    }
-    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
-        (**self).end_session(session)
-    }
-    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        (**self).put_link(link, token, expires)
-    }
-    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
-        (**self).take_link(link, now)
-    }
-}
 
 /// What another host stored, as a backend shared between hosts tells it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, Statement};
 
-use super::{
-    Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant,
-    TokenSelector, TokenStore, millis,
-};
+use super::tokens::{Dialect, Param, SqlBackend, Statements, Value};
+use super::{Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, millis};
 
 mod tls;
 
@@ -54,12 +53,13 @@ struct Prepared {
     events_after: Statement,
     history: Statement,
     last_seq: Statement,
-    token: Statement,
 }
 
 struct Connection {
     client: Client,
     sql: Prepared,
+    /// The token code's statements, prepared as first used.
+    cache: HashMap<String, Statement>,
 }
 
 /// A PostgreSQL store. Reads take `&self` (as the [`EventLog`] has them), so the one
@@ -190,9 +190,8 @@ impl Connection {
                  WHERE u.tenant = $1 AND u.user_id = $2 AND u.seq < $3 ORDER BY u.seq DESC LIMIT $4",
             )?,
             last_seq: client.prepare("SELECT last_seq FROM tenants WHERE id = $1")?,
-            token: client.prepare("SELECT tenant, actor FROM tokens WHERE hash = $1")?,
         };
-        Ok(Connection { client, sql })
+        Ok(Connection { client, sql, cache: HashMap::new() })
     }
 }
 
@@ -234,7 +233,7 @@ impl EventLog for PgStore {
         work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let Connection { client, sql } = c;
+            let Connection { client, sql, .. } = c;
             let mut tx = client.transaction()?;
             // In id order, so two hosts locking overlapping tenants never deadlock.
             let ends = tx.query(&sql.lock_tenants, &[&tenants])?;
@@ -251,7 +250,7 @@ impl EventLog for PgStore {
         work: &mut dyn FnMut(&mut dyn LockedLogs) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.with(|c| {
-            let Connection { client, sql } = c;
+            let Connection { client, sql, .. } = c;
             let ends = believed.iter().map(|(tenant, seq)| ((*tenant).to_owned(), *seq)).collect();
             work(&mut Locked { client, sql, ends, transaction: false })
         })
@@ -270,6 +269,10 @@ impl EventLog for PgStore {
     fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
         self.with(|c| {
             let rows = c.client.query(&c.sql.outcomes, &[&tenant, &ids])?;
+            if rows.is_empty() {
+                // An unknown tenant is an error, as on every store (not an empty answer).
+                PgStore::known(c, tenant)?;
+            }
             let stored = |r: &postgres::Row| StoredOutcome {
                 outcome: r.get(1),
                 actor: r.get(2),
@@ -403,113 +406,70 @@ impl EventLog for PgStore {
     }
 }
 
-impl TokenStore for PgStore {
-    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
-        self.with(|c| {
-            PgStore::known(c, &grant.tenant)?;
-            c.client.execute(
-                "INSERT INTO tokens (hash, tenant, actor) VALUES ($1, $2, $3)",
-                &[&hash, &grant.tenant, &grant.actor],
-            )?;
-            Ok(())
-        })
+impl SqlBackend for PgStore {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    fn statements<T>(&self, work: impl FnOnce(&mut dyn Statements) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.with(|c| work(&mut Cached { client: &mut c.client, cache: &mut c.cache }))
     }
 
-    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
-        self.with(|c| {
-            let row = c.client.query_opt(&c.sql.token, &[&hash])?;
-            Ok(row.map(|r| TokenGrant { tenant: r.get(0), actor: r.get(1) }))
-        })
-    }
-
-    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.with(|c| {
-            PgStore::known(c, tenant)?;
-            let rows =
-                c.client.query("SELECT hash, actor FROM tokens WHERE tenant = $1 ORDER BY actor, hash", &[&tenant])?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-        })
-    }
-
-    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
-        self.with(|c| {
-            PgStore::known(c, tenant)?;
-            let revoked = match which {
-                TokenSelector::Actor(actor) => {
-                    c.client.execute("DELETE FROM tokens WHERE tenant = $1 AND actor = $2", &[&tenant, &actor])?
-                }
-                TokenSelector::Fingerprint(prefix) => {
-                    // left(), not LIKE: the prefix is data, never a pattern.
-                    let fits = "tenant = $1 AND left(hash, length($2)) = lower($2)";
-                    let mut tx = c.client.transaction()?;
-                    let count: i64 =
-                        tx.query_one(&format!("SELECT count(*) FROM tokens WHERE {fits}"), &[&tenant, &prefix])?.get(0);
-                    if count > 1 {
-                        return Err(StoreError::Ambiguous(prefix.to_owned()));
-                    }
-                    let revoked = tx.execute(&format!("DELETE FROM tokens WHERE {fits}"), &[&tenant, &prefix])?;
-                    tx.commit()?;
-                    revoked
-                }
-            };
-            Ok(revoked as usize)
-        })
-    }
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+    fn transaction<T>(&self, work: impl FnOnce(&mut dyn Statements) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.with(|c| {
             let mut tx = c.client.transaction()?;
-            // Expired sessions go when new ones come: the table holds about a day's sign-ins.
-            tx.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[&millis(crate::clock::now_ms())])?;
-            // One token's sign-ins on several hosts take turns, so the cap holds.
-            tx.execute("SELECT 1 FROM tokens WHERE hash = $1 FOR UPDATE", &[&token])?;
-            tx.execute(
-                "INSERT INTO sessions (hash, token, expires_ms) VALUES ($1, $2, $3)",
-                &[&session, &token, &millis(expires)],
-            )?;
-            // A token keeps its newest sessions only (the new one first among equals).
-            tx.execute(
-                "DELETE FROM sessions WHERE token = $1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = $1 \
-                 ORDER BY hash = $2 DESC, expires_ms DESC LIMIT $3)",
-                &[&token, &session, &(super::MAX_SESSIONS_PER_TOKEN as i64)],
-            )?;
+            let done = work(&mut Cached { client: &mut tx, cache: &mut c.cache })?;
             tx.commit()?;
-            Ok(())
+            Ok(done)
         })
     }
+}
 
-    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
-        self.with(|c| {
-            let row = c.client.query_opt(
-                "SELECT t.tenant, t.actor, t.hash FROM sessions s JOIN tokens t ON t.hash = s.token \
-                 WHERE s.hash = $1 AND s.expires_ms > $2",
-                &[&session, &millis(now)],
-            )?;
-            Ok(row.map(|r| (TokenGrant { tenant: r.get(0), actor: r.get(1) }, r.get(2))))
+/// Statements on PostgreSQL, each prepared once per connection (a statement not prepared
+/// costs a second round trip every time).
+struct Cached<'a, C> {
+    client: &'a mut C,
+    cache: &'a mut HashMap<String, Statement>,
+}
+
+impl<C: GenericClient> Cached<'_, C> {
+    fn prepared(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.cache.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.cache.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+fn bound<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|param| match param {
+            Param::Text(text) => text as &(dyn ToSql + Sync),
+            Param::Int(int) => int as &(dyn ToSql + Sync),
         })
+        .collect()
+}
+
+impl<C: GenericClient> Statements for Cached<'_, C> {
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.execute(&statement, &bound(params))?)
     }
 
-    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
-        self.with(|c| Ok(c.client.execute("DELETE FROM sessions WHERE hash = $1", &[&session])? > 0))
-    }
-
-    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        self.with(|c| {
-            c.client.execute("DELETE FROM sign_in_links WHERE expires_ms <= $1", &[&millis(crate::clock::now_ms())])?;
-            c.client.execute(
-                "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES ($1, $2, $3)",
-                &[&link, &token, &millis(expires)],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
-        self.with(|c| {
-            let row = c
-                .client
-                .query_opt("DELETE FROM sign_in_links WHERE hash = $1 RETURNING token, expires_ms", &[&link])?;
-            Ok(row.filter(|r| r.get::<_, i64>(1) > millis(now)).map(|r| r.get(0)))
-        })
+    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Value>>, StoreError> {
+        let statement = self.prepared(sql)?;
+        let rows = self.client.query(&statement, &bound(params))?;
+        let value = |row: &postgres::Row, i: usize, column: &postgres::Column| -> Result<Value, StoreError> {
+            Ok(match *column.type_() {
+                Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+                Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |int| Value::Int(int.into())),
+                _ => row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
+            })
+        };
+        rows.iter()
+            .map(|row| row.columns().iter().enumerate().map(|(i, column)| value(row, i, column)).collect())
+            .collect()
     }
 }
 

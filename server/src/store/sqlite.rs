@@ -4,12 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{
-    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, TokenGrant, TokenSelector,
-    TokenStore, millis,
-};
+use super::tokens::{Dialect, Param, SqlBackend, Statements, Value};
+use super::{Append, EventLog, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, millis};
 
 mod migrations {
     refinery::embed_migrations!("migrations/sqlite");
@@ -392,107 +391,60 @@ fn events_after_in(db: &Connection, tenant: &str, after: Seq, limit: usize) -> R
     Ok(rows)
 }
 
-impl TokenStore for SqliteStore {
-    fn put_token(&mut self, hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
-        self.known(&grant.tenant)?;
-        self.db.execute(
-            "INSERT INTO tokens (hash, tenant, actor) VALUES (?1, ?2, ?3)",
-            params![hash, grant.tenant, grant.actor],
-        )?;
-        Ok(())
+impl SqlBackend for SqliteStore {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn statements<T>(&self, work: impl FnOnce(&mut dyn Statements) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        work(&mut Numbered(&self.db))
     }
 
-    fn token(&self, hash: &str) -> Result<Option<TokenGrant>, StoreError> {
-        Ok(self
-            .db
-            .query_row("SELECT tenant, actor FROM tokens WHERE hash = ?1", [hash], |r| {
-                Ok(TokenGrant { tenant: r.get(0)?, actor: r.get(1)? })
-            })
-            .optional()?)
-    }
-
-    fn tokens_of(&self, tenant: &str) -> Result<Vec<(String, String)>, StoreError> {
-        self.known(tenant)?;
-        let mut query = self.db.prepare("SELECT hash, actor FROM tokens WHERE tenant = ?1 ORDER BY actor, hash")?;
-        let rows = query.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
-        self.known(tenant)?;
-        let revoked = match which {
-            TokenSelector::Actor(actor) => {
-                self.db.execute("DELETE FROM tokens WHERE tenant = ?1 AND actor = ?2", params![tenant, actor])?
-            }
-            TokenSelector::Fingerprint(prefix) => {
-                // substr, not LIKE: the prefix is data, never a pattern.
-                let fits = "tenant = ?1 AND substr(hash, 1, length(?2)) = lower(?2)";
-                let tx = self.db.transaction()?;
-                let count: i64 =
-                    tx.query_row(&format!("SELECT count(*) FROM tokens WHERE {fits}"), params![tenant, prefix], |r| {
-                        r.get(0)
-                    })?;
-                if count > 1 {
-                    return Err(StoreError::Ambiguous(prefix.to_owned()));
-                }
-                let revoked = tx.execute(&format!("DELETE FROM tokens WHERE {fits}"), params![tenant, prefix])?;
-                tx.commit()?;
-                revoked
-            }
-        };
-        Ok(revoked)
-    }
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        let tx = self.db.transaction()?;
-        // Expired sessions go when new ones come: the table holds about a day's sign-ins.
-        tx.execute("DELETE FROM sessions WHERE expires_ms <= ?1", params![millis(crate::clock::now_ms())])?;
-        tx.execute(
-            "INSERT INTO sessions (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
-            params![session, token, millis(expires)],
-        )?;
-        // A token keeps its newest sessions only (the new one first among equals).
-        tx.execute(
-            "DELETE FROM sessions WHERE token = ?1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = ?1 \
-             ORDER BY hash = ?2 DESC, expires_ms DESC, rowid DESC LIMIT ?3)",
-            params![token, session, super::MAX_SESSIONS_PER_TOKEN as i64],
-        )?;
+    fn transaction<T>(&self, work: impl FnOnce(&mut dyn Statements) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // One connection, used by one thread: no other transaction can be open on it.
+        let tx = self.db.unchecked_transaction()?;
+        let done = work(&mut Numbered(&tx))?;
         tx.commit()?;
-        Ok(())
+        Ok(done)
+    }
+}
+
+/// Statements on SQLite, their `$N` parameters bound as `?N` (by number, as PostgreSQL).
+struct Numbered<'a>(&'a Connection);
+
+impl Numbered<'_> {
+    fn statement(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
+        Ok(self.0.prepare_cached(&sql.replace('$', "?"))?)
+    }
+}
+
+impl Statements for Numbered<'_> {
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let changed = self.statement(sql)?.execute(rusqlite::params_from_iter(params))?;
+        Ok(changed as u64)
     }
 
-    fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {
-        Ok(self
-            .db
-            .query_row(
-                "SELECT t.tenant, t.actor, t.hash FROM sessions s JOIN tokens t ON t.hash = s.token \
-                 WHERE s.hash = ?1 AND s.expires_ms > ?2",
-                params![session, millis(now)],
-                |r| Ok((TokenGrant { tenant: r.get(0)?, actor: r.get(1)? }, r.get(2)?)),
-            )
-            .optional()?)
+    fn rows(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Vec<Value>>, StoreError> {
+        let mut statement = self.statement(sql)?;
+        let columns = statement.column_count();
+        let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+        let mut read = Vec::new();
+        while let Some(row) = rows.next()? {
+            let values = (0..columns).map(|i| match row.get_ref(i)? {
+                ValueRef::Null => Ok(Value::Null),
+                ValueRef::Integer(int) => Ok(Value::Int(int)),
+                ValueRef::Text(text) => Ok(Value::Text(String::from_utf8_lossy(text).into_owned())),
+                other => Err(StoreError::Backend(format!("column {i}: unexpected {:?}", other.data_type()))),
+            });
+            read.push(values.collect::<Result<_, StoreError>>()?);
+        }
+        Ok(read)
     }
+}
 
-    fn end_session(&mut self, session: &str) -> Result<bool, StoreError> {
-        Ok(self.db.execute("DELETE FROM sessions WHERE hash = ?1", [session])? > 0)
-    }
-
-    fn put_link(&mut self, link: &str, token: &str, expires: u64) -> Result<(), StoreError> {
-        self.db.execute("DELETE FROM sign_in_links WHERE expires_ms <= ?1", params![millis(crate::clock::now_ms())])?;
-        self.db.execute(
-            "INSERT INTO sign_in_links (hash, token, expires_ms) VALUES (?1, ?2, ?3)",
-            params![link, token, millis(expires)],
-        )?;
-        Ok(())
-    }
-
-    fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .db
-            .query_row("DELETE FROM sign_in_links WHERE hash = ?1 RETURNING token, expires_ms", [link], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()?
-            .filter(|(_, expires)| *expires > millis(now))
-            .map(|(token, _)| token))
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Param::Int(int) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*int)),
+        })
     }
 }
