@@ -189,15 +189,7 @@ async fn view(
     tenant: String,
     query: impl FnOnce(Millis) -> View + Send + 'static,
 ) -> Result<String, ApiError> {
-    let answer = app
-        .shared
-        .writer
-        .run(move |desk| {
-            let at = desk.now(&tenant)?;
-            desk.service.query(&tenant, &query(at))
-        })
-        .await??;
-    Ok(answer)
+    Ok(app.shared.writer.view(tenant, query).await?)
 }
 
 /// The caller as the module's views name them.

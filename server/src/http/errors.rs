@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::service::ServiceError;
+use crate::service::writer::{Asked, OpenError};
 use agentstate_runtime::HostError;
 
 #[derive(Debug)]
@@ -65,6 +66,24 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %e, "the rule module failed");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", e.to_string())
             }
+        }
+    }
+}
+
+impl From<Asked> for ApiError {
+    fn from(e: Asked) -> ApiError {
+        match e {
+            Asked::Gone(gone) => gone.into(),
+            Asked::Refused(e) => e.into(),
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(e: OpenError) -> ApiError {
+        match e {
+            OpenError::Gone(gone) => gone.into(),
+            OpenError::Failed(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string()),
         }
     }
 }

@@ -238,7 +238,7 @@ pub async fn events(
     if system {
         // `system` follows the log as it is, resumable by sequence number; a cursor past
         // the log's end would silently skip what is stored next.
-        let last = feed.app.shared.writer.run(move |desk| desk.service.last_seq(&check)).await??;
+        let last = feed.app.shared.writer.last_seq(check).await?;
         if cursor > last {
             return Err(ApiError::bad_request(
                 "invalid_query",

@@ -39,7 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::demo;
-use crate::service::writer::{self, Writer};
+use crate::service::writer::{self, Health, Writer};
 use crate::service::{Reads, TenantService};
 use crate::store::{Change, Followed, StoreConfig, TokenGrant};
 use agentstate_runtime::{Limits, Runtime};
@@ -214,15 +214,12 @@ impl App {
             Cached::Unknown => false,
         };
         let lookup = self.admit(client, known).await?;
-        let key = credential.clone();
-        let grant = self
-            .shared
-            .writer
-            .run(move |desk| match &key {
-                Credential::Bearer(hash) => Ok(desk.service.token(hash)?.map(|grant| (grant, hash.clone()))),
-                Credential::Session(hash) => desk.service.session(hash),
-            })
-            .await??;
+        let grant = match credential {
+            Credential::Bearer(hash) => {
+                self.shared.writer.token(hash.clone()).await?.map(|grant| (grant, hash.clone()))
+            }
+            Credential::Session(hash) => self.shared.writer.session(hash.clone()).await?,
+        };
         match &grant {
             Some((grant, token)) => self.shared.grants.put(credential, grant, token, Instant::now()),
             None => self.shared.grants.forget(credential),
@@ -287,12 +284,11 @@ impl App {
         (status = 503, description = "The store does not answer", body = answers::Health),
     ))]
 async fn healthz(State(app): State<App>) -> Response {
-    let checked = app.shared.writer.run(|desk| (desk.service.ping(), desk.service.loaded().len())).await;
-    match checked {
-        Ok((Ok(()), loaded)) => {
+    match app.shared.writer.health().await {
+        Ok(Health { store: Ok(()), loaded }) => {
             Json(answers::Health { status: "ok", store: "ok".into(), tenants: loaded }).into_response()
         }
-        Ok((Err(e), loaded)) => (
+        Ok(Health { store: Err(e), loaded }) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Json(answers::Health { status: "unavailable", store: e.to_string(), tenants: loaded }),
         )

@@ -7,7 +7,7 @@ use axum::http::{HeaderName, HeaderValue};
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
-use crate::service::writer::Writer;
+use crate::service::writer::{Asked, Writer};
 use crate::service::{LogBegins, Retention};
 
 /// The response header of history and reports once a tenant's log was pruned:
@@ -37,30 +37,29 @@ pub async fn prune_periodically(writer: Writer, retention: Retention, mut shutdo
 /// One pass over every tenant, one step (one transaction) per writer job.
 async fn prune_once(writer: &Writer, retention: Retention) {
     let cutoff = retention.cutoff(now_ms());
-    let tenants = match writer.run(|desk| desk.service.tenant_ids()).await {
-        Ok(Ok(tenants)) => tenants,
-        Ok(Err(e)) => {
+    let tenants = match writer.tenant_ids().await {
+        Ok(tenants) => tenants,
+        Err(Asked::Refused(e)) => {
             tracing::warn!(error = %e, "retention: cannot list the tenants; trying again later");
             return;
         }
-        Err(_) => return,
+        Err(Asked::Gone(_)) => return,
     };
     for tenant in tenants {
         let mut events = 0;
         loop {
-            let id = tenant.clone();
-            match writer.run(move |desk| desk.service.prune_step(&id, cutoff)).await {
-                Ok(Ok(step)) => {
+            match writer.prune_step(tenant.clone(), cutoff).await {
+                Ok(step) => {
                     events += step.pruned.events;
                     if !step.more {
                         break;
                     }
                 }
-                Ok(Err(e)) => {
+                Err(Asked::Refused(e)) => {
                     tracing::warn!(tenant, error = %e, "retention: pruning failed; trying again later");
                     break;
                 }
-                Err(_) => return,
+                Err(Asked::Gone(_)) => return,
             }
         }
         if events > 0 {

@@ -16,6 +16,7 @@ use super::answers::{ErrorBody, SessionOpened};
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
 use super::errors::ApiError;
 use super::grants::Cached;
+use crate::service::writer::Secret;
 use crate::sessions;
 use crate::tokens;
 
@@ -84,16 +85,8 @@ pub async fn sign_in(
         false
     };
     let lookup = app.admit(client, known).await?;
-    let opened = app
-        .shared
-        .writer
-        .run(move |desk| {
-            let credential =
-                if is_token { sessions::Credential::Token(&secret) } else { sessions::Credential::Link(&secret) };
-            desk.service.open_session(credential)
-        })
-        .await?
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string()))?;
+    let opened = app.shared.writer.open_session(if is_token { Secret::Token(secret) } else { Secret::Link(secret) });
+    let opened = opened.await?;
     lookup.answered(opened.is_some())?;
     let Some(opened) = opened else {
         return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
@@ -127,7 +120,7 @@ pub async fn sign_out(
         let credential = Credential::Session(key.clone());
         let known = app.shared.grants.get(&credential, Instant::now()) != Cached::Unknown;
         let lookup = app.admit(client.ip(), known).await?;
-        let ended = app.shared.writer.run(move |desk| desk.service.end_session(&key)).await??;
+        let ended = app.shared.writer.end_session(key).await?;
         app.forget(&credential);
         lookup.answered(ended)?;
     }

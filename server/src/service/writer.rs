@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use agentstate_core::{Millis, Query};
+
 use crate::clock::now_ms;
 pub use crate::service::Incoming;
-use crate::service::{ServiceError, Submitted, TenantService};
-use crate::store::Seq;
+use crate::service::{ServiceError, Step, Submitted, TenantService};
+use crate::sessions::{Credential, Opened};
+use crate::store::{Seq, TokenGrant};
+use crate::tokens::TokenError;
 
 /// A tenant's log grew, for every live feed.
 #[derive(Clone, Debug)]
@@ -98,7 +102,7 @@ impl Writer {
     }
 
     /// Runs `work` on the writer thread and returns what it gives.
-    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Desk) -> T + Send + 'static) -> Result<T, Gone> {
+    pub(crate) async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Desk) -> T + Send + 'static) -> Result<T, Gone> {
         let (reply, answer) = oneshot::channel();
         let job: Work = Box::new(move |desk| {
             let _ = reply.send(work(desk));
@@ -106,6 +110,108 @@ impl Writer {
         self.jobs.send(Job::Run(job)).await.map_err(|_| Gone)?;
         answer.await.map_err(|_| Gone)
     }
+
+    /// Runs `work` on the service, its refusal and the writer's absence one error.
+    async fn ask<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Desk) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, Asked> {
+        Ok(self.run(work).await??)
+    }
+
+    /// Answers the view `query` builds for the server's time (never before the tenant's
+    /// last event), as the module's JSON.
+    pub async fn view(
+        &self,
+        tenant: String,
+        query: impl FnOnce(Millis) -> Query + Send + 'static,
+    ) -> Result<String, Asked> {
+        self.ask(move |desk| {
+            let at = desk.now(&tenant)?;
+            desk.service.query(&tenant, &query(at))
+        })
+        .await
+    }
+
+    /// Whom the access token with this hash speaks for.
+    pub async fn token(&self, hash: String) -> Result<Option<TokenGrant>, Asked> {
+        self.ask(move |desk| desk.service.token(&hash)).await
+    }
+
+    /// Whom the browser session with this hash speaks for, and its token's hash.
+    pub async fn session(&self, hash: String) -> Result<Option<(TokenGrant, String)>, Asked> {
+        self.ask(move |desk| desk.service.session(&hash)).await
+    }
+
+    /// Opens a browser session with an access token, or by using a sign-in link up.
+    pub async fn open_session(&self, secret: Secret) -> Result<Option<Opened>, OpenError> {
+        let opened = self.run(move |desk| {
+            desk.service.open_session(match &secret {
+                Secret::Token(token) => Credential::Token(token),
+                Secret::Link(link) => Credential::Link(link),
+            })
+        });
+        Ok(opened.await??)
+    }
+
+    /// Ends the session with this hash; whether there was one.
+    pub async fn end_session(&self, hash: String) -> Result<bool, Asked> {
+        self.ask(move |desk| desk.service.end_session(&hash)).await
+    }
+
+    /// Where the tenant's log ends.
+    pub async fn last_seq(&self, tenant: String) -> Result<Seq, Asked> {
+        self.ask(move |desk| desk.service.last_seq(&tenant)).await
+    }
+
+    /// Whether the store answers, and how many tenants are loaded.
+    pub async fn health(&self) -> Result<Health, Gone> {
+        self.run(|desk| Health { store: desk.service.ping(), loaded: desk.service.loaded().len() }).await
+    }
+
+    /// Every tenant of the store.
+    pub async fn tenant_ids(&self) -> Result<Vec<String>, Asked> {
+        self.ask(|desk| desk.service.tenant_ids()).await
+    }
+
+    /// One step (one transaction) of pruning `tenant`'s events before `cutoff`.
+    pub async fn prune_step(&self, tenant: String, cutoff: u64) -> Result<Step, Asked> {
+        self.ask(move |desk| desk.service.prune_step(&tenant, cutoff)).await
+    }
+}
+
+/// Why the writer gave no answer: the server shuts down, or the service refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Asked {
+    #[error(transparent)]
+    Gone(#[from] Gone),
+    #[error(transparent)]
+    Refused(#[from] ServiceError),
+}
+
+/// Why no session was opened: the server shuts down, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Gone(#[from] Gone),
+    #[error(transparent)]
+    Failed(#[from] TokenError),
+}
+
+/// What a session is opened with (owned, to travel to the writer).
+#[derive(Clone, Debug)]
+pub enum Secret {
+    /// An access token.
+    Token(String),
+    /// The secret of a one-time sign-in link.
+    Link(String),
+}
+
+/// The host's health, as the writer sees it.
+#[derive(Debug)]
+pub struct Health {
+    pub store: Result<(), ServiceError>,
+    pub loaded: usize,
 }
 
 fn serve_jobs(mut desk: Desk, mut queue: mpsc::Receiver<Job>, notices: &broadcast::Sender<Notice>) {
