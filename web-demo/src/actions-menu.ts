@@ -12,7 +12,8 @@ export function closeMenu(): void {
   const key = ui.openMenu;
   ui.openMenu = null;
   ctx.render();
-  if (key) requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-open-menu="${CSS.escape(key)}"]`)?.focus());
+  if (key)
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-open-menu="${CSS.escape(key)}"]`)?.focus());
 }
 
 function keyboard(event: KeyboardEvent): void {
@@ -41,7 +42,13 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
   };
   return h(
     "div",
-    { class: "menu", role: "menu", "aria-label": `${say("actions")}: ${config.users[user]?.name ?? user}`, "data-menu": `${channel}/${user}`, onkeydown: keyboard as EventListener },
+    {
+      class: "menu",
+      role: "menu",
+      "aria-label": `${say("actions")}: ${config.users[user]?.name ?? user}`,
+      "data-menu": `${channel}/${user}`,
+      onkeydown: keyboard as EventListener,
+    },
     actionButton(say("sign_in"), v.sign_in, { type: "sign_in", user, channel }, "sign_in", after),
     actionButton(say("sign_out"), v.sign_out, { type: "sign_out", user, channel }, "sign_out", after),
     // An empty list of reasons allows any reason; the menu then offers one, "break".
@@ -52,12 +59,42 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
     actionButton(say("end_wrap_up"), v.end_wrap_up, { type: "end_wrap_up", user }, "end_wrap_up", after),
     kind && ctx.vocabulary.call_kinds.includes(kind)
       ? ctx.vocabulary.monitor_modes.map((mode) =>
-          actionButton(`${say("monitor")}: ${say(mode)}`, v.monitor[mode], { type: "monitor", user, mode }, `monitor:${mode}`, after),
+          actionButton(
+            `${say("monitor")}: ${say(mode)}`,
+            v.monitor[mode],
+            { type: "monitor", user, mode },
+            `monitor:${mode}`,
+            after,
+          ),
         )
       : null,
     actionButton(say("stop_monitor"), v.stop_monitor, { type: "stop_monitor", user }, "stop_monitor", after),
     actionButton(say("sign_out_all"), v.sign_out_all, { type: "sign_out_all", user }, "sign_out_all", after),
-    h("button", { class: "action", role: "menuitem", "data-action": "history", onclick: () => { ui.openMenu = null; void showHistory(user); } }, say("history")),
-    h("button", { class: "action", role: "menuitem", "data-action": "timeline", onclick: () => { ui.openMenu = null; void openTimeline(user); } }, say("timeline")),
+    h(
+      "button",
+      {
+        class: "action",
+        role: "menuitem",
+        "data-action": "history",
+        onclick: () => {
+          ui.openMenu = null;
+          void showHistory(user);
+        },
+      },
+      say("history"),
+    ),
+    h(
+      "button",
+      {
+        class: "action",
+        role: "menuitem",
+        "data-action": "timeline",
+        onclick: () => {
+          ui.openMenu = null;
+          void openTimeline(user);
+        },
+      },
+      say("timeline"),
+    ),
   );
 }

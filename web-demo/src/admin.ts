@@ -49,8 +49,11 @@ function field(label: string, input: HTMLElement): HTMLElement {
 function assignments(): HTMLElement {
   const config = ctx.mirror.config();
   const matches = ctx.mirror.tenant.searchUsers(form.search, []).slice(0, 30);
-  const channels = Object.keys(config.channels).sort((a, b) => (config.channels[a]?.name ?? a).localeCompare(config.channels[b]?.name ?? b));
-  const pairs = (make: (user: string, channel: string) => Action): Action[] => [...form.users].flatMap((user) => [...form.channels].map((channel) => make(user, channel)));
+  const channels = Object.keys(config.channels).sort((a, b) =>
+    (config.channels[a]?.name ?? a).localeCompare(config.channels[b]?.name ?? b),
+  );
+  const pairs = (make: (user: string, channel: string) => Action): Action[] =>
+    [...form.users].flatMap((user) => [...form.channels].map((channel) => make(user, channel)));
   const assign = pairs((user, channel) => ({ type: "assign", user, channel, as: form.as }));
   const unassign = pairs((user, channel) => ({ type: "unassign", user, channel }));
   const toggle = (set: Set<string>, key: string) => (e: globalThis.Event) => {
@@ -61,12 +64,57 @@ function assignments(): HTMLElement {
     "section",
     { class: "panel", id: "admin-assignments", "aria-labelledby": "assignments-title" },
     h("h3", { id: "assignments-title" }, say("assignments")),
-    h("input", { type: "search", id: "admin-search", placeholder: say("search"), "aria-label": say("search"), value: form.search, oninput: (e: globalThis.Event) => { form.search = (e.target as HTMLInputElement).value; redraw(); } }),
+    h("input", {
+      type: "search",
+      id: "admin-search",
+      placeholder: say("search"),
+      "aria-label": say("search"),
+      value: form.search,
+      oninput: (e: globalThis.Event) => {
+        form.search = (e.target as HTMLInputElement).value;
+        redraw();
+      },
+    }),
     h(
       "div",
       { class: "pick-columns" },
-      h("fieldset", {}, h("legend", {}, say("users")), matches.map((m) => h("label", { class: "pick" }, h("input", { type: "checkbox", "data-admin-user": m.user, checked: form.users.has(m.user), onchange: toggle(form.users, m.user) }), ` ${m.name} `, h("span", { class: "muted" }, m.roles.map((r) => say(`role_${r}`)).join(", "))))),
-      h("fieldset", {}, h("legend", {}, say("channels")), channels.map((c) => h("label", { class: "pick" }, h("input", { type: "checkbox", "data-admin-channel": c, checked: form.channels.has(c), onchange: toggle(form.channels, c) }), ` ${config.channels[c]?.name ?? c}`))),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, say("users")),
+        matches.map((m) =>
+          h(
+            "label",
+            { class: "pick" },
+            h("input", {
+              type: "checkbox",
+              "data-admin-user": m.user,
+              checked: form.users.has(m.user),
+              onchange: toggle(form.users, m.user),
+            }),
+            ` ${m.name} `,
+            h("span", { class: "muted" }, m.roles.map((r) => say(`role_${r}`)).join(", ")),
+          ),
+        ),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, say("channels")),
+        channels.map((c) =>
+          h(
+            "label",
+            { class: "pick" },
+            h("input", {
+              type: "checkbox",
+              "data-admin-channel": c,
+              checked: form.channels.has(c),
+              onchange: toggle(form.channels, c),
+            }),
+            ` ${config.channels[c]?.name ?? c}`,
+          ),
+        ),
+      ),
     ),
     h(
       "div",
@@ -75,8 +123,16 @@ function assignments(): HTMLElement {
         say("assignAs"),
         h(
           "select",
-          { id: "admin-as", onchange: (e: globalThis.Event) => { form.as = (e.target as HTMLSelectElement).value as AssignAs; redraw(); } },
-          (["agent", "supervisor"] as const).map((as) => h("option", { value: as, selected: form.as === as }, say(as === "agent" ? "agent" : "asSupervisor"))),
+          {
+            id: "admin-as",
+            onchange: (e: globalThis.Event) => {
+              form.as = (e.target as HTMLSelectElement).value as AssignAs;
+              redraw();
+            },
+          },
+          (["agent", "supervisor"] as const).map((as) =>
+            h("option", { value: as, selected: form.as === as }, say(as === "agent" ? "agent" : "asSupervisor")),
+          ),
         ),
       ),
       button(`${say("assign")} (${assign.length})`, anyAllowed(assign), () => assign, "assign"),
@@ -88,22 +144,54 @@ function assignments(): HTMLElement {
 
 function roles(user: string): HTMLElement {
   const current = new Set(ctx.mirror.config().users[user]?.roles ?? []);
-  const chosen = (): Role[] => ctx.vocabulary.roles.filter((r) => (document.querySelector<HTMLInputElement>(`input[data-admin-role="${r}"]`)?.checked ?? current.has(r)));
+  const chosen = (): Role[] =>
+    ctx.vocabulary.roles.filter(
+      (r) => document.querySelector<HTMLInputElement>(`input[data-admin-role="${r}"]`)?.checked ?? current.has(r),
+    );
   return h(
     "div",
     { class: "row", id: "admin-roles" },
     h("span", {}, `${say("roles")}: `),
-    ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", "data-admin-role": r, checked: current.has(r) }), ` ${say(`role_${r}`)} `)),
-    button(say("setRoles"), verdictOf({ type: "set_roles", user, roles: [...current] }), () => [{ type: "set_roles", user, roles: chosen() }], "set_roles"),
+    ctx.vocabulary.roles.map((r) =>
+      h(
+        "label",
+        {},
+        h("input", { type: "checkbox", "data-admin-role": r, checked: current.has(r) }),
+        ` ${say(`role_${r}`)} `,
+      ),
+    ),
+    button(
+      say("setRoles"),
+      verdictOf({ type: "set_roles", user, roles: [...current] }),
+      () => [{ type: "set_roles", user, roles: chosen() }],
+      "set_roles",
+    ),
   );
 }
 
 function creation(): HTMLElement {
   const { newUser, newChannel } = form;
   const user: Action = { type: "create_user", user: newUser.id, name: newUser.name, roles: [...newUser.roles] };
-  const channel: Action = { type: "create_channel", channel: newChannel.id, kind: newChannel.kind, name: newChannel.name, wrap_up_secs: newChannel.wrapUp };
+  const channel: Action = {
+    type: "create_channel",
+    channel: newChannel.id,
+    kind: newChannel.kind,
+    name: newChannel.name,
+    wrap_up_secs: newChannel.wrapUp,
+  };
   const text = (value: string, set: (v: string) => void, id: string, label: string) =>
-    field(label, h("input", { type: "text", id, value, oninput: (e: globalThis.Event) => { set((e.target as HTMLInputElement).value); redraw(); } }));
+    field(
+      label,
+      h("input", {
+        type: "text",
+        id,
+        value,
+        oninput: (e: globalThis.Event) => {
+          set((e.target as HTMLInputElement).value);
+          redraw();
+        },
+      }),
+    );
   const filled = (action: Action, ready: boolean): Verdict => (ready ? verdictOf(action) : { allowed: false });
   return h(
     "section",
@@ -114,7 +202,21 @@ function creation(): HTMLElement {
       { class: "row" },
       text(newUser.id, (v) => (newUser.id = v), "new-user-id", say("userId")),
       text(newUser.name, (v) => (newUser.name = v), "new-user-name", say("name")),
-      ctx.vocabulary.roles.map((r) => h("label", {}, h("input", { type: "checkbox", checked: newUser.roles.has(r), onchange: (e: globalThis.Event) => { (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r); redraw(); } }), ` ${say(`role_${r}`)} `)),
+      ctx.vocabulary.roles.map((r) =>
+        h(
+          "label",
+          {},
+          h("input", {
+            type: "checkbox",
+            checked: newUser.roles.has(r),
+            onchange: (e: globalThis.Event) => {
+              (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r);
+              redraw();
+            },
+          }),
+          ` ${say(`role_${r}`)} `,
+        ),
+      ),
       button(say("createUser"), filled(user, newUser.id !== "" && newUser.name !== ""), () => [user], "create_user"),
     ),
     h(
@@ -122,9 +224,38 @@ function creation(): HTMLElement {
       { class: "row" },
       text(newChannel.id, (v) => (newChannel.id = v), "new-channel-id", say("channelId")),
       text(newChannel.name, (v) => (newChannel.name = v), "new-channel-name", say("name")),
-      field(say("kind"), h("select", { onchange: (e: globalThis.Event) => { newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind; redraw(); } }, ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, say(k))))),
-      field(say("wrapUpSecs"), h("input", { type: "number", id: "new-channel-wrap", min: 0, value: newChannel.wrapUp, oninput: (e: globalThis.Event) => { newChannel.wrapUp = Number((e.target as HTMLInputElement).value); redraw(); } })),
-      button(say("createChannel"), filled(channel, newChannel.id !== "" && newChannel.name !== ""), () => [channel], "create_channel"),
+      field(
+        say("kind"),
+        h(
+          "select",
+          {
+            onchange: (e: globalThis.Event) => {
+              newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind;
+              redraw();
+            },
+          },
+          ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, say(k))),
+        ),
+      ),
+      field(
+        say("wrapUpSecs"),
+        h("input", {
+          type: "number",
+          id: "new-channel-wrap",
+          min: 0,
+          value: newChannel.wrapUp,
+          oninput: (e: globalThis.Event) => {
+            newChannel.wrapUp = Number((e.target as HTMLInputElement).value);
+            redraw();
+          },
+        }),
+      ),
+      button(
+        say("createChannel"),
+        filled(channel, newChannel.id !== "" && newChannel.name !== ""),
+        () => [channel],
+        "create_channel",
+      ),
     ),
   );
 }
@@ -153,16 +284,45 @@ function pauseReasons(): HTMLElement {
           { "data-reason": r },
           `${r} `,
           button("↑", i > 0 ? verdictOf(set(moved(i, -1))) : { allowed: false }, () => [set(moved(i, -1))], `up:${r}`),
-          button("↓", i < current.length - 1 ? verdictOf(set(moved(i, 1))) : { allowed: false }, () => [set(moved(i, 1))], `down:${r}`),
-          button(`${say("remove")} ${r}`, verdictOf(set(current.filter((x) => x !== r))), () => [set(current.filter((x) => x !== r))], `remove:${r}`),
+          button(
+            "↓",
+            i < current.length - 1 ? verdictOf(set(moved(i, 1))) : { allowed: false },
+            () => [set(moved(i, 1))],
+            `down:${r}`,
+          ),
+          button(
+            `${say("remove")} ${r}`,
+            verdictOf(set(current.filter((x) => x !== r))),
+            () => [set(current.filter((x) => x !== r))],
+            `remove:${r}`,
+          ),
         ),
       ),
     ),
     h(
       "div",
       { class: "row" },
-      field(say("newReason"), h("input", { type: "text", id: "new-reason", value: form.newReason, oninput: (e: globalThis.Event) => { form.newReason = (e.target as HTMLInputElement).value; redraw(); } })),
-      button(say("add"), form.newReason.trim() ? verdictOf(added) : { allowed: false }, () => { form.newReason = ""; return [added]; }, "add_reason"),
+      field(
+        say("newReason"),
+        h("input", {
+          type: "text",
+          id: "new-reason",
+          value: form.newReason,
+          oninput: (e: globalThis.Event) => {
+            form.newReason = (e.target as HTMLInputElement).value;
+            redraw();
+          },
+        }),
+      ),
+      button(
+        say("add"),
+        form.newReason.trim() ? verdictOf(added) : { allowed: false },
+        () => {
+          form.newReason = "";
+          return [added];
+        },
+        "add_reason",
+      ),
     ),
   );
 }
@@ -177,7 +337,20 @@ function planAndSettings(): HTMLElement {
     h(
       "div",
       { class: "row" },
-      field(say("plan"), h("select", { id: "admin-plan", onchange: (e: globalThis.Event) => { form.plan = (e.target as HTMLSelectElement).value as Plan; redraw(); } }, ctx.vocabulary.plans.map((p) => h("option", { value: p, selected: p === plan }, p.replace("_", " "))))),
+      field(
+        say("plan"),
+        h(
+          "select",
+          {
+            id: "admin-plan",
+            onchange: (e: globalThis.Event) => {
+              form.plan = (e.target as HTMLSelectElement).value as Plan;
+              redraw();
+            },
+          },
+          ctx.vocabulary.plans.map((p) => h("option", { value: p, selected: p === plan }, p.replace("_", " "))),
+        ),
+      ),
       button(say("setPlan"), verdictOf({ type: "set_plan", plan }), () => [{ type: "set_plan", plan }], "set_plan"),
     ),
     ctx.vocabulary.settings.map(([setting, initially]) => {
@@ -187,7 +360,14 @@ function planAndSettings(): HTMLElement {
       return h(
         "label",
         { class: "setting" },
-        h("input", { type: "checkbox", "data-admin-setting": setting, checked: on, disabled: !verdict.allowed, title: verdict.allowed ? "" : reason(verdict.rejection as Rejection | undefined), onchange: () => void actAll([change]) }),
+        h("input", {
+          type: "checkbox",
+          "data-admin-setting": setting,
+          checked: on,
+          disabled: !verdict.allowed,
+          title: verdict.allowed ? "" : reason(verdict.rejection as Rejection | undefined),
+          onchange: () => void actAll([change]),
+        }),
         ` ${say(setting as Word)}`,
       );
     }),
@@ -195,5 +375,13 @@ function planAndSettings(): HTMLElement {
 }
 
 export function adminScreen(): HTMLElement {
-  return h("div", { id: "admin-screen-content" }, h("h2", { class: "screen-title" }, say("configuration")), assignments(), pauseReasons(), creation(), planAndSettings());
+  return h(
+    "div",
+    { id: "admin-screen-content" },
+    h("h2", { class: "screen-title" }, say("configuration")),
+    assignments(),
+    pauseReasons(),
+    creation(),
+    planAndSettings(),
+  );
 }

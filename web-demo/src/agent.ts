@@ -17,7 +17,12 @@ const picked = new Set<string>();
 let pauseReason = "";
 
 /** A button sending `actions` — a function when they depend on a choice made after drawing (the pause reason). */
-function button(label: string, verdict: Verdict | undefined, actions: Action[] | (() => Action[]), key: string): HTMLButtonElement {
+function button(
+  label: string,
+  verdict: Verdict | undefined,
+  actions: Action[] | (() => Action[]),
+  key: string,
+): HTMLButtonElement {
   const allowed = verdict?.allowed ?? false;
   const sent = () => (typeof actions === "function" ? actions() : actions);
   return h(
@@ -28,7 +33,10 @@ function button(label: string, verdict: Verdict | undefined, actions: Action[] |
       title: allowed ? label : reason(verdict?.rejection as Rejection | undefined),
       onclick: () => {
         const chosen = sent();
-        void actAll(chosen, chosen.map(() => verdict ?? { allowed: false }));
+        void actAll(
+          chosen,
+          chosen.map(() => verdict ?? { allowed: false }),
+        );
       },
     },
     label,
@@ -42,7 +50,9 @@ function stateText(now: AgentNow): HTMLElement {
     {},
     h("span", { class: `state s-${now.state}`, "data-state": now.state }, now.reason ? `${word}: ${now.reason}` : word),
     " ",
-    now.since !== undefined && now.since !== null ? h("span", { class: "duration", "data-since": now.since }, elapsed(ctx.mirror.now() - now.since)) : null,
+    now.since !== undefined && now.since !== null
+      ? h("span", { class: "duration", "data-since": now.since }, elapsed(ctx.mirror.now() - now.since))
+      : null,
   );
 }
 
@@ -57,7 +67,13 @@ function reasonPicker(): HTMLSelectElement {
   if (!choices.includes(pauseReason)) pauseReason = choices[0] ?? "break";
   return h(
     "select",
-    { id: "agent-reason", "aria-label": say("pauseReason"), onchange: (e: globalThis.Event) => { pauseReason = (e.target as HTMLSelectElement).value; } },
+    {
+      id: "agent-reason",
+      "aria-label": say("pauseReason"),
+      onchange: (e: globalThis.Event) => {
+        pauseReason = (e.target as HTMLSelectElement).value;
+      },
+    },
     choices.map((r) => h("option", { value: r, selected: r === pauseReason }, r)),
   );
 }
@@ -85,7 +101,12 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
           })
         : null,
     ),
-    h("th", { scope: "row" }, c.name, h("div", { class: "muted" }, say(c.kind === "queue" ? "queue" : c.kind === "chat" ? "chat" : "campaign"))),
+    h(
+      "th",
+      { scope: "row" },
+      c.name,
+      h("div", { class: "muted" }, say(c.kind === "queue" ? "queue" : c.kind === "chat" ? "chat" : "campaign")),
+    ),
     h(
       "td",
       {},
@@ -98,8 +119,18 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
       { class: "agent-actions" },
       button(say("sign_in"), v.sign_in, [{ type: "sign_in", user: me, channel: c.channel }], `sign_in:${c.channel}`),
       button(say("resume"), v.resume, [{ type: "resume", user: me, channel: c.channel }], `resume:${c.channel}`),
-      button(say("pause"), v.pause, () => [{ type: "pause", user: me, channel: c.channel, reason: pauseReason }], `pause:${c.channel}`),
-      button(say("sign_out"), v.sign_out, [{ type: "sign_out", user: me, channel: c.channel }], `sign_out:${c.channel}`),
+      button(
+        say("pause"),
+        v.pause,
+        () => [{ type: "pause", user: me, channel: c.channel, reason: pauseReason }],
+        `pause:${c.channel}`,
+      ),
+      button(
+        say("sign_out"),
+        v.sign_out,
+        [{ type: "sign_out", user: me, channel: c.channel }],
+        `sign_out:${c.channel}`,
+      ),
     ),
   );
 }
@@ -118,7 +149,18 @@ function joinable(me: string, mine: Set<string>, at: number): HTMLElement {
     { class: "panel", id: "joinable", "aria-labelledby": "joinable-title" },
     h("h3", { id: "joinable-title" }, say("joinable")),
     open.length
-      ? h("ul", {}, open.map(([c, v]) => h("li", { "data-join": c }, `${channels[c]?.name ?? c} `, button(say("join"), v, [{ type: "sign_in", user: me, channel: c }], `join:${c}`))))
+      ? h(
+          "ul",
+          {},
+          open.map(([c, v]) =>
+            h(
+              "li",
+              { "data-join": c },
+              `${channels[c]?.name ?? c} `,
+              button(say("join"), v, [{ type: "sign_in", user: me, channel: c }], `join:${c}`),
+            ),
+          ),
+        )
       : h("p", { class: "muted" }, closed ? reason(closed.rejection as Rejection | undefined) : say("nothingToJoin")),
   );
 }
@@ -130,12 +172,19 @@ export function agentScreen(): HTMLElement {
   // Whether this user has an agent dashboard is a rule: ask it what self-service gives.
   const self = verdictOf({ type: "sign_in_assigned", user: me });
   if (!dashboard || (!self.allowed && self.rejection?.code === "no_agent_dashboard")) {
-    return h("section", { class: "panel", id: "no-agent-dashboard", role: "alert" }, h("h2", {}, say("myDashboard")), h("p", {}, Tenant.message(self.rejection as Rejection, ui.lang)));
+    return h(
+      "section",
+      { class: "panel", id: "no-agent-dashboard", role: "alert" },
+      h("h2", {}, say("myDashboard")),
+      h("p", {}, Tenant.message(self.rejection as Rejection, ui.lang)),
+    );
   }
   const everywhere = ctx.mirror.tenant.allowedActions(me, me, undefined, at);
-  const pickedActions: Action[] = dashboard.channels.filter((c) => picked.has(c.channel)).map((c) => ({ type: "sign_in", user: me, channel: c.channel }));
+  const pickedActions: Action[] = dashboard.channels
+    .filter((c) => picked.has(c.channel))
+    .map((c) => ({ type: "sign_in", user: me, channel: c.channel }));
   const pickedVerdict: Verdict = pickedActions.length
-    ? pickedActions.map((a) => verdictOf(a)).find((v) => !v.allowed) ?? { allowed: true }
+    ? (pickedActions.map((a) => verdictOf(a)).find((v) => !v.allowed) ?? { allowed: true })
     : { allowed: false, rejection: undefined };
   const call = dashboard.interaction;
   const channels = ctx.mirror.config().channels;
@@ -151,7 +200,13 @@ export function agentScreen(): HTMLElement {
             "p",
             { id: "my-interaction" },
             `${say(ctx.vocabulary.call_kinds.includes(channels[call.channel]?.kind ?? "chat") ? "onCall" : "inChat")} · ${channels[call.channel]?.name ?? call.channel} · ${say("since")} ${clockTime(call.since, ui.lang)}`,
-            call.heard_supervisor ? h("strong", { id: "heard-supervisor" }, ` · ${call.heard_supervisor.name}: ${say(call.heard_supervisor.mode)}`) : null,
+            call.heard_supervisor
+              ? h(
+                  "strong",
+                  { id: "heard-supervisor" },
+                  ` · ${call.heard_supervisor.name}: ${say(call.heard_supervisor.mode)}`,
+                )
+              : null,
           )
         : null,
       dashboard.wrap_up
@@ -159,7 +214,11 @@ export function agentScreen(): HTMLElement {
             "p",
             { id: "my-wrap-up" },
             `${say("wrapUp")} · ${channels[dashboard.wrap_up.channel]?.name ?? ""} `,
-            h("span", { class: "countdown", "data-until": dashboard.wrap_up.until }, countdown(dashboard.wrap_up.until - at)),
+            h(
+              "span",
+              { class: "countdown", "data-until": dashboard.wrap_up.until },
+              countdown(dashboard.wrap_up.until - at),
+            ),
             " ",
             button(say("end_wrap_up"), everywhere.end_wrap_up, [{ type: "end_wrap_up", user: me }], "end_wrap_up"),
           )
@@ -174,16 +233,39 @@ export function agentScreen(): HTMLElement {
         "div",
         { class: "everywhere" },
         reasonPicker(),
-        button(`${say("pause")} (${say("everywhere")})`, everywhere.pause, () => [{ type: "pause", user: me, reason: pauseReason }], "pause_all"),
-        button(`${say("resume")} (${say("everywhere")})`, everywhere.resume, [{ type: "resume", user: me }], "resume_all"),
+        button(
+          `${say("pause")} (${say("everywhere")})`,
+          everywhere.pause,
+          () => [{ type: "pause", user: me, reason: pauseReason }],
+          "pause_all",
+        ),
+        button(
+          `${say("resume")} (${say("everywhere")})`,
+          everywhere.resume,
+          [{ type: "resume", user: me }],
+          "resume_all",
+        ),
         button(say("sign_out_all"), everywhere.sign_out_all, [{ type: "sign_out_all", user: me }], "sign_out_all"),
       ),
-      h("table", {}, h("tbody", {}, dashboard.channels.map((c) => channelRow(me, c, at)))),
+      h(
+        "table",
+        {},
+        h(
+          "tbody",
+          {},
+          dashboard.channels.map((c) => channelRow(me, c, at)),
+        ),
+      ),
       h(
         "div",
         { class: "everywhere" },
         button(`${say("signInSelected")} (${pickedActions.length})`, pickedVerdict, pickedActions, "sign_in_selected"),
-        button(say("signInAssigned"), verdictOf({ type: "sign_in_assigned", user: me }), [{ type: "sign_in_assigned", user: me }], "sign_in_assigned"),
+        button(
+          say("signInAssigned"),
+          verdictOf({ type: "sign_in_assigned", user: me }),
+          [{ type: "sign_in_assigned", user: me }],
+          "sign_in_assigned",
+        ),
       ),
     ),
     countsPanel(),
@@ -193,7 +275,22 @@ export function agentScreen(): HTMLElement {
       { class: "panel", "aria-labelledby": "my-devices-title" },
       h("h3", { id: "my-devices-title" }, say("devices")),
       dashboard.devices.length
-        ? h("ul", { class: "devices" }, dashboard.devices.map((d) => h("li", { "data-device": d.device }, h("span", { class: d.active ? "dot" : "dot off", role: "img", "aria-label": d.active ? "active" : "inactive" }), ` ${d.label || d.device} (${d.kind})`)))
+        ? h(
+            "ul",
+            { class: "devices" },
+            dashboard.devices.map((d) =>
+              h(
+                "li",
+                { "data-device": d.device },
+                h("span", {
+                  class: d.active ? "dot" : "dot off",
+                  role: "img",
+                  "aria-label": d.active ? "active" : "inactive",
+                }),
+                ` ${d.label || d.device} (${d.kind})`,
+              ),
+            ),
+          )
         : h("p", { class: "muted" }, say("noDevice")),
     ),
   );

@@ -15,7 +15,11 @@ type Schemas = components["schemas"];
  * one Rust type: what the server sends must be what the module takes (the module's may be
  * looser where serde fills in defaults). This does not compile when they drift apart. */
 type Fits<A, B> = [A] extends [B] ? true : false;
-const agree: [Fits<Schemas["Event"], Event>, Fits<Schemas["State"], State>, Fits<Schemas["ActivityReport"], ActivityReport>] = [true, true, true];
+const agree: [
+  Fits<Schemas["Event"], Event>,
+  Fits<Schemas["State"], State>,
+  Fits<Schemas["ActivityReport"], ActivityReport>,
+] = [true, true, true];
 void agree;
 
 /** The server's answer to one command: its outcome, or the request's error. */
@@ -111,7 +115,9 @@ export class Api {
   }
 
   async activityCsv(from: number, to: number): Promise<Blob> {
-    const response = await fetch(this.url(`/reports/activity?from=${from}&to=${to}&format=csv`), { headers: this.headers() });
+    const response = await fetch(this.url(`/reports/activity?from=${from}&to=${to}&format=csv`), {
+      headers: this.headers(),
+    });
     if (!response.ok) throw new Error(`activity CSV: HTTP ${response.status}`);
     return response.blob();
   }
@@ -132,7 +138,10 @@ export class Api {
     const run = async (): Promise<void> => {
       while (!stopped) {
         try {
-          const response = await fetch(this.url(`/events?after=${cursor}`), { headers: this.headers(), signal: controller.signal });
+          const response = await fetch(this.url(`/events?after=${cursor}`), {
+            headers: this.headers(),
+            signal: controller.signal,
+          });
           if (!response.ok || !response.body) throw new Error(`events: HTTP ${response.status}`);
           onLive(true);
           const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -165,7 +174,8 @@ export class Api {
                 if (batch.length) onEvents(batch.splice(0));
                 const snapshot = JSON.parse(data.join("\n")) as { seq: number; state: State };
                 onSnapshot(snapshot.seq, snapshot.state);
-              } else if (kind === "events") for (const event of JSON.parse(data.join("\n")) as Event[]) batch.push([id, event]);
+              } else if (kind === "events")
+                for (const event of JSON.parse(data.join("\n")) as Event[]) batch.push([id, event]);
               else if (kind === "event" || kind === "message") batch.push([id, JSON.parse(data.join("\n")) as Event]);
             }
             if (batch.length) onEvents(batch);

@@ -72,8 +72,18 @@ export function countsPanel(): HTMLElement {
                       "ul",
                       { class: "counts", "aria-label": `${say("channelStates")}: ${c.name}` },
                       ctx.vocabulary.agent_states.map((state) => {
-                        const word: Word = state === "on_interaction" ? (ctx.vocabulary.call_kinds.includes(c.kind) ? "onCall" : "inChat") : `state_${state}`;
-                        return h("li", { class: `state s-${state}`, "data-count": state }, `${say(word)} `, h("strong", {}, String(c.counts[state] ?? 0)));
+                        const word: Word =
+                          state === "on_interaction"
+                            ? ctx.vocabulary.call_kinds.includes(c.kind)
+                              ? "onCall"
+                              : "inChat"
+                            : `state_${state}`;
+                        return h(
+                          "li",
+                          { class: `state s-${state}`, "data-count": state },
+                          `${say(word)} `,
+                          h("strong", {}, String(c.counts[state] ?? 0)),
+                        );
                       }),
                     ),
                   ),

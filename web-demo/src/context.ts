@@ -2,7 +2,17 @@
 // user's choices (language, tab, filters, open menu), and how to send a command and say
 // how it went.
 
-import { Tenant, type Action, type AgentState, type ChannelKind, type Event, type Rejection, type Role, type Verdict, type Vocabulary } from "agentstate";
+import {
+  Tenant,
+  type Action,
+  type AgentState,
+  type ChannelKind,
+  type Event,
+  type Rejection,
+  type Role,
+  type Verdict,
+  type Vocabulary,
+} from "agentstate";
 import type { Api, ChannelCounts } from "./api.js";
 import { byId, h } from "./dom.js";
 import { t, type Lang, type Word } from "./i18n.js";
@@ -101,9 +111,15 @@ export async function actAll(actions: Action[], local?: Verdict[]): Promise<Even
   const rejected = posted.filter((p) => p.outcome !== "accepted").map((p) => p.rejection?.message ?? "");
   const differs = local?.some((v, i) => v.allowed !== (posted[i]?.outcome === "accepted"));
   if (differs) {
-    toast(`${say("serverDiffers")}: ${[...rejected, sentences(events, names(), ui.lang)].filter(Boolean).join(" ")}`, "warn");
+    toast(
+      `${say("serverDiffers")}: ${[...rejected, sentences(events, names(), ui.lang)].filter(Boolean).join(" ")}`,
+      "warn",
+    );
   } else if (events.length) {
-    toast([sentences(events, names(), ui.lang), ...rejected].filter(Boolean).join(" "), rejected.length ? "warn" : "ok");
+    toast(
+      [sentences(events, names(), ui.lang), ...rejected].filter(Boolean).join(" "),
+      rejected.length ? "warn" : "ok",
+    );
   } else {
     toast(rejected.join(" "), "error");
   }
@@ -111,7 +127,13 @@ export async function actAll(actions: Action[], local?: Verdict[]): Promise<Even
 }
 
 /** A button that sends `action` when the module allows it, and says why not when not. */
-export function actionButton(label: string, verdict: Verdict | undefined, action: Action, name: string, after?: () => void): HTMLButtonElement {
+export function actionButton(
+  label: string,
+  verdict: Verdict | undefined,
+  action: Action,
+  name: string,
+  after?: () => void,
+): HTMLButtonElement {
   const allowed = verdict?.allowed ?? false;
   return h(
     "button",

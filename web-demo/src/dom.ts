@@ -73,8 +73,16 @@ export function clockTime(ms: number, lang: string): string {
 export function replaceKeepingFocus(container: HTMLElement, content: HTMLElement): void {
   const active = document.activeElement;
   const inside = active instanceof HTMLElement && container.contains(active) ? active : null;
-  const key = inside && (inside.id ? `#${CSS.escape(inside.id)}` : [...inside.attributes].filter((a) => a.name.startsWith("data-")).map((a) => `[${a.name}="${CSS.escape(a.value)}"]`).join(""));
-  const caret = inside instanceof HTMLInputElement && inside.type === "text" ? [inside.selectionStart, inside.selectionEnd] : null;
+  const key =
+    inside &&
+    (inside.id
+      ? `#${CSS.escape(inside.id)}`
+      : [...inside.attributes]
+          .filter((a) => a.name.startsWith("data-"))
+          .map((a) => `[${a.name}="${CSS.escape(a.value)}"]`)
+          .join(""));
+  const caret =
+    inside instanceof HTMLInputElement && inside.type === "text" ? [inside.selectionStart, inside.selectionEnd] : null;
   container.replaceChildren(content);
   if (!key) return;
   const again = container.querySelector<HTMLElement>(key);

@@ -18,7 +18,11 @@ async function showOlder(): Promise<void> {
   const { user, events, nextBefore } = shown;
   const page = await ctx.api.history(user, nextBefore);
   if (shown?.user !== user) return;
-  shown = { user, events: [...events, ...page.events.map((e) => e.event as Event)], nextBefore: page.next_before ?? undefined };
+  shown = {
+    user,
+    events: [...events, ...page.events.map((e) => e.event as Event)],
+    nextBefore: page.next_before ?? undefined,
+  };
   ctx.render([]);
 }
 
@@ -39,17 +43,39 @@ export function historyPanel(): HTMLElement | null {
   return h(
     "section",
     { class: "panel", id: "history-panel", "aria-labelledby": "history-title" },
-    h("h3", { id: "history-title" }, `${say("historyOf")} ${ctx.mirror.config().users[user]?.name ?? user}`, h("button", { class: "close", "aria-label": say("close"), onclick: () => { shown = null; ctx.render([]); } }, "×")),
+    h(
+      "h3",
+      { id: "history-title" },
+      `${say("historyOf")} ${ctx.mirror.config().users[user]?.name ?? user}`,
+      h(
+        "button",
+        {
+          class: "close",
+          "aria-label": say("close"),
+          onclick: () => {
+            shown = null;
+            ctx.render([]);
+          },
+        },
+        "×",
+      ),
+    ),
     h(
       "ol",
       { class: "history" },
       events.map((e) => {
-          const details = Object.entries(e)
-            .filter(([k]) => !["type", "at", "by", "user"].includes(k))
-            .map(([k, v]) => `${k}: ${String(v)}`)
-            .join(", ");
-          return h("li", {}, h("time", {}, clockTime(e.at, ui.lang)), ` ${e.type} `, h("span", { class: "muted" }, `${say("by")} ${e.by}${details ? ` — ${details}` : ""}`));
-        }),
+        const details = Object.entries(e)
+          .filter(([k]) => !["type", "at", "by", "user"].includes(k))
+          .map(([k, v]) => `${k}: ${String(v)}`)
+          .join(", ");
+        return h(
+          "li",
+          {},
+          h("time", {}, clockTime(e.at, ui.lang)),
+          ` ${e.type} `,
+          h("span", { class: "muted" }, `${say("by")} ${e.by}${details ? ` — ${details}` : ""}`),
+        );
+      }),
     ),
     nextBefore === undefined ? null : h("button", { class: "older", onclick: () => void showOlder() }, say("older")),
   );

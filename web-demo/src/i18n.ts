@@ -50,13 +50,25 @@ const words = {
   since: { en: "since", de: "seit" },
   by: { en: "by", de: "von" },
   settings: { en: "Tenant settings (admin)", de: "Mandanten-Einstellungen (Admin)" },
-  unassigned_sign_in: { en: "Agents may sign into unassigned channels", de: "Berater dürfen sich bei nicht zugewiesenen Warteschleifen, Chats und Kampagnen anmelden" },
-  supervisor_wrap_up_end: { en: "Supervisors may end wrap-up", de: "Supervisoren dürfen die Bearbeitungszeit vorzeitig beenden" },
-  supervisors_limited_to_assigned: { en: "Supervisors limited to their channels", de: "Supervisoren auf ihre Warteschleifen, Chats und Kampagnen beschränkt" },
+  unassigned_sign_in: {
+    en: "Agents may sign into unassigned channels",
+    de: "Berater dürfen sich bei nicht zugewiesenen Warteschleifen, Chats und Kampagnen anmelden",
+  },
+  supervisor_wrap_up_end: {
+    en: "Supervisors may end wrap-up",
+    de: "Supervisoren dürfen die Bearbeitungszeit vorzeitig beenden",
+  },
+  supervisors_limited_to_assigned: {
+    en: "Supervisors limited to their channels",
+    de: "Supervisoren auf ihre Warteschleifen, Chats und Kampagnen beschränkt",
+  },
   live: { en: "live", de: "live" },
   offline: { en: "reconnecting…", de: "verbinde neu…" },
   done: { en: "Done", de: "Erledigt" },
-  serverDiffers: { en: "The server's verdict differs from the dashboard's", de: "Das Urteil des Servers weicht vom Dashboard ab" },
+  serverDiffers: {
+    en: "The server's verdict differs from the dashboard's",
+    de: "Das Urteil des Servers weicht vom Dashboard ab",
+  },
   historyOf: { en: "History of", de: "Verlauf von" },
   older: { en: "Older events", de: "Ältere Ereignisse" },
   nobody: { en: "Nobody is assigned or signed in.", de: "Niemand ist zugewiesen oder angemeldet." },
@@ -93,7 +105,10 @@ const words = {
   signOutSession: { en: "Sign out", de: "Abmelden" },
   signedInAs: { en: "Signed in as", de: "Angemeldet als" },
   signInTitle: { en: "Sign in", de: "Anmelden" },
-  signInHelp: { en: "Paste the access token `agentstate token create` printed for you, or open the sign-in link you were sent.", de: "Fügen Sie das Zugangstoken ein, das `agentstate token create` für Sie ausgegeben hat, oder öffnen Sie den erhaltenen Anmeldelink." },
+  signInHelp: {
+    en: "Paste the access token `agentstate token create` printed for you, or open the sign-in link you were sent.",
+    de: "Fügen Sie das Zugangstoken ein, das `agentstate token create` für Sie ausgegeben hat, oder öffnen Sie den erhaltenen Anmeldelink.",
+  },
   token: { en: "Access token", de: "Zugangstoken" },
   signingIn: { en: "Signing in…", de: "Anmeldung läuft…" },
   signInFailed: { en: "Sign-in failed", de: "Anmeldung fehlgeschlagen" },
@@ -110,7 +125,10 @@ const words = {
   campaign: { en: "campaign", de: "Kampagne" },
   signInSelected: { en: "Log in to selected", de: "Bei ausgewählten anmelden" },
   signInAssigned: { en: "Log in to all assigned", de: "Bei allen zugewiesenen anmelden" },
-  joinable: { en: "Other queues, chats and campaigns I may join", de: "Weitere Warteschleifen, Chats und Kampagnen, denen ich beitreten darf" },
+  joinable: {
+    en: "Other queues, chats and campaigns I may join",
+    de: "Weitere Warteschleifen, Chats und Kampagnen, denen ich beitreten darf",
+  },
   join: { en: "Join", de: "Beitreten" },
   nothingToJoin: { en: "Nothing else to join.", de: "Nichts weiter zum Beitreten." },
   noInteraction: { en: "No call or chat right now.", de: "Gerade kein Gespräch und kein Chat." },
@@ -141,10 +159,19 @@ const words = {
   bulkPreview: { en: "unassigned sign-ins will be ended:", de: "nicht zugewiesene Anmeldungen werden beendet:" },
   channelStates: { en: "Agents by state", de: "Berater nach Status" },
   // The agent's channels as counts, and the page of a user without a role.
-  channelCounts: { en: "Agents on my queues, chats and campaigns", de: "Berater in meinen Warteschleifen, Chats und Kampagnen" },
+  channelCounts: {
+    en: "Agents on my queues, chats and campaigns",
+    de: "Berater in meinen Warteschleifen, Chats und Kampagnen",
+  },
   countsLoading: { en: "Counting…", de: "Wird gezählt…" },
-  countsUnavailable: { en: "The counts cannot be loaded right now.", de: "Die Zahlen können gerade nicht geladen werden." },
-  noAssignedChannels: { en: "You are not assigned to a queue, chat or campaign.", de: "Sie sind keiner Warteschleife, keinem Chat und keiner Kampagne zugewiesen." },
+  countsUnavailable: {
+    en: "The counts cannot be loaded right now.",
+    de: "Die Zahlen können gerade nicht geladen werden.",
+  },
+  noAssignedChannels: {
+    en: "You are not assigned to a queue, chat or campaign.",
+    de: "Sie sind keiner Warteschleife, keinem Chat und keiner Kampagne zugewiesen.",
+  },
   noRoleTitle: { en: "No contact-center role", de: "Keine Contact-Center-Rolle" },
   noRoleText: {
     en: "You have no contact-center role (agent, supervisor or admin) in this tenant, so there is no dashboard for you. A contact-center admin can give you a role on the Configuration tab.",

@@ -11,7 +11,8 @@ export function lingeringPanel(): HTMLElement {
   // The everyone-form of sign_out_unassigned is not in allowedActions (that is per user):
   // ask the module what the command would give.
   const bulk = tenant.decide({ type: "sign_out_unassigned", actor: ui.actor, at: ctx.mirror.now() });
-  const verdict: Verdict = bulk.outcome === "accepted" ? { allowed: true } : { allowed: false, rejection: bulk.rejection };
+  const verdict: Verdict =
+    bulk.outcome === "accepted" ? { allowed: true } : { allowed: false, rejection: bulk.rejection };
   return h(
     "section",
     { class: "panel", id: "lingering-panel", "aria-labelledby": "lingering-title" },
@@ -39,8 +40,11 @@ export function lingeringPanel(): HTMLElement {
         onclick: () => {
           // A bulk action says what it will do before it does it.
           const ending = bulk.outcome === "accepted" ? bulk.events.filter((e) => e.type === "signed_out") : [];
-          const who = ending.map((e) => ("user" in e && "channel" in e ? `${nameOf(e.user)} – ${names().channel(e.channel)}` : "")).join(", ");
-          if (window.confirm(`${ending.length} ${say("bulkPreview")} ${who}.`)) void act({ type: "sign_out_unassigned" }, verdict);
+          const who = ending
+            .map((e) => ("user" in e && "channel" in e ? `${nameOf(e.user)} – ${names().channel(e.channel)}` : ""))
+            .join(", ");
+          if (window.confirm(`${ending.length} ${say("bulkPreview")} ${who}.`))
+            void act({ type: "sign_out_unassigned" }, verdict);
         },
         title: verdict.allowed ? say("bulkSignOut") : reason(verdict.rejection as Rejection | undefined),
       },

@@ -58,15 +58,36 @@ export function renderLogAgentResults(): void {
       const action = { type: "sign_in", user: m.user, channel } as const;
       // Someone out of sight is not in the mirror: the server decides, and the toast says.
       const signIn = users[m.user]
-        ? actionButton(label, ctx.mirror.tenant.allowedActions(ui.actor, m.user, channel, ctx.mirror.now()).sign_in, action, "sign_in")
+        ? actionButton(
+            label,
+            ctx.mirror.tenant.allowedActions(ui.actor, m.user, channel, ctx.mirror.now()).sign_in,
+            action,
+            "sign_in",
+          )
         : h("button", { class: "action", "data-action": "sign_in", onclick: () => void act(action, undefined) }, label);
       const open = expanded.has(m.user);
       return h(
         "li",
         { "data-match": m.user },
-        h("button", { class: "expand", "aria-expanded": open ? "true" : "false", "aria-label": `${say("devices")}: ${m.name}`, onclick: () => { open ? expanded.delete(m.user) : expanded.add(m.user); renderLogAgentResults(); } }, open ? "▾" : "▸"),
+        h(
+          "button",
+          {
+            class: "expand",
+            "aria-expanded": open ? "true" : "false",
+            "aria-label": `${say("devices")}: ${m.name}`,
+            onclick: () => {
+              open ? expanded.delete(m.user) : expanded.add(m.user);
+              renderLogAgentResults();
+            },
+          },
+          open ? "▾" : "▸",
+        ),
         h("strong", {}, m.name),
-        h("span", { class: "muted" }, ` ${m.roles.length ? m.roles.map((r) => say(`role_${r}`)).join(", ") : say("noRoles")}`),
+        h(
+          "span",
+          { class: "muted" },
+          ` ${m.roles.length ? m.roles.map((r) => say(`role_${r}`)).join(", ") : say("noRoles")}`,
+        ),
         signIn,
         open
           ? h(
@@ -74,7 +95,16 @@ export function renderLogAgentResults(): void {
               { class: "devices" },
               m.devices.length === 0 ? h("li", { class: "muted" }, say("noDevice")) : null,
               m.devices.map((d) =>
-                h("li", { "data-device": d.device, class: d.active ? "active" : "" }, h("span", { class: d.active ? "dot" : "dot off", role: "img", "aria-label": d.active ? "active" : "inactive" }), ` ${d.label || d.device} (${d.kind})`),
+                h(
+                  "li",
+                  { "data-device": d.device, class: d.active ? "active" : "" },
+                  h("span", {
+                    class: d.active ? "dot" : "dot off",
+                    role: "img",
+                    "aria-label": d.active ? "active" : "inactive",
+                  }),
+                  ` ${d.label || d.device} (${d.kind})`,
+                ),
               ),
             )
           : null,
@@ -88,7 +118,11 @@ export function renderLogAgent(): void {
   if (!picker) return;
   const current = picker;
   dialog.replaceChildren(
-    h("h2", { id: "log-agent-title" }, `${say("logAgent")} — ${ctx.mirror.config().channels[current.channel]?.name ?? current.channel}`),
+    h(
+      "h2",
+      { id: "log-agent-title" },
+      `${say("logAgent")} — ${ctx.mirror.config().channels[current.channel]?.name ?? current.channel}`,
+    ),
     h("input", {
       type: "search",
       placeholder: say("search"),
@@ -113,7 +147,9 @@ export function renderLogAgent(): void {
             "data-role": role,
             checked: current.roles.includes(role),
             onchange: (e: Event) => {
-              current.roles = (e.target as HTMLInputElement).checked ? [...current.roles, role] : current.roles.filter((r) => r !== role);
+              current.roles = (e.target as HTMLInputElement).checked
+                ? [...current.roles, role]
+                : current.roles.filter((r) => r !== role);
               search(current);
               renderLogAgentResults();
             },
@@ -123,7 +159,17 @@ export function renderLogAgent(): void {
       ),
     ),
     h("ul", { id: "log-agent-results", class: "matches" }),
-    h("button", { class: "close", onclick: () => { picker = null; dialog.close(); } }, say("close")),
+    h(
+      "button",
+      {
+        class: "close",
+        onclick: () => {
+          picker = null;
+          dialog.close();
+        },
+      },
+      say("close"),
+    ),
   );
   dialog.setAttribute("aria-labelledby", "log-agent-title");
   renderLogAgentResults();

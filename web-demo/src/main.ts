@@ -95,7 +95,12 @@ function draw(cards: Set<string> | undefined): void {
   document.body.dataset.drawnTab = ui.tab;
 }
 
-const SCREEN_WORDS: Record<Screen, Word> = { agent: "myDashboard", supervisor: "supervisorScreen", admin: "configuration", "no-role": "noRoleTitle" };
+const SCREEN_WORDS: Record<Screen, Word> = {
+  agent: "myDashboard",
+  supervisor: "supervisorScreen",
+  admin: "configuration",
+  "no-role": "noRoleTitle",
+};
 
 /**
  * The screens this user's roles give (`screensOf`), to switch between; none for a user
@@ -124,8 +129,10 @@ function screens(): void {
       ),
     ),
   );
-  for (const screen of ["supervisor", "agent", "admin", "no-role"] as const) byId(`${screen}-screen`).hidden = ui.screen !== screen;
-  for (const hidden of ["agent", "admin", "no-role"] as const) if (ui.screen !== hidden) byId(`${hidden}-screen`).replaceChildren();
+  for (const screen of ["supervisor", "agent", "admin", "no-role"] as const)
+    byId(`${screen}-screen`).hidden = ui.screen !== screen;
+  for (const hidden of ["agent", "admin", "no-role"] as const)
+    if (ui.screen !== hidden) byId(`${hidden}-screen`).replaceChildren();
   if (ui.screen !== "supervisor") byId("channels").replaceChildren();
   byId("tabs").hidden = ui.screen !== "supervisor";
   byId("side").hidden = ui.screen !== "supervisor";
@@ -179,9 +186,18 @@ function toolbar(): void {
     }),
     h(
       "select",
-      { id: "filter-state", "aria-label": say("stateFilter"), onchange: (e: globalThis.Event) => { filter.state = (e.target as HTMLSelectElement).value as typeof filter.state; render(); } },
+      {
+        id: "filter-state",
+        "aria-label": say("stateFilter"),
+        onchange: (e: globalThis.Event) => {
+          filter.state = (e.target as HTMLSelectElement).value as typeof filter.state;
+          render();
+        },
+      },
       h("option", { value: "", selected: filter.state === "" }, say("allStates")),
-      ctx.vocabulary.agent_states.map((state) => h("option", { value: state, selected: filter.state === state }, say(`state_${state}` as Word))),
+      ctx.vocabulary.agent_states.map((state) =>
+        h("option", { value: state, selected: filter.state === state }, say(`state_${state}` as Word)),
+      ),
     ),
     h(
       "label",
@@ -189,8 +205,16 @@ function toolbar(): void {
       `${say("sortBy")} `,
       h(
         "select",
-        { id: "sort-by", onchange: (e: globalThis.Event) => { filter.sort = (e.target as HTMLSelectElement).value as SortBy; render(); } },
-        (["name", "state", "duration"] as const).map((by) => h("option", { value: by, selected: filter.sort === by }, say(`sort_${by}`))),
+        {
+          id: "sort-by",
+          onchange: (e: globalThis.Event) => {
+            filter.sort = (e.target as HTMLSelectElement).value as SortBy;
+            render();
+          },
+        },
+        (["name", "state", "duration"] as const).map((by) =>
+          h("option", { value: by, selected: filter.sort === by }, say(`sort_${by}`)),
+        ),
       ),
     ),
   );
@@ -215,8 +239,16 @@ function signedIn(me: { tenant: string; actor: string }): void {
   who = () => {
     const name = ctx.mirror.config().users[me.actor]?.name ?? me.actor;
     byId("who").replaceChildren(
-      h("span", { id: "signed-in-as", "data-tenant": me.tenant, "data-actor": me.actor }, `${say("signedInAs")} ${name} · ${me.tenant}`),
-      h("button", { id: "sign-out", onclick: () => void Api.signOut().then(() => location.replace("/signin")) }, say("signOutSession")),
+      h(
+        "span",
+        { id: "signed-in-as", "data-tenant": me.tenant, "data-actor": me.actor },
+        `${say("signedInAs")} ${name} · ${me.tenant}`,
+      ),
+      h(
+        "button",
+        { id: "sign-out", onclick: () => void Api.signOut().then(() => location.replace("/signin")) },
+        say("signOutSession"),
+      ),
     );
   };
 }
@@ -227,13 +259,22 @@ function demo(tokens: DemoToken[], actAs: (actor: string, token: string) => void
     const select = h(
       "select",
       { id: "act-as", "aria-labelledby": "act-as-label" },
-      tokens.map((tk) => h("option", { value: tk.actor, selected: tk.actor === ui.actor }, `${tk.name} (${tk.roles.join(", ") || tk.actor})`)),
+      tokens.map((tk) =>
+        h(
+          "option",
+          { value: tk.actor, selected: tk.actor === ui.actor },
+          `${tk.name} (${tk.roles.join(", ") || tk.actor})`,
+        ),
+      ),
     );
     select.onchange = () => {
       const chosen = tokens.find((tk) => tk.actor === select.value);
       if (chosen && chosen.actor !== ui.actor) actAs(chosen.actor, chosen.token);
     };
-    byId("who").replaceChildren(h("label", {}, h("span", { id: "act-as-label" }, say("actAs")), " ", select), h("a", { href: "/signin", class: "signin-link" }, say("signInTitle")));
+    byId("who").replaceChildren(
+      h("label", {}, h("span", { id: "act-as-label" }, say("actAs")), " ", select),
+      h("a", { href: "/signin", class: "signin-link" }, say("signInTitle")),
+    );
   };
 }
 
@@ -356,5 +397,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  byId("toast").replaceChildren(h("div", { class: "toast error", role: "alert" }, `The dashboard could not start: ${String(error)}`));
+  byId("toast").replaceChildren(
+    h("div", { class: "toast error", role: "alert" }, `The dashboard could not start: ${String(error)}`),
+  );
 });

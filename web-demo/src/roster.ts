@@ -74,7 +74,8 @@ function carriesCalls(channel: string): boolean {
 }
 
 function stateWord(now: AgentNow, entry: RosterEntry): string {
-  if (now.state === "on_interaction" && entry.interaction) return say(carriesCalls(entry.interaction.channel) ? "onCall" : "inChat");
+  if (now.state === "on_interaction" && entry.interaction)
+    return say(carriesCalls(entry.interaction.channel) ? "onCall" : "inChat");
   const word = say(`state_${now.state}` as Word);
   return now.state === "paused" && now.reason ? `${word}: ${now.reason}` : word;
 }
@@ -85,10 +86,18 @@ function timeInState(now: AgentNow | undefined, entry: RosterEntry): HTMLElement
   return h(
     "td",
     { class: "tis" },
-    h("span", { class: `state s-${now.state}`, "data-state": now.state, "data-reason": now.reason ?? undefined }, stateWord(now, entry)),
+    h(
+      "span",
+      { class: `state s-${now.state}`, "data-state": now.state, "data-reason": now.reason ?? undefined },
+      stateWord(now, entry),
+    ),
     " ",
     now.since !== undefined && now.since !== null
-      ? h("span", { class: "duration", "data-since": now.since, title: `${say("since")} ${clockTime(now.since, ui.lang)}` }, elapsed(ctx.mirror.now() - now.since))
+      ? h(
+          "span",
+          { class: "duration", "data-since": now.since, title: `${say("since")} ${clockTime(now.since, ui.lang)}` },
+          elapsed(ctx.mirror.now() - now.since),
+        )
       : null,
   );
 }
@@ -99,7 +108,14 @@ function statusCell(entry: RosterEntry, channel: string): HTMLElement {
     "td",
     { class: "status" },
     entry.signed_in
-      ? h("span", { class: "badge in", title: `${say("since")} ${clockTime(entry.signed_in.since, ui.lang)} ${say("by")} ${nameOf(entry.signed_in.by)}` }, say("signedIn"))
+      ? h(
+          "span",
+          {
+            class: "badge in",
+            title: `${say("since")} ${clockTime(entry.signed_in.since, ui.lang)} ${say("by")} ${nameOf(entry.signed_in.by)}`,
+          },
+          say("signedIn"),
+        )
       : h("span", { class: "badge out" }, say("signedOut")),
     entry.unassigned_sign_in ? h("span", { class: "badge flag", "data-flag": "unassigned" }, say("unassigned")) : null,
     entry.paused ? h("span", { class: "badge paused" }, `${say("paused")}: ${entry.paused.reason}`) : null,
@@ -112,27 +128,55 @@ function statusCell(entry: RosterEntry, channel: string): HTMLElement {
         )
       : null,
     entry.wrap_up
-      ? h("span", { class: "badge wrap" }, `${say("wrapUp")} `, h("span", { class: "countdown", "data-until": entry.wrap_up.until }, countdown(entry.wrap_up.until - ctx.mirror.now())))
+      ? h(
+          "span",
+          { class: "badge wrap" },
+          `${say("wrapUp")} `,
+          h(
+            "span",
+            { class: "countdown", "data-until": entry.wrap_up.until },
+            countdown(entry.wrap_up.until - ctx.mirror.now()),
+          ),
+        )
       : null,
-    entry.monitored_by ? h("span", { class: "badge monitor" }, `${say("monitoredBy")} ${nameOf(entry.monitored_by.supervisor)} (${say(entry.monitored_by.mode)})`) : null,
+    entry.monitored_by
+      ? h(
+          "span",
+          { class: "badge monitor" },
+          `${say("monitoredBy")} ${nameOf(entry.monitored_by.supervisor)} (${say(entry.monitored_by.mode)})`,
+        )
+      : null,
   );
 }
 
 function rowElement(channel: string, { entry, now }: Row): HTMLElement {
   const key = `${channel}/${entry.user}`;
-  const assigned = [entry.assigned.agent ? say("assigned") : null, entry.assigned.supervisor ? say("asSupervisor") : null].filter(Boolean);
+  const assigned = [
+    entry.assigned.agent ? say("assigned") : null,
+    entry.assigned.supervisor ? say("asSupervisor") : null,
+  ].filter(Boolean);
   const open = ui.openMenu === key;
   return h(
     "tr",
     { "data-user": entry.user, class: entry.unassigned_sign_in ? "unassigned" : "" },
-    h("th", { scope: "row" }, h("div", { class: "name" }, entry.name), h("div", { class: "muted" }, assigned.length ? assigned.join(" · ") : say("notAssigned"))),
+    h(
+      "th",
+      { scope: "row" },
+      h("div", { class: "name" }, entry.name),
+      h("div", { class: "muted" }, assigned.length ? assigned.join(" · ") : say("notAssigned")),
+    ),
     timeInState(now, entry),
     statusCell(entry, channel),
     h(
       "td",
       { class: "device" },
       entry.active_device
-        ? h("span", {}, h("span", { class: "dot", role: "img", "aria-label": "active" }), ` ${entry.active_device.label || entry.active_device.device}`)
+        ? h(
+            "span",
+            {},
+            h("span", { class: "dot", role: "img", "aria-label": "active" }),
+            ` ${entry.active_device.label || entry.active_device.device}`,
+          )
         : h("span", { class: "muted" }, say("noDevice")),
     ),
     h(
@@ -149,7 +193,10 @@ function rowElement(channel: string, { entry, now }: Row): HTMLElement {
           onclick: () => {
             ui.openMenu = open ? null : key;
             ctx.render([channel]);
-            if (!open) requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-menu="${CSS.escape(key)}"] button:not(:disabled)`)?.focus());
+            if (!open)
+              requestAnimationFrame(() =>
+                document.querySelector<HTMLElement>(`[data-menu="${CSS.escape(key)}"] button:not(:disabled)`)?.focus(),
+              );
           },
         },
         `${say("actions")} ▾`,
@@ -164,10 +211,14 @@ function arrange(rows: Row[]): Row[] {
   const { text, state, sort } = ui.filter;
   const folded = (s: string) => s.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
   const wanted = folded(text.trim());
-  let shown = rows.filter((r) => (!wanted || folded(r.entry.name).includes(wanted)) && (!state || r.now?.state === state));
+  let shown = rows.filter(
+    (r) => (!wanted || folded(r.entry.name).includes(wanted)) && (!state || r.now?.state === state),
+  );
   const order = ctx.vocabulary.agent_states;
   if (sort === "state") {
-    shown = shown.slice().sort((a, b) => order.indexOf(a.now?.state ?? "signed_out") - order.indexOf(b.now?.state ?? "signed_out"));
+    shown = shown
+      .slice()
+      .sort((a, b) => order.indexOf(a.now?.state ?? "signed_out") - order.indexOf(b.now?.state ?? "signed_out"));
   } else if (sort === "duration") {
     // Longest first; no known start last.
     shown = shown.slice().sort((a, b) => (a.now?.since ?? Infinity) - (b.now?.since ?? Infinity));
@@ -188,20 +239,44 @@ function counts(states: ChannelStates | null): HTMLElement {
     "ul",
     { class: "counts", "aria-label": say("channelStates") },
     ctx.vocabulary.agent_states.map((state) =>
-      h("li", { class: `state s-${state}`, "data-count": state }, `${say(`state_${state}` as Word)} `, h("strong", {}, String(states?.counts[state] ?? 0))),
+      h(
+        "li",
+        { class: `state s-${state}`, "data-count": state },
+        `${say(`state_${state}` as Word)} `,
+        h("strong", {}, String(states?.counts[state] ?? 0)),
+      ),
     ),
   );
 }
 
 const HEAD = (): HTMLElement =>
-  h("thead", {}, h("tr", {}, h("th", { scope: "col" }, say("agent")), h("th", { scope: "col" }, say("timeInState")), h("th", { scope: "col" }, say("status")), h("th", { scope: "col" }, say("device")), h("td", {})));
+  h(
+    "thead",
+    {},
+    h(
+      "tr",
+      {},
+      h("th", { scope: "col" }, say("agent")),
+      h("th", { scope: "col" }, say("timeInState")),
+      h("th", { scope: "col" }, say("status")),
+      h("th", { scope: "col" }, say("device")),
+      h("td", {}),
+    ),
+  );
 
 /** Draws the rows of a windowed card that its scroll position shows. */
 function drawWindow(channel: string, card: Card, scroller: HTMLElement): void {
   const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(card.rows.length, first + WINDOW_ROWS + 2 * OVERSCAN);
-  const spacer = (rows: number) => h("tr", { class: "spacer", "aria-hidden": "true", style: `height:${rows * ROW_HEIGHT}px` });
-  const body = h("tbody", {}, spacer(first), card.rows.slice(first, last).map((row) => rowElement(channel, row)), spacer(card.rows.length - last));
+  const spacer = (rows: number) =>
+    h("tr", { class: "spacer", "aria-hidden": "true", style: `height:${rows * ROW_HEIGHT}px` });
+  const body = h(
+    "tbody",
+    {},
+    spacer(first),
+    card.rows.slice(first, last).map((row) => rowElement(channel, row)),
+    spacer(card.rows.length - last),
+  );
   scroller.querySelector("tbody")?.replaceWith(body);
 }
 
@@ -221,9 +296,23 @@ function cardElement(channel: string): Card {
   if (!rows.length) {
     body = h("p", { class: "muted" }, say("nobody"));
   } else if (!windowed) {
-    body = h("table", {}, HEAD(), h("tbody", {}, rows.map((row) => rowElement(channel, row))));
+    body = h(
+      "table",
+      {},
+      HEAD(),
+      h(
+        "tbody",
+        {},
+        rows.map((row) => rowElement(channel, row)),
+      ),
+    );
   } else {
-    const scroller = h("div", { class: "rows", style: `height:${WINDOW_ROWS * ROW_HEIGHT}px`, tabindex: "0", "aria-label": `${info?.name ?? channel}: ${rows.length} ${say("rowsShown")}` });
+    const scroller = h("div", {
+      class: "rows",
+      style: `height:${WINDOW_ROWS * ROW_HEIGHT}px`,
+      tabindex: "0",
+      "aria-label": `${info?.name ?? channel}: ${rows.length} ${say("rowsShown")}`,
+    });
     scroller.append(h("table", {}, HEAD(), h("tbody")));
     let pending = false;
     scroller.addEventListener("scroll", () => {
@@ -243,8 +332,16 @@ function cardElement(channel: string): Card {
       "header",
       {},
       h("h2", { id: `channel-${channel}` }, info?.name ?? channel),
-      h("span", { class: "muted" }, `${say("wrapUp")} ${info?.wrap_up_secs ?? 0} s · ${rows.length}/${all.length} ${say("rowsShown")}`),
-      h("button", { class: "log-agent", "data-log-agent": channel, onclick: () => openLogAgent(channel) }, say("logAgent")),
+      h(
+        "span",
+        { class: "muted" },
+        `${say("wrapUp")} ${info?.wrap_up_secs ?? 0} s · ${rows.length}/${all.length} ${say("rowsShown")}`,
+      ),
+      h(
+        "button",
+        { class: "log-agent", "data-log-agent": channel, onclick: () => openLogAgent(channel) },
+        say("logAgent"),
+      ),
     ),
     counts(states),
     body,
@@ -275,7 +372,11 @@ export function channelsOfTab(): string[] {
  * only those (the others keep their elements and scroll positions). Cards away from the
  * viewport are only marked stale; `redraw` is called when one comes near.
  */
-export function drawChannels(container: HTMLElement, dirty: Set<string> | undefined, redraw: (channel: string) => void): void {
+export function drawChannels(
+  container: HTMLElement,
+  dirty: Set<string> | undefined,
+  redraw: (channel: string) => void,
+): void {
   onNear = redraw;
   const wanted = channelsOfTab();
   const onTab = new Set(wanted);
@@ -304,7 +405,9 @@ export function drawChannels(container: HTMLElement, dirty: Set<string> | undefi
     }
     stale.delete(channel);
     const scrollTop = old?.element.querySelector(".rows")?.scrollTop ?? 0;
-    const focused = old?.element.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset : undefined;
+    const focused = old?.element.contains(document.activeElement)
+      ? (document.activeElement as HTMLElement).dataset
+      : undefined;
     const card = cardElement(channel);
     cards.set(channel, card);
     if (old) {
@@ -319,12 +422,15 @@ export function drawChannels(container: HTMLElement, dirty: Set<string> | undefi
     }
     // Keep the keyboard where it was across a redraw.
     if (focused?.action || focused?.openMenu) {
-      const selector = focused.action ? `[data-menu] [data-action="${CSS.escape(focused.action)}"]` : `[data-open-menu="${CSS.escape(focused.openMenu ?? "")}"]`;
+      const selector = focused.action
+        ? `[data-menu] [data-action="${CSS.escape(focused.action)}"]`
+        : `[data-open-menu="${CSS.escape(focused.openMenu ?? "")}"]`;
       card.element.querySelector<HTMLElement>(selector)?.focus();
     }
   }
   const elements = wanted.map((c) => cards.get(c)?.element).filter((e): e is HTMLElement => e !== undefined);
-  const inPlace = elements.length === container.children.length && elements.every((e, i) => container.children[i] === e);
+  const inPlace =
+    elements.length === container.children.length && elements.every((e, i) => container.children[i] === e);
   if (!inPlace) container.replaceChildren(...elements);
 }
 

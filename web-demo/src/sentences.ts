@@ -22,7 +22,8 @@ type Templates = { [K in Said]: (e: Extract<Event, { type: K }>, n: Names) => st
 const en: Templates = {
   plan_set: (e) => `The plan is now ${e.plan.replace("_", " ")}.`,
   setting_changed: (e) => `“${t("en", e.setting as Word)}” is now ${e.value ? "on" : "off"}.`,
-  pause_reasons_set: (e) => (e.reasons.length ? `The pause reasons are now: ${e.reasons.join(", ")}.` : "Any pause reason is allowed now."),
+  pause_reasons_set: (e) =>
+    e.reasons.length ? `The pause reasons are now: ${e.reasons.join(", ")}.` : "Any pause reason is allowed now.",
   user_created: (e) => `${e.name} was created.`,
   roles_set: (e, n) => `${n.user(e.user)} now has the roles: ${e.roles.length ? e.roles.join(", ") : "none"}.`,
   channel_created: (e) => `The ${e.kind} ${e.name} was created.`,
@@ -34,7 +35,8 @@ const en: Templates = {
   resumed: (e, n) => `${n.user(e.user)} is ready on ${n.channel(e.channel)}.`,
   wrap_up_ended: (e, n) => `${n.user(e.user)}'s wrap-up on ${n.channel(e.channel)} has ended.`,
   monitoring_started: (e, n) => `${n.user(e.supervisor)} monitors ${n.user(e.user)} (${t("en", e.mode)}).`,
-  monitoring_mode_changed: (e, n) => `${n.user(e.supervisor)} now monitors ${n.user(e.user)} by ${t("en", e.mode).toLowerCase()}.`,
+  monitoring_mode_changed: (e, n) =>
+    `${n.user(e.supervisor)} now monitors ${n.user(e.user)} by ${t("en", e.mode).toLowerCase()}.`,
   monitoring_stopped: (e, n) => `${n.user(e.supervisor)} stopped monitoring ${n.user(e.user)}.`,
   interaction_started: (e, n) => `${n.user(e.user)} took an interaction on ${n.channel(e.channel)}.`,
   interaction_ended: (e, n) => `${n.user(e.user)}'s interaction on ${n.channel(e.channel)} has ended.`,
@@ -45,11 +47,14 @@ const en: Templates = {
 const de: Templates = {
   plan_set: (e) => `Der Tarif ist jetzt ${e.plan.replace("_", " ")}.`,
   setting_changed: (e) => `„${t("de", e.setting as Word)}“ ist jetzt ${e.value ? "an" : "aus"}.`,
-  pause_reasons_set: (e) => (e.reasons.length ? `Die Pausengründe sind jetzt: ${e.reasons.join(", ")}.` : "Jetzt ist jeder Pausengrund erlaubt."),
+  pause_reasons_set: (e) =>
+    e.reasons.length ? `Die Pausengründe sind jetzt: ${e.reasons.join(", ")}.` : "Jetzt ist jeder Pausengrund erlaubt.",
   user_created: (e) => `${e.name} wurde angelegt.`,
   roles_set: (e, n) => `${n.user(e.user)} hat jetzt die Rollen: ${e.roles.length ? e.roles.join(", ") : "keine"}.`,
-  channel_created: (e) => `${{ queue: "Die Warteschleife", chat: "Der Chat", campaign: "Die Kampagne" }[e.kind]} ${e.name} wurde angelegt.`,
-  assigned: (e, n) => `${n.user(e.user)} ist ${n.channel(e.channel)} als ${e.as === "agent" ? "Berater" : "Supervisor"} zugewiesen.`,
+  channel_created: (e) =>
+    `${{ queue: "Die Warteschleife", chat: "Der Chat", campaign: "Die Kampagne" }[e.kind]} ${e.name} wurde angelegt.`,
+  assigned: (e, n) =>
+    `${n.user(e.user)} ist ${n.channel(e.channel)} als ${e.as === "agent" ? "Berater" : "Supervisor"} zugewiesen.`,
   unassigned: (e, n) => `${n.user(e.user)} ist ${n.channel(e.channel)} nicht mehr zugewiesen.`,
   signed_in: (e, n) => `${n.user(e.user)} ist bei ${n.channel(e.channel)} angemeldet.`,
   signed_out: (e, n) => `${n.user(e.user)} ist von ${n.channel(e.channel)} abgemeldet.`,
@@ -57,7 +62,8 @@ const de: Templates = {
   resumed: (e, n) => `${n.user(e.user)} ist bei ${n.channel(e.channel)} bereit.`,
   wrap_up_ended: (e, n) => `Die Bearbeitungszeit von ${n.user(e.user)} bei ${n.channel(e.channel)} ist beendet.`,
   monitoring_started: (e, n) => `${n.user(e.supervisor)} überwacht ${n.user(e.user)} (${t("de", e.mode)}).`,
-  monitoring_mode_changed: (e, n) => `${n.user(e.supervisor)} überwacht ${n.user(e.user)} jetzt so: ${t("de", e.mode)}.`,
+  monitoring_mode_changed: (e, n) =>
+    `${n.user(e.supervisor)} überwacht ${n.user(e.user)} jetzt so: ${t("de", e.mode)}.`,
   monitoring_stopped: (e, n) => `${n.user(e.supervisor)} überwacht ${n.user(e.user)} nicht mehr.`,
   interaction_started: (e, n) => `${n.user(e.user)} hat eine Interaktion bei ${n.channel(e.channel)} begonnen.`,
   interaction_ended: (e, n) => `Die Interaktion von ${n.user(e.user)} bei ${n.channel(e.channel)} ist beendet.`,

@@ -19,7 +19,8 @@ export function settingsPanel(): HTMLElement | null {
           type: "checkbox",
           "data-setting": setting,
           checked: config.settings[setting] ?? initially,
-          onchange: (e: Event) => void act({ type: "set_setting", setting, value: (e.target as HTMLInputElement).checked }, undefined),
+          onchange: (e: Event) =>
+            void act({ type: "set_setting", setting, value: (e.target as HTMLInputElement).checked }, undefined),
         }),
         ` ${say(setting as Word)}`,
       ),

@@ -43,30 +43,47 @@ function bar(row: ActivityRow, from: number, to: number): SVGElement {
   const x = (ms: number) => ((Math.max(ms, from) - from) / Math.max(1, to - from)) * width;
   return svg(
     "svg",
-    { class: "bar", viewBox: `0 0 ${width} 20`, preserveAspectRatio: "none", role: "img", "aria-label": row.intervals.map((i) => `${stateLabel(i)} ${clockTime(i.from, ui.lang)}–${clockTime(i.to, ui.lang)}`).join("; ") },
-    row.intervals.filter((interval) => interval.to > from).map((interval) =>
-      svg(
-        "rect",
-        {
-          class: `iv s-${interval.state}`,
-          x: x(interval.from).toFixed(2),
-          width: Math.max(0.5, x(interval.to) - x(interval.from)).toFixed(2),
-          y: 0,
-          height: 20,
-          "data-state": interval.state,
-          "data-reason": interval.reason ?? undefined,
-          "data-from": interval.from,
-          "data-to": interval.to,
-        },
-        svg("title", {}, `${stateLabel(interval)}: ${clockTime(interval.from, ui.lang)}–${clockTime(interval.to, ui.lang)}`),
+    {
+      class: "bar",
+      viewBox: `0 0 ${width} 20`,
+      preserveAspectRatio: "none",
+      role: "img",
+      "aria-label": row.intervals
+        .map((i) => `${stateLabel(i)} ${clockTime(i.from, ui.lang)}–${clockTime(i.to, ui.lang)}`)
+        .join("; "),
+    },
+    row.intervals
+      .filter((interval) => interval.to > from)
+      .map((interval) =>
+        svg(
+          "rect",
+          {
+            class: `iv s-${interval.state}`,
+            x: x(interval.from).toFixed(2),
+            width: Math.max(0.5, x(interval.to) - x(interval.from)).toFixed(2),
+            y: 0,
+            height: 20,
+            "data-state": interval.state,
+            "data-reason": interval.reason ?? undefined,
+            "data-from": interval.from,
+            "data-to": interval.to,
+          },
+          svg(
+            "title",
+            {},
+            `${stateLabel(interval)}: ${clockTime(interval.from, ui.lang)}–${clockTime(interval.to, ui.lang)}`,
+          ),
+        ),
       ),
-    ),
   );
 }
 
 function totals(row: ActivityRow): HTMLElement {
   const t = row.totals;
-  const item = (key: string, label: string, ms: number) => [h("dt", {}, label), h("dd", { "data-total": key, "data-ms": ms }, elapsed(ms))];
+  const item = (key: string, label: string, ms: number) => [
+    h("dt", {}, label),
+    h("dd", { "data-total": key, "data-ms": ms }, elapsed(ms)),
+  ];
   return h(
     "dl",
     { class: "totals" },
@@ -75,7 +92,9 @@ function totals(row: ActivityRow): HTMLElement {
     item("on_interaction", say("total_on_interaction"), t.on_interaction_ms),
     item("wrap_up", say("total_wrap_up"), t.wrap_up_ms),
     item("paused", say("total_paused"), t.paused_ms),
-    Object.entries(t.paused_by_reason).flatMap(([reason, ms]) => item(`paused:${reason}`, `${say("total_paused")}: ${reason}`, ms ?? 0)),
+    Object.entries(t.paused_by_reason).flatMap(([reason, ms]) =>
+      item(`paused:${reason}`, `${say("total_paused")}: ${reason}`, ms ?? 0),
+    ),
     h("dt", {}, say("handled")),
     h("dd", { "data-total": "handled" }, String(t.interactions_handled)),
   );
@@ -83,7 +102,10 @@ function totals(row: ActivityRow): HTMLElement {
 
 async function download(report: ActivityReport): Promise<void> {
   const blob = await ctx.api.activityCsv(report.from, report.to);
-  const link = h("a", { href: URL.createObjectURL(blob), download: `activity-${ctx.api.tenant}-${new Date(report.from).toISOString().slice(0, 10)}.csv` });
+  const link = h("a", {
+    href: URL.createObjectURL(blob),
+    download: `activity-${ctx.api.tenant}-${new Date(report.from).toISOString().slice(0, 10)}.csv`,
+  });
   document.body.append(link);
   link.click();
   link.remove();
@@ -97,7 +119,9 @@ export function timelinePanel(): HTMLElement | null {
   const rows = report.rows.filter((row) => row.user === user);
   // The bars start where the agent's day did (their first sign-in in the range): a shift
   // that began at nine is not drawn as a sliver at the end of a bar from midnight.
-  const began = Math.min(...rows.flatMap((row) => row.intervals.filter((i) => i.state !== "signed_out").map((i) => i.from)));
+  const began = Math.min(
+    ...rows.flatMap((row) => row.intervals.filter((i) => i.state !== "signed_out").map((i) => i.from)),
+  );
   const from = Number.isFinite(began) ? began : report.from;
   return h(
     "section",
@@ -106,18 +130,46 @@ export function timelinePanel(): HTMLElement | null {
       "h3",
       { id: "timeline-title", tabindex: "-1" },
       `${say("timelineOf")} ${ctx.mirror.config().users[user]?.name ?? user}`,
-      h("button", { class: "close", "aria-label": say("close"), onclick: () => { shown = null; ctx.render([]); } }, "×"),
+      h(
+        "button",
+        {
+          class: "close",
+          "aria-label": say("close"),
+          onclick: () => {
+            shown = null;
+            ctx.render([]);
+          },
+        },
+        "×",
+      ),
     ),
-    h("p", { class: "muted range" }, h("span", {}, clockTime(from, ui.lang)), h("span", {}, clockTime(report.to, ui.lang))),
+    h(
+      "p",
+      { class: "muted range" },
+      h("span", {}, clockTime(from, ui.lang)),
+      h("span", {}, clockTime(report.to, ui.lang)),
+    ),
     rows.length === 0 ? h("p", { class: "muted" }, say("noActivity")) : null,
     rows.map((row) =>
-      h("div", { class: "timeline-row", "data-channel": row.channel }, h("h4", {}, channels[row.channel]?.name ?? row.channel), bar(row, from, report.to), totals(row)),
+      h(
+        "div",
+        { class: "timeline-row", "data-channel": row.channel },
+        h("h4", {}, channels[row.channel]?.name ?? row.channel),
+        bar(row, from, report.to),
+        totals(row),
+      ),
     ),
     h(
       "ul",
       { class: "legend", "aria-hidden": "true" },
-      ctx.vocabulary.agent_states.map((state) => h("li", {}, h("span", { class: `swatch s-${state}` }), say(`state_${state}` as Word))),
+      ctx.vocabulary.agent_states.map((state) =>
+        h("li", {}, h("span", { class: `swatch s-${state}` }), say(`state_${state}` as Word)),
+      ),
     ),
-    h("button", { id: "download-csv", onclick: () => void download(report).catch((e: unknown) => toast(String(e), "error")) }, say("downloadCsv")),
+    h(
+      "button",
+      { id: "download-csv", onclick: () => void download(report).catch((e: unknown) => toast(String(e), "error")) },
+      say("downloadCsv"),
+    ),
   );
 }

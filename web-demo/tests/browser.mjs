@@ -30,12 +30,21 @@ async function accessibilityProblems(page) {
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.nodes
+          .map((n) => n.target.join(" "))
+          .slice(0, 3)
+          .join(", ")}`,
+    );
 }
 
 /** "1:02:03" or "2:05" as seconds. */
 function seconds(text) {
-  return text.trim().split(":").reduce((total, part) => total * 60 + Number(part), 0);
+  return text
+    .trim()
+    .split(":")
+    .reduce((total, part) => total * 60 + Number(part), 0);
 }
 
 /** A CSV without quoted commas (ids and numbers), as objects by header. */
@@ -155,8 +164,16 @@ await runAndClean(server, data, async (launch) => {
   // An agent lands on her own dashboard: no supervisor's screen, no configuration, no cards.
   await actAs("zoe");
   await until(page.locator("#agent-screen:not([hidden]) tr[data-my-channel=sales]"), "Zoë lands on her dashboard");
-  assert.equal(await page.locator("[data-screen=supervisor], [data-screen=admin]").count(), 0, "an agent has no Supervisor or Configuration");
-  assert.equal(await page.locator("section[data-channel], #bulk-sign-out").count(), 0, "an agent's page holds no channel cards");
+  assert.equal(
+    await page.locator("[data-screen=supervisor], [data-screen=admin]").count(),
+    0,
+    "an agent has no Supervisor or Configuration",
+  );
+  assert.equal(
+    await page.locator("section[data-channel], #bulk-sign-out").count(),
+    0,
+    "an agent's page holds no channel cards",
+  );
   await actAs("ada");
   await page.locator("#supervisor-screen:not([hidden])").waitFor();
   assert.equal(await page.locator("[data-screen=admin]").count(), 1, "an admin has Configuration");
@@ -178,7 +195,10 @@ await runAndClean(server, data, async (launch) => {
   await row("sales", "zoe").locator(".badge.wrap .countdown").waitFor();
   await page.click("button[data-open-menu='sales/zoe']");
   const endWrapUp = page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]");
-  await until(page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]:disabled"), "disabled until an admin enables it");
+  await until(
+    page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]:disabled"),
+    "disabled until an admin enables it",
+  );
   assert.match(await endWrapUp.getAttribute("title"), /wrap-up/i);
   assert.match(await endWrapUp.getAttribute("title"), /enabled/i);
   await page.screenshot({ path: join(screenshots, "wrap-up-disabled.png") });
@@ -187,14 +207,21 @@ await runAndClean(server, data, async (launch) => {
   await expectOk(() => page.check("input[data-setting=supervisor_wrap_up_end]"));
   await actAs("sam");
   await page.click("button[data-open-menu='sales/zoe']");
-  await until(page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]:enabled"), "enabled once the admin allowed it");
+  await until(
+    page.locator("[data-menu='sales/zoe'] button[data-action=end_wrap_up]:enabled"),
+    "enabled once the admin allowed it",
+  );
   await expectOk(() => endWrapUp.click());
   await row("sales", "zoe").locator(".badge.wrap").waitFor({ state: "detached" });
 
   assert.deepEqual(await accessibilityProblems(page), [], "the demo dashboard");
 
   // A real tenant, created with the CLI; its supervisor gets a one-time sign-in link.
-  const cli = (...args) => execFileSync(bin, args, { env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" }, encoding: "utf8" }).trim();
+  const cli = (...args) =>
+    execFileSync(bin, args, {
+      env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" },
+      encoding: "utf8",
+    }).trim();
   writeFileSync(join(data, "north.yaml"), NORTH);
   cli("tenant", "create", "north", join(data, "north.yaml"));
   const link = cli("token", "create", "--tenant", "north", "--user", "sue", "--link", "--url", base);
@@ -213,7 +240,10 @@ await runAndClean(server, data, async (launch) => {
   assert.equal(await who.getAttribute("data-tenant"), "north");
   assert.equal(await who.getAttribute("data-actor"), "sue");
   assert.equal(await sue.evaluate(() => document.cookie), "", "the session cookie is out of the page's reach");
-  assert.equal(await sue.evaluate(() => JSON.stringify(localStorage).includes("asl_") || location.href.includes("asl_")), false);
+  assert.equal(
+    await sue.evaluate(() => JSON.stringify(localStorage).includes("asl_") || location.href.includes("asl_")),
+    false,
+  );
   const [cookie] = await session.cookies();
   assert.equal(cookie.httpOnly && cookie.sameSite, "Strict");
   const north = (user) => sue.locator(`section[data-channel=support] tr[data-user=${user}]`);
@@ -225,10 +255,16 @@ await runAndClean(server, data, async (launch) => {
   // Sue signs Ana and Ben in; Ana pauses for lunch: the counts follow, her row says why
   // and for how long, and the time goes on.
   const count = (state) => sue.locator(`section[data-channel=support] [data-count=${state}] strong`);
-  await until(sue.locator(`section[data-channel=support] [data-count=signed_out] strong`, { hasText: "2" }), "two agents signed out");
+  await until(
+    sue.locator(`section[data-channel=support] [data-count=signed_out] strong`, { hasText: "2" }),
+    "two agents signed out",
+  );
   await expectOk(() => menu("ana", "sign_in"), sue);
   await expectOk(() => menu("ben", "sign_in"), sue);
-  await until(sue.locator(`section[data-channel=support] [data-count=available] strong`, { hasText: "2" }), "two available");
+  await until(
+    sue.locator(`section[data-channel=support] [data-count=available] strong`, { hasText: "2" }),
+    "two available",
+  );
   assert.equal(await count("paused").textContent(), "0");
   await expectOk(() => menu("ana", "pause:lunch"), sue);
   await until(sue.locator(`section[data-channel=support] [data-count=paused] strong`, { hasText: "1" }), "one paused");
@@ -258,11 +294,17 @@ await runAndClean(server, data, async (launch) => {
 
   // The day at a glance: Ana's lunch is on her timeline, and the CSV has the same totals.
   await menu("ana", "timeline");
-  const lunch = sue.locator("#timeline-panel .timeline-row[data-channel=support] rect[data-state=paused][data-reason=lunch]");
+  const lunch = sue.locator(
+    "#timeline-panel .timeline-row[data-channel=support] rect[data-state=paused][data-reason=lunch]",
+  );
   await lunch.waitFor();
   // Her support row: the channels she is assigned to and never signed in on have rows too.
   const total = async (key) =>
-    Number(await sue.locator(`#timeline-panel .timeline-row[data-channel=support] [data-total='${key}']`).getAttribute("data-ms"));
+    Number(
+      await sue
+        .locator(`#timeline-panel .timeline-row[data-channel=support] [data-total='${key}']`)
+        .getAttribute("data-ms"),
+    );
   assert.ok((await total("paused")) > 0 && (await total("paused:lunch")) === (await total("paused")));
   await sue.locator("#timeline-panel").screenshot({ path: join(screenshots, "timeline.png") });
   const [download] = await Promise.all([sue.waitForEvent("download"), sue.click("#download-csv")]);
@@ -274,7 +316,6 @@ await runAndClean(server, data, async (launch) => {
   }
   assert.equal(Number(ana.paused_lunch_ms), await total("paused:lunch"));
   assert.deepEqual(await accessibilityProblems(sue), [], "the dashboard with the timeline");
-
 
   // ---- Every role's screen. The agent Ana opens her own link and lands on her dashboard.
   const system = cli("token", "create", "--tenant", "north", "--user", "system");
@@ -303,7 +344,10 @@ await runAndClean(server, data, async (launch) => {
   await anaTab.check("input[data-pick=sales]");
   await anaTab.check("input[data-pick=billing]");
   await expectOk(() => anaTab.click("button[data-agent-action=sign_in_selected]"), anaTab);
-  assert.equal(await anaTab.locator("#toast .toast").textContent(), "Ana Agent is signed in to Billing. Ana Agent is signed in to Sales.");
+  assert.equal(
+    await anaTab.locator("#toast .toast").textContent(),
+    "Ana Agent is signed in to Billing. Ana Agent is signed in to Sales.",
+  );
   await until(anaTab.locator("tr[data-my-channel=sales] .state[data-state=available]"), "signed in to Sales");
   await until(anaTab.locator("tr[data-my-channel=billing] .state[data-state=available]"), "signed in to Billing");
   // A pause with a reason, said in German.
@@ -311,7 +355,10 @@ await runAndClean(server, data, async (launch) => {
   await anaTab.selectOption("#agent-reason", "training");
   await expectOk(() => anaTab.click("button[data-agent-action='pause:sales']"), anaTab);
   assert.equal(await anaTab.locator("#toast .toast").textContent(), "Ana Agent pausiert bei Sales (training).");
-  await until(anaTab.locator("tr[data-my-channel=sales] .state[data-state=paused]", { hasText: "training" }), "paused for training");
+  await until(
+    anaTab.locator("tr[data-my-channel=sales] .state[data-state=paused]", { hasText: "training" }),
+    "paused for training",
+  );
   await anaTab.selectOption("#lang", "en");
   // A call on Billing ends: Ana is in wrap-up.
   await asSystem({ type: "interaction_started", user: "ana", channel: "billing", interaction: "north-call-1" });
@@ -332,13 +379,19 @@ await runAndClean(server, data, async (launch) => {
   await expectOk(() => adaTab.click("button[data-admin-action=assign]"), adaTab);
   assert.equal(await adaTab.locator("#toast .toast").textContent(), "Ben Agent is assigned to Sales as agent.");
   // The supervisor's roster shows it live.
-  await until(sue.locator("section[data-channel=sales] tr[data-user=ben]", { hasText: "assigned" }), "Sue sees Ben assigned to Sales");
+  await until(
+    sue.locator("section[data-channel=sales] tr[data-user=ben]", { hasText: "assigned" }),
+    "Sue sees Ben assigned to Sales",
+  );
   await adaTab.screenshot({ path: join(screenshots, "admin.png"), fullPage: true });
   assert.deepEqual(await accessibilityProblems(adaTab), [], "the configuration");
 
   // Sue ends Ana's wrap-up; it ends on Ana's screen, live.
   await sue.locator("section[data-channel=billing] button[data-open-menu='billing/ana']").click();
-  await until(sue.locator("[data-menu='billing/ana'] button[data-action=end_wrap_up]:enabled"), "Sue may end the wrap-up");
+  await until(
+    sue.locator("[data-menu='billing/ana'] button[data-action=end_wrap_up]:enabled"),
+    "Sue may end the wrap-up",
+  );
   await expectOk(() => sue.click("[data-menu='billing/ana'] button[data-action=end_wrap_up]"), sue);
   await anaTab.locator("#my-wrap-up").waitFor({ state: "detached" });
 
@@ -379,7 +432,12 @@ await runAndClean(server, data, async (launch) => {
     context.on("response", (response) => {
       const url = response.url();
       if (!url.includes("/api/") || url.includes("/events") || url.endsWith("/api/session")) return;
-      bodies.push(response.text().then((body) => ({ url: response.url(), body }), () => ({ url: response.url(), body: "" })));
+      bodies.push(
+        response.text().then(
+          (body) => ({ url: response.url(), body }),
+          () => ({ url: response.url(), body: "" }),
+        ),
+      );
     });
     // The feed never ends: the page's fetch streams are read as they arrive.
     await tab.addInitScript(() => {
@@ -412,12 +470,18 @@ await runAndClean(server, data, async (launch) => {
       .slice(0, -1)
       .flatMap((block) => {
         const kind = /^event:\s*(.*)$/m.exec(block)?.[1];
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("\n");
+        const data = block
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).trim())
+          .join("\n");
         if (!data) return [];
         return kind === "events" ? JSON.parse(data) : [JSON.parse(data)];
       });
   const demoSnapshot = async (actor) => {
-    const response = await fetch(`${base}/api/tenants/demo/snapshot`, { headers: { Authorization: `Bearer ${token(actor)}` } });
+    const response = await fetch(`${base}/api/tenants/demo/snapshot`, {
+      headers: { Authorization: `Bearer ${token(actor)}` },
+    });
     return (await response.json()).state;
   };
 
@@ -431,27 +495,53 @@ await runAndClean(server, data, async (launch) => {
   await post("ada", { type: "pause", user: "felix", reason: secretReason });
   await post("ada", { type: "set_pause_reasons", reasons });
   let bodiesOf;
-  const { context: tomasContext, tab: tomas } = await signIn("tomas", "demo", async (context, tab) => (bodiesOf = await received(context, tab)));
+  const { context: tomasContext, tab: tomas } = await signIn(
+    "tomas",
+    "demo",
+    async (context, tab) => (bodiesOf = await received(context, tab)),
+  );
   await until(tomas.locator("#agent-screen:not([hidden]) tr[data-my-channel=billing]"), "Tomás lands on his dashboard");
   // While he watches: Felix gets a new device and pauses again; then Tomás is signed in
   // (the feed is in order: once he sees himself signed in, Felix's events were sent or left out).
-  await post("system", { type: "device_registered", user: "felix", device: "felix-headset", kind: "softphone", label: secretLabel });
+  await post("system", {
+    type: "device_registered",
+    user: "felix",
+    device: "felix-headset",
+    kind: "softphone",
+    label: secretLabel,
+  });
   await post("ada", { type: "resume", user: "felix" });
   await post("ada", { type: "pause", user: "felix", reason: "lunch" });
   await post("ada", { type: "sign_in", user: "tomas", channel: "billing" });
-  await until(tomas.locator("tr[data-my-channel=billing] .state[data-state=available]"), "Tomás sees himself signed in");
+  await until(
+    tomas.locator("tr[data-my-channel=billing] .state[data-state=available]"),
+    "Tomás sees himself signed in",
+  );
   // His channels' counts come from the server: Billing has Felix paused.
-  await until(tomas.locator("tr[data-channel-counts=billing] [data-count=paused] strong", { hasText: "1" }), "Tomás sees Billing's counts");
+  await until(
+    tomas.locator("tr[data-channel-counts=billing] [data-count=paused] strong", { hasText: "1" }),
+    "Tomás sees Billing's counts",
+  );
   await tomas.screenshot({ path: join(screenshots, "agent-sight.png"), fullPage: true });
   const tomasSaw = await bodiesOf();
-  assert.ok(tomasSaw.some((r) => r.url.includes("/snapshot")) && tomasSaw.some((r) => r.url.includes("/events")), "the snapshot and the feed were read");
+  assert.ok(
+    tomasSaw.some((r) => r.url.includes("/snapshot")) && tomasSaw.some((r) => r.url.includes("/events")),
+    "the snapshot and the feed were read",
+  );
   // What is read is what the page got: his own desk phone is there, and his sign-in came
   // through the feed (as an event about him: `signed_in`, or `user_seen` when who signed
   // him in is out of his sight).
-  assert.ok(tomasSaw.some((r) => r.body.includes("Desk 109")), "Tomás's own device reached his page");
-  assert.ok(tomasSaw.some((r) => r.url.includes("/events") && feedEvents(r.body).some((e) => e.user === "tomas")), "his sign-in came through the feed");
+  assert.ok(
+    tomasSaw.some((r) => r.body.includes("Desk 109")),
+    "Tomás's own device reached his page",
+  );
+  assert.ok(
+    tomasSaw.some((r) => r.url.includes("/events") && feedEvents(r.body).some((e) => e.user === "tomas")),
+    "his sign-in came through the feed",
+  );
   for (const { url, body } of tomasSaw) {
-    for (const secret of [secretReason, secretLabel, "Desk 115"]) assert.ok(!body.includes(secret), `${url} tells Tomás a colleague's "${secret}"`);
+    for (const secret of [secretReason, secretLabel, "Desk 115"])
+      assert.ok(!body.includes(secret), `${url} tells Tomás a colleague's "${secret}"`);
     if (!url.includes("/events")) continue;
     // Nothing a colleague did or has comes through his feed: their changes reach him as counts.
     const others = feedEvents(body).filter((e) => "user" in e && e.user !== "tomas");
@@ -463,10 +553,18 @@ await runAndClean(server, data, async (launch) => {
   // (b) A user without a contact-center role, Kim: the page says so, in English and
   // German, and shows nothing of the tenant.
   const { context: kimContext, tab: kim } = await signIn("kim", "demo");
-  await until(kim.locator("#no-role-screen:not([hidden]) #no-role", { hasText: "no contact-center role" }), "Kim is told she has no role");
-  assert.equal(await kim.locator("[data-screen], section[data-channel], tr[data-user], #side > *, #tabs:not([hidden])").count(), 0, "nothing of the tenant");
+  await until(
+    kim.locator("#no-role-screen:not([hidden]) #no-role", { hasText: "no contact-center role" }),
+    "Kim is told she has no role",
+  );
+  assert.equal(
+    await kim.locator("[data-screen], section[data-channel], tr[data-user], #side > *, #tabs:not([hidden])").count(),
+    0,
+    "nothing of the tenant",
+  );
   const kimText = await kim.evaluate(() => document.body.innerText);
-  for (const colleague of ["Sam Supervisor", "Jürgen Müller", "Sales", "Web Chat"]) assert.ok(!kimText.includes(colleague), `Kim's page shows ${colleague}`);
+  for (const colleague of ["Sam Supervisor", "Jürgen Müller", "Sales", "Web Chat"])
+    assert.ok(!kimText.includes(colleague), `Kim's page shows ${colleague}`);
   await kim.selectOption("#lang", "de");
   await until(kim.locator("#no-role", { hasText: "keine Contact-Center-Rolle" }), "told in German");
   assert.deepEqual(await accessibilityProblems(kim), [], "the page without a role");
@@ -476,7 +574,11 @@ await runAndClean(server, data, async (launch) => {
   // (c) A supervisor limited to his channels (the demo's default), Omar: Billing and
   // Win-back, and no other channel on any tab or in his snapshot.
   let omarBodies;
-  const { context: omarContext, tab: omar } = await signIn("omar", "demo", async (context, tab) => (omarBodies = await received(context, tab)));
+  const { context: omarContext, tab: omar } = await signIn(
+    "omar",
+    "demo",
+    async (context, tab) => (omarBodies = await received(context, tab)),
+  );
   await until(omar.locator("#supervisor-screen:not([hidden]) section[data-channel=billing]"), "Omar sees Billing");
   const reach = { queue: ["billing"], chat: [], campaign: ["winback"] };
   for (const [kind, channels] of Object.entries(reach)) {
@@ -485,24 +587,37 @@ await runAndClean(server, data, async (launch) => {
     // The button turns active at once; the tab's cards are drawn on the next frame.
     await omar.locator(`body[data-drawn-tab=${kind}]`).waitFor();
     if (channels.length) await omar.locator(`section[data-channel=${channels[0]}]`).waitFor();
-    const shown = await omar.locator("section[data-channel]").evaluateAll((cards) => cards.map((c) => c.dataset.channel));
+    const shown = await omar
+      .locator("section[data-channel]")
+      .evaluateAll((cards) => cards.map((c) => c.dataset.channel));
     assert.deepEqual(shown.sort(), channels, `Omar's ${kind} tab`);
   }
   const snapshot = (await omarBodies()).find((r) => r.url.includes("/snapshot"));
-  assert.deepEqual(Object.keys(JSON.parse(snapshot.body).state.channels).sort(), ["billing", "winback"], "Omar's snapshot");
+  assert.deepEqual(
+    Object.keys(JSON.parse(snapshot.body).state.channels).sort(),
+    ["billing", "winback"],
+    "Omar's snapshot",
+  );
   // "+ Log agent" finds any agent, also one out of his sight (the server searches); signing
   // her in to Billing brings her into his sight, live.
   await post("ada", { type: "set_setting", setting: "unassigned_sign_in", value: true });
   await omar.click("[data-tab=queue]");
   await omar.locator("body[data-drawn-tab=queue] section[data-channel=billing] tr[data-user]").first().waitFor();
-  assert.equal(await omar.locator("section[data-channel=billing] tr[data-user=zoe]").count(), 0, "Zoë is out of Omar's sight");
+  assert.equal(
+    await omar.locator("section[data-channel=billing] tr[data-user=zoe]").count(),
+    0,
+    "Zoë is out of Omar's sight",
+  );
   await omar.click("button[data-log-agent=billing]");
   await omar.fill("#log-agent input[type=search]", "zoe");
   const found = omar.locator("li[data-match=zoe]");
   await until(found, "Omar finds Zoë");
   await expectOk(() => found.locator("button[data-action=sign_in]").click(), omar);
   await omar.click("#log-agent button.close");
-  await until(omar.locator("section[data-channel=billing] tr[data-user=zoe] [data-flag=unassigned]"), "Zoë comes into Omar's sight");
+  await until(
+    omar.locator("section[data-channel=billing] tr[data-user=zoe] [data-flag=unassigned]"),
+    "Zoë comes into Omar's sight",
+  );
   await omarContext.close();
 
   // German: the same reasons, in German.

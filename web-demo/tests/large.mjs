@@ -27,9 +27,15 @@ const data = mkdtempSync(join(tmpdir(), "agentstate-large-"));
 
 function tenantYaml() {
   const kinds = ["queue", "chat", "campaign"];
-  const lines = ["plan: complete", "pause_reasons: [lunch, training, meeting]", "settings: { supervisors_limited_to_assigned: false }", "users:"];
+  const lines = [
+    "plan: complete",
+    "pause_reasons: [lunch, training, meeting]",
+    "settings: { supervisors_limited_to_assigned: false }",
+    "users:",
+  ];
   lines.push("  - { id: sup, name: Sue Supervisor, roles: [supervisor] }");
-  for (let i = 0; i < AGENTS; i++) lines.push(`  - { id: a${i}, name: Agent ${String(i).padStart(4, "0")}, roles: [agent] }`);
+  for (let i = 0; i < AGENTS; i++)
+    lines.push(`  - { id: a${i}, name: Agent ${String(i).padStart(4, "0")}, roles: [agent] }`);
   lines.push("channels:");
   const members = Array.from({ length: CHANNELS }, () => []);
   for (let i = 0; i < AGENTS; i++) {
@@ -37,17 +43,29 @@ function tenantYaml() {
     members[(i * 7 + 3) % CHANNELS].push(`a${i}`);
   }
   for (let c = 0; c < CHANNELS; c++) {
-    const agents = c === 0 ? [...new Set([...members[0], ...Array.from({ length: BIG }, (_, i) => `a${i}`)])] : members[c];
+    const agents =
+      c === 0 ? [...new Set([...members[0], ...Array.from({ length: BIG }, (_, i) => `a${i}`)])] : members[c];
     // The big channel is a queue and first by name, on the first tab.
     const name = c === 0 ? "A big queue" : `Channel ${String(c).padStart(3, "0")}`;
-    lines.push(`  - { id: c${c}, kind: ${c === 0 ? "queue" : kinds[c % 3]}, name: ${name}, wrap_up_secs: 20, agents: [${[...new Set(agents)].join(", ")}] }`);
+    lines.push(
+      `  - { id: c${c}, kind: ${c === 0 ? "queue" : kinds[c % 3]}, name: ${name}, wrap_up_secs: 20, agents: [${[...new Set(agents)].join(", ")}] }`,
+    );
   }
   return lines.join("\n");
 }
 
-const cli = (...args) => execFileSync(bin, args, { env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" }, encoding: "utf8", maxBuffer: 1 << 26 }).trim();
+const cli = (...args) =>
+  execFileSync(bin, args, {
+    env: { ...process.env, AGENTSTATE_DATA: data, RUST_LOG: "warn" },
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  }).trim();
 
-const server = await serve(bin, ["--data", data, "--no-demo-tenant", "--rate-limit", "100000", "--max-body", String(1 << 24)], { ...process.env, RUST_LOG: "warn" });
+const server = await serve(
+  bin,
+  ["--data", data, "--no-demo-tenant", "--rate-limit", "100000", "--max-body", String(1 << 24)],
+  { ...process.env, RUST_LOG: "warn" },
+);
 const { base } = server;
 
 await runAndClean(server, data, async (launch) => {
@@ -73,7 +91,10 @@ await runAndClean(server, data, async (launch) => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.addInitScript(() => {
     window.longTasks = [];
-    new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: "longtask", buffered: true });
+    new PerformanceObserver((list) => window.longTasks.push(...list.getEntries().map((e) => e.duration))).observe({
+      type: "longtask",
+      buffered: true,
+    });
   });
   await page.goto(link);
   await page.waitForURL(`${base}/`);
@@ -104,7 +125,11 @@ await runAndClean(server, data, async (launch) => {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
   await page.waitForTimeout(1000);
-  const feed = await page.evaluate(() => ({ longest: Math.max(0, ...window.longTasks), count: window.longTasks.length, total: window.longTasks.reduce((a, b) => a + b, 0) }));
+  const feed = await page.evaluate(() => ({
+    longest: Math.max(0, ...window.longTasks),
+    count: window.longTasks.length,
+    total: window.longTasks.reduce((a, b) => a + b, 0),
+  }));
 
   // Scrolling the 1,000-row roster: 100 px per frame for 3 s.
   const frames = await page.evaluate(async () => {
@@ -135,7 +160,15 @@ await runAndClean(server, data, async (launch) => {
   const activity = await page.evaluate(async () => {
     const { Tenant } = await import("/pkg/agentstate.js");
     const users = Array.from({ length: 200 }, (_, i) => ({ id: `u${i}`, name: `U ${i}`, roles: ["agent"] }));
-    const seed = { plan: "complete", pause_reasons: ["lunch", "training"], users, channels: [{ id: "q", kind: "queue", name: "Q", wrap_up_secs: 30, agents: users.map((u) => u.id) }, { id: "c", kind: "chat", name: "C", wrap_up_secs: 10, agents: users.map((u) => u.id) }] };
+    const seed = {
+      plan: "complete",
+      pause_reasons: ["lunch", "training"],
+      users,
+      channels: [
+        { id: "q", kind: "queue", name: "Q", wrap_up_secs: 30, agents: users.map((u) => u.id) },
+        { id: "c", kind: "chat", name: "C", wrap_up_secs: 10, agents: users.map((u) => u.id) },
+      ],
+    };
     const tenant = Tenant.fromSeed(seed);
     const events = [];
     const day = 8 * 3600 * 1000;
@@ -150,9 +183,18 @@ await runAndClean(server, data, async (launch) => {
       const [u, round] = [n % 200, Math.floor(n / 200)];
       const user = `u${u}`;
       const what = round % 4;
-      if (what === 0) apply({ type: "interaction_started", actor: "system", at, user, channel: u % 2 ? "q" : "c", interaction: `i${round}-${u}` });
+      if (what === 0)
+        apply({
+          type: "interaction_started",
+          actor: "system",
+          at,
+          user,
+          channel: u % 2 ? "q" : "c",
+          interaction: `i${round}-${u}`,
+        });
       else if (what === 1) apply({ type: "interaction_ended", actor: "system", at, interaction: `i${round - 1}-${u}` });
-      else if (what === 2) apply({ type: "pause", actor: user, at, user, reason: round % 8 === 2 ? "lunch" : "training" });
+      else if (what === 2)
+        apply({ type: "pause", actor: user, at, user, reason: round % 8 === 2 ? "lunch" : "training" });
       else apply({ type: "resume", actor: user, at, user });
     }
     const to = events.at(-1).at + 1;
@@ -164,8 +206,37 @@ await runAndClean(server, data, async (launch) => {
     const t1 = performance.now();
     Tenant.activity(events, 0, 1);
     const convertMs = performance.now() - t1;
-    return { events: events.length, ms, perSecond: events.length / (ms / 1000), convertMs, foldPerSecond: events.length / ((ms - convertMs) / 1000), rows: report.rows.length };
+    return {
+      events: events.length,
+      ms,
+      perSecond: events.length / (ms / 1000),
+      convertMs,
+      foldPerSecond: events.length / ((ms - convertMs) / 1000),
+      rows: report.rows.length,
+    };
   });
 
-  console.log(JSON.stringify({ agents: AGENTS, channels: CHANNELS, cards, rowsRendered: rows, firstRosterMs: Math.round(firstRoster), feed: { eventsPerSecond: RATE, seconds: SECONDS, sent, longestTaskMs: Math.round(feed.longest), longTasks: feed.count, longTaskMsTotal: Math.round(feed.total) }, scroll: frames, activityInBrowser: activity }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        agents: AGENTS,
+        channels: CHANNELS,
+        cards,
+        rowsRendered: rows,
+        firstRosterMs: Math.round(firstRoster),
+        feed: {
+          eventsPerSecond: RATE,
+          seconds: SECONDS,
+          sent,
+          longestTaskMs: Math.round(feed.longest),
+          longTasks: feed.count,
+          longTaskMsTotal: Math.round(feed.total),
+        },
+        scroll: frames,
+        activityInBrowser: activity,
+      },
+      null,
+      2,
+    ),
+  );
 });

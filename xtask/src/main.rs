@@ -1,7 +1,7 @@
 //! `cargo xtask <task>`: the project's set-up and checks in one place, so that a fresh
 //! machine needs nothing but cargo and rustup.
 //!
-//! * `test` — everything CI checks: formatting, clippy, all tests, the core built for
+//! * `test` — everything CI checks: formatting (Rust and the dashboard), clippy, all tests, the core built for
 //!   `wasm32-unknown-unknown`, the rule suites through the CLI, and the API and browser
 //!   tests once more on PostgreSQL (Debian's `postgresql`, installed when missing; a
 //!   private cluster of our own, stopped at the end).
@@ -14,6 +14,8 @@
 //! * `wasm` — builds both wasm artifacts: the plugin module for hosts (`wasm-speed`,
 //!   feature `abi`) and the browser package `wasm/pkg` (`wasm-size`, feature `bindgen`,
 //!   through the wasm-bindgen CLI of exactly the version `Cargo.lock` pins).
+//! * `format` — rewrites the dashboard's TypeScript, tests, page and styles in Prettier's
+//!   format (`test` fails on a file not so formatted).
 //! * `fuzz [TARGET [SECONDS]]` — lists the fuzz targets, or runs a coverage-guided campaign
 //!   on one (libFuzzer on the stable toolchain, sanitizer-coverage by flags) and merges
 //!   what it found into the minimized corpus `fuzz/corpus/TARGET`.
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         "cluster" => cluster(),
         "wasm" => ensure_wasm_target().and_then(|()| plugin_module()).and_then(|()| browser_package()),
         "dashboard" => dashboard(),
+        "format" => dashboard_format(Format::Write),
         "openapi" => openapi(),
         "fuzz" => fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         "explore" => {
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|run|cluster|wasm|dashboard|openapi|fuzz [TARGET [SECONDS]]|explore [--depth N]>"
+                "usage: cargo xtask <test|run|cluster|wasm|dashboard|format|openapi|fuzz [TARGET [SECONDS]]|explore [--depth N]>"
             );
             return ExitCode::from(2);
         }
@@ -343,6 +346,32 @@ fn dashboard() -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `dashboard_format` checks or rewrites.
+#[derive(Clone, Copy)]
+enum Format {
+    Check,
+    Write,
+}
+
+/// The dashboard's sources, tests and static files in Prettier's format (its settings in
+/// `web-demo/.prettierrc.json`; the generated HTTP types are left as generated). `cargo
+/// xtask format` rewrites them; `cargo xtask test` fails on a file not so formatted.
+fn dashboard_format(mode: Format) -> Result<(), String> {
+    let web = root().join("web-demo");
+    let prefix = web.display().to_string();
+    if !web.join("node_modules/.bin/prettier").exists() {
+        step("npm", &["ci", "--prefix", &prefix, "--no-audit", "--no-fund"])?;
+    }
+    let files = ["src/*.ts", "tests/*.mjs", "static/*.html", "static/*.css"].map(|glob| format!("{prefix}/{glob}"));
+    let mode = match mode {
+        Format::Check => "--check",
+        Format::Write => "--write",
+    };
+    let mut args = vec!["--prefix", &prefix, "prettier", mode];
+    args.extend(files.iter().map(String::as_str));
+    step("npx", &args)
+}
+
 /// The server's OpenAPI document as committed (`docs/openapi.json`; the route check in
 /// `host/tests/openapi.rs` holds it equal to what the server serves), checked by an
 /// OpenAPI 3.1 validator, and the dashboard's HTTP types generated from it.
@@ -471,6 +500,7 @@ fn test() -> Result<(), String> {
     browser_budget()?;
     typescript_check()?;
     dashboard()?;
+    dashboard_format(Format::Check)?;
     step("cargo", &["fmt", "--all", "--", "--check"])?;
     step("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     step(
