@@ -3,7 +3,7 @@
 // day at a glance. Keyboard: arrows move, Escape closes and returns to the button.
 
 import type { AllowedActions } from "agentstate";
-import { actionButton, ctx, say, ui } from "./context.js";
+import { actionButton, ctx, say, ui, redraw } from "./context.js";
 import { h } from "./dom.js";
 import { showHistory } from "./history.js";
 import { openTimeline } from "./timeline.js";
@@ -11,7 +11,7 @@ import { openTimeline } from "./timeline.js";
 export function closeMenu(): void {
   const key = ui.openMenu;
   ui.openMenu = null;
-  ctx.render();
+  redraw.all();
   if (key)
     requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-open-menu="${CSS.escape(key)}"]`)?.focus());
 }
@@ -38,7 +38,7 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
   const reasons = config.pause_reasons;
   const after = () => {
     ui.openMenu = null;
-    ctx.render([channel]);
+    redraw.cards([channel]);
   };
   return h(
     "div",

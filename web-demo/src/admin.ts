@@ -3,7 +3,7 @@
 // settings — the configuration commands of §4.3, each enabled by the module's verdict.
 
 import type { Action, AssignAs, ChannelKind, Plan, Rejection, Role, Verdict } from "agentstate";
-import { actAll, ctx, reason, say, verdictOf } from "./context.js";
+import { actAll, ctx, reason, say, verdictOf, redraw } from "./context.js";
 import { h } from "./dom.js";
 import type { Word } from "./i18n.js";
 
@@ -38,10 +38,6 @@ function button(label: string, verdict: Verdict, actions: () => Action[], key: s
   );
 }
 
-function redraw(): void {
-  ctx.render([]);
-}
-
 function field(label: string, input: HTMLElement): HTMLElement {
   return h("label", { class: "field" }, h("span", {}, label), input);
 }
@@ -58,7 +54,7 @@ function assignments(): HTMLElement {
   const unassign = pairs((user, channel) => ({ type: "unassign", user, channel }));
   const toggle = (set: Set<string>, key: string) => (e: globalThis.Event) => {
     (e.target as HTMLInputElement).checked ? set.add(key) : set.delete(key);
-    redraw();
+    redraw.panels();
   };
   return h(
     "section",
@@ -72,7 +68,7 @@ function assignments(): HTMLElement {
       value: form.search,
       oninput: (e: globalThis.Event) => {
         form.search = (e.target as HTMLInputElement).value;
-        redraw();
+        redraw.panels();
       },
     }),
     h(
@@ -127,7 +123,7 @@ function assignments(): HTMLElement {
             id: "admin-as",
             onchange: (e: globalThis.Event) => {
               form.as = (e.target as HTMLSelectElement).value as AssignAs;
-              redraw();
+              redraw.panels();
             },
           },
           (["agent", "supervisor"] as const).map((as) =>
@@ -188,7 +184,7 @@ function creation(): HTMLElement {
         value,
         oninput: (e: globalThis.Event) => {
           set((e.target as HTMLInputElement).value);
-          redraw();
+          redraw.panels();
         },
       }),
     );
@@ -211,7 +207,7 @@ function creation(): HTMLElement {
             checked: newUser.roles.has(r),
             onchange: (e: globalThis.Event) => {
               (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r);
-              redraw();
+              redraw.panels();
             },
           }),
           ` ${say(`role_${r}`)} `,
@@ -231,7 +227,7 @@ function creation(): HTMLElement {
           {
             onchange: (e: globalThis.Event) => {
               newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind;
-              redraw();
+              redraw.panels();
             },
           },
           ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, say(k))),
@@ -246,7 +242,7 @@ function creation(): HTMLElement {
           value: newChannel.wrapUp,
           oninput: (e: globalThis.Event) => {
             newChannel.wrapUp = Number((e.target as HTMLInputElement).value);
-            redraw();
+            redraw.panels();
           },
         }),
       ),
@@ -310,7 +306,7 @@ function pauseReasons(): HTMLElement {
           value: form.newReason,
           oninput: (e: globalThis.Event) => {
             form.newReason = (e.target as HTMLInputElement).value;
-            redraw();
+            redraw.panels();
           },
         }),
       ),
@@ -345,7 +341,7 @@ function planAndSettings(): HTMLElement {
             id: "admin-plan",
             onchange: (e: globalThis.Event) => {
               form.plan = (e.target as HTMLSelectElement).value as Plan;
-              redraw();
+              redraw.panels();
             },
           },
           ctx.vocabulary.plans.map((p) => h("option", { value: p, selected: p === plan }, p.replace("_", " "))),

@@ -8,13 +8,12 @@
 import type { Action, AgentNow, MyChannel, Rejection, Verdict } from "agentstate";
 import { Tenant } from "agentstate";
 import { countsPanel } from "./channel-counts.js";
-import { actAll, ctx, reason, say, ui, verdictOf } from "./context.js";
+import { actAll, ctx, reason, say, ui, verdictOf, redraw } from "./context.js";
 import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
 
 /** The channels ticked for "log in to selected", and the pause reason chosen. */
 const picked = new Set<string>();
-let pauseReason = "";
 
 /** A button sending `actions` — a function when they depend on a choice made after drawing (the pause reason). */
 function button(
@@ -64,17 +63,17 @@ function reasons(): string[] {
 
 function reasonPicker(): HTMLSelectElement {
   const choices = reasons();
-  if (!choices.includes(pauseReason)) pauseReason = choices[0] ?? "break";
+  if (!choices.includes(ui.pauseReason)) ui.pauseReason = choices[0] ?? "break";
   return h(
     "select",
     {
       id: "agent-reason",
       "aria-label": say("pauseReason"),
       onchange: (e: globalThis.Event) => {
-        pauseReason = (e.target as HTMLSelectElement).value;
+        ui.pauseReason = (e.target as HTMLSelectElement).value;
       },
     },
-    choices.map((r) => h("option", { value: r, selected: r === pauseReason }, r)),
+    choices.map((r) => h("option", { value: r, selected: r === ui.pauseReason }, r)),
   );
 }
 
@@ -96,7 +95,7 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
             checked: picked.has(c.channel),
             onchange: (e: globalThis.Event) => {
               (e.target as HTMLInputElement).checked ? picked.add(c.channel) : picked.delete(c.channel);
-              ctx.render([]);
+              redraw.panels();
             },
           })
         : null,
@@ -122,7 +121,7 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
       button(
         say("pause"),
         v.pause,
-        () => [{ type: "pause", user: me, channel: c.channel, reason: pauseReason }],
+        () => [{ type: "pause", user: me, channel: c.channel, reason: ui.pauseReason }],
         `pause:${c.channel}`,
       ),
       button(
@@ -236,7 +235,7 @@ export function agentScreen(): HTMLElement {
         button(
           `${say("pause")} (${say("everywhere")})`,
           everywhere.pause,
-          () => [{ type: "pause", user: me, reason: pauseReason }],
+          () => [{ type: "pause", user: me, reason: ui.pauseReason }],
           "pause_all",
         ),
         button(

@@ -4,7 +4,7 @@
 // for again when the feed brings events and every few seconds.
 
 import type { Word } from "./i18n.js";
-import { ctx, rolesOf, say, ui } from "./context.js";
+import { ctx, rolesOf, say, ui, redraw } from "./context.js";
 import { h } from "./dom.js";
 
 /** How often the counts are asked for while the agent's screen is shown. */
@@ -36,7 +36,7 @@ export function refreshCounts(): void {
     .finally(() => {
       counts.fetching = false;
       // A screen that did not change is not drawn again (an open picker stays open).
-      if (counts === ui.counts && JSON.stringify(counts.channels) !== before) ctx.render([]);
+      if (counts === ui.counts && JSON.stringify(counts.channels) !== before) redraw.panels();
       if (counts.again) {
         counts.again = false;
         window.setTimeout(refreshCounts, AGAIN_AFTER_MS);

@@ -1,10 +1,12 @@
-// What every panel shares: the API, the mirrored tenant, the module's vocabulary, the
-// user's choices (language, tab, filters, open menu), and how to send a command and say
-// how it went.
+// What every panel shares: the session (the API, the mirrored tenant, the module's
+// vocabulary), the one UI state (the user's choices and the panels they opened), how to
+// ask for a redraw, and how to send a command and say how it went.
 
 import {
   Tenant,
   type Action,
+  type ActivityReport,
+  type UserMatch,
   type AgentState,
   type ChannelKind,
   type Event,
@@ -33,6 +35,21 @@ export interface CountsState {
   again: boolean;
 }
 
+/** A match as both the server and the module give it (the server's `active_device` may be null). */
+export type Match = Pick<UserMatch, "user" | "name" | "roles" | "devices">;
+
+/** The "+ Log agent" picker, while open: its channel, what is asked and what was found. */
+export interface Picker {
+  channel: string;
+  text: string;
+  roles: Role[];
+  expanded: Set<string>;
+  /** The server's matches for `text` and `roles`; null until it answered. */
+  matches: Match[] | null;
+  /** The search whose answer is wanted (typing asks many times). */
+  asked: number;
+}
+
 /** Everything the screen shows that is not the tenant: the user's choices and what was fetched for them. */
 export interface UiState {
   lang: Lang;
@@ -42,6 +59,14 @@ export interface UiState {
   openMenu: string | null;
   filter: { text: string; state: AgentState | ""; sort: SortBy };
   counts: CountsState;
+  /** The pause reason the agent chose on their own screen. */
+  pauseReason: string;
+  /** The history panel, while open: whose, the pages read, where the next one begins. */
+  history: { user: string; events: Event[]; nextBefore?: number } | null;
+  /** The day at a glance, while open: whose, and the server's report. */
+  timeline: { user: string; report: ActivityReport } | null;
+  /** The "+ Log agent" picker, while open. */
+  logAgent: Picker | null;
 }
 
 export function noCounts(): CountsState {
@@ -56,17 +81,86 @@ export const ui: UiState = {
   openMenu: null,
   filter: { text: "", state: "", sort: "name" },
   counts: noCounts(),
+  pauseReason: "",
+  history: null,
+  timeline: null,
+  logAgent: null,
 };
 
-export const ctx = { unfollow: () => {} } as {
-  api: Api;
-  mirror: Mirror;
+/** A part of the session read before it was set up: a defect of the page, said plainly. */
+function notYet(part: string): never {
+  throw new Error(`the dashboard used its ${part} before it was set up`);
+}
+
+/**
+ * The signed-in session, set up in order: the module's vocabulary once it is loaded, the
+ * API once the user is known, the mirror once the tenant is open (and anew for every
+ * "act as"). A part read before it is set up is an error that says so, not `undefined`.
+ */
+class Session {
+  #api?: Api;
+  #mirror?: Mirror;
+  #vocabulary?: Vocabulary;
   /** Stops the mirror's live feed. */
-  unfollow: () => void;
-  vocabulary: Vocabulary;
-  /** Redraws on the next frame; `channels` limits it to those cards. */
-  render: (channels?: Iterable<string>) => void;
+  unfollow: () => void = () => {};
+
+  get api(): Api {
+    return this.#api ?? notYet("API");
+  }
+  set api(api: Api) {
+    this.#api = api;
+  }
+  get mirror(): Mirror {
+    return this.#mirror ?? notYet("mirrored tenant");
+  }
+  /** Opens `mirror` in place of the one open now, which is given back (to be freed). */
+  swapMirror(mirror: Mirror): Mirror | undefined {
+    const old = this.#mirror;
+    this.#mirror = mirror;
+    return old;
+  }
+  get vocabulary(): Vocabulary {
+    return this.#vocabulary ?? notYet("vocabulary");
+  }
+  set vocabulary(vocabulary: Vocabulary) {
+    this.#vocabulary = vocabulary;
+  }
+}
+
+export const ctx = new Session();
+
+/**
+ * How a panel asks for a redraw, drawn on the next frame (several asks, one drawing):
+ * everything; the screen and side panels with the channel cards as they are drawn; or
+ * those and some channels' cards.
+ */
+export const redraw = {
+  all: (): void => schedule(undefined),
+  panels: (): void => schedule([]),
+  cards: (channels: Iterable<string>): void => schedule(channels),
+  /** What draws: the page's frame, given the cards to redraw (`undefined`: all of them). */
+  with(draw: (cards: Set<string> | undefined) => void): void {
+    drawer = draw;
+  },
 };
+
+let drawer: (cards: Set<string> | undefined) => void = () => {};
+/** Cards to redraw on the next frame; `undefined` means every card. */
+let dirty: Set<string> | undefined = new Set();
+let scheduled = false;
+
+function schedule(channels: Iterable<string> | undefined): void {
+  if (channels === undefined) dirty = undefined;
+  else if (dirty) for (const c of channels) dirty.add(c);
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    const cards = dirty;
+    dirty = new Set();
+    drawer(cards);
+  });
+}
 
 export function say(word: Word): string {
   return t(ui.lang, word);

@@ -1,45 +1,43 @@
 // The history panel: the events that touched one user, newest first, from the server, a
 // page at a time ("older" reads the next page).
 
-import { ctx, say, ui } from "./context.js";
+import { ctx, say, ui, redraw } from "./context.js";
 import { clockTime, h } from "./dom.js";
 import type { Event } from "agentstate";
 
-let shown: { user: string; events: Event[]; nextBefore?: number } | null = null;
-
 export async function showHistory(user: string): Promise<void> {
   const page = await ctx.api.history(user);
-  shown = { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined };
-  ctx.render([]);
+  ui.history = { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined };
+  redraw.panels();
 }
 
 async function showOlder(): Promise<void> {
-  if (!shown || shown.nextBefore === undefined) return;
-  const { user, events, nextBefore } = shown;
+  if (!ui.history || ui.history.nextBefore === undefined) return;
+  const { user, events, nextBefore } = ui.history;
   const page = await ctx.api.history(user, nextBefore);
-  if (shown?.user !== user) return;
-  shown = {
+  if (ui.history?.user !== user) return;
+  ui.history = {
     user,
     events: [...events, ...page.events.map((e) => e.event as Event)],
     nextBefore: page.next_before ?? undefined,
   };
-  ctx.render([]);
+  redraw.panels();
 }
 
 /** Closes the panel (another user's view was opened). */
 export function closeHistory(): void {
-  shown = null;
+  ui.history = null;
 }
 
 /** Reloads the history when an event touched the user it shows. */
 export function historyTouched(events: Event[]): void {
-  const user = shown?.user;
+  const user = ui.history?.user;
   if (user && events.some((e) => "user" in e && e.user === user)) void showHistory(user);
 }
 
 export function historyPanel(): HTMLElement | null {
-  if (!shown) return null;
-  const { user, events, nextBefore } = shown;
+  if (!ui.history) return null;
+  const { user, events, nextBefore } = ui.history;
   return h(
     "section",
     { class: "panel", id: "history-panel", "aria-labelledby": "history-title" },
@@ -53,8 +51,8 @@ export function historyPanel(): HTMLElement | null {
           class: "close",
           "aria-label": say("close"),
           onclick: () => {
-            shown = null;
-            ctx.render([]);
+            ui.history = null;
+            redraw.panels();
           },
         },
         "×",

@@ -3,32 +3,15 @@
 // agent" — also those out of the supervisor's sight, whom the mirror does not hold); the
 // mirror answers at once until it has.
 
-import type { Role, UserMatch } from "agentstate";
-import { act, actionButton, ctx, say, toast, ui } from "./context.js";
+import { act, actionButton, ctx, say, toast, ui, type Picker } from "./context.js";
 import { byId, h } from "./dom.js";
-
-/** A match as both the server and the module give it (the server's `active_device` may be null). */
-type Match = Pick<UserMatch, "user" | "name" | "roles" | "devices">;
-
-interface Picker {
-  channel: string;
-  text: string;
-  roles: Role[];
-  expanded: Set<string>;
-  /** The server's matches for `text` and `roles`; null until it answered. */
-  matches: Match[] | null;
-  /** The search whose answer is wanted (typing asks many times). */
-  asked: number;
-}
-
-let picker: Picker | null = null;
 
 function search(current: Picker): void {
   const asked = ++current.asked;
   current.matches = null;
   ctx.api.searchUsers(current.text, current.roles).then(
     (matches) => {
-      if (picker !== current || current.asked !== asked) return;
+      if (ui.logAgent !== current || current.asked !== asked) return;
       current.matches = matches;
       renderLogAgentResults();
     },
@@ -37,8 +20,8 @@ function search(current: Picker): void {
 }
 
 export function openLogAgent(channel: string): void {
-  picker = { channel, text: "", roles: [], expanded: new Set(), matches: null, asked: 0 };
-  search(picker);
+  ui.logAgent = { channel, text: "", roles: [], expanded: new Set(), matches: null, asked: 0 };
+  search(ui.logAgent);
   const dialog = byId<HTMLDialogElement>("log-agent");
   renderLogAgent();
   if (!dialog.open) dialog.showModal();
@@ -47,10 +30,10 @@ export function openLogAgent(channel: string): void {
 
 export function renderLogAgentResults(): void {
   const list = document.getElementById("log-agent-results");
-  if (!picker || !list) return;
-  const { channel, expanded } = picker;
+  if (!ui.logAgent || !list) return;
+  const { channel, expanded } = ui.logAgent;
   const channelName = ctx.mirror.config().channels[channel]?.name ?? channel;
-  const matches = picker.matches ?? ctx.mirror.tenant.searchUsers(picker.text, picker.roles);
+  const matches = ui.logAgent.matches ?? ctx.mirror.tenant.searchUsers(ui.logAgent.text, ui.logAgent.roles);
   const users = ctx.mirror.config().users;
   list.replaceChildren(
     ...matches.map((m) => {
@@ -115,8 +98,8 @@ export function renderLogAgentResults(): void {
 
 export function renderLogAgent(): void {
   const dialog = byId<HTMLDialogElement>("log-agent");
-  if (!picker) return;
-  const current = picker;
+  if (!ui.logAgent) return;
+  const current = ui.logAgent;
   dialog.replaceChildren(
     h(
       "h2",
@@ -164,7 +147,7 @@ export function renderLogAgent(): void {
       {
         class: "close",
         onclick: () => {
-          picker = null;
+          ui.logAgent = null;
           dialog.close();
         },
       },
@@ -176,5 +159,5 @@ export function renderLogAgent(): void {
 }
 
 export function logAgentOpen(): boolean {
-  return picker !== null;
+  return ui.logAgent !== null;
 }

@@ -11,7 +11,19 @@ import { closeMenu } from "./actions-menu.js";
 import { adminScreen } from "./admin.js";
 import { agentScreen } from "./agent.js";
 import { COUNTS_EVERY_MS, refreshCounts } from "./channel-counts.js";
-import { ctx, landing, noCounts, rolesOf, say, screensOf, toast, ui, type Screen, type SortBy } from "./context.js";
+import {
+  ctx,
+  landing,
+  noCounts,
+  rolesOf,
+  say,
+  screensOf,
+  toast,
+  ui,
+  type Screen,
+  type SortBy,
+  redraw,
+} from "./context.js";
 import { byId, h, replaceKeepingFocus } from "./dom.js";
 import { closeHistory, historyPanel, historyTouched } from "./history.js";
 import type { Word } from "./i18n.js";
@@ -19,7 +31,8 @@ import { lingeringPanel } from "./lingering.js";
 import { logAgentOpen, renderLogAgent, renderLogAgentResults } from "./log-agent.js";
 import { Mirror, SIGHT } from "./mirror.js";
 import { noRoleScreen } from "./no-role.js";
-import { drawChannels, forgetCards, shownOn, tick } from "./roster.js";
+import { drawChannels, forgetCards, tick } from "./cards.js";
+import { shownOn } from "./roster.js";
 import { settingsPanel } from "./settings.js";
 import { closeTimeline, timelinePanel } from "./timeline.js";
 
@@ -28,23 +41,6 @@ interface DemoToken {
   name: string;
   roles: string[];
   token: string;
-}
-
-/** Cards to redraw on the next frame; `undefined` means every card. */
-let dirty: Set<string> | undefined = new Set();
-let scheduled = false;
-
-function render(channels?: Iterable<string>): void {
-  if (channels === undefined) dirty = undefined;
-  else if (dirty) for (const c of channels) dirty.add(c);
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    const cards = dirty;
-    dirty = new Set();
-    draw(cards);
-  });
 }
 
 /**
@@ -63,7 +59,8 @@ function renderFromFeed(channels: Set<string> | undefined): void {
     feedTimer = undefined;
     const cards = feedDirty;
     feedDirty = new Set();
-    render(cards);
+    if (cards) redraw.cards(cards);
+    else redraw.all();
   }, FEED_REDRAW_MS);
 }
 
@@ -85,7 +82,7 @@ function draw(cards: Set<string> | undefined): void {
   if (ui.screen === "agent") replaceKeepingFocus(byId("agent-screen"), agentScreen());
   else if (ui.screen === "admin") replaceKeepingFocus(byId("admin-screen"), adminScreen());
   else if (ui.screen === "no-role") replaceKeepingFocus(byId("no-role-screen"), noRoleScreen());
-  else drawChannels(byId("channels"), cards, (channel) => render([channel]));
+  else drawChannels(byId("channels"), cards, (channel) => redraw.cards([channel]));
   const panels = ui.screen === "supervisor" ? [settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()] : [];
   byId("side").replaceChildren(...panels.filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
@@ -167,7 +164,7 @@ function chrome(): void {
 
 function drawAll(): void {
   chrome();
-  render();
+  redraw.all();
 }
 
 function toolbar(): void {
@@ -181,7 +178,7 @@ function toolbar(): void {
       value: filter.text,
       oninput: (e: globalThis.Event) => {
         filter.text = (e.target as HTMLInputElement).value;
-        render();
+        redraw.all();
       },
     }),
     h(
@@ -191,7 +188,7 @@ function toolbar(): void {
         "aria-label": say("stateFilter"),
         onchange: (e: globalThis.Event) => {
           filter.state = (e.target as HTMLSelectElement).value as typeof filter.state;
-          render();
+          redraw.all();
         },
       },
       h("option", { value: "", selected: filter.state === "" }, say("allStates")),
@@ -209,7 +206,7 @@ function toolbar(): void {
           id: "sort-by",
           onchange: (e: globalThis.Event) => {
             filter.sort = (e.target as HTMLSelectElement).value as SortBy;
-            render();
+            redraw.all();
           },
         },
         (["name", "state", "duration"] as const).map((by) =>
@@ -311,9 +308,7 @@ function onFeed(batch: [number, Event][]): void {
 
 /** The feed's `snapshot` message: the mirror starts anew from what the caller sees. */
 function onSnapshot(seq: number, state: State): void {
-  const old = ctx.mirror as Mirror | undefined;
-  ctx.mirror = Mirror.of(seq, state);
-  old?.free();
+  ctx.swapMirror(Mirror.of(seq, state))?.free();
   forgetCards();
   drawAll();
   who();
@@ -335,9 +330,7 @@ async function open(actor: string): Promise<void> {
   const mirror = await Mirror.load(ctx.api);
   // A view opened meanwhile gives way to this one.
   ctx.unfollow();
-  const old = ctx.mirror as Mirror | undefined;
-  ctx.mirror = mirror;
-  old?.free();
+  ctx.swapMirror(mirror)?.free();
   ui.actor = actor;
   ui.openMenu = null;
   ui.counts = noCounts();
@@ -355,7 +348,7 @@ async function open(actor: string): Promise<void> {
 async function main(): Promise<void> {
   await init();
   ctx.vocabulary = Tenant.vocabulary();
-  ctx.render = render;
+  redraw.with(draw);
   const lang = () => ui.lang;
   const me = await Api.session();
   let actor: string;
@@ -390,7 +383,7 @@ async function main(): Promise<void> {
   });
   // Durations and wrap-up countdowns advance between events; an ended wrap-up redraws.
   window.setInterval(() => {
-    if (tick(byId(ui.screen === "agent" ? "agent-screen" : "channels"))) render();
+    if (tick(byId(ui.screen === "agent" ? "agent-screen" : "channels"))) redraw.all();
   }, 1000);
   // Colleagues' changes reach an agent as counts, not through their feed.
   window.setInterval(refreshCounts, COUNTS_EVERY_MS);

@@ -1,67 +1,26 @@
 // One card per channel: its counts per state in the header, and a row per agent with
 // their state, how long it has lasted (ticking), their status badges, device and Actions.
 // Rows are the module's roster and channelStates views, filtered and sorted as the
-// toolbar says. A long roster renders only the rows in its scroll window.
+// toolbar says. A long roster scrolls in a window (row-window.ts); which cards are drawn
+// when is cards.ts.
 
 import type { AgentNow, ChannelStates, RosterEntry } from "agentstate";
 import { actionsMenu } from "./actions-menu.js";
-import { ctx, nameOf, say, ui } from "./context.js";
+import { ctx, nameOf, say, ui, redraw } from "./context.js";
 import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
 import { openLogAgent } from "./log-agent.js";
+import { ROW_HEIGHT, WINDOWED_FROM, WINDOW_ROWS, drawWindow } from "./row-window.js";
 
 export interface Row {
   entry: RosterEntry;
   now: AgentNow | undefined;
 }
 
-/** Rosters longer than this scroll in a window of fixed height, rendering what shows. */
-const WINDOWED_FROM = 40;
-const ROW_HEIGHT = 56;
-const WINDOW_ROWS = 12;
-const OVERSCAN = 6;
-
-interface Card {
+/** A channel's card: its element, and the rows it shows (all of them, windowed or not). */
+export interface Card {
   element: HTMLElement;
   rows: Row[];
-}
-
-const cards = new Map<string, Card>();
-
-/**
- * Cards near the viewport. Only those are drawn; one further away is a placeholder until
- * it comes near (a tab of a large contact center holds dozens of channels, and the feed
- * changes some every moment).
- */
-const near = new Set<string>();
-/** Cards that changed while away, drawn when they come near. */
-const stale = new Set<string>();
-let onNear: (channel: string) => void = () => {};
-const watcher = new IntersectionObserver(
-  (entries) => {
-    for (const entry of entries) {
-      const channel = (entry.target as HTMLElement).dataset.channel;
-      if (!channel) continue;
-      if (!entry.isIntersecting) {
-        near.delete(channel);
-      } else if (!near.has(channel)) {
-        near.add(channel);
-        if (stale.has(channel)) onNear(channel);
-      }
-    }
-  },
-  { rootMargin: "800px 0px" },
-);
-
-/** Placeholders of about a card's height, until drawn. */
-function placeholder(channel: string): Card {
-  const info = ctx.mirror.config().channels[channel];
-  const element = h(
-    "section",
-    { class: "card pending", "data-channel": channel, "aria-labelledby": `channel-${channel}`, "aria-busy": "true" },
-    h("header", {}, h("h2", { id: `channel-${channel}` }, info?.name ?? channel)),
-  );
-  return { element, rows: [] };
 }
 
 /** The users each card shows, for finding the cards an event touches. */
@@ -192,7 +151,7 @@ function rowElement(channel: string, { entry, now }: Row): HTMLElement {
           "aria-label": `${say("actions")}: ${entry.name}`,
           onclick: () => {
             ui.openMenu = open ? null : key;
-            ctx.render([channel]);
+            redraw.cards([channel]);
             if (!open)
               requestAnimationFrame(() =>
                 document.querySelector<HTMLElement>(`[data-menu="${CSS.escape(key)}"] button:not(:disabled)`)?.focus(),
@@ -265,22 +224,12 @@ const HEAD = (): HTMLElement =>
   );
 
 /** Draws the rows of a windowed card that its scroll position shows. */
-function drawWindow(channel: string, card: Card, scroller: HTMLElement): void {
-  const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(card.rows.length, first + WINDOW_ROWS + 2 * OVERSCAN);
-  const spacer = (rows: number) =>
-    h("tr", { class: "spacer", "aria-hidden": "true", style: `height:${rows * ROW_HEIGHT}px` });
-  const body = h(
-    "tbody",
-    {},
-    spacer(first),
-    card.rows.slice(first, last).map((row) => rowElement(channel, row)),
-    spacer(card.rows.length - last),
-  );
-  scroller.querySelector("tbody")?.replaceWith(body);
+export function drawRows(channel: string, card: Card, scroller: HTMLElement): void {
+  drawWindow(card.rows, scroller, (row) => rowElement(channel, row));
 }
 
-function cardElement(channel: string): Card {
+/** A channel's card, drawn: its header, counts and rows (in a scroll window when they are many). */
+export function cardElement(channel: string): Card {
   const info = ctx.mirror.config().channels[channel];
   const { all, states } = rowsOf(channel);
   shownOn.forEach((channels) => channels.delete(channel));
@@ -320,7 +269,7 @@ function cardElement(channel: string): Card {
       pending = true;
       requestAnimationFrame(() => {
         pending = false;
-        drawWindow(channel, card, scroller);
+        drawRows(channel, card, scroller);
       });
     });
     body = scroller;
@@ -346,105 +295,6 @@ function cardElement(channel: string): Card {
     counts(states),
     body,
   );
-  if (windowed) drawWindow(channel, card, body);
+  if (windowed) drawRows(channel, card, body);
   return card;
-}
-
-/** Forgets every card drawn: the next draw starts afresh (another user's view was opened). */
-export function forgetCards(): void {
-  for (const card of cards.values()) watcher.unobserve(card.element);
-  cards.clear();
-  near.clear();
-  stale.clear();
-  shownOn.clear();
-}
-
-/** The channels of the current tab, by name. */
-export function channelsOfTab(): string[] {
-  const channels = ctx.mirror.config().channels;
-  return Object.keys(channels)
-    .filter((c) => channels[c]?.kind === ui.tab)
-    .sort((a, b) => (channels[a]?.name ?? a).localeCompare(channels[b]?.name ?? b));
-}
-
-/**
- * Draws the tab's cards into `container`: all of them when `dirty` is undefined, else
- * only those (the others keep their elements and scroll positions). Cards away from the
- * viewport are only marked stale; `redraw` is called when one comes near.
- */
-export function drawChannels(
-  container: HTMLElement,
-  dirty: Set<string> | undefined,
-  redraw: (channel: string) => void,
-): void {
-  onNear = redraw;
-  const wanted = channelsOfTab();
-  const onTab = new Set(wanted);
-  for (const channel of cards.keys()) {
-    if (!onTab.has(channel)) {
-      const gone = cards.get(channel);
-      if (gone) watcher.unobserve(gone.element);
-      cards.delete(channel);
-      near.delete(channel);
-      stale.delete(channel);
-    }
-  }
-  // Before the first layout nothing is known to be near: draw the first few.
-  const firstDraw = cards.size === 0;
-  for (const [index, channel] of wanted.entries()) {
-    const old = cards.get(channel);
-    if (old && dirty && !dirty.has(channel)) continue;
-    if (old ? !near.has(channel) : !firstDraw || index >= 6) {
-      stale.add(channel);
-      if (!old) {
-        const card = placeholder(channel);
-        cards.set(channel, card);
-        watcher.observe(card.element);
-      }
-      continue;
-    }
-    stale.delete(channel);
-    const scrollTop = old?.element.querySelector(".rows")?.scrollTop ?? 0;
-    const focused = old?.element.contains(document.activeElement)
-      ? (document.activeElement as HTMLElement).dataset
-      : undefined;
-    const card = cardElement(channel);
-    cards.set(channel, card);
-    if (old) {
-      watcher.unobserve(old.element);
-      old.element.replaceWith(card.element);
-    }
-    watcher.observe(card.element);
-    const scroller = card.element.querySelector<HTMLElement>(".rows");
-    if (scroller && scrollTop) {
-      scroller.scrollTop = scrollTop;
-      drawWindow(channel, card, scroller);
-    }
-    // Keep the keyboard where it was across a redraw.
-    if (focused?.action || focused?.openMenu) {
-      const selector = focused.action
-        ? `[data-menu] [data-action="${CSS.escape(focused.action)}"]`
-        : `[data-open-menu="${CSS.escape(focused.openMenu ?? "")}"]`;
-      card.element.querySelector<HTMLElement>(selector)?.focus();
-    }
-  }
-  const elements = wanted.map((c) => cards.get(c)?.element).filter((e): e is HTMLElement => e !== undefined);
-  const inPlace =
-    elements.length === container.children.length && elements.every((e, i) => container.children[i] === e);
-  if (!inPlace) container.replaceChildren(...elements);
-}
-
-/** Advances the durations and countdowns on screen (between events nothing redraws). */
-export function tick(container: HTMLElement): boolean {
-  const now = ctx.mirror.now();
-  let expired = false;
-  for (const span of container.querySelectorAll<HTMLElement>(".duration[data-since]")) {
-    span.textContent = elapsed(now - Number(span.dataset.since));
-  }
-  for (const timer of container.querySelectorAll<HTMLElement>(".countdown[data-until]")) {
-    const left = Number(timer.dataset.until) - now;
-    timer.textContent = countdown(left);
-    if (left <= 0) expired = true;
-  }
-  return expired;
 }

@@ -3,11 +3,9 @@
 // from the server's activity report; the whole tenant's report as CSV for the same range.
 
 import type { ActivityReport, ActivityRow, StateInterval } from "agentstate";
-import { ctx, say, toast, ui } from "./context.js";
+import { ctx, say, toast, ui, redraw } from "./context.js";
 import { clockTime, elapsed, h, svg } from "./dom.js";
 import type { Word } from "./i18n.js";
-
-let shown: { user: string; report: ActivityReport } | null = null;
 
 /** Midnight, local time: where "today" begins for the person looking. */
 function startOfDay(now: number): number {
@@ -18,18 +16,18 @@ function startOfDay(now: number): number {
 
 /** Closes the panel (another user's view was opened). */
 export function closeTimeline(): void {
-  shown = null;
+  ui.timeline = null;
 }
 
 export async function openTimeline(user: string): Promise<void> {
   const to = ctx.mirror.now();
   try {
-    shown = { user, report: await ctx.api.activity(startOfDay(to), to) };
+    ui.timeline = { user, report: await ctx.api.activity(startOfDay(to), to) };
   } catch (error) {
     toast(String(error), "error");
     return;
   }
-  ctx.render([]);
+  redraw.panels();
   requestAnimationFrame(() => document.getElementById("timeline-title")?.focus());
 }
 
@@ -113,8 +111,8 @@ async function download(report: ActivityReport): Promise<void> {
 }
 
 export function timelinePanel(): HTMLElement | null {
-  if (!shown) return null;
-  const { user, report } = shown;
+  if (!ui.timeline) return null;
+  const { user, report } = ui.timeline;
   const channels = ctx.mirror.config().channels;
   const rows = report.rows.filter((row) => row.user === user);
   // The bars start where the agent's day did (their first sign-in in the range): a shift
@@ -136,8 +134,8 @@ export function timelinePanel(): HTMLElement | null {
           class: "close",
           "aria-label": say("close"),
           onclick: () => {
-            shown = null;
-            ctx.render([]);
+            ui.timeline = null;
+            redraw.panels();
           },
         },
         "×",
