@@ -152,6 +152,12 @@ async fn a_command_id_belongs_to_the_user_who_sent_it_first() {
         (&json!(true), &json!("id_in_use"))
     );
     let after_sign_in = after_sign_in + 1;
+    // A batch that decides nothing — every id taken, or no command at all — still says
+    // where the log ends (found by the red team: it said 0).
+    let (_, taken) = post(&client, &server, "ids", &ada, json!([reused])).await;
+    assert_eq!(taken["seq"], json!(after_sign_in), "{taken}");
+    let (status, empty) = post(&client, &server, "ids", &ada, json!([])).await;
+    assert_eq!((status, &empty["seq"]), (StatusCode::OK, &json!(after_sign_in)), "{empty}");
 
     // The agent's retry still gets the agent's outcome; the admin's command with an id of
     // its own is applied.
@@ -479,6 +485,13 @@ async fn the_views_answer_what_the_rules_say() {
         let (status, body) = get(&client, &server, &path, &sam).await;
         assert_eq!((status, &body["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_range")), "{range}");
     }
+    // An hour ending next month is an hour: time after now is not counted, against the
+    // longest range neither (found by the red team: it was refused as over 31 days).
+    let now = now_ms();
+    let path = format!("/api/tenants/acme/reports/activity?from={}&to={}", now - 3_600_000, now + 40 * 86_400_000);
+    let (status, body) = get(&client, &server, &path, &sam).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["to"].as_u64().is_some_and(|to| to < now + 60_000), "ends at now: {body}");
 }
 
 fn now_ms() -> u64 {
@@ -669,6 +682,28 @@ async fn with_cookie(request: reqwest::RequestBuilder, cookie: &str, origin: Opt
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A token keeps its newest sessions only; the one a new session ends is refused at once
+/// on this host, even while the host still held it as valid (found by the red team: it was
+/// served for up to 5 s from the host's cache of looked-up credentials).
+#[tokio::test]
+async fn a_session_ended_by_a_newer_one_is_refused_at_once() {
+    use agentstate_server::store::MAX_SESSIONS_PER_TOKEN;
+    let data = common::data();
+    let ana = data.token("acme", "ana");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    let open = || open_session(&client, &server, json!({ "token": ana }));
+    let (status, _, first) = open().await;
+    assert_eq!(status, StatusCode::OK);
+    let first = cookie_pair(&first);
+    let me = || with_cookie(client.get(server.url("/api/me")), &first, None);
+    assert_eq!(me().await.0, StatusCode::OK, "the first session works, and this host now holds it");
+    for _ in 0..MAX_SESSIONS_PER_TOKEN {
+        assert_eq!(open().await.0, StatusCode::OK);
+    }
+    assert_eq!(me().await.0, StatusCode::UNAUTHORIZED, "the oldest session ended with the newest");
+}
+
 #[tokio::test]
 async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_cross_site_writes() {
     let data = common::data();
@@ -715,6 +750,10 @@ async fn a_session_cookie_gives_exactly_its_tokens_tenant_and_actor_and_refuses_
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = with_cookie(command(), &sam, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a cookie write without Origin");
+    // This host and port under a scheme no web page has is no origin of this server.
+    let odd = own_origin.replacen("http://", "evil://", 1);
+    let (status, _) = with_cookie(command(), &sam, Some(&odd)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "Origin {odd}");
     assert_eq!(seq(&client, &server, "acme", &ana).await, stored, "a refused write stored something");
     let (status, _) = with_cookie(command().bearer_auth(&ana), "", Some("http://evil.example")).await;
     assert_ne!(status, StatusCode::FORBIDDEN, "bearer requests need no origin");

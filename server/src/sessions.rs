@@ -33,6 +33,8 @@ pub enum Credential<'a> {
 pub struct Opened {
     pub secret: String,
     pub grant: TokenGrant,
+    /// The hash of the token the session speaks for.
+    pub token: String,
     /// Unix ms.
     pub expires: u64,
 }
@@ -52,7 +54,7 @@ pub fn open(store: &mut (impl TokenStore + ?Sized), credential: Credential<'_>) 
     let secret = tokens::secret(SESSION_PREFIX)?;
     let expires = now + SESSION_TTL_MS;
     store.put_session(&hash(&secret), &token_hash, expires)?;
-    Ok(Some(Opened { secret, grant, expires }))
+    Ok(Some(Opened { secret, grant, token: token_hash, expires }))
 }
 
 /// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the

@@ -131,7 +131,7 @@ pub async fn post_commands(
     })?;
     let lang = lang(&headers, &param);
     let Commands { batch, commands } = commands_of(&body, &caller.actor)?;
-    let results = app.shared.writer.submit(tenant, commands).await?;
+    let results = app.shared.writer.submit(tenant.clone(), commands).await?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
         metrics::counter!("agentstate_commands_failed_total").increment(failed as u64);
@@ -163,7 +163,12 @@ pub async fn post_commands(
             Err(refused) => Ok(Answered::Refused(refused.to_string())),
         })
         .collect::<Result<_, _>>()?;
-    let seq = each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max().unwrap_or(0);
+    // Where the log ends after the batch — also when it decided nothing (empty, or every
+    // command refused as `id_in_use`): never 0 for a log that has events.
+    let seq = match each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max() {
+        Some(seq) => seq,
+        None => app.shared.writer.last_seq(tenant).await?,
+    };
     let results = answered
         .iter()
         .map(|answered| match answered {
@@ -469,7 +474,7 @@ pub struct RangeParam {
             (agentstate_core::views::ActivityReport = "application/json"),
             (String = "text/csv")),
             headers(("Log-Begins" = String, description = "`seq=<first kept>, at=<ms>`: where the kept log begins (absent until events were pruned); rows before `at` show `signed_out`"))),
-        (status = 400, description = "`to` before `from` or more than 31 days after it (`invalid_range`), or an unknown `format`", body = ErrorBody),
+        (status = 400, description = "`to` before `from`, or more than 31 days after it once both end at now (`invalid_range`), or an unknown `format`", body = ErrorBody),
         StoreFailures,
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
     ))]

@@ -73,7 +73,9 @@ pub fn same_origin(headers: &HeaderMap, lenient: bool) -> Result<(), ApiError> {
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        let authority = origin.split_once("://").map(|(_, rest)| rest);
+        // A web origin: http or https, then this very host and port.
+        let web = |scheme: &str| scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+        let authority = origin.split_once("://").filter(|(scheme, _)| web(scheme)).map(|(_, rest)| rest);
         return match (authority, host) {
             (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => Ok(()),
             _ => Err(refused(&format!("Origin {origin:?} is not this server ({})", host.unwrap_or("no Host")))),

@@ -333,18 +333,20 @@ async fn demo_tokens(
 /// Whether a `Host` header names this machine by a loopback name: `localhost`, an address
 /// in 127.0.0.0/8, or `[::1]`, with or without a port.
 fn loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        // `[v6]` or `[v6]:port`.
-        Some(rest) => match rest.split_once(']') {
-            Some((v6, port)) if port.is_empty() || port.starts_with(':') => v6,
-            _ => return false,
-        },
-        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
+    // A Host header is `host[:port]` and nothing else; the URI parser also takes a user
+    // part (`user@host`) and more, which no browser sends as a Host.
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else { return false };
+    let name = authority.host();
+    let port = authority.port_u16();
+    let exact = match port {
+        Some(port) => host.strip_suffix(&format!(":{port}")) == Some(name),
+        None => host == name,
     };
-    if name.eq_ignore_ascii_case("localhost") {
-        return true;
+    if !exact {
+        return false;
     }
-    name.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+    let name = name.strip_prefix('[').and_then(|v6| v6.strip_suffix(']')).unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 async fn no_dashboard() -> Response {
@@ -644,6 +646,11 @@ mod tests {
             "[::1]x",
             "::1",
             "",
+            // Found by the red team: a user part, a port that is no number.
+            "127.0.0.1:1@evil.example",
+            "localhost@evil.example",
+            "127.0.0.1:80x",
+            "127.0.0.1:",
         ] {
             assert!(!loopback_host(host), "{host}");
         }

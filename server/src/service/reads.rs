@@ -44,10 +44,13 @@ pub fn report_range(from: u64, to: u64, now: u64) -> Result<(u64, u64), RangeErr
     if to < from {
         return Err(RangeError::Reversed);
     }
+    // Time after now is not counted, so it does not count against the longest range
+    // either: an hour ending next month is an hour.
+    let (from, to) = (from.min(now), to.min(now));
     if to - from > REPORT_MAX_MS {
         return Err(RangeError::TooLong);
     }
-    Ok((from.min(now), to.min(now)))
+    Ok((from, to))
 }
 
 /// Tenants whose state (as of some event) reads keep, to fold on from.

@@ -102,7 +102,10 @@ impl Writer {
     }
 
     /// Runs `work` on the writer thread and returns what it gives.
-    pub(crate) async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Desk) -> T + Send + 'static) -> Result<T, Gone> {
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Desk) -> T + Send + 'static,
+    ) -> Result<T, Gone> {
         let (reply, answer) = oneshot::channel();
         let job: Work = Box::new(move |desk| {
             let _ = reply.send(work(desk));
