@@ -14,7 +14,9 @@ use crate::service::writer::{Incoming, Writer};
 use crate::service::{ServiceError, TenantService};
 use crate::store::StoreError;
 use agentstate_core::views::RoutingBoard;
-use agentstate_core::{Actor, Query};
+use agentstate_core::{
+    Action, Actor, Command, DeviceId, DeviceKind, InteractionId, Label, Millis, PauseReason, Query, TextError, UserId,
+};
 
 /// The demo tenant's id.
 pub const TENANT: &str = "demo";
@@ -54,6 +56,8 @@ pub enum DemoError {
     Service(#[from] ServiceError),
     #[error(transparent)]
     Token(#[from] crate::tokens::TokenError),
+    #[error("the demo's first day names an invalid id: {0}")]
+    Id(#[from] TextError),
     #[error("{}: {source}", path.display())]
     File { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -75,8 +79,8 @@ pub fn ensure(service: &mut TenantService, data: &Path) -> Result<DemoTokens, De
     } else {
         match service.create_tenant(TENANT, &description) {
             Ok(()) => {
-                for command in first_day(crate::clock::now_ms()) {
-                    let seeded = service.submit(TENANT, &command.to_string());
+                for command in first_day(crate::clock::now_ms())? {
+                    let seeded = service.submit(TENANT, &agentstate_core::wire::to_json(&command));
                     seeded.map_err(DemoError::Seed)?;
                 }
                 tracing::info!(tenant = TENANT, "seeded the demo tenant");
@@ -132,33 +136,39 @@ fn private(path: &Path) -> std::io::Result<()> {
 
 /// Devices registered, some active, and the agents signed into their channels, as a
 /// morning in the contact center would leave them.
-fn first_day(at: u64) -> Vec<Value> {
+fn first_day(at: u64) -> Result<Vec<Command>, TextError> {
     let agents = [
         "mueller", "zoe", "soren", "francois", "ines", "bjorn", "aylin", "chen", "priya", "tomas", "anna", "lukas",
         "marie", "jonas", "emma", "felix", "hannah", "paul", "lea", "noah", "mia", "ben", "sofia", "elias", "clara",
         "david", "lina", "max", "nora", "oskar", "rosa", "yusuf", "lena",
     ];
+    let at = Millis::new(at).unwrap_or(Millis::ZERO);
+    let ada = Actor::User(UserId::new("ada")?);
+    let by = |actor: &Actor, action: Action| Command { actor: actor.clone(), at, id: None, action };
     let mut commands = Vec::new();
     for (i, agent) in agents.iter().enumerate() {
-        let softphone = format!("{agent}-softphone");
-        commands.push(json!({"type": "device_registered", "actor": "system", "at": at, "user": agent,
-            "device": softphone, "kind": "softphone", "label": "Softphone"}));
+        let user = UserId::new(agent)?;
+        let softphone = DeviceId::new(&format!("{agent}-softphone"))?;
+        let label = Label::new("Softphone")?;
+        let kind = DeviceKind::Softphone;
+        let registered = Action::DeviceRegistered { user: user.clone(), device: softphone.clone(), kind, label };
+        commands.push(by(&Actor::System, registered));
         if i % 3 == 0 {
-            commands.push(json!({"type": "device_registered", "actor": "system", "at": at, "user": agent,
-                "device": format!("{agent}-desk"), "kind": "desk_phone", "label": format!("Desk {}", 100 + i)}));
+            let (device, label) = (DeviceId::new(&format!("{agent}-desk"))?, Label::new(&format!("Desk {}", 100 + i))?);
+            let kind = DeviceKind::DeskPhone;
+            commands.push(by(&Actor::System, Action::DeviceRegistered { user: user.clone(), device, kind, label }));
         }
         if i % 4 != 3 {
-            commands.push(
-                json!({"type": "device_activity", "actor": "system", "at": at, "device": softphone, "active": true}),
-            );
+            commands.push(by(&Actor::System, Action::DeviceActivity { device: softphone, active: true }));
         }
         // Most agents start the day signed in; a few are not yet.
         if i % 5 != 4 && *agent != "mueller" {
-            commands.push(json!({"type": "sign_in_assigned", "actor": "ada", "at": at, "user": agent}));
+            commands.push(by(&ada, Action::SignInAssigned { user }));
         }
     }
-    commands.push(json!({"type": "pause", "actor": "ada", "at": at, "user": "priya", "reason": "lunch"}));
-    commands
+    let lunch = Action::Pause { user: UserId::new("priya")?, reason: PauseReason::new("lunch")?, channel: None };
+    commands.push(by(&ada, lunch));
+    Ok(commands)
 }
 
 /// What the simulator tracks between ticks: when each running interaction ends.
@@ -188,7 +198,7 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
         let Ok(board) = serde_json::from_str::<RoutingBoard>(&board) else { return };
         let commands = tick(&board, at, &mut calls, &mut rng);
         if !commands.is_empty() {
-            let incoming = commands.iter().map(Incoming::composed).collect();
+            let incoming = commands.iter().map(|action| Incoming::composed(&Actor::System, action)).collect();
             if writer.submit(TENANT.into(), incoming).await.is_err() {
                 return;
             }
@@ -197,19 +207,14 @@ pub async fn simulate(writer: Writer, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One second of routing: which interactions end, which start.
-fn tick(
-    board: &RoutingBoard,
-    at: u64,
-    calls: &mut Calls,
-    rng: &mut fastrand::Rng,
-) -> Vec<serde_json::Map<String, Value>> {
+fn tick(board: &RoutingBoard, at: u64, calls: &mut Calls, rng: &mut fastrand::Rng) -> Vec<Action> {
     let mut commands = Vec::new();
     calls.due.retain(|id, _| board.interactions.iter().any(|i| i.interaction.as_str() == id));
     for running in &board.interactions {
         let id = running.interaction.as_str();
         let due = *calls.due.entry(id.to_owned()).or_insert_with(|| at + rng.u64(5_000..25_000));
         if due <= at {
-            commands.push(command(json!({"type": "interaction_ended", "actor": "system", "interaction": id})));
+            commands.push(Action::InteractionEnded { interaction: running.interaction.clone() });
         }
     }
     let mut routed = std::collections::HashSet::new();
@@ -221,21 +226,14 @@ fn tick(
         if free.is_empty() {
             continue;
         }
-        let user = free[rng.usize(..free.len())];
+        let Some(&user) = free.get(rng.usize(..free.len())) else { continue };
+        let Ok(interaction) = InteractionId::new(&format!("sim-{at}-{}", calls.started + 1)) else { continue };
         routed.insert(user);
         calls.started += 1;
-        let interaction = format!("sim-{at}-{}", calls.started);
-        commands.push(command(json!({"type": "interaction_started", "actor": "system", "user": user,
-            "channel": channel.as_str(), "interaction": interaction})));
+        let Ok(user) = UserId::new(user) else { continue };
+        commands.push(Action::InteractionStarted { user, channel: channel.clone(), interaction });
     }
     commands
-}
-
-fn command(value: Value) -> serde_json::Map<String, Value> {
-    match value {
-        Value::Object(fields) => fields,
-        _ => serde_json::Map::new(),
-    }
 }
 
 #[cfg(test)]
@@ -256,8 +254,8 @@ mod tests {
         views::routing_board(tenant.state(), agentstate_core::Millis::new(at).expect("a time"))
     }
 
-    fn started(commands: &[serde_json::Map<String, Value>]) -> usize {
-        commands.iter().filter(|c| c["type"] == "interaction_started").count()
+    fn started(commands: &[Action]) -> usize {
+        commands.iter().filter(|c| matches!(c, Action::InteractionStarted { .. })).count()
     }
 
     #[test]
@@ -285,8 +283,9 @@ mod tests {
         let first = tick(&on_call, 1_000, &mut calls, &mut rng);
         assert!(first.is_empty(), "a call just seen runs at least 5 s: {first:?}");
         let later = tick(&on_call, 1_000 + 25_000, &mut calls, &mut rng);
-        assert_eq!(later.len(), 1);
-        assert_eq!(later[0]["type"], "interaction_ended");
-        assert_eq!(later[0]["interaction"], "c1");
+        assert!(
+            matches!(later.as_slice(), [Action::InteractionEnded { interaction }] if interaction.as_str() == "c1"),
+            "{later:?}"
+        );
     }
 }

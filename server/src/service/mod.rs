@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::store::{Seq, Store, StoreError, TokenGrant};
-use agentstate_core::Query;
+use agentstate_core::{Action, Actor, Query};
 use agentstate_runtime::{HostError, Runtime, WasmTenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,10 +67,15 @@ pub enum Incoming {
 }
 
 impl Incoming {
-    /// A command the host itself composed (the demo's routing simulator).
-    pub fn composed(fields: &Map<String, Value>) -> Incoming {
-        let id = fields.get("id").and_then(Value::as_str).map(str::to_owned);
-        Incoming::Object { text: serde_json::to_string(fields).unwrap_or_default(), id }
+    /// A command the host itself composed (the demo's routing simulator): `action` by
+    /// `actor`, stamped by the service like a client's.
+    pub fn composed(actor: &Actor, action: &Action) -> Incoming {
+        let mut fields = match serde_json::to_value(action) {
+            Ok(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
+        fields.insert("actor".into(), Value::String(actor.to_string()));
+        Incoming::Object { text: Value::Object(fields).to_string(), id: None }
     }
 }
 
