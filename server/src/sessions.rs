@@ -33,8 +33,9 @@ pub enum Credential<'a> {
 pub struct Opened {
     pub secret: String,
     pub grant: TokenGrant,
-    /// The hash of the token the session speaks for.
-    pub token: String,
+    /// The hashes of the token's older sessions this one ended (a token keeps its newest
+    /// only): a host that holds them as valid forgets them.
+    pub ended: Vec<String>,
     /// Unix ms.
     pub expires: u64,
 }
@@ -53,8 +54,8 @@ pub fn open(store: &mut (impl TokenStore + ?Sized), credential: Credential<'_>) 
     let Some(grant) = store.token(&token_hash)? else { return Ok(None) };
     let secret = tokens::secret(SESSION_PREFIX)?;
     let expires = now + SESSION_TTL_MS;
-    store.put_session(&hash(&secret), &token_hash, expires)?;
-    Ok(Some(Opened { secret, grant, token: token_hash, expires }))
+    let ended = store.put_session(&hash(&secret), &token_hash, expires)?;
+    Ok(Some(Opened { secret, grant, ended, expires }))
 }
 
 /// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the

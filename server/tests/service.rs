@@ -266,7 +266,7 @@ impl TokenStore for Hooked {
     fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError> {
         self.store.revoke_tokens(tenant, which)
     }
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<Vec<String>, StoreError> {
         self.store.put_session(session, token, expires)
     }
     fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError> {

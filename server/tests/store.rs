@@ -285,14 +285,18 @@ fn sessions_and_links_live_as_long_as_their_token(fresh: Fresh<'_>) {
     // Expiry times far ahead of the clock that clears expired rows; `now` is asked for.
     let (now, later) = (1_000, 4_000_000_000_000);
 
-    store.put_session("s-first", "aaaa1111", later).expect("stores");
+    assert_eq!(store.put_session("s-first", "aaaa1111", later).expect("stores"), Vec::<String>::new());
     assert_eq!(store.session("s-first", now).expect("reads"), Some((ana.clone(), "aaaa1111".to_owned())));
     assert_eq!(store.session("s-first", later).expect("reads"), None, "expired");
     assert_eq!(store.session("s-none", now).expect("reads"), None);
     // Later sessions push the oldest out, one token at a time.
+    // Later sessions push the oldest out, one token at a time, and say which they ended
+    // (a host forgets those at once).
+    let mut ended = Vec::new();
     for n in 0..MAX_SESSIONS_PER_TOKEN {
-        store.put_session(&format!("s-{n}"), "aaaa1111", later + 1 + n as u64).expect("stores");
+        ended.extend(store.put_session(&format!("s-{n}"), "aaaa1111", later + 1 + n as u64).expect("stores"));
     }
+    assert_eq!(ended, ["s-first"]);
     store.put_session("s-sam", "bbbb1111", later).expect("stores");
     assert_eq!(store.session("s-first", now).expect("reads"), None, "the oldest of too many sessions ended");
     assert!(store.session("s-0", now).expect("reads").is_some());

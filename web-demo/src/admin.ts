@@ -4,7 +4,7 @@
 
 import type { Action, AssignAs, ChannelKind, Plan, Rejection, Role, Verdict } from "agentstate";
 import { actAll, ctx, reason, say, verdictOf, redraw } from "./context.js";
-import { h } from "./dom.js";
+import { h, type Child } from "./dom.js";
 import type { Word } from "./i18n.js";
 
 const form = {
@@ -52,10 +52,22 @@ function assignments(): HTMLElement {
     [...form.users].flatMap((user) => [...form.channels].map((channel) => make(user, channel)));
   const assign = pairs((user, channel) => ({ type: "assign", user, channel, as: form.as }));
   const unassign = pairs((user, channel) => ({ type: "unassign", user, channel }));
-  const toggle = (set: Set<string>, key: string) => (e: globalThis.Event) => {
-    (e.target as HTMLInputElement).checked ? set.add(key) : set.delete(key);
-    redraw.panels();
-  };
+  /** A checkbox that adds `key` to `set` or takes it out; `data` names it for tests. */
+  const pick = (set: Set<string>, key: string, data: string, ...label: Child[]) =>
+    h(
+      "label",
+      { class: "pick" },
+      h("input", {
+        type: "checkbox",
+        [data]: key,
+        checked: set.has(key),
+        onchange: (e: globalThis.Event) => {
+          (e.target as HTMLInputElement).checked ? set.add(key) : set.delete(key);
+          redraw.panels();
+        },
+      }),
+      ...label,
+    );
   return h(
     "section",
     { class: "panel", id: "admin-assignments", "aria-labelledby": "assignments-title" },
@@ -79,15 +91,10 @@ function assignments(): HTMLElement {
         {},
         h("legend", {}, say("users")),
         matches.map((m) =>
-          h(
-            "label",
-            { class: "pick" },
-            h("input", {
-              type: "checkbox",
-              "data-admin-user": m.user,
-              checked: form.users.has(m.user),
-              onchange: toggle(form.users, m.user),
-            }),
+          pick(
+            form.users,
+            m.user,
+            "data-admin-user",
             ` ${m.name} `,
             h("span", { class: "muted" }, m.roles.map((r) => say(`role_${r}`)).join(", ")),
           ),
@@ -97,19 +104,7 @@ function assignments(): HTMLElement {
         "fieldset",
         {},
         h("legend", {}, say("channels")),
-        channels.map((c) =>
-          h(
-            "label",
-            { class: "pick" },
-            h("input", {
-              type: "checkbox",
-              "data-admin-channel": c,
-              checked: form.channels.has(c),
-              onchange: toggle(form.channels, c),
-            }),
-            ` ${config.channels[c]?.name ?? c}`,
-          ),
-        ),
+        channels.map((c) => pick(form.channels, c, "data-admin-channel", ` ${config.channels[c]?.name ?? c}`)),
       ),
     ),
     h(

@@ -123,6 +123,21 @@ impl SignIns {
         })
     }
 
+    /// The seats of a user record read: its sign-ins, and its sign-out times of the
+    /// channels not signed in to (a record naming a channel in both keeps the sign-in).
+    pub(crate) fn from_record(sign_ins: SmallMap<ChannelId, SignIn>, signed_out: SmallMap<ChannelId, Millis>) -> Self {
+        let mut seats = SignIns::default();
+        for (channel, sign_in) in sign_ins {
+            seats.sign_in(channel, sign_in);
+        }
+        for (channel, at) in signed_out {
+            if !seats.0.contains_key(&channel) {
+                seats.0.insert(channel, Seat::SignedOut(at));
+            }
+        }
+        seats
+    }
+
     /// Holds `sign_in` to `channel` from now on, in place of whatever was there.
     pub fn sign_in(&mut self, channel: ChannelId, sign_in: SignIn) {
         self.0.insert(channel, Seat::SignedIn(sign_in));
@@ -139,13 +154,6 @@ impl SignIns {
                 true
             }
             _ => false,
-        }
-    }
-
-    /// Records that the user signed out of `channel` at `at` (a snapshot being read).
-    pub(crate) fn signed_out_since(&mut self, channel: ChannelId, at: Millis) {
-        if !self.contains_key(&channel) {
-            self.0.insert(channel, Seat::SignedOut(at));
         }
     }
 }
@@ -185,16 +193,6 @@ impl Serialize for SignedOutOnly<'_> {
 impl fmt::Debug for SignIns {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-impl FromIterator<(ChannelId, SignIn)> for SignIns {
-    fn from_iter<I: IntoIterator<Item = (ChannelId, SignIn)>>(sign_ins: I) -> Self {
-        let mut seats = SignIns::default();
-        for (channel, sign_in) in sign_ins {
-            seats.sign_in(channel, sign_in);
-        }
-        seats
     }
 }
 

@@ -119,10 +119,7 @@ pub mod record {
 
 impl From<record::User> for User {
     fn from(r: record::User) -> User {
-        let mut sign_ins: SignIns = r.sign_ins.iter().map(|(c, s)| (c.clone(), s.clone())).collect();
-        for (channel, at) in r.signed_out.iter() {
-            sign_ins.signed_out_since(channel.clone(), *at);
-        }
+        let sign_ins = SignIns::from_record(r.sign_ins, r.signed_out);
         User {
             name: r.name,
             roles: r.roles,

@@ -74,19 +74,6 @@ impl GrantCache {
         entries.insert(credential.clone(), Entry { grant: grant.clone(), token: token.to_owned(), at: now });
     }
 
-    /// Has the sessions of `token` asked of the store again before they are trusted: a new
-    /// session may have ended the oldest (a token keeps its newest sessions only). They
-    /// stay known, so the recheck costs no guess budget.
-    pub fn recheck_sessions_of(&self, token: &str, now: Instant) {
-        let Ok(mut entries) = self.entries.write() else { return };
-        let stale = now.checked_sub(TTL).unwrap_or(now);
-        for (credential, entry) in entries.iter_mut() {
-            if matches!(credential, Credential::Session(_)) && entry.token == token {
-                entry.at = entry.at.min(stale);
-            }
-        }
-    }
-
     /// Forgets a credential (the store no longer knows it, or it was signed out here).
     pub fn forget(&self, credential: &Credential) {
         if let Ok(mut entries) = self.entries.write() {
@@ -124,23 +111,6 @@ mod tests {
         cache.put(&bearer(2), &grant(), "t2", now);
         cache.forget(&bearer(2));
         assert_eq!(cache.get(&bearer(2), now), Cached::Unknown);
-    }
-
-    /// Opening a session may end the token's oldest (the red team found an ended session
-    /// still served from the cache for up to 5 s): that token's sessions are asked of the
-    /// store again, still known; other tokens' sessions and bearer tokens stay trusted.
-    #[test]
-    fn a_new_session_has_its_tokens_sessions_rechecked() {
-        let cache = GrantCache::new(16);
-        let now = Instant::now() + TTL;
-        let session = |s: &str| Credential::Session(s.into());
-        cache.put(&session("s1"), &grant(), "t1", now);
-        cache.put(&session("s2"), &grant(), "t2", now);
-        cache.put(&bearer(1), &grant(), "t1", now);
-        cache.recheck_sessions_of("t1", now);
-        assert_eq!(cache.get(&session("s1"), now), Cached::Known, "asked again, not refused");
-        assert_eq!(cache.get(&session("s2"), now), Cached::Fresh(grant(), "t2".into()));
-        assert_eq!(cache.get(&bearer(1), now), Cached::Fresh(grant(), "t1".into()));
     }
 
     #[test]

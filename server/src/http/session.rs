@@ -91,8 +91,9 @@ pub async fn sign_in(
     let Some(opened) = opened else {
         return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
     };
-    // The new session may have ended the token's oldest, which this host may hold as valid.
-    app.shared.grants.recheck_sessions_of(&opened.token, Instant::now());
+    for ended in &opened.ended {
+        app.forget(&Credential::Session(ended.clone()));
+    }
     let set = cookie(&headers, &opened.secret, sessions::SESSION_TTL_MS / 1000)?;
     let body = SessionOpened { tenant: opened.grant.tenant, actor: opened.grant.actor, expires: opened.expires };
     Ok(([(SET_COOKIE, set)], Json(body)).into_response())

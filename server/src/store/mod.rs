@@ -269,8 +269,9 @@ pub trait TokenStore: Send {
     /// that fits more than one token revokes none (`Ambiguous`).
     fn revoke_tokens(&mut self, tenant: &str, which: TokenSelector<'_>) -> Result<usize, StoreError>;
     /// Records a browser session by its hash, made from the token `token` (a hash) and
-    /// valid until `expires` (Unix ms). Revoking the token ends the session.
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError>;
+    /// valid until `expires` (Unix ms). Revoking the token ends the session. Returns the
+    /// hashes of the token's sessions this one ended (it keeps its newest only).
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<Vec<String>, StoreError>;
     /// Whom a session speaks for, and the hash of its token, while it has not expired at
     /// `now` and neither it nor its token was revoked.
     fn session(&self, session: &str, now: u64) -> Result<Option<(TokenGrant, String)>, StoreError>;

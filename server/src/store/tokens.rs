@@ -163,7 +163,7 @@ impl<B: SqlBackend + Send> TokenStore for B {
         Ok(usize::try_from(revoked).unwrap_or(usize::MAX))
     }
 
-    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<(), StoreError> {
+    fn put_session(&mut self, session: &str, token: &str, expires: u64) -> Result<Vec<String>, StoreError> {
         self.transaction(|db| {
             // Expired sessions go when new ones come: the table holds about a day's sign-ins.
             db.execute("DELETE FROM sessions WHERE expires_ms <= $1", &[Param::Int(millis(crate::clock::now_ms()))])?;
@@ -177,11 +177,11 @@ impl<B: SqlBackend + Send> TokenStore for B {
             // A token keeps its newest sessions only (the new one first among equals).
             let keep = format!(
                 "DELETE FROM sessions WHERE token = $1 AND hash NOT IN (SELECT hash FROM sessions WHERE token = $1 \
-                 ORDER BY hash = $2 DESC, expires_ms DESC{} LIMIT $3)",
+                 ORDER BY hash = $2 DESC, expires_ms DESC{} LIMIT $3) RETURNING hash",
                 B::DIALECT.newest_first()
             );
-            db.execute(&keep, &[Param::Text(token), Param::Text(session), Param::Int(MAX_SESSIONS_PER_TOKEN as i64)])?;
-            Ok(())
+            let params = [Param::Text(token), Param::Text(session), Param::Int(MAX_SESSIONS_PER_TOKEN as i64)];
+            db.rows(&keep, &params)?.into_iter().map(|row| next(&mut row.into_iter()).text()).collect()
         })
     }
 
