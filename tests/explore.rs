@@ -1,17 +1,21 @@
 //! An exhaustive check of a small tenant: every state reachable from its description by
-//! every command with every argument (and two steps of time), breadth first, to a depth
+//! every command with every argument (and three steps of time: none, a wrap-up, a day),
+//! breadth first, to a depth
 //! where the state space closes or a bound, checking the invariants of `docs/rules.md` in every state and
 //! on every transition. A violation comes with the shortest command sequence reaching it.
 //!
 //! States are told apart by what the rules can see: times are kept only as far as they
-//! decide something (whether a wrap-up still runs at the next step), so the search closes.
+//! decide something (whether a wrap-up still runs, or an ended interaction's id is still
+//! taken, at the next step), so the search closes.
 
 use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use agentstate_core::views::allowed_actions;
 use agentstate_core::wire::decode_command;
-use agentstate_core::{Actor, Change, ChannelId, Command, Event, Millis, State, TenantSeed, UserId, decide, evolve};
+use agentstate_core::{
+    Actor, Change, ChannelId, Command, Event, Millis, REMEMBERED_MS, State, TenantSeed, UserId, decide, evolve,
+};
 use serde_json::Value;
 
 /// 4 users of different roles (one without any), a queue with 1 s of wrap-up and a chat without, one pause
@@ -27,8 +31,10 @@ pub const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
 const USERS: [&str; 4] = ["ana", "sam", "ada", "rob"];
 const ACTORS: [&str; 5] = ["ana", "sam", "ada", "rob", "system"];
 const CHANNELS: [&str; 2] = ["q", "c"];
-/// Time between one command and the next: none, or the queue's whole wrap-up.
-pub const STEPS_MS: [u64; 2] = [0, 1000];
+/// Time between one command and the next: none, the queue's whole wrap-up, or the day for
+/// which an ended interaction's id stays taken (the boundary itself: exactly a day later
+/// the id is free).
+pub const STEPS_MS: [u64; 3] = [0, 1000, REMEMBERED_MS];
 
 /// What the search found.
 #[derive(Debug, Default)]
@@ -39,6 +45,8 @@ pub struct Report {
     pub states: usize,
     pub transitions: u64,
     pub accepted: u64,
+    /// Accepted `interaction_started` commands whose id had ended before (a day or more).
+    pub reused_ids: u64,
     pub checks: u64,
     /// The first violation: what, and the commands that reach it.
     pub violation: Option<(String, Vec<String>)>,
@@ -102,13 +110,24 @@ pub fn commands() -> Vec<Command> {
 }
 
 /// What the rules can see of a state: times only relative to the clock and only where they
-/// decide something (a wrap-up's deadline); when things began is history, not state.
+/// decide something (a wrap-up's deadline, when an ended id is free again); when things
+/// began is history, not state.
 fn key(state: &State) -> String {
     fn strip(value: &mut Value, clock: i64) {
         match value {
             Value::Object(map) => {
                 for (name, field) in map.iter_mut() {
                     match name.as_str() {
+                        // Whether the id is free after the next step: a wrap-up's step of
+                        // time keeps it taken, a day's frees it.
+                        "ended_interactions" => {
+                            if let Value::Object(ended) = field {
+                                for at in ended.values_mut() {
+                                    let left = at.as_i64().unwrap_or(0) + REMEMBERED_MS as i64 - clock;
+                                    *at = Value::from(left.clamp(0, 1001));
+                                }
+                            }
+                        }
                         "until" => {
                             let left = field.as_i64().unwrap_or(0) - clock;
                             *field = Value::from(left.clamp(-1, 1001));
@@ -182,6 +201,13 @@ pub(crate) fn check_transition(
         if !signed_out {
             return Some(format!("{user}'s sign-in to {channel} ended without a sign-out (R4)"));
         }
+    }
+    // An interaction id is taken while it runs and for a day after it ended (§7).
+    if let agentstate_core::Action::InteractionStarted { interaction, .. } = &command.action
+        && let Some(ended) = before.ended_interactions().ended_at(interaction)
+        && command.at.get() < ended.get() + REMEMBERED_MS
+    {
+        return Some(format!("{interaction} started again less than a day after it ended at {ended}"));
     }
     if let Actor::User(actor) = &command.actor {
         for e in events {
@@ -281,8 +307,20 @@ pub(crate) fn check_state(state: &State, at: Millis, checks: &mut u64) -> Option
 
 /// Breadth first from the description, to `max_depth` commands.
 pub fn explore(max_depth: usize) -> Report {
+    explore_after(&[], max_depth)
+}
+
+/// Breadth first from the description after `prefix` (commands in wire form, each decided
+/// in turn at its `at`, all accepted), to `max_depth` commands more.
+pub fn explore_after(prefix: &[&str], max_depth: usize) -> Report {
     let seed: TenantSeed = serde_json::from_str(TENANT).expect("the explorer's tenant");
-    let start = State::from_events(&seed.events().expect("its events"));
+    let mut start = State::from_events(&seed.events().expect("its events"));
+    for json in prefix {
+        let command = decode_command(json).unwrap_or_else(|e| panic!("{json}: {e:?}"));
+        for event in decide(&start, &command).unwrap_or_else(|e| panic!("{json}: {e:?}")) {
+            evolve(&mut start, &event);
+        }
+    }
     let commands = commands();
     let mut report = Report::default();
     let mut nodes = vec![Node { parent: 0, command: None }];
@@ -319,6 +357,11 @@ pub fn explore(max_depth: usize) -> Report {
                     Ok(Ok(events)) => events,
                 };
                 report.accepted += 1;
+                if let agentstate_core::Action::InteractionStarted { interaction, .. } = &command.action
+                    && state.ended_interactions().ended_at(interaction).is_some()
+                {
+                    report.reused_ids += 1;
+                }
                 let mut after = state.clone();
                 for event in &events {
                     evolve(&mut after, event);

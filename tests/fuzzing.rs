@@ -105,7 +105,7 @@ pub fn rules(data: &[u8]) {
     for pair in data.chunks(2).take(64) {
         let pick = usize::from(pair[0]) << 8 | usize::from(*pair.get(1).unwrap_or(&0));
         let template = &commands[pick % commands.len()];
-        let step = explore::STEPS_MS[pick / commands.len() % 2];
+        let step = explore::STEPS_MS[pick / commands.len() % explore::STEPS_MS.len()];
         let now = state.clock().unwrap_or(Millis::ZERO);
         let Some(at) = Millis::new(Millis::ZERO.until(now) + step) else { return };
         let command = agentstate_core::Command { at, ..template.clone() };

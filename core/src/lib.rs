@@ -54,9 +54,10 @@ pub mod wire;
 pub use model::channel::{AssignAs, Assignment, Channel, ChannelKind, WrapUpSecs};
 pub use model::command::{Action, Command};
 pub use model::device::{Device, DeviceKind};
+pub use model::ended_interactions::{EndedInteractions, REMEMBERED_MS};
 pub use model::event::{Change, Event, SeenUser};
 pub use model::evolve::evolve;
-pub use model::id_map::{IdMap, IdSet, SmallMap};
+pub use model::id_map::{IdMap, SmallMap};
 pub use model::ids::{
     Actor, ChannelId, CommandId, DeviceId, InteractionId, Label, Millis, Name, PauseReason, TextError, UserId,
 };
@@ -66,6 +67,6 @@ pub use model::roles::{Plan, Role, RoleSet};
 pub use model::settings::{PauseReasons, Setting, Settings};
 pub use model::state::{Interaction, Monitoring, Pause, SignIn, SignIns, State, User, WrapUp};
 pub use rules::decide::{decide, handle};
-pub use rules::sight::{self, Sight, SightSummary, project, seen_by};
+pub use rules::sight::{self, Sight, SightSummary, project, project_for_each, seen_by, sees_only_self};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
 pub use tenant::{ChannelCount, Query, Tenant};

@@ -5,8 +5,8 @@ use agentstate_core::views::{Verdict, allowed_actions};
 use agentstate_core::wire::{decode_command, handle_json, to_json};
 use agentstate_core::{
     Action, Actor, AssignAs, ChannelId, ChannelKind, Command, DeviceId, DeviceKind, Event, InteractionId, Label,
-    Millis, MonitorMode, Name, PauseReason, PauseReasons, Plan, Role, RoleSet, Setting, State, TenantSeed, UserId,
-    WrapUpSecs, decide, handle,
+    Millis, MonitorMode, Name, PauseReason, PauseReasons, Plan, REMEMBERED_MS, Role, RoleSet, Setting, State,
+    TenantSeed, UserId, WrapUpSecs, decide, handle,
 };
 use proptest::prelude::*;
 
@@ -178,16 +178,37 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![14 => status, 8 => routing, 1 => config]
 }
 
-/// Commands with a mostly advancing clock (steps of 0–0.4 s, so wrap-ups of 1–3 s both
-/// run and expire) and now and then a step back.
+/// How the clock moves before a command: mostly a step of 0–0.4 s (so wrap-ups of 1–3 s
+/// both run and expire), now and then a step back, and now and then almost or just over
+/// a day (so ended interaction ids are forgotten on both sides of the boundary).
+#[derive(Clone, Copy, Debug)]
+enum Tick {
+    Forward(u64),
+    Back(u64),
+    AboutADay(u64),
+}
+
+fn tick() -> impl Strategy<Value = Tick> {
+    prop_oneof![
+        93 => (0u64..400).prop_map(Tick::Forward),
+        3 => (0u64..400).prop_map(Tick::Back),
+        4 => (0u64..800).prop_map(Tick::AboutADay),
+    ]
+}
+
+/// Commands with a clock that moves by [`Tick`]s.
 fn commands() -> impl Strategy<Value = Vec<Command>> {
-    let step = action().prop_flat_map(|a| (actor_for(&a), Just(a), 0u64..400, prop::bool::weighted(0.03)));
+    let step = action().prop_flat_map(|a| (actor_for(&a), Just(a), tick()));
     prop::collection::vec(step, 1..120).prop_map(|steps| {
         let mut at = 1000u64;
         steps
             .into_iter()
-            .map(|(actor, action, step, back)| {
-                at = if back { at.saturating_sub(step) } else { at + step };
+            .map(|(actor, action, tick)| {
+                at = match tick {
+                    Tick::Forward(ms) => at + ms,
+                    Tick::Back(ms) => at.saturating_sub(ms),
+                    Tick::AboutADay(ms) => at + REMEMBERED_MS - 400 + ms,
+                };
                 Command { actor, at: Millis::new(at).unwrap(), id: None, action }
             })
             .collect()
@@ -243,6 +264,60 @@ proptest! {
         let restored: State = serde_json::from_str(&snapshot).unwrap();
         prop_assert_eq!(&restored, &state, "a snapshot restores the same state");
         prop_assert_eq!(serde_json::to_string(&restored).unwrap(), snapshot, "snapshots are canonical: same bytes after a reload");
+    }
+
+    /// One projector for every observer — the event applied once, and observers who see
+    /// only themselves asked only about events that name them or no one — sends each
+    /// exactly what `project` sends them on a copy of their own.
+    #[test]
+    fn one_projector_for_many_observers_sends_each_what_their_own_would(commands in commands()) {
+        let observers: Vec<Actor> = USERS.iter().map(|u| named(u)).chain([Actor::System]).collect();
+        let mut state = State::from_events(&seed().events().unwrap());
+        let mut copies: Vec<State> = observers.iter().map(|_| state.clone()).collect();
+        for command in &commands {
+            let command = &resolve(&state, command);
+            let Ok(events) = decide(&state, command) else { continue };
+            for event in &events {
+                let named = event.change.users();
+                let asked: Vec<&Actor> = observers
+                    .iter()
+                    .filter(|o| {
+                        !agentstate_core::sees_only_self(&state, o)
+                            || named == [None, None]
+                            || named.iter().flatten().any(|u| o.is(u))
+                    })
+                    .collect();
+                let shared = agentstate_core::project_for_each(&mut state, event, &asked);
+                for (observer, copy) in observers.iter().zip(copies.iter_mut()) {
+                    let alone = agentstate_core::project(copy, event, observer);
+                    let sent = asked.iter().position(|o| *o == observer).map(|i| shared[i].clone()).unwrap_or_default();
+                    prop_assert_eq!(sent, alone, "{:?} on {:?}", observer, event);
+                }
+            }
+        }
+    }
+
+    /// A host that stops and loads the tenant from a snapshot taken anywhere — inside an
+    /// ended id's day too — decides every later command as one that never stopped.
+    #[test]
+    fn a_restart_from_a_snapshot_decides_as_one_that_never_stopped(
+        commands in commands(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let cut = cut.index(commands.len());
+        let mut straight = State::from_events(&seed().events().unwrap());
+        let mut restarted = straight.clone();
+        for (i, command) in commands.iter().enumerate() {
+            if i == cut {
+                let snapshot = serde_json::to_string(&restarted).unwrap();
+                restarted = serde_json::from_str(&snapshot).unwrap();
+            }
+            let command = &resolve(&straight, command);
+            let a = handle(&mut straight, command).map_err(|r| r.code());
+            let b = handle(&mut restarted, command).map_err(|r| r.code());
+            prop_assert_eq!(a, b, "step {} after a restart at {}", i, cut);
+        }
+        prop_assert_eq!(&restarted, &straight);
     }
 
     #[test]

@@ -23,7 +23,11 @@ impl State {
 /// Applies one event. Total: an event naming something the state does not hold (a
 /// corrupted or foreign log) changes nothing rather than panicking.
 pub fn evolve(state: &mut State, event: &Event) {
-    state.clock = Some(state.clock.map_or(event.at, |c| c.max(event.at)));
+    let clock = state.clock.map_or(event.at, |c| c.max(event.at));
+    state.clock = Some(clock);
+    // Ids that ended a day or more ago are free from now on: forgetting them is part of the
+    // fold, decided by event time alone (§7), and costs a look at the oldest one.
+    state.ended_interactions.forget_until(clock);
     let at = event.at;
     match &event.change {
         Change::PlanSet { plan } => state.plan = *plan,
@@ -120,7 +124,7 @@ pub fn evolve(state: &mut State, event: &Event) {
         }
         Change::InteractionEnded { user, channel, interaction, wrap_up_until } => {
             state.interactions.remove(interaction);
-            state.ended_interactions.insert(interaction.clone());
+            state.ended_interactions.record(interaction.clone(), at);
             if let Some(u) = state.users.get_mut(user) {
                 if u.interaction.as_ref() == Some(interaction) {
                     u.interaction = None;

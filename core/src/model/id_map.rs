@@ -10,7 +10,7 @@
 
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::Hash;
 
@@ -118,59 +118,6 @@ impl<K: Serialize + Ord + Hash + Eq, V: Serialize> Serialize for IdMap<K, V> {
 impl<'de, K: Deserialize<'de> + Ord + Hash + Eq, V: Deserialize<'de>> Deserialize<'de> for IdMap<K, V> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(IdMap(BTreeMap::<K, V>::deserialize(d)?.into_iter().collect()))
-    }
-}
-
-/// The set counterpart of [`IdMap`], for ids that are only ever looked up.
-#[derive(Clone)]
-pub struct IdSet<K>(HashSet<K, Fixed>);
-
-impl<K> Default for IdSet<K> {
-    fn default() -> Self {
-        IdSet(HashSet::default())
-    }
-}
-
-impl<K: Hash + Eq> PartialEq for IdSet<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl<K: Hash + Eq> Eq for IdSet<K> {}
-
-impl<K: Hash + Eq + Ord> IdSet<K> {
-    pub fn contains<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-    {
-        self.0.contains(key)
-    }
-
-    pub fn insert(&mut self, key: K) -> bool {
-        self.0.insert(key)
-    }
-}
-
-impl<K: fmt::Debug + Ord> fmt::Debug for IdSet<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut keys: Vec<_> = self.0.iter().collect();
-        keys.sort_unstable();
-        f.debug_set().entries(keys).finish()
-    }
-}
-
-impl<K: Serialize + Ord> Serialize for IdSet<K> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut keys: Vec<&K> = self.0.iter().collect();
-        keys.sort_unstable();
-        s.collect_seq(keys)
-    }
-}
-
-impl<'de, K: Deserialize<'de> + Hash + Eq> Deserialize<'de> for IdSet<K> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(IdSet(Vec::<K>::deserialize(d)?.into_iter().collect()))
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod command;
 pub mod device;
+pub mod ended_interactions;
 pub mod event;
 pub mod evolve;
 pub mod id_map;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::channel::{Assignment, Channel};
 use crate::model::device::Device;
-use crate::model::id_map::{IdMap, IdSet, SmallMap};
+use crate::model::ended_interactions::{EndedInteractions, Written};
+use crate::model::id_map::{IdMap, SmallMap};
 use crate::model::ids::{ChannelId, DeviceId, InteractionId, Millis, Name, UserId};
 use crate::model::monitoring::MonitorMode;
 use crate::model::roles::{Plan, RoleSet};
@@ -16,7 +17,7 @@ use crate::model::sign_ins::{SignInsOnly, SignedOutOnly};
 
 /// One tenant. Build it by folding events ([`State::from_events`], `evolve`) or from
 /// a snapshot (serde).
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize)]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -34,10 +35,11 @@ pub struct State {
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Interaction>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Interaction>))]
     pub(crate) interactions: IdMap<InteractionId, Interaction>,
-    /// Ended interactions: ids are unique forever (§4).
-    #[cfg_attr(feature = "typescript", tsify(type = "string[]"))]
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<InteractionId>))]
-    pub(crate) ended_interactions: IdSet<InteractionId>,
+    /// Interactions that ended less than 24 hours of the tenant's clock ago, with when they
+    /// ended: their ids are still taken (§7, §8).
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Millis>"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Millis>))]
+    pub(crate) ended_interactions: EndedInteractions,
     #[cfg_attr(feature = "typescript", tsify(type = "Record<string, Device>"))]
     #[cfg_attr(feature = "openapi", schema(value_type = HashMap<String, Device>))]
     pub(crate) devices: IdMap<DeviceId, Device>,
@@ -45,6 +47,40 @@ pub struct State {
     #[cfg_attr(feature = "typescript", tsify(type = "Millis | null"))]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub(crate) clock: Option<Millis>,
+}
+
+/// A [`State`] as a snapshot holds it: the same fields, with the ended interactions as
+/// written — by snapshots of this version or, as a list of ids, of versions before the
+/// rule book's v2 — and settled against the snapshot's clock.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateRecord {
+    plan: Plan,
+    settings: Settings,
+    pause_reasons: PauseReasons,
+    users: IdMap<UserId, User>,
+    channels: IdMap<ChannelId, Channel>,
+    interactions: IdMap<InteractionId, Interaction>,
+    ended_interactions: Written,
+    devices: IdMap<DeviceId, Device>,
+    clock: Option<Millis>,
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<State, D::Error> {
+        let r = StateRecord::deserialize(d)?;
+        Ok(State {
+            plan: r.plan,
+            settings: r.settings,
+            pause_reasons: r.pause_reasons,
+            users: r.users,
+            channels: r.channels,
+            interactions: r.interactions,
+            ended_interactions: r.ended_interactions.into_ledger(r.clock),
+            devices: r.devices,
+            clock: r.clock,
+        })
+    }
 }
 
 /// A user and everything the runtime knows about them. On the wire — snapshots, the API,
@@ -299,8 +335,15 @@ impl State {
         self.interactions.get_key_value(id)
     }
 
-    pub fn interaction_id_used(&self, id: &str) -> bool {
-        self.interactions.contains_key(id) || self.ended_interactions.contains(id)
+    /// Whether interaction id `id` is taken at `at`: its interaction runs, or it ended less
+    /// than 24 hours before `at` (§7).
+    pub fn interaction_id_taken(&self, id: &str, at: Millis) -> bool {
+        self.interactions.contains_key(id) || self.ended_interactions.taken_at(id, at)
+    }
+
+    /// The ended interactions whose ids are still taken, with when each ended.
+    pub fn ended_interactions(&self) -> &EndedInteractions {
+        &self.ended_interactions
     }
 
     pub fn device(&self, id: &str) -> Option<&Device> {

@@ -30,7 +30,7 @@ pub(crate) fn interaction_started(
     if let Some(because) = unroutable(ctx.user(user)?, channel, ctx.at) {
         return Err(Rejection::NotRoutable { user: user.clone(), channel: channel.clone(), because });
     }
-    if ctx.state.interaction_id_used(interaction) {
+    if ctx.state.interaction_id_taken(interaction, ctx.at) {
         return Err(Rejection::DuplicateId { kind: IdKind::Interaction, id: interaction.to_string() });
     }
     Ok(vec![ctx.event(Change::InteractionStarted {

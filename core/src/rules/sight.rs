@@ -248,85 +248,118 @@ pub(crate) fn admit(seen: &mut State, whole: &State, id: &UserId, record: User) 
 /// observer's projection of the state before, these give their projection of the state
 /// after (law 1).
 pub fn project(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event> {
-    if let Actor::System = observer {
-        evolve(state, event);
-        return vec![event.clone()];
+    project_for_each(state, event, &[observer]).pop().unwrap_or_default()
+}
+
+/// [`project`] for many observers at once, the event applied once: what each of
+/// `observers` may see of it, in their order. A host's one projector per tenant serves all
+/// of a tenant's live feeds with it.
+pub fn project_for_each(state: &mut State, event: &Event, observers: &[&Actor]) -> Vec<Vec<Event>> {
+    let before: Vec<Before> = observers.iter().map(|observer| Before::of(state, event, observer)).collect();
+    evolve(state, event);
+    observers.iter().zip(before).map(|(observer, before)| before.seen_after(state, event, observer)).collect()
+}
+
+/// Whether `observer` can be concerned only by events about themselves (`Change::users`)
+/// and by events of the whole tenant (those about no user): an agent, a user without a
+/// role, an actor the tenant does not know. A projector asks only such observers whom an
+/// event names, and everyone else about every event. Judged on the state as it stands: an
+/// event that changes it (the plan, the observer's own roles) names them or no one.
+pub fn sees_only_self(state: &State, observer: &Actor) -> bool {
+    matches!(Sight::of(state, observer), Sight::Own { .. } | Sight::Nothing)
+}
+
+/// What [`project`] needs to know of the state before the event, for one observer.
+enum Before {
+    /// Decided before the event is applied.
+    Decided(Vec<Event>),
+    /// Decided on the state after it.
+    After,
+    /// Whether the person the event is about was seen before it.
+    Seen(bool),
+    /// The observer's whole projection before an event that reshapes their sight.
+    Mirror(Box<State>),
+}
+
+impl Before {
+    fn of(state: &State, event: &Event, observer: &Actor) -> Before {
+        if let Actor::System = observer {
+            return Before::Decided(vec![event.clone()]);
+        }
+        if reshapes(&event.change, observer) {
+            return Before::Mirror(Box::new(seen_by(state, observer)));
+        }
+        let seen_user = |user: &UserId| {
+            state.users.get_key_value(user).is_some_and(|(id, u)| Sight::of(state, observer).sees_user(id, u))
+        };
+        let sent_if = |seen: bool| Before::Decided(if seen { vec![event.clone()] } else { Vec::new() });
+        match &event.change {
+            Change::PlanSet { .. } | Change::SettingChanged { .. } | Change::PauseReasonsSet { .. } => sent_if(true),
+            Change::ChannelCreated { .. } | Change::UserCreated { .. } => Before::After,
+            // Assignments and sign-ins can bring a person into a supervisor's sight or take
+            // them out of it; an interaction's end, too.
+            Change::Assigned { user, .. }
+            | Change::Unassigned { user, .. }
+            | Change::SignedIn { user, .. }
+            | Change::SignedOut { user, .. }
+            | Change::InteractionEnded { user, .. } => Before::Seen(seen_user(user)),
+            Change::ChannelSeen { channel, .. } | Change::ChannelUnseen { channel } => {
+                sent_if(Sight::of(state, observer).sees_channel(channel))
+            }
+            Change::UserSeen { user, .. }
+            | Change::UserUnseen { user }
+            | Change::RolesSet { user, .. }
+            | Change::Paused { user, .. }
+            | Change::Resumed { user, .. }
+            | Change::WrapUpEnded { user, .. }
+            | Change::MonitoringStarted { user, .. }
+            | Change::MonitoringModeChanged { user, .. }
+            | Change::MonitoringStopped { user, .. }
+            | Change::InteractionStarted { user, .. }
+            | Change::DeviceRegistered { user, .. }
+            | Change::DeviceActivity { user, .. } => sent_if(seen_user(user)),
+        }
     }
-    if reshapes(&event.change, observer) {
-        return resight(state, event, observer);
-    }
-    let at_event = |change: Change| Event { at: event.at, by: event.by.clone(), change };
-    let seen_user = |state: &State, user: &UserId| {
-        state.users.get_key_value(user).is_some_and(|(id, u)| Sight::of(state, observer).sees_user(id, u))
-    };
-    let out = match &event.change {
-        Change::PlanSet { .. } | Change::SettingChanged { .. } | Change::PauseReasonsSet { .. } => {
-            vec![event.clone()]
-        }
-        Change::ChannelCreated { channel, .. } => {
-            evolve(state, event);
-            return if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() };
-        }
-        Change::UserCreated { user, .. } => {
-            evolve(state, event);
-            return if seen_user(state, user) { vec![event.clone()] } else { Vec::new() };
-        }
-        // Assignments and sign-ins can bring a person into a supervisor's sight or take
-        // them out of it.
-        Change::Assigned { user, .. }
-        | Change::Unassigned { user, .. }
-        | Change::SignedIn { user, .. }
-        | Change::SignedOut { user, .. } => {
-            let before = seen_user(state, user);
-            evolve(state, event);
-            return match (before, seen_user(state, user)) {
-                (true, true) => vec![event.clone()],
-                (false, true) => seen_as_now(state, user).map(at_event).into_iter().collect(),
-                (true, false) => vec![at_event(Change::UserUnseen { user: user.clone() })],
-                (false, false) => Vec::new(),
-            };
-        }
-        // The tenant's ledger of ended interaction ids is `system`'s alone: everyone
-        // else learns the end as the person they see, whole — or that they left sight (a
-        // supervisor sees someone on a call in reach until it ends).
-        Change::InteractionEnded { user, .. } => {
-            let before = seen_user(state, user);
-            evolve(state, event);
-            return match (before, seen_user(state, user)) {
+
+    /// What the observer is sent, `state` being the tenant after the event.
+    fn seen_after(self, state: &State, event: &Event, observer: &Actor) -> Vec<Event> {
+        let at_event = |change: Change| Event { at: event.at, by: event.by.clone(), change };
+        let seen_user = |user: &UserId| {
+            state.users.get_key_value(user).is_some_and(|(id, u)| Sight::of(state, observer).sees_user(id, u))
+        };
+        match (self, &event.change) {
+            (Before::Decided(sent), _) => sent,
+            (Before::Mirror(mirror), _) => resight(*mirror, state, event, observer),
+            (Before::After, Change::ChannelCreated { channel, .. }) => {
+                if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() }
+            }
+            (Before::After, Change::UserCreated { user, .. }) => {
+                if seen_user(user) {
+                    vec![event.clone()]
+                } else {
+                    Vec::new()
+                }
+            }
+            // The tenant's ledger of ended interaction ids is `system`'s alone: everyone
+            // else learns the end as the person they see, whole — or that they left sight (a
+            // supervisor sees someone on a call in reach until it ends).
+            (Before::Seen(before), Change::InteractionEnded { user, .. }) => match (before, seen_user(user)) {
                 (true, true) => seen_as_now(state, user).map(at_event).into_iter().collect(),
                 (true, false) => vec![at_event(Change::UserUnseen { user: user.clone() })],
                 (false, _) => Vec::new(),
-            };
-        }
-        Change::UserSeen { user, .. } | Change::UserUnseen { user } => {
-            if seen_user(state, user) {
-                vec![event.clone()]
-            } else {
-                Vec::new()
+            },
+            (Before::Seen(before), change) => {
+                let [Some(user), _] = change.users() else { return Vec::new() };
+                match (before, seen_user(user)) {
+                    (true, true) => vec![event.clone()],
+                    (false, true) => seen_as_now(state, user).map(at_event).into_iter().collect(),
+                    (true, false) => vec![at_event(Change::UserUnseen { user: user.clone() })],
+                    (false, false) => Vec::new(),
+                }
             }
+            (Before::After, _) => Vec::new(),
         }
-        Change::ChannelSeen { channel, .. } | Change::ChannelUnseen { channel } => {
-            if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() }
-        }
-        Change::RolesSet { user, .. }
-        | Change::Paused { user, .. }
-        | Change::Resumed { user, .. }
-        | Change::WrapUpEnded { user, .. }
-        | Change::MonitoringStarted { user, .. }
-        | Change::MonitoringModeChanged { user, .. }
-        | Change::MonitoringStopped { user, .. }
-        | Change::InteractionStarted { user, .. }
-        | Change::DeviceRegistered { user, .. }
-        | Change::DeviceActivity { user, .. } => {
-            if seen_user(state, user) {
-                vec![event.clone()]
-            } else {
-                Vec::new()
-            }
-        }
-    };
-    evolve(state, event);
-    out
+    }
 }
 
 fn seen_as_now(state: &State, user: &UserId) -> Option<Change> {
@@ -366,13 +399,12 @@ fn reshapes(change: &Change, observer: &Actor) -> bool {
     }
 }
 
-/// The sight changes between the observer's projection before `event` and after it: the
-/// event itself when it is the tenant's configuration, then every person and channel
-/// that came into sight, changed or left it. Costs one projection of the tenant, and is
-/// taken only for the rare events that reshape an observer's sight.
-fn resight(state: &mut State, event: &Event, observer: &Actor) -> Vec<Event> {
-    let mut mirror = seen_by(state, observer);
-    evolve(state, event);
+/// The sight changes between the observer's projection before `event` (`mirror`) and
+/// after it (of `state`, the tenant after the event): the event itself when it is the
+/// tenant's configuration, then every person and channel that came into sight, changed or
+/// left it. Costs one projection of the tenant, and is taken only for the rare events that
+/// reshape an observer's sight.
+fn resight(mut mirror: State, state: &State, event: &Event, observer: &Actor) -> Vec<Event> {
     let now = seen_by(state, observer);
     let at_event = |change: Change| Event { at: event.at, by: event.by.clone(), change };
     let mut out = Vec::new();

@@ -22,14 +22,21 @@ pub enum TenantCommand {
         #[arg(long)]
         module: Option<PathBuf>,
     },
-    /// Create a tenant with a long, realistic log for load tests and benchmarks: 1,000
-    /// agents on 20 queues signing in, taking calls, pausing and signing out, 100,000
-    /// events a day ending now, decided by the rules and stored through the store's append.
+    /// Create a tenant with a long, realistic log for load tests and benchmarks: agents
+    /// (1,000 unless told) on queues (20) signing in, taking calls, pausing and signing
+    /// out, about 100 events a day per agent, ending now, decided by the rules and stored
+    /// through the store's append.
     Generate {
         id: String,
         /// How many events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// How many agents (ids `a0000`…), each assigned to one queue.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        agents: u32,
+        /// How many queues (`q00`…), each with one supervisor (`s00`…).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+        channels: u32,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -40,7 +47,13 @@ pub fn run(command: TenantCommand) -> Ran {
         TenantCommand::Create { id, description, store, module } => {
             create_tenant(&id, &description, &store.config(), module)
         }
-        TenantCommand::Generate { id, events, store } => generate_tenant(&id, events, &store.config()),
+        TenantCommand::Generate { id, events, agents, channels, store } => {
+            // The center's size; a day holds about 100 events per agent, as the default's.
+            let per_agent = Shape::CONTACT_CENTER.events_per_day / Shape::CONTACT_CENTER.agents as u64;
+            let (agents, channels) = (agents as usize, channels as usize);
+            let shape = Shape { agents, channels, events_per_day: per_agent * agents as u64, ..Shape::CONTACT_CENTER };
+            generate_tenant(&id, events, shape, &store.config())
+        }
     }
 }
 
@@ -54,8 +67,7 @@ fn create_tenant(id: &str, description: &Path, store: &StoreConfig, module: Opti
     Ok(ExitCode::SUCCESS)
 }
 
-fn generate_tenant(id: &str, events: u64, store: &StoreConfig) -> Ran {
-    let shape = Shape::CONTACT_CENTER;
+fn generate_tenant(id: &str, events: u64, shape: Shape, store: &StoreConfig) -> Ran {
     // The log ends about now: its days are the last ones before today's.
     let span = events.saturating_mul(86_400_000) / shape.events_per_day;
     let start = agentstate_server::clock::now_ms().saturating_sub(span);
