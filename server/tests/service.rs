@@ -112,6 +112,33 @@ fn a_retried_command_id_returns_the_first_outcome_and_stores_no_second_event() {
     assert!(retried.stored.is_empty(), "a retry stores nothing");
 }
 
+/// A refused command leaves no trace, with an id or without: its retry is decided again,
+/// and a flood of refusals stores nothing (issue 26: any token stored 1,000 rows a request).
+#[test]
+fn a_rejected_command_stores_nothing_and_its_retry_is_decided_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let mut service = open(&path, 1000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    let sam_signs_in = |at: u64, id: &str| {
+        format!(r#"{{"actor":"sam","at":{at},"type":"sign_in","user":"sam","channel":"support","id":"{id}"}}"#)
+    };
+    for n in 0..1000 {
+        let refused = service.submit("acme", &sam_signs_in(1000 + n, &format!("flood-{n}"))).expect("submits");
+        assert!(refused.outcome.contains("no_agent_dashboard") && !refused.retried, "{}", refused.outcome);
+        assert!(refused.stored.is_empty());
+    }
+    // Nothing holds the refused ids: another actor's command with one of them is decided.
+    let first = service.submit("acme", &sign_in(3000, Some("flood-0"))).expect("submits");
+    assert!(first.outcome.contains("accepted") && !first.retried, "{}", first.outcome);
+    drop(service);
+    let store = SqliteStore::open(&path).expect("store");
+    let ids: Vec<String> = (0..1000).map(|n| format!("flood-{n}")).collect();
+    let asked: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let kept = store.outcomes("acme", &asked).expect("reads");
+    assert_eq!(kept.keys().collect::<Vec<_>>(), ["flood-0"], "only the accepted command's outcome is kept");
+}
+
 /// A command id is its sender's: another actor's command with it is refused and decides
 /// nothing — when the id is stored, and when both come in one group (the second is no
 /// retry of the first).
@@ -314,7 +341,8 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     assert!(answer.outcome.contains("already_signed_in"), "decided again after catching up: {}", answer.outcome);
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!(store.last_seq("acme").expect("reads"), 1, "only B's sign-in is in the log");
-    assert_eq!(store.outcome("acme", "a-1").expect("reads"), Some(answer.outcome.clone()), "the id keeps A's answer");
+    // A refusal leaves no trace: the id holds nothing, and a retry is decided again.
+    assert_eq!(store.outcome("acme", "a-1").expect("reads"), None, "a refused command's outcome is not kept");
     // A's instance was rolled back and caught up: it goes on from the log as it is.
     let signed_out = host_a.submit("acme", &sign_out(1002)).expect("A submits");
     assert!(signed_out.outcome.contains("accepted") && signed_out.seq == 2, "{signed_out:?}");

@@ -114,6 +114,9 @@ struct Round<'r, 'c> {
     stale: BTreeSet<&'c str>,
     /// Which decided commands were appended, at which sequence number.
     stored: Vec<(usize, Seq)>,
+    /// Commands with an id that were refused in a round that looked up no stored outcomes:
+    /// their id may be a retry's, asked of the store once the round is over.
+    refused: Vec<usize>,
 }
 
 impl<'c> Round<'_, 'c> {
@@ -124,6 +127,7 @@ impl<'c> Round<'_, 'c> {
         self.lost.clear();
         self.stale.clear();
         self.stored.clear();
+        self.refused.clear();
         let mut in_flight: BTreeMap<(&str, &str), (usize, &str)> = BTreeMap::new();
         for (&index, id) in self.pending.iter().zip(self.ids) {
             let (tenant, command) = &self.commands[index];
@@ -192,10 +196,15 @@ impl<'c> Round<'_, 'c> {
             if let Some(last) = events.last() {
                 served.last_at = served.last_at.max(stamp.unwrap_or_else(|| at_of(last)));
             }
-            // Only accepted commands and commands with an id leave a trace in the store.
-            if !decision.accepted && id.is_none() {
+            // Only accepted commands leave a trace in the store. A rejected one changed
+            // nothing, so its retry is simply decided again: keeping its outcome would let
+            // any caller — a user without a role too — fill the store with refusals.
+            if !decision.accepted {
                 let seq = served.seq;
                 self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
+                if id.is_some() && self.stored_outcomes.is_empty() {
+                    self.refused.push(index);
+                }
                 continue;
             }
             if let Some(keyed) = id {
@@ -287,6 +296,44 @@ impl TenantService {
             .collect()
     }
 
+    /// A refused command's id may be that of a command stored before (a retry, or another
+    /// actor's id): the store is asked for those ids once, and such a command is answered
+    /// as one whose id is found. Refusals themselves are never stored.
+    fn answer_refused_retries(
+        &mut self,
+        commands: &[(&str, Incoming)],
+        refused: &[usize],
+        ids: &[Option<Keyed>],
+        pending: &[usize],
+        results: &mut [Option<Result<Submitted, ServiceError>>],
+    ) {
+        let keyed = |index: usize| pending.iter().position(|&p| p == index).and_then(|at| ids[at].as_ref());
+        let mut by_tenant: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &index in refused {
+            by_tenant.entry(commands[index].0).or_default().push(index);
+        }
+        for (tenant, indexes) in by_tenant {
+            let wanted: Vec<&str> = indexes.iter().filter_map(|&i| keyed(i)).map(|k| k.id.as_str()).collect();
+            let found = match self.store.outcomes(tenant, &wanted) {
+                Ok(found) => found,
+                Err(e) => {
+                    for &index in &indexes {
+                        results[index] = Some(Err(ServiceError::Store(e.clone())));
+                    }
+                    continue;
+                }
+            };
+            let now = self.tenants.get(tenant).map_or(0, |served| served.seq);
+            for index in indexes {
+                if let Some(keyed) = keyed(index)
+                    && let Some(stored) = found.get(&keyed.id)
+                {
+                    results[index] = Some(retried(stored, keyed, now));
+                }
+            }
+        }
+    }
+
     /// One try at deciding and storing the `pending` commands: fills in their results and
     /// returns the ones to decide again — those of tenants whose command id was stored
     /// meanwhile, or (on a store without locks) whose log another host appended to first.
@@ -362,6 +409,7 @@ impl TenantService {
             lost: BTreeSet::new(),
             stale: BTreeSet::new(),
             stored: Vec::new(),
+            refused: Vec::new(),
         };
         let tenants = &mut self.tenants;
         let started = std::time::Instant::now();
@@ -379,12 +427,13 @@ impl TenantService {
             None => self.store.locked(&touched, &mut |log| work.run(log, tenants)),
         };
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-        let Round { marks, mut decided, echoes, mut lost, stale, stored, .. } = work;
+        let Round { marks, mut decided, echoes, mut lost, stale, stored, refused, .. } = work;
         match committed {
             Ok(()) => {
                 for (done, seq) in stored {
                     self.finish(&mut decided[done], seq, results);
                 }
+                self.answer_refused_retries(commands, &refused, &ids, pending, results);
             }
             Err(e) => {
                 // Nothing was stored: every decision is undone and answered with the
