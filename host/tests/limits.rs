@@ -2,6 +2,10 @@
 //! make a server keep or do is limited, and no limit refuses what it was not made for.
 //! Metrics labels, the demo's tokens, the unknown-token budget, sign-ins and sessions,
 //! live feeds, and the shape of query-string errors, each against a real `agentstate serve`.
+//! And for every client (issue 26): half-sent requests and idle connections are let go,
+//! connections are capped, a declared body over the limit is refused before it is sent,
+//! two `Authorization` headers are refused, overlong path segments are 404, and tokens are
+//! only made for users the tenant has.
 
 mod common;
 
@@ -10,6 +14,8 @@ use std::time::{Duration, Instant};
 use common::{Server, start};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// The status and JSON answer of a request (`null` when it is not JSON).
 async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
@@ -365,4 +371,316 @@ async fn query_string_errors_answer_in_the_json_error_shape() {
         client.get(server.url("/api/tenants/acme/events")).bearer_auth(&system).header("Last-Event-ID", "abc");
     let (status, body) = answer(unreadable).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+}
+
+/// The server's `host:port`, for raw connections.
+fn address(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+/// The descriptors the server process holds open now.
+#[cfg(target_os = "linux")]
+fn descriptors(server: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).expect("the server's descriptors").count()
+}
+
+/// Everything the server sends on `stream` until it closes it, or until `within` has passed
+/// (then `None`, with what came so far dropped).
+async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut text = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    read.await.ok().map(|()| String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Sends a whole request on a new connection and reads its answer's first bytes (the
+/// connection stays open).
+async fn ask(server: &Server, request: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(address(server)).await.expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("an answer within 10 s")
+        .expect("reads");
+    (stream, String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+const HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_flood_of_half_sent_requests_is_let_go_after_the_header_timeout() {
+    let data = common::data();
+    let ana = data.token("acme", "ana");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    let (status, body) = answer(client.get(server.url("/api/me")).bearer_auth(&ana)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let before = descriptors(&server);
+
+    // 300 clients send part of a request and then a byte a second, never finishing.
+    let started = Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(address(&server)).await.expect("connects");
+        stream.write_all(b"GET /api/me HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.expect("writes");
+        slow.push(stream);
+    }
+    let mut held = descriptors(&server);
+    while held < before + 250 && started.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        held = descriptors(&server);
+    }
+    assert!(held >= before + 250, "the flood was not even held: {before} descriptors, then {held}");
+    // Meanwhile everyone else is served as usual.
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let (status, body) = answer(client.get(server.url("/api/me")).bearer_auth(&ana)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(asked.elapsed() < Duration::from_secs(2), "an ordinary request took {:?}", asked.elapsed());
+    }
+    // Trickling keeps nothing open: once the header timeout (5 s) has passed, the
+    // descriptors are back where they were.
+    let mut now_held = held;
+    while started.elapsed() < Duration::from_secs(15) {
+        for stream in &mut slow {
+            let _ = stream.write_all(b"a").await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        now_held = descriptors(&server);
+        if now_held <= before + 5 {
+            break;
+        }
+    }
+    let let_go = started.elapsed();
+    assert!(now_held <= before + 5, "{before} descriptors before the flood, {now_held} after {let_go:?}");
+    assert!(let_go >= Duration::from_secs(3), "slow clients were cut after {let_go:?}, before their 5 s");
+    for stream in &mut slow {
+        assert!(read_to_close(stream, Duration::from_secs(2)).await.is_some(), "a slow connection is still open");
+    }
+    let (status, body) = answer(client.get(server.url("/api/me")).bearer_auth(&ana)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_but_a_live_feed_is_not() {
+    let data = common::data();
+    let (ana, system) = (data.token("acme", "ana"), data.token("acme", "system"));
+    let server = start(&data, &["--idle-timeout-secs", "2"]);
+    let client = reqwest::Client::new();
+    let opened = Instant::now();
+    let mut feed =
+        client.get(server.url("/api/tenants/acme/events")).bearer_auth(&system).send().await.expect("follows");
+    assert_eq!(feed.status(), StatusCode::OK);
+
+    // A keep-alive connection that made its request and asks nothing more is closed.
+    let (mut idle, answered) = ask(&server, HEALTHZ).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let waited = Instant::now();
+    assert!(read_to_close(&mut idle, Duration::from_secs(10)).await.is_some(), "an idle connection stayed open 10 s");
+    assert!(waited.elapsed() >= Duration::from_secs(1), "closed after {:?}, before its idle time", waited.elapsed());
+
+    // The feed, open for longer than the idle time and the header timeout, still follows.
+    while let Ok(Ok(Some(_))) = tokio::time::timeout(Duration::from_millis(500), feed.chunk()).await {}
+    tokio::time::sleep(Duration::from_secs(7).saturating_sub(opened.elapsed())).await;
+    let (status, outcome) = common::post(
+        &reqwest::Client::new(),
+        &server,
+        "acme",
+        &ana,
+        json!({"type": "sign_in", "user": "ana", "channel": "support"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    let seq = outcome["seq"].as_u64().expect("a seq");
+    let mut text = String::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while !text.contains(&format!("id: {seq}\n")) {
+        let left = until.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, feed.chunk()).await;
+        let chunk = chunk.expect("the event within 5 s").expect("the feed is open").expect("the feed goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn past_max_connections_a_client_is_answered_503_and_nothing_more_is_held() {
+    let data = common::data();
+    let server = start(&data, &["--max-connections", "20"]);
+    let before = descriptors(&server);
+    // 20 keep-alive connections, each after a request: the host's whole budget.
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        let (stream, answered) = ask(&server, HEALTHZ).await;
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+        held.push(stream);
+    }
+    // One more is answered in the API's shape and closed.
+    for _ in 0..3 {
+        let (status, body) = answer(reqwest::Client::new().get(server.url("/healthz"))).await;
+        assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "too_many_connections");
+    }
+    let (mut refused, answered) = ask(&server, HEALTHZ).await;
+    assert!(answered.to_ascii_lowercase().contains("retry-after"), "{answered}");
+    assert!(read_to_close(&mut refused, Duration::from_secs(5)).await.is_some(), "a refused connection stays open");
+    // Many more at once: each is refused or closed, none served, and the host holds what it
+    // may plus the few refusals under way.
+    let mut more = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(address(&server)).await.expect("connects");
+        let _ = stream.write_all(HEALTHZ.as_bytes()).await;
+        more.push(stream);
+    }
+    let now_held = descriptors(&server);
+    assert!(now_held <= before + 20 + 64 + 10, "{before} descriptors before, {now_held} with 320 clients");
+    let mut answered_503 = 0;
+    for stream in &mut more {
+        let text = read_to_close(stream, Duration::from_secs(5)).await.expect("a refused connection is closed");
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 503"), "{text}");
+        answered_503 += usize::from(!text.is_empty());
+    }
+    assert!(answered_503 >= 64, "only {answered_503} of 300 refused connections were told why");
+    // A closed connection frees its place.
+    held.truncate(10);
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = answer(reqwest::Client::new().get(server.url("/healthz"))).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < until, "no place freed: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_declared_body_over_max_body_is_refused_before_it_is_sent() {
+    let data = common::data();
+    let ana = data.token("acme", "ana");
+    let server = start(&data, &["--max-body", "1000"]);
+    for (length, expect) in [(10_000_000_000_u64, true), (1001, true), (10_000_000_000, false)] {
+        let mut stream = TcpStream::connect(address(&server)).await.expect("connects");
+        let expect_header = if expect { "Expect: 100-continue\r\n" } else { "" };
+        let head = format!(
+            "POST /api/tenants/acme/commands HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {ana}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n{expect_header}\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("writes");
+        // No body is sent: the answer must not wait for it.
+        let text = read_to_close(&mut stream, Duration::from_secs(3)).await;
+        let text = text.unwrap_or_else(|| panic!("{length} bytes, expect {expect}: no answer within 3 s"));
+        assert!(text.starts_with("HTTP/1.1 413"), "{length} bytes, expect {expect}: {text}");
+        assert!(!text.contains("100 Continue"), "the client was told to send {length} bytes: {text}");
+        let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("JSON");
+        assert_error(StatusCode::PAYLOAD_TOO_LARGE, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    }
+    // A body within the limit is still read.
+    let sign_in = json!({"type": "sign_in", "user": "ana", "channel": "support"});
+    let (status, outcome) = common::post(&reqwest::Client::new(), &server, "acme", &ana, sign_in).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused() {
+    let data = common::data();
+    let (ana, ben) = (data.token("acme", "ana"), data.token("acme", "ben"));
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    let unknown = "ast_unknown".to_owned();
+    for (first, second) in [(&ana, &ben), (&ben, &ana), (&ana, &ana), (&ana, &unknown)] {
+        let request = client
+            .get(server.url("/api/me"))
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"));
+        let (status, body) = answer(request).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_credentials");
+    }
+    let (status, body) = answer(client.get(server.url("/api/me")).bearer_auth(&ana)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["actor"], "ana");
+}
+
+#[tokio::test]
+async fn a_path_segment_over_255_bytes_is_not_found() {
+    let data = common::data();
+    let sam = data.token("acme", "sam");
+    // Static files of its own, so that they are served whatever is built.
+    let files = tempfile::tempdir().expect("tempdir");
+    std::fs::write(files.path().join("index.html"), "<!doctype html>").expect("writes");
+    let files = files.path().to_str().expect("utf-8").to_owned();
+    let server = start(&data, &["--web", &files, "--pkg", &files]);
+    let client = reqwest::Client::new();
+    let long = "x".repeat(300);
+    let long_encoded = "%C3%A9".repeat(150);
+    for segment in [&long, &long_encoded] {
+        for path in [
+            format!("/api/tenants/{segment}/snapshot"),
+            format!("/api/tenants/{segment}/events"),
+            format!("/api/tenants/acme/users/{segment}/history"),
+            format!("/api/tenants/acme/users/{segment}/allowed-actions"),
+            format!("/api/tenants/acme/channels/{segment}/roster"),
+            format!("/api/{segment}"),
+            format!("/pkg/{segment}"),
+            format!("/{segment}"),
+            format!("/{segment}/index.html"),
+        ] {
+            let (status, body) = answer(client.get(server.url(&path)).bearer_auth(&sam)).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+            assert!(body["error"]["code"].is_string(), "{path}: {body}");
+        }
+    }
+    // Shorter names are looked up as before.
+    let (status, _) = answer(client.get(server.url("/api/tenants/acme/snapshot")).bearer_auth(&sam)).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = client.get(server.url("/index.html")).send().await.expect("gets");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_token_is_made_only_for_a_user_of_the_tenant_or_system() {
+    let data = common::data();
+    for link in [false, true] {
+        for (tenant, user, refused_for) in [
+            ("acme", "nobody", "has no user \"nobody\""),
+            ("nowhere", "ana", "no tenant nowhere"),
+            ("nowhere", "system", "no tenant nowhere"),
+        ] {
+            let mut command = data.agentstate();
+            command.args(["token", "create", "--tenant", tenant, "--user", user]);
+            if link {
+                command.arg("--link");
+            }
+            let out = command.output().expect("runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success(),
+                "{tenant}/{user}, link {link}: made {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            assert!(out.stdout.is_empty(), "{tenant}/{user}: printed a secret");
+            assert!(stderr.contains(refused_for), "{tenant}/{user}: {stderr}");
+        }
+        for user in ["ana", "system"] {
+            let mut command = data.agentstate();
+            command.args(["token", "create", "--tenant", "acme", "--user", user]);
+            if link {
+                command.arg("--link");
+            }
+            let out = command.output().expect("runs");
+            assert!(out.status.success(), "{user}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    // No token of the refused ones was stored.
+    let listed = data.agentstate().args(["token", "list", "--tenant", "acme"]).output().expect("runs");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(!listed.contains("nobody"), "{listed}");
 }

@@ -34,6 +34,14 @@ pub struct ServeArgs {
     /// Live feeds one token (with its sessions) holds at most; one more is `429`.
     #[arg(long, default_value_t = http::FEEDS_PER_TOKEN, value_parser = at_least_one)]
     feeds_per_token: usize,
+    /// Connections this server holds at most (fewer if the process may not open that many
+    /// descriptors); one more is answered `503` and closed.
+    #[arg(long, default_value_t = http::listen::MAX_CONNECTIONS, value_parser = at_least_one)]
+    max_connections: usize,
+    /// Seconds a keep-alive connection may wait for its next request before it is closed
+    /// (a live feed is a response under way, never idle).
+    #[arg(long, default_value_t = http::listen::IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
     /// Store a snapshot of a tenant every this many events.
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
@@ -95,6 +103,8 @@ pub fn serve(args: ServeArgs) -> Ran {
         max_body: args.max_body,
         max_feeds: args.max_feeds,
         feeds_per_token: args.feeds_per_token,
+        max_connections: args.max_connections,
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs),
         snapshot_every: args.snapshot_every.max(1),
         retention: args.retain_days.map(|days| Retention {
             every: std::time::Duration::from_secs(args.retain_check_secs.max(1)),

@@ -1,13 +1,16 @@
 //! `token`: access tokens and sign-in links for the API.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agentstate_server::store::{StoreConfig, TokenSelector};
+use agentstate_server::service::{ServiceError, TenantService};
+use agentstate_server::store::{StoreConfig, StoreError, TokenSelector};
 use agentstate_server::{sessions, tokens};
 use clap::Subcommand;
 
-use super::{Ran, StoreArgs};
+use super::{Failure, Ran, StoreArgs, load_runtime};
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
@@ -28,6 +31,9 @@ pub enum TokenCommand {
         url: String,
         #[command(flatten)]
         store: StoreArgs,
+        /// The plugin module, which reads the tenant's users (default: as for `serve`).
+        #[arg(long)]
+        module: Option<PathBuf>,
     },
     /// List a tenant's tokens: fingerprint and actor (the tokens themselves are not kept).
     List {
@@ -54,9 +60,13 @@ pub enum TokenCommand {
 
 pub fn run(command: TokenCommand) -> Ran {
     match command {
-        TokenCommand::Create { tenant, user, link: false, store, .. } => create_token(&tenant, &user, &store.config()),
-        TokenCommand::Create { tenant, user, link: true, url, store } => {
-            create_link(&tenant, &user, &url, &store.config())
+        TokenCommand::Create { tenant, user, link, url, store, module } => {
+            let store = store.config();
+            known_actor(&tenant, &user, &store, module)?;
+            match link {
+                false => create_token(&tenant, &user, &store),
+                true => create_link(&tenant, &user, &url, &store),
+            }
         }
         TokenCommand::List { tenant, store } => list_tokens(&tenant, &store.config()),
         TokenCommand::Revoke { tenant, user, fingerprint, store } => {
@@ -67,6 +77,39 @@ pub fn run(command: TokenCommand) -> Ran {
             };
             revoke_tokens(&tenant, which, &store.config())
         }
+    }
+}
+
+/// Refuses a token or link for anyone but a user the tenant has now, or `system`: one for
+/// an id nobody holds would be a typo at best, and at worst speak for whoever is given that
+/// id later.
+fn known_actor(tenant: &str, user: &str, store: &StoreConfig, module: Option<PathBuf>) -> Result<(), Failure> {
+    let no_tenant = || format!("there is no tenant {tenant}").into();
+    if user == "system" {
+        return match store.open()?.description(tenant) {
+            Ok(_) => Ok(()),
+            Err(StoreError::UnknownTenant(_)) => Err(no_tenant()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let mut service = TenantService::open(store.open()?, load_runtime(module)?, 10_000)?;
+    let state = match service.snapshot(tenant) {
+        Ok((_, state)) => state,
+        Err(ServiceError::UnknownTenant(_) | ServiceError::Store(StoreError::UnknownTenant(_))) => {
+            return Err(no_tenant());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    /// The users of a tenant's state, by id (the rest is not read).
+    #[derive(serde::Deserialize)]
+    struct Users {
+        users: HashMap<String, serde::de::IgnoredAny>,
+    }
+    let Users { users } = serde_json::from_str(&state)?;
+    if users.contains_key(user) {
+        Ok(())
+    } else {
+        Err(format!("tenant {tenant} has no user {user:?}; a token is for one of its users, or for `system`").into())
     }
 }
 

@@ -93,8 +93,16 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
-        let credential = match parts.headers.get(AUTHORIZATION) {
-            Some(header) => {
+        let mut authorizations = parts.headers.get_all(AUTHORIZATION).iter();
+        let credential = match (authorizations.next(), authorizations.next()) {
+            // Which would speak? Taking either would let whatever added one choose.
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "invalid_credentials",
+                    "more than one Authorization header; send exactly one: `Bearer <token>`",
+                ));
+            }
+            (Some(header), None) => {
                 let token = header
                     .to_str()
                     .ok()
@@ -104,7 +112,7 @@ impl FromRequestParts<App> for Caller {
                     .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
                 Credential::Bearer(tokens::hash(token))
             }
-            None => {
+            (None, _) => {
                 let secret = session_cookie(&parts.headers).ok_or_else(|| {
                     ApiError::unauthorized("sign in (a session cookie) or send an Authorization: Bearer <token> header")
                 })?;

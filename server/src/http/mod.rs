@@ -10,6 +10,7 @@ mod feed;
 mod feed_slots;
 mod grants;
 mod guesses;
+pub mod listen;
 mod metrics;
 pub mod openapi;
 mod query;
@@ -77,6 +78,12 @@ pub struct ServeConfig {
     /// ([`FEEDS_PER_TOKEN`]).
     pub max_feeds: usize,
     pub feeds_per_token: usize,
+    /// Connections this host holds at most (`--max-connections`; [`listen::MAX_CONNECTIONS`]),
+    /// fewer when the process may not open that many descriptors.
+    pub max_connections: usize,
+    /// How long a keep-alive connection may wait for its next request
+    /// ([`listen::IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
 }
 
 /// Unknown tokens a client address may present per second (bursts of 100) before its
@@ -422,12 +429,65 @@ fn router(app: App, config: &ServeConfig) -> Router {
             .fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };
+    let router = router
+        .layer(axum::middleware::from_fn(refuse_overlong_names))
+        .layer(axum::middleware::from_fn_with_state(config.max_body, refuse_large_bodies));
     // One span and one line per request (method, path, status, latency), at INFO.
     let trace = TraceLayer::new_for_http()
         .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
     router.layer(trace).with_state(app)
+}
+
+/// A request whose `Content-Length` is over `--max-body` is refused before its body is
+/// read: `413 payload_too_large` at once — no `100 Continue` for a client that asked —
+/// and the connection closed rather than the body read to its end.
+async fn refuse_large_bodies(
+    State(max_body): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max_body as u64 => {
+            let mut refused = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a body of {length} bytes; at most {max_body}"),
+            )
+            .into_response();
+            refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            refused
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// Longest path segment that can name anything here: a file name (`NAME_MAX`; the static
+/// files) — ids are shorter still (128 bytes).
+const MAX_SEGMENT: usize = 255;
+
+/// A path with a segment longer than [`MAX_SEGMENT`] bytes (decoded) names nothing here:
+/// `404 not_found`, before any route or file lookup sees it (opening such a file fails
+/// with "name too long", which the static files would answer `500`).
+async fn refuse_overlong_names(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.uri().path().split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
+        return ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("nothing here is named by a path segment of more than {MAX_SEGMENT} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// The length in bytes of a path segment once percent-decoded (each `%XX` is one byte).
+fn decoded_len(segment: &str) -> usize {
+    let escapes = segment.as_bytes().windows(3).filter(|w| w[0] == b'%' && w[1..].iter().all(u8::is_ascii_hexdigit));
+    segment.len() - 2 * escapes.count()
 }
 
 /// Why the server could not start, or stopped on its own.
@@ -545,6 +605,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         tokio::spawn(retention::prune_periodically(app.writer().clone(), retention, shutdown.clone()))
     });
 
+    let bounds = listen::Bounds {
+        max_connections: listen::connection_budget(config.max_connections),
+        idle: config.idle_timeout,
+    };
     let listen = |source| ServeError::Listen { addr: config.addr, source };
     let listener = tokio::net::TcpListener::bind(config.addr).await.map_err(listen)?;
     let bound = listener.local_addr().map_err(listen)?;
@@ -552,17 +616,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     println!("agentstate: serving http://{bound}/");
     let routes = router(app, &config);
     let mut failure_seen = failure.clone();
-    let stopped = async move {
+    // Stopping ends the live feeds, and the connections once their requests are answered.
+    tokio::spawn(async move {
         tokio::select! {
             () = shutdown_signal() => tracing::info!("shutting down: finishing running requests"),
             _ = failure_seen.wait_for(|failed| *failed) => {}
         }
         let _ = stop.send(true);
-    };
-    axum::serve(listener, routes.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(stopped)
-        .await
-        .map_err(listen)?;
+    });
+    listen::serve(listener, routes, bounds, shutdown).await;
     pruning.abort();
     if let Some(simulator) = simulator {
         simulator.abort();
@@ -628,7 +690,17 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_host;
+    use super::{decoded_len, loopback_host};
+
+    #[test]
+    fn a_segment_is_measured_decoded() {
+        assert_eq!(decoded_len(""), 0);
+        assert_eq!(decoded_len("abc"), 3);
+        assert_eq!(decoded_len("%C3%A9"), 2);
+        assert_eq!(decoded_len("a%2"), 3);
+        assert_eq!(decoded_len("%zz%41"), 4);
+        assert_eq!(decoded_len(&"%41".repeat(100)), 100);
+    }
 
     #[test]
     fn only_loopback_names_are_loopback_hosts() {
