@@ -541,3 +541,35 @@ fn a_guest_failure_mid_group_fails_only_its_command_and_the_others_keep_their_ou
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!((store.last_seq("acme").expect("reads"), store.last_seq("globex").expect("reads")), (2, 2));
 }
+
+/// A retry sent to another host, whose instance the first host's append left behind: the
+/// command would now be refused there, and the stored outcome is what comes back.
+#[test]
+fn a_retry_on_another_host_gets_the_stored_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let mut host_a = open(&path, 1000);
+    host_a.create_tenant("acme", TENANT).expect("creates");
+    let mut host_b = open(&path, 1000);
+    host_b.submit("acme", &sign_out(900)).expect("B loads the tenant");
+    let first = host_a.submit("acme", &sign_in(1000, Some("x"))).expect("A submits");
+    assert!(first.outcome.contains("accepted"), "{}", first.outcome);
+    let again = host_b.submit("acme", &sign_in(1000, Some("x"))).expect("B submits");
+    assert!(again.retried && again.outcome == first.outcome, "{again:?}");
+    let again = host_a.submit("acme", &sign_in(1000, Some("x"))).expect("A submits");
+    assert!(again.retried && again.outcome == first.outcome, "{again:?}");
+}
+
+#[test]
+fn a_retry_on_another_host_gets_the_stored_outcome_on_postgres() {
+    let cluster = agentstate_testkit::PgCluster::start().expect("a private PostgreSQL cluster");
+    let place = StoreConfig::Postgres(cluster.database("retry").expect("a database"));
+    let mut host_a = TenantService::open(place.open().expect("opens"), runtime(), 1000).expect("service");
+    host_a.create_tenant("acme", TENANT).expect("creates");
+    let mut host_b = TenantService::open(place.open().expect("opens"), runtime(), 1000).expect("service");
+    host_b.submit("acme", &sign_out(900)).expect("B loads the tenant");
+    let first = host_a.submit("acme", &sign_in(1000, Some("x"))).expect("A submits");
+    assert!(first.outcome.contains("accepted"), "{}", first.outcome);
+    let again = host_b.submit("acme", &sign_in(1000, Some("x"))).expect("B submits");
+    assert!(again.retried && again.outcome == first.outcome, "{again:?}");
+}
