@@ -5,6 +5,10 @@
 //! by any other (their notices say where the log ends; the events are read from the store,
 //! so each is sent once and in order). Feeds end at shutdown, and when their token is
 //! revoked (checked at most once a second, before an event is sent).
+//!
+//! A person's feed is a subscription to the tenant's one projector on this host
+//! (`service::projector`): it holds its queue of messages, not a copy of the tenant.
+//! `system` follows the log as it is stored.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -12,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use futures_util::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use agentstate_core::Actor;
 
@@ -25,6 +29,7 @@ use super::auth::Caller;
 use super::errors::ApiError;
 use super::feed_slots::FeedSlot;
 use super::query::{Path, Query};
+use crate::service::projector::Message;
 use crate::service::writer::Notice;
 use crate::store::{FollowedTenant, Seq};
 
@@ -42,35 +47,8 @@ pub struct AfterParam {
     after: Option<Seq>,
 }
 
-/// What a person's feed holds to send them only what they may see: the whole tenant as of
-/// the cursor, which each event is projected against and then folded into
-/// (`agentstate_core::project`). `system` follows the log as it is and holds none.
-struct Projector {
-    observer: Actor,
-    state: agentstate_core::State,
-}
-
-impl Projector {
-    /// What the observer is sent of one stored event: nothing, one event, or several to
-    /// apply together (a person or channel coming into or leaving their sight).
-    fn message(&mut self, seq: Seq, text: &str) -> Option<Event> {
-        let Ok(event) = serde_json::from_str::<agentstate_core::Event>(text) else {
-            tracing::error!(seq, "an unreadable stored event: the feed ends");
-            return Some(Event::default().event("error").data("unreadable_event"));
-        };
-        let sent = agentstate_core::project(&mut self.state, &event, &self.observer);
-        let message = Event::default().id(seq.to_string());
-        match sent.as_slice() {
-            [] => None,
-            [one] => Some(message.event("event").data(agentstate_core::wire::to_json(one))),
-            many => Some(message.event("events").data(agentstate_core::wire::to_json(&many))),
-        }
-    }
-}
-
+/// `system`'s feed: the log as it is stored.
 struct Feed {
-    app: App,
-    projector: Option<Projector>,
     tenant: String,
     /// The last sequence number taken into `ready`.
     cursor: Seq,
@@ -80,16 +58,41 @@ struct Feed {
     caught_up: bool,
     notices: broadcast::Receiver<Notice>,
     shutdown: watch::Receiver<bool>,
+    held: Held,
+    /// The host hears of other hosts' appends to the tenant while it lives.
+    _heard: FollowedTenant,
+}
+
+/// What every live feed holds: its caller's access, checked again now and then, and its
+/// place among the host's feeds.
+struct Held {
+    app: App,
     caller: Caller,
     /// When the token was last found valid.
     checked: Instant,
-    /// A person's first message when they are not where the log stands: what they may see.
-    opening: Option<Event>,
     _counted: Following,
     /// Its place among the token's and the host's feeds.
     _slot: FeedSlot,
-    /// The host hears of other hosts' appends to the tenant while it lives.
-    _heard: FollowedTenant,
+}
+
+impl Held {
+    fn new(app: App, caller: Caller, slot: FeedSlot) -> Held {
+        Held { app, caller, checked: Instant::now(), _counted: Following::start(), _slot: slot }
+    }
+
+    /// Whether the token still stands; asks the server's grants at most once a second.
+    async fn still_allowed(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        match self.app.grant(&self.caller.credential, self.caller.client).await {
+            Ok(Some(_)) => {
+                self.checked = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Counts the live followers of this host (`agentstate_live_followers`) while it lives.
@@ -108,47 +111,39 @@ impl Drop for Following {
     }
 }
 
+/// A person's feed: the messages their tenant's projector hands them.
+struct Person {
+    messages: mpsc::Receiver<Message>,
+    shutdown: watch::Receiver<bool>,
+    held: Held,
+}
+
+impl Person {
+    /// The next message to send; `None` ends the feed.
+    async fn next(&mut self) -> Option<Event> {
+        let message = tokio::select! {
+            message = self.messages.recv() => message?,
+            _ = self.shutdown.changed() => return None,
+        };
+        if *self.shutdown.borrow() || !self.held.still_allowed().await {
+            return None;
+        }
+        Some(match message {
+            Message::Snapshot { seq, data } => Event::default().id(seq.to_string()).event("snapshot").data(&*data),
+            Message::Event { seq, data, several } => {
+                Event::default().id(seq.to_string()).event(if several { "events" } else { "event" }).data(&*data)
+            }
+            Message::Error(reason) => Event::default().event("error").data(reason),
+        })
+    }
+}
+
 impl Feed {
     fn take(&mut self, events: Vec<(Seq, String)>) {
         if let Some((seq, _)) = events.last() {
             self.cursor = *seq;
         }
         self.ready.extend(events);
-    }
-
-    /// Whether the token still stands; asks the server's grants at most once a second.
-    async fn still_allowed(&mut self) -> bool {
-        if self.checked.elapsed() < RECHECK {
-            return true;
-        }
-        match self.app.grant(&self.caller.credential, self.caller.client).await {
-            Ok(Some(_)) => {
-                self.checked = Instant::now();
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Starts the feed from the tenant as it stands: a `snapshot` message (what the observer
-    /// sees; for `system`, the whole state) unless the client is there already (`at`), and
-    /// the projector of a person from it.
-    async fn restart(&mut self, observer: Option<Actor>, at: Option<Seq>) -> Result<(), ApiError> {
-        let whole = self.app.shared.reads.state(&self.tenant).await?;
-        let (seq, state) = (whole.0, &whole.1);
-        if at != Some(seq) {
-            let seen = match &observer {
-                Some(observer) => agentstate_core::wire::to_json(&agentstate_core::seen_by(state, observer)),
-                None => agentstate_core::wire::to_json(state),
-            };
-            let data = format!(r#"{{"seq":{seq},"state":{seen}}}"#);
-            self.opening = Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
-        }
-        self.cursor = seq;
-        self.ready.clear();
-        self.caught_up = false;
-        self.projector = observer.map(|observer| Projector { observer, state: state.clone() });
-        Ok(())
     }
 
     /// Takes a notice's events when they follow on from the cursor; after a gap the
@@ -188,7 +183,7 @@ pub async fn events(
     Query(param): Query<AfterParam>,
     headers: HeaderMap,
     caller: Caller,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>, ApiError> {
     // A reconnecting EventSource sends the page's `?after=` again and, newer, the id of
     // the last event it got: that one says where it stands.
     let resume = match headers.get("last-event-id") {
@@ -208,6 +203,21 @@ pub async fn events(
         return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond any sequence number")));
     }
     let slot = app.shared.feeds.take(&caller.token)?;
+    let observer = agentstate_core::UserId::new(&caller.actor)
+        .map(Actor::from)
+        .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
+    if observer != Actor::System {
+        // A person follows the tenant's projector on this host from where their client
+        // stands; a client that is not exactly there (behind, ahead on another host, or
+        // new) first gets what they may see, as a `snapshot` message.
+        let messages = app.shared.projectors.subscribe(&tenant, observer, Some(cursor));
+        let person = Person { shutdown: app.shared.shutdown.clone(), messages, held: Held::new(app, caller, slot) };
+        let stream = futures_util::stream::unfold(person, |mut person| async move {
+            let event = person.next().await?;
+            Some((Ok(event), person))
+        });
+        return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))));
+    }
     // Subscribed before the first read, so nothing stored in between is missed. (Other
     // hosts' appends are heard once the store listens for the tenant, which says so with
     // a `Missed` notice of the tenant: the feed then reads the store again.)
@@ -215,77 +225,47 @@ pub async fn events(
     let heard = app.shared.followed.follow(&tenant);
     let shutdown = app.shared.shutdown.clone();
     let check = tenant.clone();
-    let observer = agentstate_core::UserId::new(&caller.actor)
-        .map(Actor::from)
-        .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
-    let system = observer == Actor::System;
-    let mut feed = Feed {
-        app,
-        projector: None,
-        opening: None,
+    let last = app.shared.writer.last_seq(check).await?;
+    let feed = Feed {
+        held: Held::new(app, caller, slot),
         tenant,
         cursor,
         ready: VecDeque::new(),
         caught_up: false,
         notices,
         shutdown,
-        caller,
-        checked: Instant::now(),
-        _counted: Following::start(),
-        _slot: slot,
         _heard: heard,
     };
-    if system {
-        // `system` follows the log as it is, resumable by sequence number; a cursor past
-        // the log's end would silently skip what is stored next.
-        let last = feed.app.shared.writer.last_seq(check).await?;
-        if cursor > last {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("after={cursor} is beyond the log's end ({last})"),
-            ));
-        }
-    } else {
-        // A person's feed starts from the whole tenant as it stands; a client that is not
-        // exactly there (behind, ahead on another host, or new) first gets what it may see
-        // of it, as a `snapshot` message, and follows on from there.
-        feed.restart(Some(observer), Some(cursor)).await?;
+    // `system` follows the log as it is, resumable by sequence number; a cursor past the
+    // log's end would silently skip what is stored next.
+    if cursor > last {
+        return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond the log's end ({last})")));
     }
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {
             if *feed.shutdown.borrow() {
                 return None;
             }
-            if !feed.ready.is_empty() && !feed.still_allowed().await {
+            if !feed.ready.is_empty() && !feed.held.still_allowed().await {
                 return None;
             }
-            if let Some(opening) = feed.opening.take() {
-                return Some((Ok(opening), feed));
-            }
             if let Some((seq, event)) = feed.ready.pop_front() {
-                let message = match &mut feed.projector {
-                    None => Some(Event::default().id(seq.to_string()).event("event").data(event)),
-                    Some(projector) => projector.message(seq, &event),
-                };
-                // An event nobody the caller sees is touched by is left out; the next
-                // message's id still says where the log stands.
-                match message {
-                    Some(message) => return Some((Ok(message), feed)),
-                    None => continue,
-                }
+                return Some((Ok(Event::default().id(seq.to_string()).event("event").data(event)), feed));
             }
             if !feed.caught_up {
                 let after = feed.cursor;
-                let page = feed.app.shared.reads.events_after(&feed.tenant, after, PAGE).await;
-                match page {
+                match feed.held.app.shared.reads.events_after(&feed.tenant, after, PAGE).await {
                     // The events after the cursor were pruned (retention): the client starts
                     // anew from a snapshot rather than silently missing them.
                     Ok(page) if page.first().is_some_and(|(seq, _)| *seq > after + 1) => {
-                        let observer = feed.projector.as_ref().map(|p| p.observer.clone());
-                        if feed.restart(observer, None).await.is_err() {
-                            return None;
-                        }
-                        continue;
+                        let Ok(whole) = feed.held.app.shared.reads.state(&feed.tenant).await else { return None };
+                        let (seq, state) = (whole.0, &whole.1);
+                        feed.cursor = seq;
+                        feed.ready.clear();
+                        feed.caught_up = false;
+                        let data = format!(r#"{{"seq":{seq},"state":{}}}"#, agentstate_core::wire::to_json(state));
+                        let message = Event::default().id(seq.to_string()).event("snapshot").data(data);
+                        return Some((Ok(message), feed));
                     }
                     Ok(page) => {
                         feed.caught_up = page.len() < PAGE;
@@ -313,5 +293,5 @@ pub async fn events(
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

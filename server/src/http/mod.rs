@@ -150,6 +150,8 @@ struct Shared {
     feeds: Arc<feed_slots::FeedSlots>,
     /// The tenants this host's feeds follow: those it hears other hosts' appends to.
     followed: Followed,
+    /// One projector per followed tenant, shared by its people's feeds.
+    projectors: crate::service::projector::Projectors,
     notices: broadcast::Sender<writer::Notice>,
     shutdown: watch::Receiver<bool>,
     demo_tokens: Option<serde_json::Value>,
@@ -576,13 +578,16 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .zip(NonZeroU32::new(SIGN_INS_PER_ADDRESS_BURST))
         .map(|(rate, burst)| Quota::per_second(rate).allow_burst(burst))
         .ok_or(ServeError::NoQuota)?;
+    let reads = Arc::new(
+        Reads::new(config.store.clone(), Reads::slots_for_this_machine()).map_err(ServeError::thread("reading"))?,
+    );
+    let projectors =
+        crate::service::projector::Projectors::new(reads.clone(), notices.clone(), followed.clone(), shutdown.clone());
     let app = App {
         shared: Arc::new(Shared {
             writer,
-            reads: Arc::new(
-                Reads::new(config.store.clone(), Reads::slots_for_this_machine())
-                    .map_err(ServeError::thread("reading"))?,
-            ),
+            reads,
+            projectors,
             grants: GrantCache::new(grants::MAX_ENTRIES),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             sign_ins_by_token: RateLimiter::keyed(per_token),

@@ -11,6 +11,7 @@
 //! Tenants are loaded on their first request (newest snapshot plus the log after it) and
 //! the least recently used are evicted when more are loaded than the bounds allow.
 
+pub mod projector;
 pub mod reads;
 mod retention;
 mod round;
