@@ -303,20 +303,30 @@ impl Tenant {
 /// The counts per state on each channel the actor is assigned to; none for a user without
 /// a contact-center role (they see themselves and nothing else).
 fn channel_counts(state: &State, actor: &Actor, at: Millis) -> Vec<ChannelCount> {
+    channel_counts_from(state, actor, &views::counts_by_channel(state, at))
+}
+
+/// [`Query::ChannelCounts`] from the counts of every channel (`views::counts_by_channel`):
+/// how a host's projector sends each agent their team's counts without a view per agent.
+pub fn channel_counts_from(
+    state: &State,
+    actor: &Actor,
+    counts: &std::collections::BTreeMap<ChannelId, views::StateCounts>,
+) -> Vec<ChannelCount> {
     let sight = Sight::of(state, actor);
     let Some(user) = actor.user().and_then(|u| state.user(u)) else {
         return Vec::new();
     };
-    state
-        .channels()
-        .filter(|(c, _)| user.assignments.contains_key(*c) && sight.counts(c))
-        .filter_map(|(c, channel)| {
-            let board = views::channel_states(state, c, at)?;
+    user.assignments
+        .keys()
+        .filter(|c| sight.counts(c))
+        .filter_map(|c| {
+            let (channel, counts) = (state.channel(c)?, counts.get(c)?);
             Some(ChannelCount {
                 channel: c.clone(),
                 name: channel.name.clone(),
                 kind: channel.kind,
-                counts: board.counts,
+                counts: counts.clone(),
             })
         })
         .collect()

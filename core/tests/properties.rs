@@ -297,6 +297,25 @@ proptest! {
         }
     }
 
+    /// The counts of every channel in one pass are each channel's own board's counts, at
+    /// any moment (wrap-ups running and over).
+    #[test]
+    fn counts_of_every_channel_at_once_are_each_boards_counts(commands in commands(), ahead in 0u64..4000) {
+        let mut state = State::from_events(&seed().events().unwrap());
+        for command in &commands {
+            let command = resolve(&state, command);
+            let _ = handle(&mut state, &command);
+            let at = Millis::new(state.clock().map_or(0, |c| c.get()) + ahead).unwrap();
+            let all = agentstate_core::views::counts_by_channel(&state, at);
+            let (ids, boards): (Vec<_>, Vec<_>) = state
+                .channels()
+                .filter_map(|(c, _)| Some((c.clone(), agentstate_core::views::channel_states(&state, c, at)?.counts)))
+                .unzip();
+            prop_assert_eq!(all.keys().cloned().collect::<Vec<_>>(), ids);
+            prop_assert_eq!(all.into_values().collect::<Vec<_>>(), boards);
+        }
+    }
+
     /// A host that stops and loads the tenant from a snapshot taken anywhere — inside an
     /// ended id's day too — decides every later command as one that never stopped.
     #[test]

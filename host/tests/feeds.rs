@@ -53,11 +53,12 @@ impl Feed {
         }
     }
 
-    /// Every `event`/`events` message until none comes for `quiet`.
+    /// Every `event`/`events` message until none comes for `quiet` (`counts` and
+    /// `snapshot` messages are read past).
     async fn events(&mut self, quiet: Duration) -> Vec<Message> {
         let mut got = Vec::new();
         while let Some(message) = self.next(quiet).await {
-            if message.kind != "snapshot" {
+            if message.kind == "event" || message.kind == "events" {
                 got.push(message);
             }
         }
@@ -94,7 +95,16 @@ async fn every_agent_live_shares_one_projector_and_sees_only_their_own() {
         .output()
         .expect("runs");
     assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
-    let tokens: Vec<String> = (0..AGENTS).map(|a| data.token("center", &agent(a))).collect();
+    // One token per agent, made in one call (a shift's tokens), one a line in their order.
+    let mut create = data.agentstate();
+    create.args(["token", "create", "--tenant", "center"]);
+    for a in 0..AGENTS {
+        create.args(["--user", &agent(a)]);
+    }
+    let made = create.output().expect("runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let tokens: Vec<String> = String::from_utf8_lossy(&made.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(tokens.len(), AGENTS);
     let supervisor = data.token("center", "s00");
     let server = start(&data, &["--rate-limit", "100000"]);
     let client = reqwest::Client::new();
@@ -121,15 +131,16 @@ async fn every_agent_live_shares_one_projector_and_sees_only_their_own() {
     }
 
     let mut firsts = Vec::new();
-    for (a, feed) in feeds.iter_mut().enumerate() {
-        let got = feed.events(Duration::from_millis(700)).await;
+    let quiet = Duration::from_millis(1500);
+    let all = futures_util::future::join_all(feeds.iter_mut().map(|feed| feed.events(quiet))).await;
+    for (a, got) in all.into_iter().enumerate() {
         assert_eq!(got.len(), 3, "{}: {got:?}", agent(a));
         assert!(got.iter().all(|m| about(m) == [agent(a)]), "{} saw someone else: {got:?}", agent(a));
         assert!(got.windows(2).all(|w| w[0].id < w[1].id), "in order, once: {got:?}");
         firsts.push(got[0].id);
     }
     // The supervisor of q00 sees the agents of q00 (even numbers), and no one else.
-    let seen = watching.events(Duration::from_millis(700)).await;
+    let seen = watching.events(Duration::from_millis(1500)).await;
     assert_eq!(seen.len(), AGENTS / 2 * 3, "{seen:?}");
     assert!(seen.iter().flat_map(about).all(|u| u[1..].parse::<usize>().is_ok_and(|n| n % 2 == 0)), "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0].id < w[1].id));
@@ -148,12 +159,31 @@ async fn every_agent_live_shares_one_projector_and_sees_only_their_own() {
         post(&client, &server, "center", &tokens[7], json!({"type": "sign_out", "user": agent(7), "channel": "q01"}))
             .await;
     assert_eq!(status, StatusCode::OK);
-    let rest = again.events(Duration::from_millis(700)).await;
+    let rest = again.events(Duration::from_millis(1500)).await;
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert!(rest[0].id == end + 1 && about(&rest[0]) == [agent(7)], "{rest:?}");
 
+    // A colleague's change reaches an agent as counts, not as the colleague's event: a new
+    // feed first gets the team's counts, then new counts once a colleague pauses.
+    let mut counts_of_a2 = Feed::open(&client, &server, &tokens[2], None).await;
+    let mut first = counts_of_a2.next(Duration::from_secs(5)).await.expect("a snapshot");
+    assert_eq!(first.kind, "snapshot", "a new client first gets what it sees: {first:?}");
+    first = counts_of_a2.next(Duration::from_secs(5)).await.expect("the counts");
+    assert_eq!(first.kind, "counts", "{first:?}");
+    assert_eq!(first.data[0]["channel"], "q00");
+    assert_eq!(first.data[0]["counts"]["available"], AGENTS / 2, "{first:?}");
+    let pause = json!({"type": "pause", "user": agent(4), "channel": "q00", "reason": "lunch"});
+    let (status, _) = post(&client, &server, "center", &tokens[4], pause).await;
+    assert_eq!(status, StatusCode::OK);
+    let next = counts_of_a2.next(Duration::from_secs(5)).await.expect("new counts within seconds");
+    assert_eq!(next.kind, "counts", "only counts, never a colleague's event: {next:?}");
+    assert_eq!(
+        (&next.data[0]["counts"]["available"], &next.data[0]["counts"]["paused"]),
+        (&json!(AGENTS / 2 - 1), &json!(1))
+    );
+
     // Once every feed is gone, so is the projector.
-    drop((feeds, watching, again));
+    drop((feeds, watching, again, counts_of_a2));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while gauge(&client, &server, "agentstate_projectors").await > 0.0 {
         assert!(std::time::Instant::now() < deadline, "the projector outlived its feeds");

@@ -124,13 +124,15 @@ export class Api {
 
   /**
    * Follows the log after `after`; returns a function that stops following. Events that
-   * share a sequence number (an `events` message) come in the same batch.
+   * share a sequence number (an `events` message) come in the same batch; the caller's team
+   * counts come as they change (`counts`).
    */
   follow(
     after: number,
     onEvents: (events: [number, Event][]) => void,
     onLive: (live: boolean) => void,
     onSnapshot: (seq: number, state: State) => void,
+    onCounts: (channels: ChannelCounts[]) => void,
   ): () => void {
     let stopped = false;
     let cursor = after;
@@ -163,6 +165,11 @@ export class Api {
                 if (line.startsWith("id:")) id = Number(line.slice(3).trim());
                 else if (line.startsWith("event:")) kind = line.slice(6).trim();
                 else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+              }
+              // The team's counts (no id: they are no place in the log), at most once a second.
+              if (kind === "counts" && data.length) {
+                onCounts(JSON.parse(data.join("\n")) as ChannelCounts[]);
+                continue;
               }
               if (id === undefined || !data.length) continue;
               cursor = id;

@@ -1,15 +1,15 @@
 // The agent's channels as counts per state — available, on a call or chat, wrap-up,
-// paused, signed out — from the server's view: an agent sees colleagues only as numbers,
-// and colleagues' changes do not come through the agent's feed, so the counts are asked
-// for again when the feed brings events and every few seconds.
+// paused, signed out — from the server: an agent sees colleagues only as numbers. They are
+// asked for once when the screen opens; after that the live feed brings them whenever a
+// count changes (at most once a second), so a center where every agent is live costs no
+// polling.
 
 import type { Word } from "./i18n.js";
+import type { ChannelCounts } from "./api.js";
 import { ctx, rolesOf, say, ui, redraw } from "./context.js";
 import { h } from "./dom.js";
 
-/** How often the counts are asked for while the agent's screen is shown. */
-export const COUNTS_EVERY_MS = 5_000;
-/** A busy feed asks again at most this often. */
+/** A busy screen asks again at most this often. */
 const AGAIN_AFTER_MS = 1_000;
 
 /** Asks the server for the counts, unless a request is under way (then once more after it). */
@@ -21,13 +21,12 @@ export function refreshCounts(): void {
     return;
   }
   counts.fetching = true;
-  const before = JSON.stringify(counts.channels);
   ctx.api
     .channelCounts()
     .then(
+      // An answer for a screen since left (another actor) is dropped.
       (channels) => {
-        counts.channels = channels;
-        counts.failed = false;
+        if (counts === ui.counts) showCounts(channels);
       },
       () => {
         counts.failed = true;
@@ -35,13 +34,21 @@ export function refreshCounts(): void {
     )
     .finally(() => {
       counts.fetching = false;
-      // A screen that did not change is not drawn again (an open picker stays open).
-      if (counts === ui.counts && JSON.stringify(counts.channels) !== before) redraw.panels();
       if (counts.again) {
         counts.again = false;
         window.setTimeout(refreshCounts, AGAIN_AFTER_MS);
       }
     });
+}
+
+/** New counts, from the server's answer or the feed: drawn when they differ. */
+export function showCounts(channels: ChannelCounts[]): void {
+  const counts = ui.counts;
+  const before = JSON.stringify(counts.channels);
+  counts.channels = channels;
+  counts.failed = false;
+  // A screen that did not change is not drawn again (an open picker stays open).
+  if (ui.screen === "agent" && JSON.stringify(channels) !== before) redraw.panels();
 }
 
 export function countsPanel(): HTMLElement {

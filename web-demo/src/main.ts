@@ -10,7 +10,7 @@ import { Api } from "./api.js";
 import { closeMenu } from "./actions-menu.js";
 import { adminScreen } from "./admin.js";
 import { agentScreen } from "./agent.js";
-import { COUNTS_EVERY_MS, refreshCounts } from "./channel-counts.js";
+import { refreshCounts, showCounts } from "./channel-counts.js";
 import {
   ctx,
   landing,
@@ -303,7 +303,6 @@ function onFeed(batch: [number, Event][]): void {
     renderFromFeed(touched(events));
   }
   historyTouched(events);
-  refreshCounts();
 }
 
 /** The feed's `snapshot` message: the mirror starts anew from what the caller sees. */
@@ -338,7 +337,7 @@ async function open(actor: string): Promise<void> {
   forgetCards();
   closeHistory();
   closeTimeline();
-  ctx.unfollow = ctx.api.follow(mirror.seq, onFeed, onLive, onSnapshot);
+  ctx.unfollow = ctx.api.follow(mirror.seq, onFeed, onLive, onSnapshot, showCounts);
   who();
   chrome();
   draw(undefined);
@@ -385,8 +384,6 @@ async function main(): Promise<void> {
   window.setInterval(() => {
     if (tick(byId(ui.screen === "agent" ? "agent-screen" : "channels"))) redraw.all();
   }, 1000);
-  // Colleagues' changes reach an agent as counts, not through their feed.
-  window.setInterval(refreshCounts, COUNTS_EVERY_MS);
 }
 
 main().catch((error: unknown) => {

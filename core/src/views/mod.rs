@@ -23,5 +23,7 @@ pub use roster::{
 };
 pub use routing_board::{RoutingBoard, RunningInteraction, routing_board};
 pub use search::{UserMatch, fold, search_users};
-pub use time_in_state::{AgentNow, ChannelStates, StateCounts, agent_now, channel_states, channel_states_seen};
+pub use time_in_state::{
+    AgentNow, ChannelStates, StateCounts, agent_now, channel_states, channel_states_seen, counts_by_channel,
+};
 pub use vocabulary::{Vocabulary, vocabulary};

@@ -4,6 +4,7 @@
 //! that view's current interval begins, so the board and the report never disagree.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::model::ids::{ChannelId, Millis, PauseReason, UserId};
 use crate::model::state::{State, User};
@@ -86,6 +87,31 @@ pub fn channel_states(state: &State, channel: &str, at: Millis) -> Option<Channe
         })
         .collect();
     Some(ChannelStates { channel: id.clone(), at, counts, agents })
+}
+
+/// The counts per state of every channel at `at`, in one pass over the people: for each
+/// channel exactly the counts of [`channel_states`]. A host refreshes every agent's
+/// team counts from it once a second, instead of a pass over everyone per channel.
+pub fn counts_by_channel(state: &State, at: Millis) -> BTreeMap<ChannelId, StateCounts> {
+    let mut counts: BTreeMap<ChannelId, StateCounts> =
+        state.channels.sorted().into_iter().map(|(c, _)| (c.clone(), StateCounts::default())).collect();
+    for (uid, u) in state.users_where(|_| true) {
+        // The channels `on_channel` finds them on, each once.
+        let mut on: Vec<&ChannelId> = u.assignments.keys().chain(u.sign_ins.keys()).collect();
+        on.extend(state.interaction_of(u).map(|(_, i)| &i.channel));
+        on.extend(u.wrap_up_at(at).map(|w| &w.channel));
+        on.sort_unstable();
+        on.dedup();
+        for c in on {
+            let agent = !u.assignments.contains_key(c) || u.is_assigned_agent(c) || u.sign_ins.contains_key(c);
+            if let Some(count) = counts.get_mut(c)
+                && agent
+            {
+                count.count(agent_now(state, uid, u, c, at).state);
+            }
+        }
+    }
+    counts
 }
 
 /// What `user` is doing on `channel` at `at`: work first (a call, a chat or its wrap-up

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agentstate_server::service::{ServiceError, TenantService};
-use agentstate_server::store::{StoreConfig, StoreError, TokenSelector};
+use agentstate_server::store::{Store, StoreConfig, StoreError, TokenSelector};
 use agentstate_server::{sessions, tokens};
 use clap::Subcommand;
 
@@ -15,13 +15,14 @@ use super::{Failure, Ran, StoreArgs, load_runtime};
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create a token for a user of a tenant (or `system`, for routing and telephony).
-    /// Prints the token once; only its hash is stored.
+    /// Prints the token once; only its hash is stored. Given several `--user`s (a shift
+    /// of agents), prints one token a line, in their order.
     Create {
         #[arg(long)]
         tenant: String,
-        /// A user id of the tenant, or `system`.
-        #[arg(long)]
-        user: String,
+        /// A user id of the tenant, or `system`; again for more users.
+        #[arg(long, required = true)]
+        user: Vec<String>,
         /// Print a one-time sign-in link to the dashboard instead of the token (valid for
         /// 24 hours; its secret is after `#`, which browsers never send to a server).
         #[arg(long)]
@@ -62,11 +63,15 @@ pub fn run(command: TokenCommand) -> Ran {
     match command {
         TokenCommand::Create { tenant, user, link, url, store, module } => {
             let store = store.config();
-            known_actor(&tenant, &user, &store, module)?;
-            match link {
-                false => create_token(&tenant, &user, &store),
-                true => create_link(&tenant, &user, &url, &store),
+            known_actors(&tenant, &user, &store, module)?;
+            let mut opened = store.open()?;
+            for user in &user {
+                match link {
+                    false => create_token(&tenant, user, &mut *opened)?,
+                    true => create_link(&tenant, user, &url, &mut *opened)?,
+                };
             }
+            Ok(ExitCode::SUCCESS)
         }
         TokenCommand::List { tenant, store } => list_tokens(&tenant, &store.config()),
         TokenCommand::Revoke { tenant, user, fingerprint, store } => {
@@ -82,10 +87,10 @@ pub fn run(command: TokenCommand) -> Ran {
 
 /// Refuses a token or link for anyone but a user the tenant has now, or `system`: one for
 /// an id nobody holds would be a typo at best, and at worst speak for whoever is given that
-/// id later.
-fn known_actor(tenant: &str, user: &str, store: &StoreConfig, module: Option<PathBuf>) -> Result<(), Failure> {
+/// id later. Nothing is created unless every one is known.
+fn known_actors(tenant: &str, users: &[String], store: &StoreConfig, module: Option<PathBuf>) -> Result<(), Failure> {
     let no_tenant = || format!("there is no tenant {tenant}").into();
-    if user == "system" {
+    if users.iter().all(|user| user == "system") {
         return match store.open()?.description(tenant) {
             Ok(_) => Ok(()),
             Err(StoreError::UnknownTenant(_)) => Err(no_tenant()),
@@ -105,29 +110,31 @@ fn known_actor(tenant: &str, user: &str, store: &StoreConfig, module: Option<Pat
     struct Users {
         users: HashMap<String, serde::de::IgnoredAny>,
     }
-    let Users { users } = serde_json::from_str(&state)?;
-    if users.contains_key(user) {
-        Ok(())
-    } else {
-        Err(format!("tenant {tenant} has no user {user:?}; a token is for one of its users, or for `system`").into())
+    let Users { users: known } = serde_json::from_str(&state)?;
+    match users.iter().find(|user| *user != "system" && !known.contains_key(*user)) {
+        None => Ok(()),
+        Some(user) => {
+            Err(format!("tenant {tenant} has no user {user:?}; a token is for one of its users, or for `system`")
+                .into())
+        }
     }
 }
 
-fn create_token(tenant: &str, user: &str, store: &StoreConfig) -> Ran {
-    let token = tokens::issue(&mut *store.open()?, tenant, user)?;
+fn create_token(tenant: &str, user: &str, store: &mut dyn Store) -> Result<(), Failure> {
+    let token = tokens::issue(store, tenant, user)?;
     println!("{token}");
     eprintln!("fingerprint {} (for `agentstate token revoke`)", tokens::fingerprint(&tokens::hash(&token)));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn create_link(tenant: &str, user: &str, url: &str, store: &StoreConfig) -> Ran {
-    let (link, token_hash) = sessions::issue_link(&mut *store.open()?, tenant, user)?;
+fn create_link(tenant: &str, user: &str, url: &str, store: &mut dyn Store) -> Result<(), Failure> {
+    let (link, token_hash) = sessions::issue_link(store, tenant, user)?;
     println!("{}/signin#{link}", url.trim_end_matches('/'));
     eprintln!(
         "one use, within 24 hours; fingerprint {} (for `agentstate token revoke`)",
         tokens::fingerprint(&token_hash)
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn list_tokens(tenant: &str, store: &StoreConfig) -> Ran {

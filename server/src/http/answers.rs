@@ -142,13 +142,17 @@ pub struct SnapshotAnswer<'a> {
 /// One message of the live feed (its `data:`), by its SSE `event:` name: `event`, one event;
 /// `events`, several to apply together (a person or channel coming into or leaving the
 /// caller's sight); `snapshot`, what the caller may see of the tenant, sent first when a
-/// person's feed does not start where the log stands (their mirror starts anew from it).
+/// person's feed does not start where the log stands (their mirror starts anew from it);
+/// `counts` (no `id:`), a person's channels with the counts per state as
+/// `/channel-counts` answers them, sent when the feed starts and when a count changes, at
+/// most once a second.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum FeedMessage<'a> {
     Event(agentstate_core::Event),
     Events(Vec<agentstate_core::Event>),
     Snapshot(SnapshotAnswer<'a>),
+    Counts(Vec<agentstate_core::ChannelCount>),
 }
 
 /// Whether this host can serve: its store answers, and how many tenants it has loaded.

@@ -133,6 +133,8 @@ impl Person {
             Message::Event { seq, data, several } => {
                 Event::default().id(seq.to_string()).event(if several { "events" } else { "event" }).data(&*data)
             }
+            // No id: counts are no place in the log, and a reconnect gets them anew.
+            Message::Counts(data) => Event::default().event("counts").data(&*data),
             Message::Error(reason) => Event::default().event("error").data(reason),
         })
     }

@@ -116,7 +116,7 @@ const LIMITER_PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Live feeds one token (with the sessions made from it) may hold.
 pub const FEEDS_PER_TOKEN: usize = 20;
 /// Live feeds a host holds at most, by default (`--max-feeds`).
-pub const MAX_FEEDS: usize = 4096;
+pub const MAX_FEEDS: usize = 12_000;
 
 #[derive(Clone)]
 pub struct App {

@@ -14,11 +14,12 @@
 //! does not keep up (its queue full) is dropped: its client reconnects with
 //! `Last-Event-ID` and starts again from a snapshot.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use agentstate_core::views::StateCounts;
 use agentstate_core::wire::to_json;
-use agentstate_core::{Actor, Event, State};
+use agentstate_core::{Actor, ChannelId, Event, Millis, State};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -28,8 +29,9 @@ use crate::store::{Followed, Seq};
 
 /// Events read from the store per page.
 const PAGE: usize = 512;
-/// How often an idle projector looks whether anybody still follows it.
-const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the team counts are refreshed: colleagues' changes reach an agent as counts,
+/// coalesced to one message a second at most (their own changes are sent at once).
+pub const COUNTS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Messages a subscriber may have waiting before it is dropped (and reconnects).
 pub const QUEUE: usize = 1024;
 
@@ -40,6 +42,9 @@ pub enum Message {
     Snapshot { seq: Seq, data: Arc<str> },
     /// One event (`event`) or several to apply together (`events`), stored as `seq`.
     Event { seq: Seq, data: Arc<str>, several: bool },
+    /// The person's channels with the counts per state (`channel_counts`'s answer): sent
+    /// when they join and whenever a count changes, at most once per [`COUNTS_EVERY`].
+    Counts(Arc<str>),
     /// The feed cannot go on (an unreadable stored event, the store gone).
     Error(&'static str),
 }
@@ -54,6 +59,8 @@ struct Subscribe {
 struct Subscriber {
     observer: Actor,
     to: mpsc::Sender<Message>,
+    /// The counts last sent (none yet for a new subscriber).
+    counted: Option<Arc<str>>,
 }
 
 /// A running projector's way in, with its number (a stopped one removes only its own).
@@ -113,6 +120,7 @@ impl Projectors {
             seq: 0,
             loaded: false,
             subscribers: Vec::new(),
+            counts: BTreeMap::new(),
         };
         tokio::spawn(task.run(wishes));
         from
@@ -133,13 +141,15 @@ struct Projector {
     seq: Seq,
     loaded: bool,
     subscribers: Vec<Subscriber>,
+    /// Every channel's counts as last refreshed.
+    counts: BTreeMap<ChannelId, StateCounts>,
 }
 
 /// What woke the projector.
 enum Wake {
     Wish(Subscribe),
     Notice(Result<Notice, RecvError>),
-    /// Time to look whether its feeds are still there.
+    /// Time to refresh the counts, and to look whether its feeds are still there.
     Tick,
     Stop,
 }
@@ -149,6 +159,8 @@ impl Projector {
         let mut notices = self.projectors.notices.subscribe();
         let _heard = self.projectors.followed.follow(&self.tenant);
         let mut shutdown = self.projectors.shutdown.clone();
+        let mut tick = tokio::time::interval(COUNTS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         metrics::gauge!("agentstate_projectors").increment(1.0);
         // Whether the store may hold events past `seq` that are not in hand.
         let mut behind = true;
@@ -177,7 +189,7 @@ impl Projector {
                 wish = wishes.recv() => wish.map_or(Wake::Stop, Wake::Wish),
                 notice = notices.recv() => Wake::Notice(notice),
                 _ = shutdown.changed() => Wake::Stop,
-                () = tokio::time::sleep(IDLE_CHECK) => Wake::Tick,
+                _ = tick.tick() => Wake::Tick,
             };
             match wake {
                 Wake::Wish(wish) => self.admit(wish),
@@ -203,7 +215,8 @@ impl Projector {
                 Wake::Notice(Ok(Notice::Missed { tenant })) if tenant.as_ref().is_none_or(|t| *t == self.tenant) => {
                     behind = true;
                 }
-                Wake::Notice(Ok(_)) | Wake::Tick => {}
+                Wake::Tick => self.count(),
+                Wake::Notice(Ok(_)) => {}
                 Wake::Notice(Err(RecvError::Lagged(_))) => behind = true,
                 Wake::Notice(Err(RecvError::Closed)) | Wake::Stop => break,
             }
@@ -276,7 +289,36 @@ impl Projector {
         if wish.at != Some(self.seq) && wish.to.try_send(snapshot(&self.state, self.seq, &wish.observer)).is_err() {
             return;
         }
-        self.subscribers.push(Subscriber { observer: wish.observer, to: wish.to });
+        self.subscribers.push(Subscriber { observer: wish.observer, to: wish.to, counted: None });
+    }
+
+    /// Refreshes every channel's counts as of now and sends each subscriber theirs when
+    /// they changed (or were never sent): one pass over the people, and per subscriber
+    /// only a look at their own channels unless one of them changed.
+    fn count(&mut self) {
+        if self.subscribers.is_empty() {
+            return;
+        }
+        let clock = self.state.clock().map_or(0, |c| c.get());
+        let at = Millis::new(crate::clock::now_ms().max(clock)).unwrap_or(Millis::MAX);
+        let counts = agentstate_core::views::counts_by_channel(&self.state, at);
+        let changed: BTreeSet<&ChannelId> =
+            counts.iter().filter(|(c, n)| self.counts.get(*c) != Some(*n)).map(|(c, _)| c).collect();
+        let state = &self.state;
+        self.subscribers.retain_mut(|s| {
+            let mine = |c: &ChannelId| changed.contains(c);
+            let theirs = state.user(s.observer.as_str()).is_some_and(|u| u.assignments.keys().any(mine));
+            if s.counted.is_some() && !theirs {
+                return true;
+            }
+            let data: Arc<str> = Arc::from(to_json(&agentstate_core::channel_counts_from(state, &s.observer, &counts)));
+            if s.counted.as_ref() == Some(&data) {
+                return true;
+            }
+            s.counted = Some(data.clone());
+            s.to.try_send(Message::Counts(data)).is_ok()
+        });
+        self.counts = counts;
     }
 
     /// Folds stored event `seq` and hands each subscriber what they may see of it.

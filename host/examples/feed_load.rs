@@ -1,0 +1,269 @@
+//! Every agent live: a center's agents and supervisors each hold the dashboard's live feed
+//! while the agents change their state, and every delivered message is timed.
+//!
+//!   cargo run --release -p agentstate-host --example feed_load -- [--agents 5000]
+//!       [--channels 50] [--rate 200] [--seconds 300] [--no-feeds]
+//!
+//! Builds and starts `agentstate serve` (the release binary; `AGENTSTATE_BIN` names
+//! another) on a fresh SQLite store with a generated tenant (`tenant generate --agents
+//! --channels`: one supervisor per queue), opens one feed per agent and per supervisor with
+//! their own tokens, then the agents sign in, pause, resume and sign out in turn at
+//! `--rate` commands a second (self-service, each with their own token). Reports the
+//! host's memory, its CPU per command (run with `--no-feeds` for the same load without
+//! feeds), and for every message a feed should get the time from the command's
+//! acknowledgement to its arrival: the agent's own change on their feed, every change on
+//! the feeds of the queue's supervisor, and on the other agents of the queue the first
+//! `counts` message after it. Gaps (a message a feed should have had and never got) and
+//! duplicates (a sequence number twice, or out of order) are counted.
+//!
+//! Needs file descriptors for two ends of every feed: `ulimit -n 65536` first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn number(args: &[String], name: &str, default: u64) -> u64 {
+    option(args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn cli(binary: &Path, args: &[String], data: &Path) -> String {
+    let out = Command::new(binary).args(args).arg("--data").arg(data).output().expect("runs agentstate");
+    assert!(out.status.success(), "{:?}: {}", &args[..3.min(args.len())], String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or_default()
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// What one feed received: each event message's sequence number and arrival, and when
+/// each `counts` message came.
+#[derive(Default)]
+struct Received {
+    events: Vec<(u64, Instant)>,
+    counts: Vec<Instant>,
+    snapshots: usize,
+}
+
+async fn follow(url: String, token: String, into: Arc<Mutex<Received>>, stop: Instant) {
+    let client = reqwest::Client::new();
+    let Ok(response) = client.get(&url).bearer_auth(&token).send().await else { return };
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(stop.saturating_duration_since(Instant::now()), stream.next()).await
+    {
+        let now = Instant::now();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name));
+            let Ok(mut got) = into.lock() else { return };
+            match field("event: ") {
+                Some("event" | "events") => {
+                    if let Some(seq) = field("id: ").and_then(|v| v.parse().ok()) {
+                        got.events.push((seq, now));
+                    }
+                }
+                Some("counts") => got.counts.push(now),
+                Some("snapshot") => got.snapshots += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn percentiles(mut ms: Vec<f64>) -> String {
+    if ms.is_empty() {
+        return "none".into();
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} messages)", at(0.5), at(0.99), at(1.0), ms.len())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let agents = number(&args, "--agents", 5000) as usize;
+    let channels = number(&args, "--channels", 50) as usize;
+    let rate = number(&args, "--rate", 200).max(1);
+    let seconds = number(&args, "--seconds", 300);
+    let feeds = !args.iter().any(|a| a == "--no-feeds");
+
+    let binary = agentstate_testkit::release_server().expect("the server");
+    let data = tempfile::tempdir().expect("tempdir");
+    let generate = ["tenant", "generate", "center", "--events", "0", "--agents", &agents.to_string(), "--channels"];
+    let mut generate: Vec<String> = generate.iter().map(|s| s.to_string()).collect();
+    generate.push(channels.to_string());
+    cli(&binary, &generate, data.path());
+    let agent = |a: usize| format!("a{a:04}");
+    let supervisor = |c: usize| format!("s{c:02}");
+    let mut users: Vec<String> = (0..agents).map(agent).collect();
+    users.extend((0..channels).map(supervisor));
+    let mut tokens = Vec::new();
+    for chunk in users.chunks(1000) {
+        let mut create: Vec<String> = ["token", "create", "--tenant", "center"].iter().map(|s| s.to_string()).collect();
+        for user in chunk {
+            create.extend(["--user".to_string(), user.clone()]);
+        }
+        tokens.extend(cli(&binary, &create, data.path()).lines().map(str::to_owned));
+    }
+    assert_eq!(tokens.len(), users.len());
+
+    let mut command = agentstate_testkit::ServerProcess::load_run(&binary);
+    let max_feeds = (users.len() + 100).to_string();
+    command
+        .arg("--data")
+        .arg(data.path())
+        .args(["--max-feeds", &max_feeds])
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+    let server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server");
+    let pid = server.child.id();
+    let base = server.base.clone();
+    let rss_idle = memory_kib(pid, "VmRSS:");
+
+    let stop = Instant::now() + Duration::from_secs(seconds + 30);
+    let received: Vec<Arc<Mutex<Received>>> = users.iter().map(|_| Arc::default()).collect();
+    let opened = Instant::now();
+    if feeds {
+        for (token, into) in tokens.iter().zip(&received) {
+            let url = format!("{base}/api/tenants/center/events");
+            tokio::spawn(follow(url, token.clone(), into.clone(), stop));
+        }
+        // Every feed has its first `counts` message: it is subscribed.
+        while received[..agents].iter().any(|r| r.lock().map(|r| r.counts.is_empty()).unwrap_or(true)) {
+            assert!(opened.elapsed() < Duration::from_secs(120), "the feeds did not open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let rss_open = memory_kib(pid, "VmRSS:");
+    let opening = opened.elapsed();
+
+    // The agents change their state in turn: sign in, pause, resume, sign out.
+    let acks: Arc<Mutex<Vec<(usize, u64, Instant)>>> = Arc::default();
+    let cpu_before = cpu_seconds(pid);
+    let started = Instant::now();
+    let total = rate * seconds;
+    let client = reqwest::Client::new();
+    let mut pacing = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let mut sent = Vec::new();
+    let steps = ["sign_in", "pause", "resume", "sign_out"];
+    for n in 0..total as usize {
+        pacing.tick().await;
+        let a = n % agents;
+        let step = steps[(n / agents) % steps.len()];
+        let (user, queue) = (agent(a), format!("q{:02}", a % channels));
+        let mut body = serde_json::json!({"type": step, "user": user, "channel": queue});
+        if step == "pause" {
+            body["reason"] = "lunch".into();
+        }
+        let (client, url, token, acks) =
+            (client.clone(), format!("{base}/api/tenants/center/commands"), tokens[a].clone(), acks.clone());
+        sent.push(tokio::spawn(async move {
+            let Ok(response) = client.post(&url).bearer_auth(&token).json(&body).send().await else { return };
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            let now = Instant::now();
+            if answer["outcome"] == "accepted"
+                && let Some(seq) = answer["seq"].as_u64()
+                && let Ok(mut acks) = acks.lock()
+            {
+                acks.push((a, seq, now));
+            }
+        }));
+    }
+    for task in sent {
+        let _ = task.await;
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_seconds(pid) - cpu_before;
+    // Let the last messages arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_end = memory_kib(pid, "VmRSS:");
+    let peak = memory_kib(pid, "VmHWM:");
+    let acks = acks.lock().map(|a| a.clone()).unwrap_or_default();
+
+    println!(
+        "{agents} agents on {channels} queues, {} supervisors; feeds: {}",
+        channels,
+        if feeds { users.len() } else { 0 }
+    );
+    println!(
+        "{} commands in {:.1} s ({:.0}/s), {} accepted",
+        total,
+        wall.as_secs_f64(),
+        total as f64 / wall.as_secs_f64(),
+        acks.len()
+    );
+    println!("server CPU: {cpu:.2} s, {:.1} µs per command", cpu * 1e6 / total.max(1) as f64);
+    println!(
+        "host memory: {:.1} MiB idle, {:.1} MiB with the feeds open ({:.1} s to open), {:.1} MiB at the end, peak {:.1} MiB",
+        rss_idle as f64 / 1024.0,
+        rss_open as f64 / 1024.0,
+        opening.as_secs_f64(),
+        rss_end as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    if !feeds {
+        return;
+    }
+    if feeds && agents > 0 {
+        println!("each feed adds {:.1} KiB", (rss_open.saturating_sub(rss_idle)) as f64 / users.len() as f64);
+    }
+
+    let got: Vec<Received> = received.iter().map(|r| std::mem::take(&mut *r.lock().expect("not poisoned"))).collect();
+    let (mut own, mut watched, mut counted) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut gaps, mut duplicates) = (0usize, 0usize);
+    let arrival = |feed: &Received| feed.events.iter().copied().collect::<HashMap<u64, Instant>>();
+    let arrivals: Vec<HashMap<u64, Instant>> = got.iter().map(arrival).collect();
+    for feed in &got {
+        duplicates += feed.events.windows(2).filter(|w| w[0].0 >= w[1].0).count();
+    }
+    let by_queue: BTreeMap<usize, Vec<usize>> = (0..agents).fold(BTreeMap::new(), |mut m, a| {
+        m.entry(a % channels).or_default().push(a);
+        m
+    });
+    let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
+    for (a, seq, acked) in &acks {
+        match arrivals[*a].get(seq) {
+            Some(at) => own.push(ms(*acked, *at)),
+            None => gaps += 1,
+        }
+        let watcher = agents + a % channels;
+        match arrivals[watcher].get(seq) {
+            Some(at) => watched.push(ms(*acked, *at)),
+            None => gaps += 1,
+        }
+        // Colleagues on the queue: the first counts message after the acknowledgement (a
+        // sample of eight, so that the figure costs little to compute).
+        for colleague in by_queue[&(a % channels)].iter().filter(|c| *c != a).take(8) {
+            if let Some(at) = got[*colleague].counts.iter().find(|t| **t >= *acked) {
+                counted.push(ms(*acked, *at));
+            }
+        }
+    }
+    println!("own change on the agent's feed: {}", percentiles(own));
+    println!("change on the supervisor's feed: {}", percentiles(watched));
+    println!("counts on colleagues' feeds (first after the change): {}", percentiles(counted));
+    let snapshots: usize = got.iter().map(|r| r.snapshots).sum();
+    println!("gaps: {gaps}, duplicates: {duplicates}, snapshot messages: {snapshots}");
+    drop(server);
+}
