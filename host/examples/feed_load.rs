@@ -3,6 +3,14 @@
 //!
 //!   cargo run --release -p agentstate-host --example feed_load -- [--agents 5000]
 //!       [--channels 50] [--rate 200] [--seconds 300] [--no-feeds]
+//!       [--hosts 3 [--restart-at SECONDS]]
+//!
+//! `--hosts 3` runs three hosts on a private PostgreSQL cluster behind HAProxy
+//! (`deploy/haproxy.cfg`, routing by tenant), and every client talks to HAProxy alone;
+//! `--restart-at` SIGKILLs the host that serves the tenant that many seconds into the load
+//! and starts it again on its port. Feeds reconnect as the dashboard does (after a second,
+//! with `Last-Event-ID`), and the time from a feed's end to its first message again is
+//! reported: the reconnect storm.
 //!
 //! Builds and starts `agentstate serve` (the release binary; `AGENTSTATE_BIN` names
 //! another) on a fresh SQLite store with a generated tenant (`tenant generate --agents
@@ -34,8 +42,12 @@ fn number(args: &[String], name: &str, default: u64) -> u64 {
     option(args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn cli(binary: &Path, args: &[String], data: &Path) -> String {
-    let out = Command::new(binary).args(args).arg("--data").arg(data).output().expect("runs agentstate");
+fn cli(binary: &Path, args: &[String], data: &Path, database: Option<&str>) -> String {
+    let mut command = Command::new(binary);
+    if let Some(url) = database {
+        command.env("AGENTSTATE_DATABASE_URL", url);
+    }
+    let out = command.args(args).arg("--data").arg(data).output().expect("runs agentstate");
     assert!(out.status.success(), "{:?}: {}", &args[..3.min(args.len())], String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -54,40 +66,59 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// What one feed received: each event message's sequence number and arrival, and when
-/// each `counts` message came.
+/// What one feed received: each event message's sequence number and arrival, when each
+/// `counts` message came, the sequence numbers of its snapshots, and how long each
+/// reconnect took (from the feed's end to its first message again).
 #[derive(Default)]
 struct Received {
     events: Vec<(u64, Instant)>,
     counts: Vec<Instant>,
-    snapshots: usize,
+    snapshots: Vec<u64>,
+    reconnects: Vec<Duration>,
 }
 
+/// Follows a feed until `stop`, reconnecting as the dashboard does: a second after it
+/// ends, with the last sequence number it saw as `Last-Event-ID`.
 async fn follow(url: String, token: String, into: Arc<Mutex<Received>>, stop: Instant) {
     let client = reqwest::Client::new();
-    let Ok(response) = client.get(&url).bearer_auth(&token).send().await else { return };
-    let mut stream = response.bytes_stream();
-    let mut text = String::new();
-    while let Ok(Some(Ok(chunk))) =
-        tokio::time::timeout(stop.saturating_duration_since(Instant::now()), stream.next()).await
-    {
-        let now = Instant::now();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let block: String = text.drain(..end + 2).collect();
-            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name));
-            let Ok(mut got) = into.lock() else { return };
-            match field("event: ") {
-                Some("event" | "events") => {
-                    if let Some(seq) = field("id: ").and_then(|v| v.parse().ok()) {
-                        got.events.push((seq, now));
-                    }
+    let (mut last, mut ended): (Option<u64>, Option<Instant>) = (None, None);
+    while Instant::now() < stop {
+        let mut request = client.get(&url).bearer_auth(&token);
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let mut stream = match request.send().await {
+            Ok(response) if response.status().is_success() => response.bytes_stream(),
+            _ => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut text = String::new();
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(stop.saturating_duration_since(Instant::now()), stream.next()).await
+        {
+            let now = Instant::now();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name));
+                let Ok(mut got) = into.lock() else { return };
+                if let Some(down) = ended.take() {
+                    got.reconnects.push(now - down);
                 }
-                Some("counts") => got.counts.push(now),
-                Some("snapshot") => got.snapshots += 1,
-                _ => {}
+                let id = field("id: ").and_then(|v| v.parse::<u64>().ok());
+                last = id.or(last);
+                match (field("event: "), id) {
+                    (Some("event" | "events"), Some(seq)) => got.events.push((seq, now)),
+                    (Some("snapshot"), Some(seq)) => got.snapshots.push(seq),
+                    (Some("counts"), _) => got.counts.push(now),
+                    _ => {}
+                }
             }
         }
+        ended = Some(Instant::now());
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -109,12 +140,17 @@ async fn main() {
     let seconds = number(&args, "--seconds", 300);
     let feeds = !args.iter().any(|a| a == "--no-feeds");
 
+    let hosts = number(&args, "--hosts", 1).max(1) as usize;
+    assert!(hosts == 1 || hosts == 3, "--hosts 3 (as deploy/haproxy.cfg has), or one");
+    let restart_at = option(&args, "--restart-at").and_then(|v| v.parse::<u64>().ok());
     let binary = agentstate_testkit::release_server().expect("the server");
     let data = tempfile::tempdir().expect("tempdir");
+    let cluster = (hosts > 1).then(|| agentstate_testkit::PgCluster::start().expect("a PostgreSQL cluster"));
+    let database = cluster.as_ref().map(|c| c.database("load").expect("a database"));
     let generate = ["tenant", "generate", "center", "--events", "0", "--agents", &agents.to_string(), "--channels"];
     let mut generate: Vec<String> = generate.iter().map(|s| s.to_string()).collect();
     generate.push(channels.to_string());
-    cli(&binary, &generate, data.path());
+    cli(&binary, &generate, data.path(), database.as_deref());
     let agent = |a: usize| format!("a{a:04}");
     let supervisor = |c: usize| format!("s{c:02}");
     let mut users: Vec<String> = (0..agents).map(agent).collect();
@@ -125,21 +161,35 @@ async fn main() {
         for user in chunk {
             create.extend(["--user".to_string(), user.clone()]);
         }
-        tokens.extend(cli(&binary, &create, data.path()).lines().map(str::to_owned));
+        tokens.extend(cli(&binary, &create, data.path(), database.as_deref()).lines().map(str::to_owned));
     }
     assert_eq!(tokens.len(), users.len());
 
-    let mut command = agentstate_testkit::ServerProcess::load_run(&binary);
     let max_feeds = (users.len() + 100).to_string();
-    command
-        .arg("--data")
-        .arg(data.path())
-        .args(["--max-feeds", &max_feeds])
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
-    let server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server");
-    let pid = server.child.id();
-    let base = server.base.clone();
-    let rss_idle = memory_kib(pid, "VmRSS:");
+    let serve = |addr: &str| {
+        // As `ServerProcess::load_run`, on a given address (a restarted host takes its port
+        // again, where HAProxy looks for it).
+        let mut command = Command::new(&binary);
+        command.args(["serve", "--no-demo-tenant", "--rate-limit", "1000000", "--feeds-per-token", "1000000"]);
+        if let Some(url) = &database {
+            command.env("AGENTSTATE_DATABASE_URL", url);
+        }
+        command
+            .arg("--data")
+            .arg(data.path())
+            .args(["--max-feeds", &max_feeds, "--addr", addr])
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
+        agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server")
+    };
+    let mut servers: Vec<_> = (0..hosts).map(|_| serve("127.0.0.1:0")).collect();
+    let host_bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let balancer = (hosts == 3).then(|| {
+        agentstate_testkit::Haproxy::start(&[&host_bases[0], &host_bases[1], &host_bases[2]], None).expect("HAProxy")
+    });
+    let base = balancer.as_ref().map_or_else(|| host_bases[0].clone(), |b| b.base.clone());
+    let pids = |servers: &[agentstate_testkit::ServerProcess]| servers.iter().map(|s| s.child.id()).collect::<Vec<_>>();
+    let rss = |pids: &[u32], field: &str| pids.iter().map(|p| memory_kib(*p, field)).sum::<u64>();
+    let rss_idle = rss(&pids(&servers), "VmRSS:");
 
     let stop = Instant::now() + Duration::from_secs(seconds + 30);
     let received: Vec<Arc<Mutex<Received>>> = users.iter().map(|_| Arc::default()).collect();
@@ -155,12 +205,14 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let rss_open = memory_kib(pid, "VmRSS:");
+    let rss_open = rss(&pids(&servers), "VmRSS:");
     let opening = opened.elapsed();
 
     // The agents change their state in turn: sign in, pause, resume, sign out.
     let acks: Arc<Mutex<Vec<(usize, u64, Instant)>>> = Arc::default();
-    let cpu_before = cpu_seconds(pid);
+    let cpu_of = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let mut cpu_before = cpu_of(&pids(&servers));
+    let mut restarted = None;
     let started = Instant::now();
     let total = rate * seconds;
     let client = reqwest::Client::new();
@@ -169,6 +221,23 @@ async fn main() {
     let steps = ["sign_in", "pause", "resume", "sign_out"];
     for n in 0..total as usize {
         pacing.tick().await;
+        // The host that serves the tenant (the one with its projector) dies and comes back.
+        if restart_at.is_some_and(|at| restarted.is_none() && started.elapsed() >= Duration::from_secs(at)) {
+            let mut serving = 0;
+            for (i, host) in host_bases.iter().enumerate() {
+                let text = reqwest::get(format!("{host}/metrics")).await.expect("metrics").text().await.expect("text");
+                if agentstate_testkit::metric_sum(&text, "agentstate_projectors") > 0.0 {
+                    serving = i;
+                }
+            }
+            cpu_before -= cpu_seconds(servers[serving].child.id());
+            let _ = servers[serving].child.kill();
+            let _ = servers[serving].child.wait();
+            let addr = host_bases[serving].trim_start_matches("http://").to_owned();
+            servers[serving] = serve(&addr);
+            cpu_before += cpu_seconds(servers[serving].child.id());
+            restarted = Some((serving, Instant::now()));
+        }
         let a = n % agents;
         let step = steps[(n / agents) % steps.len()];
         let (user, queue) = (agent(a), format!("q{:02}", a % channels));
@@ -194,11 +263,11 @@ async fn main() {
         let _ = task.await;
     }
     let wall = started.elapsed();
-    let cpu = cpu_seconds(pid) - cpu_before;
+    let cpu = cpu_of(&pids(&servers)) - cpu_before;
     // Let the last messages arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_end = memory_kib(pid, "VmRSS:");
-    let peak = memory_kib(pid, "VmHWM:");
+    let rss_end = rss(&pids(&servers), "VmRSS:");
+    let peak = rss(&pids(&servers), "VmHWM:");
     let acks = acks.lock().map(|a| a.clone()).unwrap_or_default();
 
     println!(
@@ -215,7 +284,7 @@ async fn main() {
     );
     println!("server CPU: {cpu:.2} s, {:.1} µs per command", cpu * 1e6 / total.max(1) as f64);
     println!(
-        "host memory: {:.1} MiB idle, {:.1} MiB with the feeds open ({:.1} s to open), {:.1} MiB at the end, peak {:.1} MiB",
+        "host memory (all hosts): {:.1} MiB idle, {:.1} MiB with the feeds open ({:.1} s to open), {:.1} MiB at the end, peak {:.1} MiB",
         rss_idle as f64 / 1024.0,
         rss_open as f64 / 1024.0,
         opening.as_secs_f64(),
@@ -242,16 +311,18 @@ async fn main() {
         m
     });
     let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
+    // A change a feed did not get as a message is no gap when a snapshot it started again
+    // from holds it (a reconnect behind the log's end, on another host).
+    let mut covered = 0usize;
+    let mut received_or_covered =
+        |feed: usize, seq: u64, acked: Instant, into: &mut Vec<f64>| match arrivals[feed].get(&seq) {
+            Some(at) => into.push(ms(acked, *at)),
+            None if got[feed].snapshots.iter().any(|s| *s >= seq) => covered += 1,
+            None => gaps += 1,
+        };
     for (a, seq, acked) in &acks {
-        match arrivals[*a].get(seq) {
-            Some(at) => own.push(ms(*acked, *at)),
-            None => gaps += 1,
-        }
-        let watcher = agents + a % channels;
-        match arrivals[watcher].get(seq) {
-            Some(at) => watched.push(ms(*acked, *at)),
-            None => gaps += 1,
-        }
+        received_or_covered(*a, *seq, *acked, &mut own);
+        received_or_covered(agents + a % channels, *seq, *acked, &mut watched);
         // Colleagues on the queue: the first counts message after the acknowledgement (a
         // sample of eight, so that the figure costs little to compute).
         for colleague in by_queue[&(a % channels)].iter().filter(|c| *c != a).take(8) {
@@ -263,7 +334,20 @@ async fn main() {
     println!("own change on the agent's feed: {}", percentiles(own));
     println!("change on the supervisor's feed: {}", percentiles(watched));
     println!("counts on colleagues' feeds (first after the change): {}", percentiles(counted));
-    let snapshots: usize = got.iter().map(|r| r.snapshots).sum();
-    println!("gaps: {gaps}, duplicates: {duplicates}, snapshot messages: {snapshots}");
-    drop(server);
+    let snapshots: usize = got.iter().map(|r| r.snapshots.len()).sum();
+    println!(
+        "gaps: {gaps}, duplicates: {duplicates}, snapshot messages: {snapshots}, changes held by a snapshot: {covered}"
+    );
+    let storm: Vec<f64> = got.iter().flat_map(|r| r.reconnects.iter().map(|d| d.as_secs_f64() * 1e3)).collect();
+    if !storm.is_empty() {
+        println!("reconnects: {} feeds, end to first message again: {}", storm.len(), percentiles(storm));
+    }
+    println!("commands not acknowledged: {}", total as usize - acks.len());
+    drop(servers);
+    drop(balancer);
+    drop(cluster);
+    if gaps + duplicates > 0 {
+        eprintln!("feed_load: feeds missed or doubled messages");
+        std::process::exit(1);
+    }
 }

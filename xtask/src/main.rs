@@ -525,6 +525,7 @@ fn test() -> Result<(), String> {
     step("cargo", &["build", "-p", "agentstate-core", "--target", WASM_TARGET, "--release"])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "native", &suites()])?;
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])?;
+    smoke_benchmarks()?;
     browser_test(None)?;
     // The API and the dashboard once more, on PostgreSQL. (The store suite and the
     // multi-host tests ran above, each on a cluster of its own.)
@@ -545,6 +546,25 @@ fn test() -> Result<(), String> {
     browser_test(Some(&cluster.database("browser")?))?;
     // Last, as it builds `agentstate` with the server's test-only fault hook.
     step("cargo", &["test", "-p", "agentstate-host", "--features", "fault-injection", "--test", "writer_failure"])
+}
+
+/// The long-log and live-feed benchmarks once, small and in the debug build, so that they
+/// keep working (their figures come from release builds at full size: README). Each fails
+/// on what it exists to show: a tenant that does not load, a gap or a duplicate in a feed.
+fn smoke_benchmarks() -> Result<(), String> {
+    step("cargo", &["run", "-p", "agentstate-server", "--example", "long_log", "--", "--events", "30000"])?;
+    eprintln!("==> feed_load (a smoke pass: 100 agents and 5 supervisors live, 5 s)");
+    let status = Command::new("cargo")
+        .args(["run", "-p", "agentstate-host", "--example", "feed_load", "--"])
+        .args(["--agents", "100", "--channels", "5", "--rate", "40", "--seconds", "5"])
+        .env("AGENTSTATE_BIN", target_dir()?.join("debug/agentstate"))
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("the feed load smoke failed ({status})"));
+    }
+    Ok(())
 }
 
 fn run() -> Result<(), String> {

@@ -341,11 +341,23 @@ impl Drop for FollowedTenant {
 }
 
 /// The people a stored event touches — its subject, and the supervisor of a monitoring —
-/// under whom the history index files it. The core's reading of the event, so the index
-/// and the history view never disagree; an event the core cannot read touches nobody.
+/// under whom the history index files it: exactly `Change::users` of the core (tested on
+/// every event of the rule suites), so the index and the history view never disagree; an
+/// event that is not JSON touches nobody.
 pub(crate) fn touched(event: &str) -> Vec<String> {
-    match serde_json::from_str::<agentstate_core::Event>(event) {
-        Ok(event) => event.change.users().into_iter().flatten().map(|u| u.as_str().to_owned()).collect(),
+    /// The two fields `Change::users` reads: an event's subject (`user`) and, of a
+    /// monitoring, its `supervisor`. Read by themselves, borrowed where the text allows:
+    /// the writer files every stored event, and building the whole event to ask it for two
+    /// ids was a second full parse of each on the writer thread.
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow, default)]
+        user: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        supervisor: Option<std::borrow::Cow<'a, str>>,
+    }
+    match serde_json::from_str::<Named<'_>>(event) {
+        Ok(Named { user, supervisor }) => [user, supervisor].into_iter().flatten().map(|u| u.into_owned()).collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -401,5 +413,36 @@ impl StoreConfig {
             StoreConfig::Sqlite(data) => data.join(DB_FILE).display().to_string(),
             StoreConfig::Postgres(url) => postgres::redacted(url),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentstate_scenario::{Engine, NativeEngine, Scenario};
+
+    /// Every event the rule suites produce names, read by itself, whom the core says it
+    /// touches.
+    #[test]
+    fn the_history_index_files_an_event_under_whom_the_core_says_it_touches() {
+        let suites = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/suites");
+        let mut checked = 0;
+        for file in std::fs::read_dir(&suites).expect("the suites").flatten() {
+            if file.path().extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let scenario = Scenario::load(&file.path()).expect("a suite");
+            let mut engine = NativeEngine::default();
+            engine.start(&serde_json::to_string(&scenario.tenant).expect("a tenant")).expect("starts");
+            for step in &scenario.steps {
+                engine.handle(&step.command.to_string()).expect("answers");
+            }
+            for event in engine.tenant().journal() {
+                let named: Vec<String> = event.change.users().into_iter().flatten().map(|u| u.to_string()).collect();
+                assert_eq!(super::touched(&agentstate_core::wire::to_json(event)), named, "{event:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "only {checked} events");
+        assert!(super::touched("not json").is_empty());
     }
 }
