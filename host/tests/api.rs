@@ -358,6 +358,21 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
         .await
         .expect("follows");
     assert_eq!(sams_feed.status(), StatusCode::OK);
+    // What the feed sends at once — Sam's team counts — comes before the revocation.
+    let mut sams_feed = {
+        use futures_util::StreamExt;
+        let mut stream = sams_feed.bytes_stream();
+        let mut text = String::new();
+        while !text.contains("event: counts") || !text.ends_with("\n\n") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+                .await
+                .expect("the counts within 10 s")
+                .expect("the feed goes on")
+                .expect("reads");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        stream
+    };
 
     // The operator sees fingerprints and actors, never the tokens.
     let listed = run(data.agentstate().args(["token", "list", "--tenant", "acme"]));
@@ -402,10 +417,16 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
     let (status, body) =
         post(&client, &server, "acme", &fresh, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), sams_feed.text())
-        .await
-        .expect("the revoked feed ends within 10 s")
-        .expect("reads");
+    let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = sams_feed.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+    .expect("the revoked feed ends within 10 s");
     assert!(!delivered.contains("data:"), "a revoked token's feed delivered: {delivered}");
 }
 

@@ -684,3 +684,51 @@ fn a_token_is_made_only_for_a_user_of_the_tenant_or_system() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(!listed.contains("nobody"), "{listed}");
 }
+
+/// A body must arrive within 10 s of its head (found by a hostile review: no token, 400
+/// connections sending `POST /api/session` bodies that never end held every connection a
+/// host allowed, 180 s each). A body that stops, and one sent a byte a second, are answered
+/// `408 request_timeout` and closed; the host serves others meanwhile, and the held
+/// connections' places come back.
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_refused_and_its_connection_closed() {
+    let data = common::data();
+    let server = start(&data, &["--max-connections", "40"]);
+    let head = "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    let mut stalled = Vec::new();
+    for _ in 0..30 {
+        let mut stream = TcpStream::connect(address(&server)).await.expect("connects");
+        stream.write_all(format!("{head}{{\"to").as_bytes()).await.expect("writes");
+        stalled.push(stream);
+    }
+    // One more, a byte a second (each byte within any per-read timeout).
+    let mut dripping = TcpStream::connect(address(&server)).await.expect("connects");
+    dripping.write_all(head.as_bytes()).await.expect("writes");
+    let drip = tokio::spawn(async move {
+        for _ in 0..30 {
+            if dripping.write_all(b" ").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        false
+    });
+    // Others are served while those wait.
+    let (status, _) = answer(reqwest::Client::new().get(server.url("/healthz"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = Instant::now();
+    for stream in &mut stalled {
+        let text = read_to_close(stream, Duration::from_secs(20)).await.expect("closed within 20 s");
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("request_timeout"), "{text}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(15), "held {:?}", started.elapsed());
+    assert!(drip.await.expect("the drip"), "a body sent a byte a second was taken for 30 s");
+    // Their places are free again: 40 connections can be held at once.
+    let mut held = Vec::new();
+    for _ in 0..39 {
+        let (stream, answered) = ask(&server, HEALTHZ).await;
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+        held.push(stream);
+    }
+}

@@ -14,6 +14,7 @@ pub mod listen;
 mod metrics;
 pub mod openapi;
 mod query;
+mod request_bounds;
 pub mod retention;
 mod session;
 
@@ -432,64 +433,15 @@ fn router(app: App, config: &ServeConfig) -> Router {
         None => router.fallback(no_dashboard),
     };
     let router = router
-        .layer(axum::middleware::from_fn(refuse_overlong_names))
-        .layer(axum::middleware::from_fn_with_state(config.max_body, refuse_large_bodies));
+        .layer(axum::middleware::from_fn_with_state(config.max_body, request_bounds::body_in_time))
+        .layer(axum::middleware::from_fn(request_bounds::refuse_overlong_names))
+        .layer(axum::middleware::from_fn_with_state(config.max_body, request_bounds::refuse_large_bodies));
     // One span and one line per request (method, path, status, latency), at INFO.
     let trace = TraceLayer::new_for_http()
         .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros));
     router.layer(trace).with_state(app)
-}
-
-/// A request whose `Content-Length` is over `--max-body` is refused before its body is
-/// read: `413 payload_too_large` at once — no `100 Continue` for a client that asked —
-/// and the connection closed rather than the body read to its end.
-async fn refuse_large_bodies(
-    State(max_body): State<usize>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    use axum::http::{HeaderValue, StatusCode, header};
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > max_body as u64 => {
-            let mut refused = ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("a body of {length} bytes; at most {max_body}"),
-            )
-            .into_response();
-            refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            refused
-        }
-        _ => next.run(request).await,
-    }
-}
-
-/// Longest path segment that can name anything here: a file name (`NAME_MAX`; the static
-/// files) — ids are shorter still (128 bytes).
-const MAX_SEGMENT: usize = 255;
-
-/// A path with a segment longer than [`MAX_SEGMENT`] bytes (decoded) names nothing here:
-/// `404 not_found`, before any route or file lookup sees it (opening such a file fails
-/// with "name too long", which the static files would answer `500`).
-async fn refuse_overlong_names(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if request.uri().path().split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
-        return ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "not_found",
-            format!("nothing here is named by a path segment of more than {MAX_SEGMENT} bytes"),
-        )
-        .into_response();
-    }
-    next.run(request).await
-}
-
-/// The length in bytes of a path segment once percent-decoded (each `%XX` is one byte).
-fn decoded_len(segment: &str) -> usize {
-    let escapes = segment.as_bytes().windows(3).filter(|w| w[0] == b'%' && w[1..].iter().all(u8::is_ascii_hexdigit));
-    segment.len() - 2 * escapes.count()
 }
 
 /// Why the server could not start, or stopped on its own.
