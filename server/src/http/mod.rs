@@ -647,17 +647,7 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::{decoded_len, loopback_host};
-
-    #[test]
-    fn a_segment_is_measured_decoded() {
-        assert_eq!(decoded_len(""), 0);
-        assert_eq!(decoded_len("abc"), 3);
-        assert_eq!(decoded_len("%C3%A9"), 2);
-        assert_eq!(decoded_len("a%2"), 3);
-        assert_eq!(decoded_len("%zz%41"), 4);
-        assert_eq!(decoded_len(&"%41".repeat(100)), 100);
-    }
+    use super::loopback_host;
 
     #[test]
     fn only_loopback_names_are_loopback_hosts() {

@@ -99,3 +99,18 @@ fn decoded_len(segment: &str) -> usize {
     let escapes = segment.as_bytes().windows(3).filter(|w| w[0] == b'%' && w[1..].iter().all(u8::is_ascii_hexdigit));
     segment.len() - 2 * escapes.count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decoded_len;
+
+    #[test]
+    fn a_segment_is_measured_decoded() {
+        assert_eq!(decoded_len(""), 0);
+        assert_eq!(decoded_len("abc"), 3);
+        assert_eq!(decoded_len("%C3%A9"), 2);
+        assert_eq!(decoded_len("a%2"), 3);
+        assert_eq!(decoded_len("%zz%41"), 4);
+        assert_eq!(decoded_len(&"%41".repeat(100)), 100);
+    }
+}
