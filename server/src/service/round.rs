@@ -200,11 +200,30 @@ impl<'c> Round<'_, 'c> {
             // nothing, so its retry is simply decided again: keeping its outcome would let
             // any caller — a user without a role too — fill the store with refusals.
             if !decision.accepted {
-                let seq = served.seq;
-                self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
-                if id.is_some() && self.stored_outcomes.is_empty() {
+                if id.is_none() {
+                    let seq = served.seq;
+                    self.results[index] =
+                        Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
+                    continue;
+                }
+                // A refusal with an id may answer a retry: it goes to the store like a
+                // decision with no events and no id, which checks that the log ends where
+                // the instance stands (an instance that saw a commit the database then lost
+                // with its primary, or is behind another host's append, decides again), and
+                // its id is looked up once the round is over. Nothing of it is stored.
+                if self.stored_outcomes.is_empty() {
                     self.refused.push(index);
                 }
+                let outcome = decision.outcome;
+                self.decided.push(Decided {
+                    index,
+                    tenant,
+                    id: None,
+                    actor: String::new(),
+                    outcome,
+                    events,
+                    raw: None,
+                });
                 continue;
             }
             if let Some(keyed) = id {
