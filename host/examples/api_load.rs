@@ -52,23 +52,6 @@ fn tenant(clients: usize) -> String {
     yaml
 }
 
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or_default()
-}
-
-/// CPU time the process has used (user + system), from `/proc/PID/stat` (in the kernel's
-/// USER_HZ ticks, 100 a second on Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
@@ -145,7 +128,7 @@ async fn main() {
         bases = vec![balancer.base.clone()];
     }
     let base = bases[0].clone();
-    let rss_idle: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmRSS:")).collect();
+    let rss_idle: Vec<u64> = servers.iter().map(|s| agentstate_testkit::memory_kib(s.child.id(), "VmRSS:")).collect();
 
     let per_client = commands / clients;
     let expected = (per_client * clients.div_ceil(tenants)) as u64;
@@ -156,8 +139,8 @@ async fn main() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let cpu_before: Vec<f64> = servers.iter().map(|s| cpu_seconds(s.child.id())).collect();
-    let balancer_before = balancer.as_ref().map_or(0.0, |b| cpu_seconds(b.pid()));
+    let cpu_before: Vec<f64> = servers.iter().map(|s| agentstate_testkit::cpu_seconds(s.child.id())).collect();
+    let balancer_before = balancer.as_ref().map_or(0.0, |b| agentstate_testkit::cpu_seconds(b.pid()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (c, token) in tokens.into_iter().enumerate() {
@@ -200,15 +183,18 @@ async fn main() {
         }
     }
     let wall = started.elapsed();
-    let cpu_each: Vec<f64> =
-        servers.iter().zip(&cpu_before).map(|(s, before)| cpu_seconds(s.child.id()) - before).collect();
+    let cpu_each: Vec<f64> = servers
+        .iter()
+        .zip(&cpu_before)
+        .map(|(s, before)| agentstate_testkit::cpu_seconds(s.child.id()) - before)
+        .collect();
     let cpu: f64 = cpu_each.iter().sum();
-    let balancer_cpu = balancer.as_ref().map_or(0.0, |b| cpu_seconds(b.pid()) - balancer_before);
+    let balancer_cpu = balancer.as_ref().map_or(0.0, |b| agentstate_testkit::cpu_seconds(b.pid()) - balancer_before);
     let mut received = Vec::new();
     for feed in feeds {
         received.push(feed.await.expect("feed"));
     }
-    let peaks: Vec<u64> = servers.iter().map(|s| memory_kib(s.child.id(), "VmHWM:")).collect();
+    let peaks: Vec<u64> = servers.iter().map(|s| agentstate_testkit::memory_kib(s.child.id(), "VmHWM:")).collect();
     let (mut conflicts, mut redecides) = (0.0, 0.0);
     for base in &host_bases {
         let text = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");

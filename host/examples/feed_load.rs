@@ -52,20 +52,6 @@ fn cli(binary: &Path, args: &[String], data: &Path, database: Option<&str>) -> S
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or_default()
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// What one feed received: each event message's sequence number and arrival, when each
 /// `counts` message came, the sequence numbers of its snapshots, and how long each
 /// reconnect took (from the feed's end to its first message again).
@@ -188,7 +174,7 @@ async fn main() {
     });
     let base = balancer.as_ref().map_or_else(|| host_bases[0].clone(), |b| b.base.clone());
     let pids = |servers: &[agentstate_testkit::ServerProcess]| servers.iter().map(|s| s.child.id()).collect::<Vec<_>>();
-    let rss = |pids: &[u32], field: &str| pids.iter().map(|p| memory_kib(*p, field)).sum::<u64>();
+    let rss = |pids: &[u32], field: &str| pids.iter().map(|p| agentstate_testkit::memory_kib(*p, field)).sum::<u64>();
     let rss_idle = rss(&pids(&servers), "VmRSS:");
 
     let stop = Instant::now() + Duration::from_secs(seconds + 30);
@@ -210,7 +196,7 @@ async fn main() {
 
     // The agents change their state in turn: sign in, pause, resume, sign out.
     let acks: Arc<Mutex<Vec<(usize, u64, Instant)>>> = Arc::default();
-    let cpu_of = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+    let cpu_of = |pids: &[u32]| pids.iter().map(|p| agentstate_testkit::cpu_seconds(*p)).sum::<f64>();
     let mut cpu_before = cpu_of(&pids(&servers));
     let mut restarted = None;
     let started = Instant::now();
@@ -230,12 +216,12 @@ async fn main() {
                     serving = i;
                 }
             }
-            cpu_before -= cpu_seconds(servers[serving].child.id());
+            cpu_before -= agentstate_testkit::cpu_seconds(servers[serving].child.id());
             let _ = servers[serving].child.kill();
             let _ = servers[serving].child.wait();
             let addr = host_bases[serving].trim_start_matches("http://").to_owned();
             servers[serving] = serve(&addr);
-            cpu_before += cpu_seconds(servers[serving].child.id());
+            cpu_before += agentstate_testkit::cpu_seconds(servers[serving].child.id());
             restarted = Some((serving, Instant::now()));
         }
         let a = n % agents;

@@ -22,13 +22,6 @@ channels:
   - { id: chat, kind: chat, name: Chat, agents: [ana], supervisors: [sam] }
 ";
 
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or_default()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let tenants: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
@@ -60,7 +53,7 @@ fn main() {
     let mut server = agentstate_testkit::ServerProcess::start(&mut command).expect("starts the server");
     let start = started.elapsed();
     let base = server.base.clone();
-    let rss_started = memory_kib(server.child.id(), "VmRSS:");
+    let rss_started = agentstate_testkit::memory_kib(server.child.id(), "VmRSS:");
     println!(
         "start with {tenants} tenants in the database: {:.0} ms to listening, RSS {:.1} MiB",
         start.as_secs_f64() * 1e3,
@@ -87,8 +80,8 @@ fn main() {
     let metrics = runtime.block_on(async {
         http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text")
     });
-    let rss = memory_kib(server.child.id(), "VmRSS:");
-    let peak = memory_kib(server.child.id(), "VmHWM:");
+    let rss = agentstate_testkit::memory_kib(server.child.id(), "VmRSS:");
+    let peak = agentstate_testkit::memory_kib(server.child.id(), "VmHWM:");
     println!(
         "{} tenants asked for once each (first request loads): median {:.2} ms, p99 {:.2} ms; \
          loaded now {}, evicted {}; RSS {:.1} MiB, peak {:.1} MiB",

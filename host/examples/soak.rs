@@ -15,15 +15,6 @@ use std::time::{Duration, Instant};
 const CLIENTS: usize = 8;
 const AGENTS_PER_CLIENT: usize = 25;
 
-fn memory_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or_default()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default().as_secs_f64() * 1e3
@@ -108,7 +99,7 @@ async fn main() {
             percentile(&these, 0.5),
             percentile(&these, 0.99),
             these.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            memory_kib(pid) as f64 / 1024.0,
+            agentstate_testkit::memory_kib(pid, "VmRSS:") as f64 / 1024.0,
             received.swap(0, std::sync::atomic::Ordering::Relaxed)
         );
     }

@@ -34,6 +34,25 @@ pub fn release_server() -> Result<PathBuf, String> {
     Ok(dir.join("agentstate"))
 }
 
+/// A field of `/proc/PID/status` in KiB (`VmRSS:`, `VmHWM:`), 0 when it cannot be read:
+/// what the load tools report of a server's memory.
+pub fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or_default()
+}
+
+/// CPU time a process has used (user + system), from `/proc/PID/stat` (in the kernel's
+/// USER_HZ ticks, 100 a second on Linux).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// One agent on one queue: the tenant of tests that need any tenant at all.
 pub const ONE_AGENT_TENANT: &str = "
 plan: complete

@@ -330,34 +330,43 @@ impl Projector {
         let named = event.change.users();
         let everyone = named == [None, None];
         // The observers this event may concern, each once (one person may have several
-        // feeds open): everyone who sees more than themselves, and those it names.
-        let mut asked: Vec<&Actor> = Vec::new();
+        // feeds open): everyone who sees more than themselves, and those it names. Each
+        // subscriber keeps the place of its observer among them: a look-up, not a search.
+        let mut asked: Vec<Actor> = Vec::new();
+        let mut place: HashMap<&Actor, usize> = HashMap::new();
+        let mut places: Vec<Option<usize>> = Vec::with_capacity(self.subscribers.len());
         for s in &self.subscribers {
             let concerned = everyone
                 || !agentstate_core::sees_only_self(&self.state, &s.observer)
                 || named.iter().flatten().any(|u| s.observer.is(u));
-            if concerned && !asked.contains(&&s.observer) {
-                asked.push(&s.observer);
-            }
+            places.push(concerned.then(|| {
+                *place.entry(&s.observer).or_insert_with(|| {
+                    asked.push(s.observer.clone());
+                    asked.len() - 1
+                })
+            }));
         }
-        let asked: Vec<Actor> = asked.into_iter().cloned().collect();
+        drop(place);
         let refs: Vec<&Actor> = asked.iter().collect();
         let sent = agentstate_core::project_for_each(&mut self.state, &event, &refs);
         self.seq = seq;
-        // The event is written once for everyone who gets it whole.
-        let whole: Arc<str> = Arc::from(to_json(&event));
-        let mut written: Vec<Option<Message>> = vec![None; asked.len()];
-        for (i, events) in sent.iter().enumerate() {
-            written[i] = match events.as_slice() {
+        // The event is written once for everyone who gets it whole, and only if someone does.
+        let mut whole: Option<Arc<str>> = None;
+        let written: Vec<Option<Message>> = sent
+            .iter()
+            .map(|events| match events.as_slice() {
                 [] => None,
-                [one] if *one == event => Some(Message::Event { seq, data: whole.clone(), several: false }),
+                [one] if *one == event => {
+                    let data = whole.get_or_insert_with(|| Arc::from(to_json(&event))).clone();
+                    Some(Message::Event { seq, data, several: false })
+                }
                 [one] => Some(Message::Event { seq, data: Arc::from(to_json(one)), several: false }),
                 many => Some(Message::Event { seq, data: Arc::from(to_json(&many)), several: true }),
-            };
-        }
+            })
+            .collect();
+        let mut places = places.into_iter();
         self.subscribers.retain(|s| {
-            let Some(i) = asked.iter().position(|a| *a == s.observer) else { return true };
-            let Some(message) = &written[i] else { return true };
+            let Some(Some(message)) = places.next().flatten().map(|i| &written[i]) else { return true };
             // A feed that does not keep up is dropped; its client resumes from a snapshot.
             s.to.try_send(message.clone()).is_ok()
         });
