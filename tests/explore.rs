@@ -30,7 +30,10 @@ pub const TENANT: &str = r#"{"plan": "complete", "pause_reasons": ["lunch"],
 
 const USERS: [&str; 4] = ["ana", "sam", "ada", "rob"];
 const ACTORS: [&str; 5] = ["ana", "sam", "ada", "rob", "system"];
-const CHANNELS: [&str; 2] = ["q", "c"];
+/// What commands name: the tenant's users and channels and one of each that does not
+/// exist, so that law 3 compares a person or channel out of sight with nobody.
+const NAMED_USERS: [&str; 5] = ["ana", "sam", "ada", "rob", "zed"];
+const NAMED_CHANNELS: [&str; 3] = ["q", "c", "x"];
 /// Time between one command and the next: none, the queue's whole wrap-up, or the day for
 /// which an ended interaction's id stays taken (the boundary itself: exactly a day later
 /// the id is free).
@@ -57,8 +60,8 @@ pub fn commands() -> Vec<Command> {
     let mut all = Vec::new();
     for actor in ACTORS {
         let mut json = Vec::new();
-        for user in USERS {
-            for channel in CHANNELS {
+        for user in NAMED_USERS {
+            for channel in NAMED_CHANNELS {
                 json.push(format!(r#""type":"sign_in","user":"{user}","channel":"{channel}""#));
                 json.push(format!(r#""type":"sign_out","user":"{user}","channel":"{channel}""#));
                 json.push(format!(r#""type":"pause","user":"{user}","channel":"{channel}","reason":"lunch""#));
@@ -89,7 +92,7 @@ pub fn commands() -> Vec<Command> {
         for plan in ["basic", "complete"] {
             json.push(format!(r#""type":"set_plan","plan":"{plan}""#));
         }
-        for (user, channel) in [("ana", "q"), ("sam", "c"), ("sam", "q")] {
+        for (user, channel) in [("ana", "q"), ("sam", "c"), ("sam", "q"), ("zed", "x")] {
             json.push(format!(
                 r#""type":"interaction_started","user":"{user}","channel":"{channel}","interaction":"{user}-{channel}""#
             ));
@@ -240,18 +243,22 @@ pub(crate) fn check_transition(
     None
 }
 
-/// Law 2 of sight: each actor's commands are decided alike on what they see and on the
-/// whole state.
+/// Laws 2 and 3 of sight: each actor's commands are decided alike on what they see and on
+/// the whole state, and every command of theirs gets the same verdict on what they know.
 pub(crate) fn check_sight(state: &State, commands: &[Command], at: Millis, checks: &mut u64) -> Option<String> {
-    let mut seen: Option<(Actor, State)> = None;
+    let mut seen: Option<(Actor, State, State)> = None;
     for template in commands {
         let command = Command { at, ..template.clone() };
-        if seen.as_ref().is_none_or(|(observer, _)| *observer != command.actor) {
-            seen = Some((command.actor.clone(), agentstate_core::seen_by(state, &command.actor)));
+        if seen.as_ref().is_none_or(|(observer, _, _)| *observer != command.actor) {
+            let projection = agentstate_core::seen_by(state, &command.actor);
+            let known = agentstate_core::known_to(state, &command.actor);
+            seen = Some((command.actor.clone(), projection, known));
         }
-        let Some((_, projection)) = &seen else { continue };
-        *checks += 1;
-        if let Some(problem) = crate::sight_laws::check_decision(state, projection, &command) {
+        let Some((_, projection, known)) = &seen else { continue };
+        *checks += 2;
+        if let Some(problem) = crate::sight_laws::check_decision(state, projection, &command)
+            .or_else(|| crate::sight_laws::check_verdict(state, known, &command))
+        {
             return Some(problem);
         }
     }

@@ -1,4 +1,4 @@
-//! The two laws of sight as property tests: random command sequences on the exhaustive
+//! The three laws of sight as property tests: random command sequences on the exhaustive
 //! check's small tenant, and the 10,000-user shift of the benchmarks with an admin
 //! reshaping a supervisor's reach as it runs.
 
@@ -6,11 +6,11 @@
 mod shift;
 
 use agentstate_core::{
-    Action, Actor, AssignAs, ChannelId, Command, Event, Millis, PauseReason, Setting, State, TenantSeed, UserId,
-    evolve, handle, project, seen_by,
+    Action, Actor, AssignAs, ChannelId, Command, Event, Millis, MonitorMode, PauseReason, Setting, State, TenantSeed,
+    UserId, evolve, handle, known_to, project, seen_by,
 };
 use agentstate_tests::explore::{STEPS_MS, TENANT, commands};
-use agentstate_tests::sight_laws::{check_decision, check_projection, differs};
+use agentstate_tests::sight_laws::{check_decision, check_projection, check_verdict, differs};
 use proptest::prelude::*;
 
 const OBSERVERS: [&str; 5] = ["ana", "sam", "ada", "rob", "system"];
@@ -34,7 +34,9 @@ proptest! {
             let at = Millis::new(now + STEPS_MS[step]).expect("a time");
             let command = Command { at, ..pick.get(&templates).clone() };
             let seen = seen_by(&state, &command.actor);
-            if let Some(problem) = check_decision(&state, &seen, &command) {
+            if let Some(problem) = check_decision(&state, &seen, &command)
+                .or_else(|| check_verdict(&state, &known_to(&state, &command.actor), &command))
+            {
                 prop_assert!(false, "{problem}");
             }
             let before = state.clone();
@@ -145,10 +147,52 @@ fn the_laws_hold_over_a_shift_of_ten_thousand_users() {
                         }
                     }
                 }
+                // Law 3: every command of theirs, on anyone — people out of sight on a
+                // call, paused or in wrap-up, and an id that does not exist — gets the
+                // same verdict on what they know as on the whole tenant.
+                let known = known_to(&state, &mirror.observer);
+                let nobody = UserId::new("nobody").expect("an id");
+                let targets = (0..shift::USERS).step_by(97).map(uid).chain([nobody]);
+                for target in targets {
+                    let at = state.clock().unwrap_or(Millis::ZERO);
+                    for action in every_action_on(&target, &state) {
+                        let command = Command { actor: mirror.observer.clone(), at, id: None, action };
+                        if let Some(problem) = check_verdict(&state, &known, &command) {
+                            panic!("{problem}");
+                        }
+                    }
+                }
             }
         }
     }
     let agent_sent = mirrors.first().map_or(0, |m| m.sent);
     assert!(events > 1_000, "the shift went nowhere");
     assert!(agent_sent * 20 < events, "an agent was sent {agent_sent} of {events} events: far more than their own");
+}
+
+/// Every agent-status command on `target`: on a channel the target is signed in on (or
+/// the first), everywhere, and each monitoring mode.
+fn every_action_on(target: &UserId, state: &State) -> Vec<Action> {
+    let channel = state.user(target).and_then(|u| u.sign_ins.keys().next().cloned()).unwrap_or_else(|| cid(0));
+    let user = || target.clone();
+    let reason = || PauseReason::new("break").expect("a reason");
+    let mut actions = vec![
+        Action::SignIn { user: user(), channel: channel.clone() },
+        Action::SignIn { user: user(), channel: cid(1) },
+        Action::SignOut { user: user(), channel: channel.clone() },
+        Action::SignInAssigned { user: user() },
+        Action::SignOutAll { user: user() },
+        Action::SignOutUnassigned { user: Some(user()) },
+        Action::Pause { user: user(), reason: reason(), channel: Some(channel.clone()) },
+        Action::Pause { user: user(), reason: reason(), channel: None },
+        Action::Resume { user: user(), channel: Some(channel) },
+        Action::Resume { user: user(), channel: None },
+        Action::EndWrapUp { user: user() },
+        Action::StopMonitor { user: user() },
+        Action::SignOutUnassigned { user: None },
+    ];
+    for mode in [MonitorMode::Listen, MonitorMode::Barge] {
+        actions.push(Action::Monitor { user: user(), mode });
+    }
+    actions
 }

@@ -67,6 +67,6 @@ pub use model::roles::{Plan, Role, RoleSet};
 pub use model::settings::{PauseReasons, Setting, Settings};
 pub use model::state::{Interaction, Monitoring, Pause, SignIn, SignIns, State, User, WrapUp};
 pub use rules::decide::{decide, handle};
-pub use rules::sight::{self, Sight, SightSummary, project, project_for_each, seen_by, sees_only_self};
+pub use rules::sight::{self, Sight, SightSummary, known_to, project, project_for_each, seen_by, sees_only_self};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
 pub use tenant::{ChannelCount, Query, Tenant, channel_counts_from};

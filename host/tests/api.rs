@@ -447,13 +447,13 @@ async fn the_views_answer_what_the_rules_say() {
     assert_eq!(entry["signed_in"]["by"], "sam");
     assert_eq!(entry["unassigned_sign_in"], false, "ana is assigned to support");
 
-    // Allowed actions are the caller's: sam may sign ana out; to ana, ben is out of sight,
-    // as if he did not exist.
+    // Allowed actions are the caller's: sam may sign ana out; ana may not act on anyone
+    // else, and that is all she learns of ben.
     let (_, sams) = get(&client, &server, "/api/tenants/acme/users/ana/allowed-actions?channel=support", &sam).await;
     assert_eq!(sams["sign_out"]["allowed"], true, "{sams}");
     assert_eq!(sams["sign_in"]["rejection"]["code"], "already_signed_in");
     let (_, anas) = get(&client, &server, "/api/tenants/acme/users/ben/allowed-actions?channel=support", &ana).await;
-    assert_eq!(anas["sign_in"]["rejection"]["code"], "unknown_user", "{anas}");
+    assert_eq!(anas["sign_in"]["rejection"]["code"], "not_authorized", "{anas}");
 
     let (_, found) = get(&client, &server, "/api/tenants/acme/users?search=AGENT&roles=agent", &sam).await;
     let names: Vec<&str> = found.as_array().into_iter().flatten().filter_map(|m| m["user"].as_str()).collect();

@@ -27,7 +27,7 @@ users:
   - { id: uma, name: Uma Lead, roles: [agent, supervisor] }
 channels:
   - { id: support, kind: queue, name: Support, agents: [ana, ben, uma], supervisors: [sam] }
-  - { id: sales, kind: queue, name: Sales Floor, agents: [cy], supervisors: [uma] }
+  - { id: sales, kind: queue, name: Sales Floor, wrap_up_secs: 600, agents: [cy], supervisors: [uma] }
 ";
 
 fn text(value: &Value) -> String {
@@ -147,16 +147,20 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
             .is_some_and(|h| !h.is_empty())
     );
 
-    // A supervisor limited to support: support's people, nothing of sales or of cy.
+    // A supervisor limited to support: support's people, nothing of cy; sales only as a
+    // channel (every user sees the channels, not who is on them).
     let limited = ok(&client, &server, snapshot, &sam).await;
     assert_eq!(users(&limited), ["ana", "ben", "rob", "sam", "uma"]);
-    assert_eq!(channels(&limited), ["support"]);
+    assert_eq!(channels(&limited), ["sales", "support"]);
     assert!(!text(&limited).contains("lunch") && !text(&limited).contains("Cys Tischtelefon"));
     assert!(text(&limited).contains("doctor") && text(&limited).contains("Bens Handy"));
     let roster = ok(&client, &server, roster_support, &sam).await;
     assert_eq!(roster["entries"].as_array().map(Vec::len), Some(5), "ana, ben, rob, sam and uma: {roster}");
-    not_found(&client, &server, roster_sales, &sam, "unknown_channel").await;
-    not_found(&client, &server, states_sales, &sam, "unknown_channel").await;
+    let roster = ok(&client, &server, roster_sales, &sam).await;
+    assert!(!text(&roster).contains("\"cy\"") && !text(&roster).contains("lunch"), "{roster}");
+    let states = ok(&client, &server, states_sales, &sam).await;
+    assert_eq!(states["counts"]["paused"], 0, "cy's lunch is not Sam's to count: {states}");
+    not_found(&client, &server, "/api/tenants/sight/channels/nowhere/roster", &sam, "unknown_channel").await;
     not_found(&client, &server, "/api/tenants/sight/users/cy/history", &sam, "unknown_user").await;
     let report_sam = ok(&client, &server, report, &sam).await;
     assert_eq!(row_users(&report_sam), ["ana", "ben", "rob", "uma"]);
@@ -171,14 +175,15 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     let verdicts = ok(&client, &server, "/api/tenants/sight/users/cy/allowed-actions", &sam).await;
     assert!(!text(&verdicts).contains("sales"), "cy's channel is not for Sam to learn: {verdicts}");
     let verdicts = ok(&client, &server, "/api/tenants/sight/users/cy/allowed-actions?channel=sales", &sam).await;
-    assert_eq!(verdicts["sign_in"]["rejection"]["code"], "unknown_channel", "{verdicts}");
+    assert_eq!(verdicts["sign_in"]["rejection"]["code"], "outside_supervisor_scope", "{verdicts}");
+    assert_eq!(verdicts["sign_in"]["rejection"]["channels"], json!([]), "{verdicts}");
     let sam_feed = feed(&server, &sam).await;
     assert!(sam_feed.contains("doctor") && !sam_feed.contains("lunch") && !sam_feed.contains("Cys"), "{sam_feed}");
 
     // An agent: themselves, and their channel as counts.
     let own = ok(&client, &server, snapshot, &ana).await;
     assert_eq!(users(&own), ["ana"]);
-    assert_eq!(channels(&own), ["support"]);
+    assert_eq!(channels(&own), ["sales", "support"]);
     for colleague in ["Bens Handy", "lunch", "Ben Agent", "rob"] {
         assert!(!text(&own).contains(colleague), "{colleague} in {own}");
     }
@@ -190,7 +195,8 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     assert_eq!(counts[0]["channel"], "support");
     assert_eq!(counts[0]["counts"]["paused"], 1, "{counts}");
     assert_eq!(counts[0]["counts"]["available"], 2, "ben and rob: {counts}");
-    not_found(&client, &server, roster_sales, &ana, "unknown_channel").await;
+    let roster = ok(&client, &server, roster_sales, &ana).await;
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(0), "nobody ana sees: {roster}");
     not_found(&client, &server, "/api/tenants/sight/users/ben/history", &ana, "unknown_user").await;
     assert!(
         ok(&client, &server, "/api/tenants/sight/users/ana/history", &ana).await["events"]
@@ -201,7 +207,9 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     let found = ok(&client, &server, "/api/tenants/sight/users?search=a", &ana).await;
     assert_eq!(found.as_array().map(Vec::len), Some(1), "only herself: {found}");
     let verdicts = ok(&client, &server, "/api/tenants/sight/users/ben/allowed-actions", &ana).await;
-    assert_eq!(verdicts["pause"]["rejection"]["code"], "unknown_user", "as if ben did not exist: {verdicts}");
+    let made_up = ok(&client, &server, "/api/tenants/sight/users/nobody/allowed-actions", &ana).await;
+    assert_eq!(verdicts, made_up, "ben as if he did not exist");
+    assert_eq!(verdicts["pause"]["rejection"]["code"], "not_authorized", "{verdicts}");
     assert!(
         ok(&client, &server, "/api/tenants/sight/lingering-unassigned", &ana)
             .await
@@ -224,7 +232,8 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     not_found(&client, &server, "/api/tenants/sight/users/ana/history", &rob, "unknown_user").await;
     let roster = ok(&client, &server, roster_support, &rob).await;
     assert_eq!(roster["entries"].as_array().map(Vec::len), Some(1), "only rob: {roster}");
-    not_found(&client, &server, roster_sales, &rob, "unknown_channel").await;
+    let roster = ok(&client, &server, roster_sales, &rob).await;
+    assert_eq!(roster["entries"].as_array().map(Vec::len), Some(0), "nobody rob sees: {roster}");
     // The channel rob was signed in to shows him his own state, and counts only him.
     let states = ok(&client, &server, states_support, &rob).await;
     assert_eq!(states["counts"]["available"], 1, "only rob himself: {states}");
@@ -273,4 +282,121 @@ async fn every_read_route_answers_only_what_the_caller_may_see() {
     assert!(!seen_by_sam.contains("monitoring_started") && !seen_by_sam.contains("\"cy\""), "{seen_by_sam}");
     let seen_by_ada = text(&ok(&client, &server, "/api/tenants/sight/users/uma/history", &ada).await);
     assert!(seen_by_ada.contains("monitoring_started"), "{seen_by_ada}");
+}
+
+/// Law 3 over HTTP (`docs/rules.md` §2 rules 6–8): a refusal tells no more than a read. An
+/// agent naming an existing colleague and a made-up id gets the same bytes; a supervisor
+/// limited to support gets the same bytes for cy, who works sales out of his sight,
+/// whatever cy is doing.
+#[tokio::test]
+async fn a_refusal_tells_no_more_than_a_read() {
+    let data = common::data();
+    let description = data.path().join("sight.yaml");
+    std::fs::write(&description, TENANT).expect("writes");
+    run(data.agentstate().args(["tenant", "create", "sight"]).arg(&description));
+    let token = |user: &str| data.token("sight", user);
+    let (ada, sam, ana, system) = (token("ada"), token("sam"), token("ana"), token("system"));
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    // The answer's bytes: status and body as sent.
+    let answer = |token: &str, body: Value| {
+        let (client, server, token) = (&client, &server, token.to_owned());
+        async move {
+            let response = client
+                .post(server.url("/api/tenants/sight/commands"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .expect("posts");
+            let status = response.status();
+            (status, response.text().await.expect("a body"))
+        }
+    };
+    let accepted = |token: &str, body: Value| {
+        let answer = answer(token, body.clone());
+        async move {
+            let (status, text) = answer.await;
+            assert_eq!(status, StatusCode::OK, "{body}: {text}");
+        }
+    };
+    accepted(&ada, json!({"type": "sign_in", "user": "ben", "channel": "support"})).await;
+    accepted(&system, json!({"type": "interaction_started", "user": "ben", "channel": "support", "interaction": "b1"}))
+        .await;
+
+    // ana names ben, then nobody: every command gets the same bytes (the command id aside,
+    // none is sent).
+    let about = |user: &str| {
+        vec![
+            json!({"type": "sign_out", "user": user, "channel": "support"}),
+            json!({"type": "sign_in", "user": user, "channel": "nowhere"}),
+            json!({"type": "pause", "user": user, "reason": "lunch"}),
+            json!({"type": "end_wrap_up", "user": user}),
+            json!({"type": "monitor", "user": user, "mode": "listen"}),
+            json!({"type": "sign_out_unassigned", "user": user}),
+            json!({"type": "assign", "user": user, "channel": "support", "as": "agent"}),
+        ]
+    };
+    for (colleague, nobody) in about("ben").into_iter().zip(about("ghost")) {
+        let (seen, unseen) = (answer(&ana, colleague.clone()).await, answer(&ana, nobody).await);
+        assert_eq!(seen, unseen, "ana learns whether ben exists from {colleague}");
+        assert_eq!(seen.0, StatusCode::FORBIDDEN, "{colleague}: {}", seen.1);
+    }
+    let (running, made_up) = (
+        answer(&ana, json!({"type": "interaction_ended", "interaction": "b1"})).await,
+        answer(&ana, json!({"type": "interaction_ended", "interaction": "zz"})).await,
+    );
+    assert_eq!(running, made_up, "ana learns which calls run");
+
+    // Sam (support) on cy (sales): nowhere, signed in, paused, on a call, in wrap-up — one
+    // answer per command throughout, naming no channel.
+    let commands = [
+        json!({"type": "sign_out", "user": "cy", "channel": "sales"}),
+        json!({"type": "sign_out_all", "user": "cy"}),
+        json!({"type": "sign_in", "user": "cy", "channel": "sales"}),
+        json!({"type": "sign_in_assigned", "user": "cy"}),
+        json!({"type": "pause", "user": "cy", "reason": "lunch"}),
+        json!({"type": "resume", "user": "cy"}),
+        json!({"type": "end_wrap_up", "user": "cy"}),
+        json!({"type": "monitor", "user": "cy", "mode": "barge"}),
+        json!({"type": "stop_monitor", "user": "cy"}),
+        json!({"type": "sign_out_unassigned", "user": "cy"}),
+    ];
+    // Each answer but its `seq`, where the log stood: the day's commands move it.
+    let answers = || async {
+        let mut all = Vec::new();
+        for command in &commands {
+            let (status, text) = answer(&sam, command.clone()).await;
+            let mut body: Value = serde_json::from_str(&text).expect("json");
+            body.as_object_mut().map(|b| b.remove("seq"));
+            all.push((status, body.to_string()));
+        }
+        all
+    };
+    let nowhere = answers().await;
+    for (status, body) in &nowhere {
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("outside_supervisor_scope") && body.contains("\"channels\":[]"), "{body}");
+    }
+    let day = [
+        ("signed in", &ada, json!({"type": "sign_in", "user": "cy", "channel": "sales"})),
+        ("paused", &ada, json!({"type": "pause", "user": "cy", "reason": "lunch"})),
+        ("ready again", &ada, json!({"type": "resume", "user": "cy"})),
+        (
+            "on a call",
+            &system,
+            json!({"type": "interaction_started", "user": "cy", "channel": "sales", "interaction": "c1"}),
+        ),
+        ("in wrap-up", &system, json!({"type": "interaction_ended", "interaction": "c1"})),
+    ];
+    for (doing, by, change) in day {
+        accepted(by, change).await;
+        assert_eq!(answers().await, nowhere, "Sam learns that cy is {doing}");
+    }
+    // A sign-in on a channel in reach is decided as usual: then cy is in sight, and
+    // refusals name channels again.
+    accepted(&sam, json!({"type": "sign_in", "user": "cy", "channel": "support"})).await;
+    let (status, body) = answer(&sam, json!({"type": "sign_out", "user": "cy", "channel": "sales"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("\"channels\":[\"sales\"]"), "{body}");
 }

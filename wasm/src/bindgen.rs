@@ -9,7 +9,7 @@
 
 use agentstate_core::views;
 use agentstate_core::wire::Outcome;
-use agentstate_core::{Actor, ChannelId, Lang, Millis, Rejection, RoleSet, State, TenantSeed, UserId};
+use agentstate_core::{Actor, ChannelId, Lang, Millis, Rejection, RoleSet, Sight, State, TenantSeed, UserId};
 use serde::Serialize;
 use tsify::Ts;
 use wasm_bindgen::prelude::*;
@@ -106,6 +106,14 @@ impl Tenant {
         let channel = channel.as_deref().map(|c| id(c, ChannelId::new)).transpose()?;
         let user = id(user, UserId::new)?;
         typed(&views::allowed_actions(self.inner.state(), &actor, &user, channel.as_ref(), at(at_ms)?))
+    }
+
+    /// Whether `actor` may see the people on `channel`: a supervisor's reach. Every user
+    /// sees every channel; whose people they see, this says.
+    pub fn reaches(&self, actor: &str, channel: &str) -> Result<bool, JsError> {
+        let actor = Actor::from(id(actor, UserId::new)?);
+        let channel = id(channel, ChannelId::new)?;
+        Ok(Sight::of(self.inner.state(), &actor).reaches(&channel))
     }
 
     /// Everyone on `channel` at `at`; `null` for an unknown channel.

@@ -53,11 +53,12 @@ export function forgetCards(): void {
   shownOn.clear();
 }
 
-/** The channels of the current tab, by name. */
+/** The channels of the current tab in the actor's reach (every user sees every channel, a
+ * supervisor the people of those in reach), by name. */
 export function channelsOfTab(): string[] {
   const channels = ctx.mirror.config().channels;
   return Object.keys(channels)
-    .filter((c) => channels[c]?.kind === ui.tab)
+    .filter((c) => channels[c]?.kind === ui.tab && ctx.mirror.tenant.reaches(ui.actor, c))
     .sort((a, b) => (channels[a]?.name ?? a).localeCompare(channels[b]?.name ?? b));
 }
 

@@ -141,9 +141,11 @@ rejections! {
     PlanNotEligible { plan: Plan } = "plan_not_eligible", Authority,
         en: ("managing other agents needs the Complete or Support Center plan, not {}", plan.as_str()),
         de: ("Andere Berater verwalten erfordert den Tarif Complete oder Support Center, nicht {}", plan.as_str());
+    /// `channels` empty: the person is out of the supervisor's sight, and what they are
+    /// doing, and where, is not told.
     OutsideSupervisorScope { supervisor: UserId, channels: Vec<ChannelId> } = "outside_supervisor_scope", Authority,
-        en: ("{supervisor} does not supervise {}", list(channels)),
-        de: ("{supervisor} ist nicht Supervisor von {}", list(channels));
+        en: ("{supervisor} does not supervise {}", list_or(channels, "this person")),
+        de: ("{supervisor} ist nicht Supervisor {}", if channels.is_empty() { "dieser Person".to_owned() } else { format!("von {}", list(channels)) });
     CannotMonitorSelf { user: UserId } = "cannot_monitor_self", Authority,
         en: ("{user} cannot monitor themself"),
         de: ("{user} kann sich nicht selbst mithören");
@@ -320,6 +322,11 @@ impl IdKind {
 
 fn list(channels: &[ChannelId]) -> String {
     channels.iter().map(ChannelId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The channels, or `none` when the rejection names none.
+fn list_or(channels: &[ChannelId], none: &str) -> String {
+    if channels.is_empty() { none.to_owned() } else { list(channels) }
 }
 
 /// The channel, or `none` when the rejection is about every channel.

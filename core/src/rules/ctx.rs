@@ -5,6 +5,7 @@ use crate::model::event::{Change, Event};
 use crate::model::ids::{Actor, Millis, UserId};
 use crate::model::rejection::Rejection;
 use crate::model::state::{State, User};
+use crate::rules::sight::Sight;
 
 /// What every rule needs to know about the command being decided. The acting user and
 /// the command's subject are looked up once, here, rather than by every rule.
@@ -13,6 +14,8 @@ pub(crate) struct Ctx<'a> {
     pub actor: &'a Actor,
     /// The acting user's record; `None` for `"system"`.
     pub actor_user: Option<&'a User>,
+    /// What the actor sees: a command is decided on no more (law 3 of `rules::sight`).
+    pub sight: Sight<'a>,
     /// The `user` the command names, once known to exist.
     pub(crate) subject: Option<(&'a UserId, &'a User)>,
     pub at: Millis,

@@ -1,6 +1,14 @@
 //! `decide`: a command against the state gives events or one rejection. The steps of
 //! §4.4 run in order here — clock, actor, referenced ids — and each domain module then
 //! checks authority, state preconditions and tenant policy, in that order.
+//!
+//! A verdict tells its actor no more than they see (law 3 of `rules::sight`). For an actor
+//! who does not see everything, two steps come first or instead:
+//! * what depends only on who they are and what they ask (their role, the plan, whether
+//!   they name someone else) is checked before the ids they name, so an id's existence
+//!   never shows through a refusal;
+//! * a supervisor's command on a person out of their sight is decided on that person's
+//!   card ([`out_of_sight`]).
 
 use crate::model::channel::Channel;
 use crate::model::command::{Action, Command};
@@ -10,7 +18,8 @@ use crate::model::ids::{Actor, ChannelId, DeviceId, InteractionId, UserId};
 use crate::model::rejection::Rejection;
 use crate::model::state::{State, User};
 use crate::rules::ctx::Ctx;
-use crate::rules::{configuration, devices, monitoring, pause, routing, sign_in, wrap_up};
+use crate::rules::sight::Sight;
+use crate::rules::{authority, configuration, devices, monitoring, pause, routing, sign_in, wrap_up};
 
 /// Decides `command` against `state`: the events it causes, or why it is refused.
 /// Never changes anything; apply the events with [`evolve`].
@@ -24,9 +33,25 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Actor::System => None,
         Actor::User(u) => Some(state.user(u).ok_or_else(|| Rejection::UnknownActor { actor: command.actor.clone() })?),
     };
-    let subject = check_references(state, &command.action)?;
-    let ctx =
-        Ctx { state, actor: &command.actor, actor_user, subject, at: command.at, command: command.action.type_name() };
+    let sight = Sight::of(state, &command.actor);
+    let mut ctx = Ctx {
+        state,
+        actor: &command.actor,
+        actor_user,
+        sight,
+        subject: None,
+        at: command.at,
+        command: command.action.type_name(),
+    };
+    if !sight.sees_everything() {
+        who_they_are(&ctx, &command.action)?;
+    }
+    ctx.subject = check_references(state, &command.action)?;
+    if let Some((id, user)) = ctx.subject
+        && !sight.sees_user(id, user)
+    {
+        out_of_sight(&ctx, &command.action)?;
+    }
     match &command.action {
         Action::SignIn { user, channel } => sign_in::sign_in(&ctx, user, channel),
         Action::SignInAssigned { user } => sign_in::sign_in_assigned(&ctx, user),
@@ -59,6 +84,59 @@ pub fn decide(state: &State, command: &Command) -> Result<Vec<Event>, Rejection>
         Action::SetSetting { setting, value } => configuration::set_setting(&ctx, *setting, *value),
         Action::SetPauseReasons { reasons } => configuration::set_pause_reasons(&ctx, reasons),
     }
+}
+
+/// The refusals that depend only on who the actor is and what they ask, for an actor who
+/// does not see everything: given before any unknown id (`docs/rules.md` §4.4 step 2),
+/// so that naming a colleague and naming nobody are refused alike. The same checks run
+/// again in their place below and then pass.
+fn who_they_are(ctx: &Ctx, action: &Action) -> Result<(), Rejection> {
+    use Action::*;
+    match action {
+        SetPlan { .. }
+        | InteractionStarted { .. }
+        | InteractionEnded { .. }
+        | DeviceRegistered { .. }
+        | DeviceActivity { .. } => authority::require_system(ctx),
+        CreateUser { .. }
+        | SetRoles { .. }
+        | CreateChannel { .. }
+        | Assign { .. }
+        | Unassign { .. }
+        | SetSetting { .. }
+        | SetPauseReasons { .. } => authority::require_admin(ctx),
+        Monitor { user, .. } | StopMonitor { user } => authority::as_monitor(ctx, user).map(drop),
+        SignOutUnassigned { user: None } => authority::over_everyone(ctx).map(drop),
+        SignIn { user, .. }
+        | SignInAssigned { user }
+        | SignOut { user, .. }
+        | SignOutAll { user }
+        | SignOutUnassigned { user: Some(user) }
+        | Pause { user, .. }
+        | Resume { user, .. }
+        | EndWrapUp { user } => {
+            // Self-service is checked in its place: the actor knows themself.
+            if ctx.is_self(user) { Ok(()) } else { authority::over_user(ctx, user).map(drop) }
+        }
+    }
+}
+
+/// A supervisor's command on a person out of their sight (someone "+ Log agent" finds, by
+/// card: name, roles, devices), decided on what they know of that person: signing them in
+/// on a channel in reach follows the rules as usual (R2); every other command is outside
+/// the supervisor's scope, naming no channel — whatever the person is doing elsewhere.
+/// Only supervisors reach this: an admin and `system` see everyone, and anyone else was
+/// refused by [`who_they_are`] for naming someone else (themself they always see).
+fn out_of_sight(ctx: &Ctx, action: &Action) -> Result<(), Rejection> {
+    let Sight::Supervisor { me, .. } = ctx.sight else {
+        return Ok(());
+    };
+    if let Action::SignIn { channel, .. } = action
+        && ctx.sight.reaches(channel)
+    {
+        return Ok(());
+    }
+    Err(Rejection::OutsideSupervisorScope { supervisor: me.clone(), channels: Vec::new() })
 }
 
 /// Decides `command` and, when accepted, applies its events to `state`.

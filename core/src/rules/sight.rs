@@ -1,10 +1,10 @@
-//! Sight: who may *see* what (`docs/rules.md` §6), beside `authority` (who may *act*).
+//! Sight: who may *see* what (`docs/rules.md` §5a), beside `authority` (who may *act*).
 //! Agent-state data is employee-monitoring data: an agent sees themselves, a supervisor the
 //! people in their reach, an admin everything. Sight is a pure function of the state and
 //! the observer, like every rule; nothing here reads a clock.
 //!
-//! Two forms, and two laws that tie them together (checked by the property tests and in
-//! every state of the exhaustive check):
+//! Two forms, and three laws that tie them to the rules (checked by the property tests and
+//! in every state of the exhaustive check):
 //! * [`seen_by`] — what an observer may see of a state is itself a [`State`];
 //! * [`project`] — what an observer may see of an event is itself zero or more events.
 //!
@@ -14,6 +14,12 @@
 //! 2. For a command whose ids the observer can see, `decide` on the projection (with the
 //!    tenant's clock) equals `decide` on the whole state (the buttons cannot disagree with
 //!    the server).
+//! 3. For *every* command of an actor, the verdict — accepted, or the rejection with the
+//!    ids it names — is the same on the whole state and on what the actor knows of it
+//!    (their projection and the "+ Log agent" cards of whoever else they can find): a
+//!    refusal is never a side door to what a read hides. `decide` keeps it by checking who
+//!    the actor is before the ids they name and by deciding a supervisor's command on a
+//!    person out of sight on that person's card (`rules::decide`).
 
 use serde::{Deserialize, Serialize};
 
@@ -71,15 +77,13 @@ impl<'s> Sight<'s> {
         }
     }
 
-    /// Whether the observer may see `channel` itself (its name, kind, wrap-up time): the
-    /// channels in reach and their own.
-    pub fn sees_channel(&self, channel: &ChannelId) -> bool {
-        match self {
-            Sight::Everything { .. } => true,
-            Sight::Supervisor { user, .. } => self.reaches(channel) || own(user, channel),
-            Sight::Own { user, .. } => own(user, channel),
-            Sight::Nothing => false,
-        }
+    /// Whether the observer may see channels themselves (name, kind, wrap-up time): every
+    /// user of the tenant sees every channel, as the rest of its configuration. An agent
+    /// may sign themself in to a channel they are not assigned to (R3), so they must be
+    /// able to find it, and naming a channel must not tell more than knowing it (law 3).
+    /// Who is *on* a channel is the people's sight ([`Sight::sees_user`]).
+    pub fn sees_channels(&self) -> bool {
+        !matches!(self, Sight::Nothing)
     }
 
     /// Whether the observer may see the person `id` (their record `user`): as a whole,
@@ -123,7 +127,7 @@ impl<'s> Sight<'s> {
     /// `channel` of `state` when the observer may see it (its id as the tenant holds it);
     /// `None` as for a channel that does not exist.
     pub fn channel<'t>(&self, state: &'t State, channel: &str) -> Option<&'t ChannelId> {
-        state.channels.get_key_value(channel).map(|(id, _)| id).filter(|id| self.sees_channel(id))
+        state.channels.get_key_value(channel).map(|(id, _)| id).filter(|_| self.sees_channels())
     }
 
     /// Whether the observer may count everyone on `channel` by state: the people in their
@@ -151,11 +155,6 @@ impl<'s> Sight<'s> {
             channels: state.channels().filter(|(c, _)| self.reaches(c)).map(|(c, _)| c.clone()).collect(),
         }
     }
-}
-
-/// A channel of the user's own: assigned to it (as anything) or signed in on it.
-fn own(user: &User, channel: &ChannelId) -> bool {
-    user.assignments.contains_key(channel) || user.sign_ins.contains_key(channel)
 }
 
 /// Whom an observer sees, as plain lists: what the day report and the history, read from
@@ -208,8 +207,8 @@ pub fn seen_by(state: &State, observer: &Actor) -> State {
     for (id, user) in state.users.sorted_where(|id, u| sight.sees_user(id, u)) {
         admit(&mut seen, state, id, user.clone());
     }
-    for (id, channel) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
-        seen.channels.insert(id.clone(), channel.clone());
+    if sight.sees_channels() {
+        seen.channels = state.channels.clone();
     }
     seen
 }
@@ -303,8 +302,8 @@ impl Before {
             | Change::SignedIn { user, .. }
             | Change::SignedOut { user, .. }
             | Change::InteractionEnded { user, .. } => Before::Seen(seen_user(user)),
-            Change::ChannelSeen { channel, .. } | Change::ChannelUnseen { channel } => {
-                sent_if(Sight::of(state, observer).sees_channel(channel))
+            Change::ChannelSeen { .. } | Change::ChannelUnseen { .. } => {
+                sent_if(Sight::of(state, observer).sees_channels())
             }
             Change::UserSeen { user, .. }
             | Change::UserUnseen { user }
@@ -330,8 +329,12 @@ impl Before {
         match (self, &event.change) {
             (Before::Decided(sent), _) => sent,
             (Before::Mirror(mirror), _) => resight(*mirror, state, event, observer),
-            (Before::After, Change::ChannelCreated { channel, .. }) => {
-                if Sight::of(state, observer).sees_channel(channel) { vec![event.clone()] } else { Vec::new() }
+            (Before::After, Change::ChannelCreated { .. }) => {
+                if Sight::of(state, observer).sees_channels() {
+                    vec![event.clone()]
+                } else {
+                    Vec::new()
+                }
             }
             (Before::After, Change::UserCreated { user, .. }) => {
                 if seen_user(user) {
@@ -441,29 +444,15 @@ fn resight(mut mirror: State, state: &State, event: &Event, observer: &Actor) ->
     out
 }
 
-/// What `actor`'s Actions menu for `user` is decided on: what they see of the tenant (law
-/// 2: for a person and channel in sight, `decide` there gives what it gives on the whole
-/// state). A person outside their sight whom "+ Log agent" finds is judged on their card
-/// alone (name, roles, devices: never signed in anywhere the actor cannot see); anyone
-/// else, and a channel outside sight, as one that does not exist. `None` when the actor
-/// sees everything: the state itself.
-pub fn seen_for_actions(state: &State, actor: &Actor, user: &UserId) -> Option<State> {
-    let sight = Sight::of(state, actor);
-    if sight.sees_everything() {
-        return None;
-    }
-    let mut seen = configuration(state);
-    for (id, c) in state.channels.sorted_where(|id, _| sight.sees_channel(id)) {
-        seen.channels.insert(id.clone(), c.clone());
-    }
-    let mut admit = |id: &UserId, record: User| admit(&mut seen, state, id, record);
-    if let Some((me, record)) = actor.user().and_then(|me| state.users.get_key_value(me)) {
-        admit(me, record.clone());
-    }
-    if let Some((id, record)) = state.users.get_key_value(user) {
-        if sight.sees_user(id, record) {
-            admit(id, record.clone());
-        } else if sight.finds(id) {
+/// What `observer` knows of `state`: what they see ([`seen_by`]) and, for a supervisor,
+/// the card of everyone else "+ Log agent" finds — name, roles, devices; never where they
+/// are signed in, paused, on a call or in wrap-up. Law 3 holds verdicts to this: two
+/// states an actor knows alike give each of their commands the same verdict.
+pub fn known_to(state: &State, observer: &Actor) -> State {
+    let mut known = seen_by(state, observer);
+    let sight = Sight::of(state, observer);
+    if let Sight::Supervisor { .. } = sight {
+        for (id, record) in state.users.sorted_where(|id, u| !sight.sees_user(id, u)) {
             let card = User {
                 name: record.name.clone(),
                 roles: record.roles,
@@ -474,8 +463,8 @@ pub fn seen_for_actions(state: &State, actor: &Actor, user: &UserId) -> Option<S
                 devices: record.devices.clone(),
                 work_ended: None,
             };
-            admit(id, card);
+            admit(&mut known, state, id, card);
         }
     }
-    Some(seen)
+    known
 }

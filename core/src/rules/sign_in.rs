@@ -55,8 +55,14 @@ pub(crate) fn sign_out_unassigned(ctx: &Ctx, user: Option<&UserId>) -> Result<Ve
         }
         None => {
             let reach = authority::over_everyone(ctx)?;
-            let targets =
-                ctx.state.users().flat_map(|(id, u)| u.unassigned_sign_ins().map(move |(c, _)| (id, c))).collect();
+            // Everyone the actor sees: a supervisor's refusal must not tell of sign-ins of
+            // people out of their sight (law 3 of `rules::sight`).
+            let targets = ctx
+                .state
+                .users()
+                .filter(|(id, u)| ctx.sight.sees_user(id, u))
+                .flat_map(|(id, u)| u.unassigned_sign_ins().map(move |(c, _)| (id, c)))
+                .collect();
             (reach, targets)
         }
     };

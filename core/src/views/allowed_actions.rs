@@ -54,7 +54,9 @@ pub struct AllowedActions {
 }
 
 /// What `actor` may do to `user` (on `channel`) at `at`. Built on [`decide`] itself, so
-/// the buttons a dashboard enables can never disagree with the server's verdict.
+/// the buttons a dashboard enables can never disagree with the server's verdict; decided
+/// on the whole state, since a verdict tells its actor no more than they see (law 3 of
+/// `rules::sight`).
 pub fn allowed_actions(
     state: &State,
     actor: &Actor,
