@@ -139,26 +139,27 @@ fn a_rejected_command_stores_nothing_and_its_retry_is_decided_again() {
     assert_eq!(kept.keys().collect::<Vec<_>>(), ["flood-0"], "only the accepted command's outcome is kept");
 }
 
-/// A command id is its sender's: another actor's command with it is refused and decides
-/// nothing — when the id is stored, and when both come in one group (the second is no
-/// retry of the first).
+/// A command id is its actor's own: another actor's command with the same id is a command
+/// of its own, decided as any other — when both come in one group and once the first is
+/// stored — so no answer tells one user which ids another used. Each actor's retry gets
+/// their own outcome.
 #[test]
-fn another_actors_command_with_a_used_id_is_refused_and_decides_nothing() {
-    use agentstate_server::service::ServiceError;
+fn another_actors_command_with_the_same_id_is_a_command_of_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut service = open(&dir.path().join("events.db"), 1000);
     service.create_tenant("acme", TENANT).expect("creates");
     let sams = |at: u64, id: &str| {
-        format!(r#"{{"actor":"sam","at":{at},"type":"sign_in","user":"sam","channel":"support","id":"{id}"}}"#)
+        format!(r#"{{"actor":"sam","at":{at},"type":"pause","user":"ana","reason":"break","id":"{id}"}}"#)
     };
     let mut group = service.submit_all(&[("acme", &sign_in(1000, Some("one"))), ("acme", &sams(1000, "one"))]);
-    assert!(matches!(group.pop(), Some(Err(ServiceError::IdInUse(id))) if id == "one"));
-    let first = group.pop().expect("a result").expect("ana's command is decided");
-    assert!(matches!(service.submit("acme", &sams(1100, "one")), Err(ServiceError::IdInUse(_))), "once stored too");
-    assert_eq!(service.last_seq("acme").expect("reads"), 1, "sam's sign-in was never decided");
-    let retried = service.submit("acme", &sign_in(1200, Some("one"))).expect("ana's retry");
-    assert!(retried.retried && retried.outcome == first.outcome);
-    assert!(!service.submit("acme", &sams(1300, "two")).expect("decided").retried, "an id of sam's own");
+    let sam = group.pop().expect("a result").expect("sam's command is decided");
+    let ana = group.pop().expect("a result").expect("ana's command is decided");
+    assert!(!sam.retried && !ana.retried && sam.outcome != ana.outcome, "{sam:?} {ana:?}");
+    assert_eq!(service.last_seq("acme").expect("reads"), 2, "both sign-ins are stored");
+    let sam_again = service.submit("acme", &sams(1100, "one")).expect("sam's retry");
+    assert!(sam_again.retried && sam_again.outcome == sam.outcome);
+    let ana_again = service.submit("acme", &sign_in(1200, Some("one"))).expect("ana's retry");
+    assert!(ana_again.retried && ana_again.outcome == ana.outcome);
 }
 
 #[test]
@@ -242,10 +243,10 @@ impl EventLog for Hooked {
         }
         self.store.append_all(appends)
     }
-    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
-        self.store.outcome(tenant, id)
+    fn outcome(&self, tenant: &str, actor: &str, id: &str) -> Result<Option<String>, StoreError> {
+        self.store.outcome(tenant, actor, id)
     }
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, Vec<StoredOutcome>>, StoreError> {
         self.store.outcomes(tenant, ids)
     }
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError> {
@@ -342,7 +343,7 @@ fn a_host_that_loses_the_race_decides_again_on_the_caught_up_state() {
     let store = SqliteStore::open(&path).expect("store");
     assert_eq!(store.last_seq("acme").expect("reads"), 1, "only B's sign-in is in the log");
     // A refusal leaves no trace: the id holds nothing, and a retry is decided again.
-    assert_eq!(store.outcome("acme", "a-1").expect("reads"), None, "a refused command's outcome is not kept");
+    assert_eq!(store.outcome("acme", "ana", "a-1").expect("reads"), None, "a refused command's outcome is not kept");
     // A's instance was rolled back and caught up: it goes on from the log as it is.
     let signed_out = host_a.submit("acme", &sign_out(1002)).expect("A submits");
     assert!(signed_out.outcome.contains("accepted") && signed_out.seq == 2, "{signed_out:?}");
@@ -395,8 +396,8 @@ fn an_id_no_store_could_keep_fails_only_its_own_command() {
         assert!(answers[1].as_ref().is_ok_and(|s| s.outcome.contains("accepted") || s.retried), "{answers:?}");
     }
     let store = place.open().expect("opens");
-    assert_eq!(store.outcome("acme", "fine").expect("reads").map(|o| o.contains("accepted")), Some(true));
-    assert_eq!(store.outcome("acme", &long).expect("reads"), None, "the long id was kept nowhere");
+    assert_eq!(store.outcome("acme", "ana", "fine").expect("reads").map(|o| o.contains("accepted")), Some(true));
+    assert_eq!(store.outcome("acme", "ana", &long).expect("reads"), None, "the long id was kept nowhere");
     assert_eq!(store.last_seq("acme").expect("reads"), 1);
 }
 
@@ -499,7 +500,7 @@ fn a_store_that_fails_mid_commit_stores_nothing_and_the_tenant_goes_on_from_the_
         "{failed:?}"
     );
     assert_eq!(SqliteStore::open(&path).expect("store").last_seq("acme").expect("reads"), 0, "nothing half-written");
-    assert_eq!(SqliteStore::open(&path).expect("store").outcome("acme", "first-try").expect("reads"), None);
+    assert_eq!(SqliteStore::open(&path).expect("store").outcome("acme", "ana", "first-try").expect("reads"), None);
     // The instance forgot the sign-in the store refused: the retry is decided anew.
     let retried = service.submit("acme", &sign_in(1001, Some("first-try"))).expect("submits");
     assert!(retried.outcome.contains("accepted") && !retried.retried && retried.seq == 1, "{retried:?}");

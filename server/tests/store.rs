@@ -32,13 +32,13 @@ fn sequences_are_per_tenant_and_outcomes_answer_retries(fresh: Fresh<'_>) {
     assert_eq!(store.append("acme", 2, Some("c2"), "rejected, no events", &[]).expect("appends"), 2);
     assert_eq!(store.append("acme", 2, None, "third", &[event(3)]).expect("appends"), 3);
 
-    assert_eq!(store.outcome("acme", "c1").expect("reads").as_deref(), Some("first"));
-    assert_eq!(store.outcome("acme", "c2").expect("reads").as_deref(), Some("rejected, no events"));
-    assert_eq!(store.outcome("globex", "c1").expect("reads"), None, "ids are per tenant");
+    assert_eq!(store.outcome("acme", "", "c1").expect("reads").as_deref(), Some("first"));
+    assert_eq!(store.outcome("acme", "", "c2").expect("reads").as_deref(), Some("rejected, no events"));
+    assert_eq!(store.outcome("globex", "", "c1").expect("reads"), None, "ids are per tenant");
     let found = store.outcomes("acme", &["c1", "c2", "c9"]).expect("reads");
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found.get("c2").map(|o| o.outcome.as_str()), Some("rejected, no events"));
-    assert!(matches!(store.outcome("nobody", "c1"), Err(StoreError::UnknownTenant(_))));
+    assert_eq!(found.get("c2").map(|o| o[0].outcome.as_str()), Some("rejected, no events"));
+    assert!(matches!(store.outcome("nobody", "", "c1"), Err(StoreError::UnknownTenant(_))));
     // Both stores answer an unknown tenant alike, whatever the ids asked for (they once
     // differed: PostgreSQL answered nothing found).
     assert!(matches!(store.outcomes("nobody", &["c1"]), Err(StoreError::UnknownTenant(_))));
@@ -116,22 +116,26 @@ fn outcomes_say_whose_id_they_are(fresh: Fresh<'_>) {
     forget_actor(&place, "legacy");
     let found = store.outcomes("acme", &["c1", "c2", "legacy", "c9"]).expect("reads");
     assert_eq!(found.len(), 3, "{found:?}");
-    assert_eq!(found["c1"], StoredOutcome { outcome: "ana's".into(), actor: Some("ana".into()), log_end: Some(0) });
-    assert_eq!(found["c2"].actor.as_deref(), Some("sam"));
-    assert!(found["c1"].belongs_to("ana") && !found["c1"].belongs_to("sam"));
-    assert!(found["legacy"].belongs_to("ana") && found["legacy"].belongs_to("sam"), "{:?}", found["legacy"]);
+    assert_eq!(found["c1"], [StoredOutcome { outcome: "ana's".into(), actor: Some("ana".into()), log_end: Some(0) }]);
+    assert_eq!(found["c2"][0].actor.as_deref(), Some("sam"));
+    assert!(found["c1"][0].belongs_to("ana") && !found["c1"][0].belongs_to("sam"));
+    let legacy = &found["legacy"][0];
+    assert!(legacy.actor.is_none() && legacy.belongs_to("ana") && legacy.belongs_to("sam"), "{legacy:?}");
     assert!(store.outcomes("acme", &[]).expect("reads").is_empty());
-    // Another actor's command with a stored id stores nothing (the service answers it
-    // `id_in_use`), as a retry of the same actor stores nothing.
-    let again = Append { expected: 1, ..by("c1", "sam", "sam's", &[]) };
+    // A command id is its actor's own: another actor's command with it is stored beside
+    // it; the same actor's again is a conflict (a retry racing its first on two hosts).
+    store.append_all(&[Append { expected: 1, ..by("c1", "sam", "sam's", &[]) }]).expect("appends");
+    let again = Append { expected: 1, ..by("c1", "ana", "ana's again", &[]) };
     assert!(matches!(store.append_all(&[again]), Err(StoreError::Conflict(_))));
-    assert_eq!(store.outcome("acme", "c1").expect("reads").as_deref(), Some("ana's"));
+    assert_eq!(store.outcome("acme", "ana", "c1").expect("reads").as_deref(), Some("ana's"));
+    assert_eq!(store.outcome("acme", "sam", "c1").expect("reads").as_deref(), Some("sam's"));
+    assert_eq!(store.outcomes("acme", &["c1"]).expect("reads")["c1"].len(), 2);
     assert_eq!(store.last_seq("acme").expect("reads"), 1);
 }
 
 /// Makes a stored outcome look as one stored before the `actor` column existed.
 fn forget_actor(place: &StoreConfig, id: &str) {
-    let sql = "UPDATE commands SET actor = NULL WHERE id = ";
+    let sql = "UPDATE commands SET actor = '' WHERE id = ";
     match place {
         StoreConfig::Sqlite(dir) => {
             let db = rusqlite::Connection::open(dir.join(agentstate_server::store::DB_FILE)).expect("opens");
@@ -174,7 +178,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
     ];
     assert!(matches!(host_b.append_all(&group), Err(StoreError::Conflict(t)) if t == "acme"));
     assert_eq!(host_b.last_seq("globex").expect("reads"), 0, "all or nothing");
-    assert_eq!(host_b.outcome("acme", "b1").expect("reads"), None);
+    assert_eq!(host_b.outcome("acme", "", "b1").expect("reads"), None);
     assert_eq!(host_b.events_after("acme", 0, 10).expect("reads"), vec![(1, event(1)), (2, event(2))]);
     // Caught up, it appends after what A stored; a second command of the same tenant in
     // the group follows on from the first.
@@ -201,7 +205,7 @@ fn appends_are_conditional_on_where_the_log_ends(fresh: Fresh<'_>) {
     assert!(
         matches!(host_a.append("acme", 4, Some("b1"), "other", &[event(5)]), Err(StoreError::Conflict(t)) if t == "acme")
     );
-    assert_eq!(host_a.outcome("acme", "b1").expect("reads").as_deref(), Some("ok"));
+    assert_eq!(host_a.outcome("acme", "", "b1").expect("reads").as_deref(), Some("ok"));
     assert_eq!(host_a.last_seq("acme").expect("reads"), 4);
 }
 
@@ -372,7 +376,7 @@ fn every_acknowledged_append_survives_a_sigkill(fresh: Fresh<'_>) {
     let events = store.events_after("acme", 0, usize::MAX).expect("reads");
     assert_eq!(events.len() as u64, last, "no gaps");
     assert!(events.iter().enumerate().all(|(i, (seq, e))| *seq == i as u64 + 1 && *e == event(*seq)));
-    assert_eq!(store.outcome("acme", &format!("c{acked}")).expect("reads").as_deref(), Some("ok"));
+    assert_eq!(store.outcome("acme", "", &format!("c{acked}")).expect("reads").as_deref(), Some("ok"));
 }
 
 /// Appends without a lock taken first (`optimistic`): the host's belief of where a log
@@ -412,7 +416,7 @@ fn optimistic_appends_store_only_on_a_true_belief(fresh: Fresh<'_>) {
     let (_, again) = one("acme", 1, "first");
     assert!(matches!(&again, Err(StoreError::Conflict(t)) if t == "acme"), "{again:?}");
     assert_eq!(store.events_after("acme", 0, 10).expect("reads"), vec![(1, event(1))], "nothing of the refused");
-    assert_eq!(store.outcome("acme", "late").expect("reads"), None);
+    assert_eq!(store.outcome("acme", "", "late").expect("reads"), None);
     let (seen_end, stored) = one("acme", 1, "second");
     assert!(seen_end.is_none() || seen_end == Some(1), "the belief or the log's end: {seen_end:?}");
     assert_eq!(stored.expect("stores"), [2]);
@@ -449,7 +453,7 @@ fn optimistic_appends_store_only_on_a_true_belief(fresh: Fresh<'_>) {
                                     break;
                                 }
                                 (_, Some(Err(StoreError::Conflict(_)))) | (Err(StoreError::Conflict(_)), _) => {
-                                    if store.outcome("acme", &id).expect("reads").is_some() {
+                                    if store.outcome("acme", "", &id).expect("reads").is_some() {
                                         break; // another host stored it: its answer stands
                                     }
                                 }

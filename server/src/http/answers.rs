@@ -83,17 +83,9 @@ fn failures(failed: &str) -> std::collections::BTreeMap<String, RefOr<Response>>
 /// The answers to a batch, in the order sent, and where the log stands after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchOutcome<'a> {
-    pub results: Vec<BatchItem<'a>>,
+    /// Each command's outcome, in the batch's order.
+    pub results: Vec<Presented<'a>>,
     pub seq: u64,
-}
-
-/// One command's answer in a batch: its outcome, or the API's refusal of it alone
-/// (`id_in_use`: its `id` was first sent by another user; it was not decided).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum BatchItem<'a> {
-    Outcome(Presented<'a>),
-    Refused(ErrorBody<'a>),
 }
 
 /// The answer to a command request: one outcome for one command, `results` for a batch.
@@ -105,7 +97,7 @@ pub enum CommandsAnswer<'a> {
 }
 
 /// A 400, 403 or 409 answer to a command request: the rule module's rejection, or the API's
-/// own refusal of the request (`at_not_allowed`, `actor_mismatch`, `id_in_use`).
+/// own refusal of the request (`at_not_allowed`, `actor_mismatch`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // describes the two shapes those statuses carry; each is written as itself

@@ -13,15 +13,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::App;
 use super::answers::{
-    BatchItem, BatchOutcome, CommandsAnswer, ErrorBody, ErrorDetail, Me, Presented, PresentedRejection,
-    RejectedOrRefused, SnapshotAnswer, StoreFailures, ViewFailures,
+    BatchOutcome, CommandsAnswer, ErrorBody, Me, Presented, PresentedRejection, RejectedOrRefused, SnapshotAnswer,
+    StoreFailures, ViewFailures,
 };
 use super::auth::Caller;
 use super::body::{Commands, commands_of};
 use super::errors::ApiError;
 use super::openapi::{ChannelPath, CommandsBody, TenantPath, UserPath};
 use super::query::{Path, Query};
-use crate::service::{ServiceError, Submitted};
+use crate::service::Submitted;
 use agentstate_core::wire::RejectionReport;
 use agentstate_core::{
     Actor, Category, ChannelId, Lang, Millis, Query as View, RejectionCode, RoleSet, SightSummary, UserId,
@@ -109,7 +109,7 @@ fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (Status
         (status = 401, description = "No valid token or session", body = ErrorBody),
         (status = 403, description = "Rejected for authority, or `actor_mismatch`", body = RejectedOrRefused),
         (status = 404, description = "Not this token's tenant", body = ErrorBody),
-        (status = 409, description = "Rejected by the state or the tenant's policy, or `id_in_use`: the command's `id` was first sent by another user (nothing is decided; send it with a new id)", body = RejectedOrRefused),
+        (status = 409, description = "Rejected by the state or the tenant's policy", body = RejectedOrRefused),
         (status = 413, description = "More than 1000 commands, or too large a body", body = ErrorBody),
         (status = 422, description = "Rejected: an id the tenant does not know", body = Presented),
         (status = 503, description = "The store or the module failed; nothing was applied", body = ErrorBody),
@@ -145,46 +145,17 @@ pub async fn post_commands(
         let (status, presented) = present(submitted, told, lang);
         return Ok((status, Json(CommandsAnswer::One(presented))).into_response());
     }
-    // In a batch each command has its own answer: one sent with another user's id is
-    // refused on its own (`id_in_use`, not decided) beside the others' outcomes, so a
-    // client resending the batch cannot decide the others twice.
-    let mut each: Vec<Result<Submitted, ServiceError>> = Vec::with_capacity(results.len());
-    for result in results {
-        each.push(match result {
-            Ok(submitted) => Ok(submitted),
-            Err(e @ ServiceError::IdInUse(_)) => Err(e),
-            Err(e) => return Err(e.into()),
-        });
-    }
-    let answered: Vec<Answered> = each
-        .iter()
-        .map(|result| match result {
-            Ok(submitted) => told(submitted).map(|told| Answered::Decided(submitted, told)),
-            Err(refused) => Ok(Answered::Refused(refused.to_string())),
-        })
-        .collect::<Result<_, _>>()?;
-    // Where the log ends after the batch — also when it decided nothing (empty, or every
-    // command refused as `id_in_use`): never 0 for a log that has events.
-    let seq = match each.iter().filter_map(|r| r.as_ref().ok()).map(|s| s.seq).max() {
+    // In a batch each command has its own outcome.
+    let each: Vec<Submitted> = results.into_iter().collect::<Result<_, _>>()?;
+    let told_each: Vec<Told> = each.iter().map(told).collect::<Result<_, _>>()?;
+    // Where the log ends after the batch — also when it decided nothing (an empty one):
+    // never 0 for a log that has events.
+    let seq = match each.iter().map(|s| s.seq).max() {
         Some(seq) => seq,
         None => app.shared.writer.last_seq(tenant).await?,
     };
-    let results = answered
-        .iter()
-        .map(|answered| match answered {
-            Answered::Decided(submitted, told) => BatchItem::Outcome(present(submitted, told, lang).1),
-            Answered::Refused(message) => {
-                BatchItem::Refused(ErrorBody { error: ErrorDetail { code: "id_in_use", message } })
-            }
-        })
-        .collect();
+    let results = each.iter().zip(&told_each).map(|(submitted, told)| present(submitted, told, lang).1).collect();
     Ok(Json(CommandsAnswer::Batch(BatchOutcome { results, seq })).into_response())
-}
-
-/// One command of a batch: decided (its outcome, read for presenting), or refused alone.
-enum Answered<'a> {
-    Decided(&'a Submitted, Told<'a>),
-    Refused(String),
 }
 
 /// Asks the tenant's module a view query, built for the server's time `at` (never before

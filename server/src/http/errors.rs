@@ -50,7 +50,6 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> ApiError {
         match &e {
             ServiceError::UnknownTenant(t) => ApiError::unknown_tenant(t),
-            ServiceError::IdInUse(_) => ApiError::new(StatusCode::CONFLICT, "id_in_use", e.to_string()),
             ServiceError::Store(_) | ServiceError::Unreadable { .. } => {
                 tracing::error!(error = %e, "storage failed");
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failed", e.to_string())

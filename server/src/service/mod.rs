@@ -40,10 +40,6 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Host(#[from] HostError),
-    /// The command's id was first sent by another actor (an id belongs to whoever sent it
-    /// first): nothing was decided, and the other actor's outcome is not told.
-    #[error("the command id {0:?} is in use by another user's command; send this command with a new id")]
-    IdInUse(String),
     /// Something stored cannot be read as what it should be (a defect, or a database
     /// changed by hand).
     #[error("{what} cannot be read: {problem}")]

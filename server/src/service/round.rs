@@ -62,20 +62,20 @@ fn command_id(command: &Incoming) -> Option<Keyed> {
 
 /// The stored outcome sent again to its own actor's retry, with where the log stood after
 /// the command (as the first answer said; where it stands now for an outcome stored before
-/// that was kept); another actor's command with the id is refused.
-fn retried(stored: &StoredOutcome, keyed: &Keyed, now: Seq) -> Result<Submitted, ServiceError> {
+/// that was kept). `None` when none of `stored` (the outcomes under the id) is the actor's:
+/// a command id is its actor's own, and another actor's command with it is a command of
+/// its own, decided as any other — so an answer never tells one user which ids another
+/// used, and nobody can take a client's ids before it.
+fn retried(stored: &[StoredOutcome], keyed: &Keyed, now: Seq) -> Option<Submitted> {
     #[derive(Deserialize)]
     struct Told {
         #[serde(default)]
         events: Vec<serde::de::IgnoredAny>,
     }
-    if stored.belongs_to(&keyed.actor) {
-        let events = serde_json::from_str::<Told>(&stored.outcome).map_or(0, |told| told.events.len() as Seq);
-        let seq = stored.log_end.map_or(now, |end| end + events);
-        Ok(Submitted::retried(stored.outcome.clone(), seq))
-    } else {
-        Err(ServiceError::IdInUse(keyed.id.clone()))
-    }
+    let stored = stored.iter().find(|s| s.belongs_to(&keyed.actor))?;
+    let events = serde_json::from_str::<Told>(&stored.outcome).map_or(0, |told| told.events.len() as Seq);
+    let seq = stored.log_end.map_or(now, |end| end + events);
+    Some(Submitted::retried(stored.outcome.clone(), seq))
 }
 
 /// A decided command on its way into the store.
@@ -97,16 +97,16 @@ struct Round<'r, 'c> {
     pending: &'r [usize],
     ids: &'r [Option<Keyed>],
     now: u64,
-    stored_outcomes: &'r HashMap<&'c str, HashMap<String, StoredOutcome>>,
+    stored_outcomes: &'r HashMap<&'c str, HashMap<String, Vec<StoredOutcome>>>,
     /// Tenants that cannot be served this round, and why.
     failed: &'r mut BTreeMap<&'c str, ServiceError>,
     results: &'r mut [Option<Result<Submitted, ServiceError>>],
     /// Each caught-up tenant's instance before its decisions.
     marks: BTreeMap<&'c str, Mark>,
     decided: Vec<Decided<'c>>,
-    /// A command id seen earlier in this round: (its index, the first one's index, whether
-    /// both have the same actor).
-    echoes: Vec<(usize, usize, bool)>,
+    /// A command of an actor whose id the same actor sent earlier in this round: (its
+    /// index, the first one's index).
+    echoes: Vec<(usize, usize)>,
     /// Tenants whose decisions the store refused: rolled back, decided again.
     lost: BTreeSet<&'c str>,
     /// Tenants whose instance is behind a base another host pruned to: loaded again from
@@ -128,7 +128,7 @@ impl<'c> Round<'_, 'c> {
         self.stale.clear();
         self.stored.clear();
         self.refused.clear();
-        let mut in_flight: BTreeMap<(&str, &str), (usize, &str)> = BTreeMap::new();
+        let mut in_flight: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
         for (&index, id) in self.pending.iter().zip(self.ids) {
             let (tenant, command) = &self.commands[index];
             let tenant: &'c str = tenant;
@@ -162,12 +162,17 @@ impl<'c> Round<'_, 'c> {
             }
             self.results[index] = None;
             if let Some(keyed) = id {
-                if let Some(&(first, actor)) = in_flight.get(&(tenant, keyed.id.as_str())) {
-                    self.echoes.push((index, first, actor == keyed.actor));
+                if let Some(&first) = in_flight.get(&(tenant, keyed.actor.as_str(), keyed.id.as_str())) {
+                    self.echoes.push((index, first));
                     continue;
                 }
-                if let Some(stored) = self.stored_outcomes.get(tenant).and_then(|found| found.get(&keyed.id)) {
-                    self.results[index] = Some(retried(stored, keyed, served.seq));
+                if let Some(retry) = self
+                    .stored_outcomes
+                    .get(tenant)
+                    .and_then(|found| found.get(&keyed.id))
+                    .and_then(|stored| retried(stored, keyed, served.seq))
+                {
+                    self.results[index] = Some(Ok(retry));
                     continue;
                 }
             }
@@ -227,7 +232,7 @@ impl<'c> Round<'_, 'c> {
                 continue;
             }
             if let Some(keyed) = id {
-                in_flight.insert((tenant, keyed.id.as_str()), (index, keyed.actor.as_str()));
+                in_flight.insert((tenant, keyed.actor.as_str(), keyed.id.as_str()), index);
             }
             let raw = decision.accepted.then_some(decision.events);
             let (id, actor) = id.as_ref().map_or((None, String::new()), |k| (Some(k.id.clone()), k.actor.clone()));
@@ -345,9 +350,9 @@ impl TenantService {
             let now = self.tenants.get(tenant).map_or(0, |served| served.seq);
             for index in indexes {
                 if let Some(keyed) = keyed(index)
-                    && let Some(stored) = found.get(&keyed.id)
+                    && let Some(retry) = found.get(&keyed.id).and_then(|stored| retried(stored, keyed, now))
                 {
-                    results[index] = Some(retried(stored, keyed, now));
+                    results[index] = Some(Ok(retry));
                 }
             }
         }
@@ -388,7 +393,7 @@ impl TenantService {
         // Every command's id, and (when asked to look them up) the outcomes stored for them:
         // one lookup per tenant.
         let ids: Vec<Option<Keyed>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
-        let mut stored_outcomes: HashMap<&str, HashMap<String, StoredOutcome>> = HashMap::new();
+        let mut stored_outcomes: HashMap<&str, HashMap<String, Vec<StoredOutcome>>> = HashMap::new();
         for &tenant in touched.iter().filter(|_| look_up) {
             let wanted: Vec<&str> = pending
                 .iter()
@@ -460,7 +465,7 @@ impl TenantService {
                 for done in &decided {
                     results[done.index] = Some(Err(ServiceError::Store(e.clone())));
                 }
-                for (echo, _, _) in &echoes {
+                for (echo, _) in &echoes {
                     results[*echo] = Some(Err(ServiceError::Store(e.clone())));
                 }
                 for &index in pending {
@@ -501,15 +506,11 @@ impl TenantService {
                 redo.push(index);
             }
         }
-        for (echo, first, same_actor) in echoes {
+        for (echo, first) in echoes {
             if lost.contains(commands[echo].0) {
                 continue;
             }
             results[echo] = Some(match &results[first] {
-                // The first one's id is stored now, and it is the first one's actor's.
-                Some(Ok(_)) if !same_actor => {
-                    Err(ServiceError::IdInUse(command_id(&commands[echo].1).map(|k| k.id).unwrap_or_default()))
-                }
                 Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
                 Some(Err(e)) => Err(copy_error(e)),
                 None => Err(ServiceError::UnknownTenant(String::new())),
@@ -551,7 +552,6 @@ fn copy_error(e: &ServiceError) -> ServiceError {
         ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),
         ServiceError::Store(e) => ServiceError::Store(e.clone()),
         ServiceError::Host(e) => ServiceError::Host(HostError::Rebuild(e.to_string())),
-        ServiceError::IdInUse(id) => ServiceError::IdInUse(id.clone()),
         ServiceError::Unreadable { what, problem } => {
             ServiceError::Unreadable { what: what.clone(), problem: problem.clone() }
         }

@@ -63,12 +63,14 @@ pub struct Append<'a> {
     pub events: &'a [String],
 }
 
-/// The outcome stored for a command id, and whose id it is.
+/// The outcome stored for a command id, and whose id it is. A command id is its actor's
+/// own: two actors' commands with the same id are two commands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredOutcome {
     pub outcome: String,
     /// The actor who sent the command; `None` for an outcome stored before ids belonged to
-    /// their actor, which answers any actor's retry (as it did then).
+    /// their actor (stored under the actor `""`), which answers any actor's retry (as it
+    /// did then).
     pub actor: Option<String>,
     /// Where the log ended when the command was decided (its events follow); `None` for
     /// an outcome stored before that was kept.
@@ -185,11 +187,12 @@ pub trait EventLog: Send {
         let tenants: Vec<&str> = believed.iter().map(|(tenant, _)| *tenant).collect();
         self.locked(&tenants, work)
     }
-    /// The stored outcome of command `id`, if it was decided before.
-    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError>;
-    /// The stored outcomes of those of `ids` decided before, with whose ids they are, by id
-    /// (in one round trip).
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError>;
+    /// The stored outcome of `actor`'s command `id`, if it was decided before.
+    fn outcome(&self, tenant: &str, actor: &str, id: &str) -> Result<Option<String>, StoreError>;
+    /// The stored outcomes of the commands with those of `ids` decided before, each with
+    /// whose command it was, by id: an id several actors used has one per actor (in one
+    /// round trip).
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, Vec<StoredOutcome>>, StoreError>;
     /// Up to `limit` events after `after`, in order.
     fn events_after(&self, tenant: &str, after: Seq, limit: usize) -> Result<Vec<(Seq, String)>, StoreError>;
     /// Up to `limit` of the events that touched `user` (see [`touched`]) before `before`,

@@ -156,8 +156,9 @@ impl Connection {
                    FROM UNNEST($7::text[], $16::bigint[]) AS ends(id, seq) LEFT JOIN locked ON locked.id = ends.id \
                    WHERE locked.last_seq IS DISTINCT FROM ends.seq ORDER BY ends.id LIMIT 1), \
                  clash AS ( \
-                   SELECT ids.tenant FROM UNNEST($11::text[], $12::text[]) AS ids(tenant, id) \
-                   WHERE EXISTS (SELECT 1 FROM commands c WHERE c.tenant = ids.tenant AND c.id = ids.id) LIMIT 1), \
+                   SELECT ids.tenant FROM UNNEST($11::text[], $12::text[], $15::text[]) AS ids(tenant, id, actor) \
+                   WHERE EXISTS (SELECT 1 FROM commands c \
+                     WHERE c.tenant = ids.tenant AND c.id = ids.id AND c.actor = ids.actor) LIMIT 1), \
                  refused AS (SELECT EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM clash) AS yes), \
                  stored AS ( \
                    INSERT INTO events (tenant, seq, event) \
@@ -180,7 +181,7 @@ impl Connection {
                  SELECT (SELECT count(*) FROM told), (SELECT id FROM moved), (SELECT unknown FROM moved), \
                    (SELECT tenant FROM clash)",
             )?,
-            outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2")?,
+            outcome: client.prepare("SELECT outcome FROM commands WHERE tenant = $1 AND id = $2 AND actor = $3")?,
             outcomes: client
                 .prepare("SELECT id, outcome, actor, log_end FROM commands WHERE tenant = $1 AND id = ANY($2::text[])")?,
             events_after: client
@@ -256,9 +257,9 @@ impl EventLog for PgStore {
         })
     }
 
-    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+    fn outcome(&self, tenant: &str, actor: &str, id: &str) -> Result<Option<String>, StoreError> {
         self.with(|c| {
-            let found = c.client.query_opt(&c.sql.outcome, &[&tenant, &id])?.map(|r| r.get(0));
+            let found = c.client.query_opt(&c.sql.outcome, &[&tenant, &id, &actor])?.map(|r| r.get(0));
             if found.is_none() {
                 PgStore::known(c, tenant)?;
             }
@@ -266,7 +267,7 @@ impl EventLog for PgStore {
         })
     }
 
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, Vec<StoredOutcome>>, StoreError> {
         self.with(|c| {
             let rows = c.client.query(&c.sql.outcomes, &[&tenant, &ids])?;
             if rows.is_empty() {
@@ -275,10 +276,14 @@ impl EventLog for PgStore {
             }
             let stored = |r: &postgres::Row| StoredOutcome {
                 outcome: r.get(1),
-                actor: r.get(2),
+                actor: Some(r.get::<_, String>(2)).filter(|a| !a.is_empty()),
                 log_end: r.get::<_, Option<i64>>(3).map(|s| s as Seq),
             };
-            Ok(rows.iter().map(|r| (r.get(0), stored(r))).collect())
+            let mut found: HashMap<String, Vec<StoredOutcome>> = HashMap::new();
+            for r in &rows {
+                found.entry(r.get(0)).or_default().push(stored(r));
+            }
+            Ok(found)
         })
     }
 

@@ -108,28 +108,36 @@ impl EventLog for SqliteStore {
         Ok(())
     }
 
-    fn outcome(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+    fn outcome(&self, tenant: &str, actor: &str, id: &str) -> Result<Option<String>, StoreError> {
         self.known(tenant)?;
         Ok(self
             .db
-            .query_row("SELECT outcome FROM commands WHERE tenant = ?1 AND id = ?2", [tenant, id], |r| r.get(0))
+            .query_row(
+                "SELECT outcome FROM commands WHERE tenant = ?1 AND id = ?3 AND actor = ?2",
+                [tenant, actor, id],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
-    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, StoredOutcome>, StoreError> {
+    fn outcomes(&self, tenant: &str, ids: &[&str]) -> Result<HashMap<String, Vec<StoredOutcome>>, StoreError> {
         self.known(tenant)?;
+        // By id (the key's prefix), whoever sent it.
         let mut query =
             self.db.prepare_cached("SELECT outcome, actor, log_end FROM commands WHERE tenant = ?1 AND id = ?2")?;
-        let mut found = HashMap::new();
+        let mut found: HashMap<String, Vec<StoredOutcome>> = HashMap::new();
         for id in ids {
-            let row = query
-                .query_row([tenant, id], |r| {
-                    let log_end: Option<i64> = r.get(2)?;
-                    Ok(StoredOutcome { outcome: r.get(0)?, actor: r.get(1)?, log_end: log_end.map(|s| s as Seq) })
+            let rows = query.query_map([tenant, id], |r| {
+                let log_end: Option<i64> = r.get(2)?;
+                let actor: String = r.get(1)?;
+                Ok(StoredOutcome {
+                    outcome: r.get(0)?,
+                    actor: Some(actor).filter(|a| !a.is_empty()),
+                    log_end: log_end.map(|s| s as Seq),
                 })
-                .optional()?;
-            if let Some(stored) = row {
-                found.insert((*id).to_owned(), stored);
+            })?;
+            for stored in rows {
+                found.entry((*id).to_owned()).or_default().push(stored?);
             }
         }
         Ok(found)
