@@ -139,6 +139,27 @@ fn a_rejected_command_stores_nothing_and_its_retry_is_decided_again() {
     assert_eq!(kept.keys().collect::<Vec<_>>(), ["flood-0"], "only the accepted command's outcome is kept");
 }
 
+/// A refused command keeps its own answer when a later command of the same actor in the
+/// same group uses its id and is accepted (red-team finding: the refusal was answered with
+/// the later command's success, marked `retried`).
+#[test]
+fn a_refusal_is_not_answered_with_a_later_command_that_took_its_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut service = open(&dir.path().join("events.db"), 1000);
+    service.create_tenant("acme", TENANT).expect("creates");
+    service.submit("acme", &sign_in(1000, None)).expect("signs in");
+    let anas = |kind: &str| format!(r#"{{"actor":"ana","at":1100,"type":"{kind}","user":"ana","id":"bk"}}"#);
+    let pause = anas("pause").replacen("}", r#","reason":"break"}"#, 1);
+    let answers = service.submit_all(&[("acme", &anas("resume")), ("acme", &pause)]);
+    let refused = answers[0].as_ref().expect("an outcome");
+    assert!(refused.outcome.contains("not_paused") && !refused.retried, "{refused:?}");
+    let accepted = answers[1].as_ref().expect("an outcome");
+    assert!(accepted.outcome.contains("accepted") && !accepted.retried, "{accepted:?}");
+    // Sent again later, the id is the accepted command's: its retry.
+    let again = service.submit("acme", &anas("resume")).expect("an outcome");
+    assert!(again.retried && again.outcome == accepted.outcome, "{again:?}");
+}
+
 /// A command id is its actor's own: another actor's command with the same id is a command
 /// of its own, decided as any other — when both come in one group and once the first is
 /// stored — so no answer tells one user which ids another used. Each actor's retry gets

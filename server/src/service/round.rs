@@ -114,9 +114,10 @@ struct Round<'r, 'c> {
     stale: BTreeSet<&'c str>,
     /// Which decided commands were appended, at which sequence number.
     stored: Vec<(usize, Seq)>,
-    /// Commands with an id that were refused in a round that looked up no stored outcomes:
-    /// their id may be a retry's, asked of the store once the round is over.
-    refused: Vec<usize>,
+    /// Commands with an id that were refused in a round that looked up no stored outcomes,
+    /// with where their tenant's log stood when they were decided: their id may be a
+    /// retry's, asked of the store once the round is over.
+    refused: Vec<(usize, Seq)>,
 }
 
 impl<'c> Round<'_, 'c> {
@@ -217,7 +218,7 @@ impl<'c> Round<'_, 'c> {
                 // with its primary, or is behind another host's append, decides again), and
                 // its id is looked up once the round is over. Nothing of it is stored.
                 if self.stored_outcomes.is_empty() {
-                    self.refused.push(index);
+                    self.refused.push((index, served.seq));
                 }
                 let outcome = decision.outcome;
                 self.decided.push(Decided {
@@ -320,37 +321,44 @@ impl TenantService {
             .collect()
     }
 
-    /// A refused command's id may be that of a command stored before (a retry, or another
-    /// actor's id): the store is asked for those ids once, and such a command is answered
-    /// as one whose id is found. Refusals themselves are never stored.
+    /// A refused command's id may be that of its actor's command stored before (a retry):
+    /// the store is asked for those ids once, and such a command is answered as one whose
+    /// id is found. Only a command stored before the refused one was decided counts — not
+    /// one later in the same round with the same id (found by the red-team pass: a batch's
+    /// refused entry was answered with the next entry's success). Refusals themselves are
+    /// never stored.
     fn answer_refused_retries(
         &mut self,
         commands: &[(&str, Incoming)],
-        refused: &[usize],
+        refused: &[(usize, Seq)],
         ids: &[Option<Keyed>],
         pending: &[usize],
         results: &mut [Option<Result<Submitted, ServiceError>>],
     ) {
         let keyed = |index: usize| pending.iter().position(|&p| p == index).and_then(|at| ids[at].as_ref());
-        let mut by_tenant: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for &index in refused {
-            by_tenant.entry(commands[index].0).or_default().push(index);
+        let mut by_tenant: BTreeMap<&str, Vec<(usize, Seq)>> = BTreeMap::new();
+        for &(index, decided_at) in refused {
+            by_tenant.entry(commands[index].0).or_default().push((index, decided_at));
         }
         for (tenant, indexes) in by_tenant {
-            let wanted: Vec<&str> = indexes.iter().filter_map(|&i| keyed(i)).map(|k| k.id.as_str()).collect();
+            let wanted: Vec<&str> = indexes.iter().filter_map(|&(i, _)| keyed(i)).map(|k| k.id.as_str()).collect();
             let found = match self.store.outcomes(tenant, &wanted) {
                 Ok(found) => found,
                 Err(e) => {
-                    for &index in &indexes {
+                    for &(index, _) in &indexes {
                         results[index] = Some(Err(ServiceError::Store(e.clone())));
                     }
                     continue;
                 }
             };
             let now = self.tenants.get(tenant).map_or(0, |served| served.seq);
-            for index in indexes {
+            for (index, decided_at) in indexes {
+                // Stored before: its log ended before this one was decided (an accepted
+                // command has events, so one stored earlier ends at or before it).
+                let before = |stored: &&StoredOutcome| stored.log_end.is_none_or(|end| end < decided_at);
                 if let Some(keyed) = keyed(index)
-                    && let Some(retry) = found.get(&keyed.id).and_then(|stored| retried(stored, keyed, now))
+                    && let Some(stored) = found.get(&keyed.id)
+                    && let Some(retry) = retried(&stored.iter().filter(before).cloned().collect::<Vec<_>>(), keyed, now)
                 {
                     results[index] = Some(Ok(retry));
                 }
