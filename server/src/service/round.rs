@@ -66,13 +66,13 @@ fn command_id(command: &Incoming) -> Option<Keyed> {
 /// a command id is its actor's own, and another actor's command with it is a command of
 /// its own, decided as any other — so an answer never tells one user which ids another
 /// used, and nobody can take a client's ids before it.
-fn retried(stored: &[StoredOutcome], keyed: &Keyed, now: Seq) -> Option<Submitted> {
+fn retried<'s>(stored: impl IntoIterator<Item = &'s StoredOutcome>, keyed: &Keyed, now: Seq) -> Option<Submitted> {
     #[derive(Deserialize)]
     struct Told {
         #[serde(default)]
         events: Vec<serde::de::IgnoredAny>,
     }
-    let stored = stored.iter().find(|s| s.belongs_to(&keyed.actor))?;
+    let stored = stored.into_iter().find(|s| s.belongs_to(&keyed.actor))?;
     let events = serde_json::from_str::<Told>(&stored.outcome).map_or(0, |told| told.events.len() as Seq);
     let seq = stored.log_end.map_or(now, |end| end + events);
     Some(Submitted::retried(stored.outcome.clone(), seq))
@@ -358,7 +358,7 @@ impl TenantService {
                 let before = |stored: &&StoredOutcome| stored.log_end.is_none_or(|end| end < decided_at);
                 if let Some(keyed) = keyed(index)
                     && let Some(stored) = found.get(&keyed.id)
-                    && let Some(retry) = retried(&stored.iter().filter(before).cloned().collect::<Vec<_>>(), keyed, now)
+                    && let Some(retry) = retried(stored.iter().filter(before), keyed, now)
                 {
                     results[index] = Some(Ok(retry));
                 }
