@@ -94,6 +94,63 @@ fn a_users_history_is_read_a_page_at_a_time_through_its_index(fresh: Fresh<'_>) 
     assert_eq!(seqs(store.history("acme", "sam", u64::MAX, 10).expect("reads")), [6]);
 }
 
+/// A history page is the same however much of the log the index has filed yet: over a log
+/// that grows past several filing batches an append at a time and a few hundred at a time,
+/// every page — from the newest, from any event, a page of one and of many — is exactly the
+/// user's events read from the log itself, across a prune too.
+fn a_history_page_is_the_log_filtered_whatever_the_index_has_filed(fresh: Fresh<'_>) {
+    let mut store = open(&fresh());
+    store.create_tenant("acme", "{}").expect("creates");
+    let people = ["ana", "ben", "cy", "sam"];
+    let nth = |n: u64| match n % 7 {
+        0 => monitoring(n, people[(n / 7 % 3) as usize], "sam"),
+        3 => event(n),
+        _ => signed_in(n, people[(n % 3) as usize]),
+    };
+    let mut end = 0;
+    let check = |store: &dyn Store, end: u64, from: u64| {
+        let log = store.events_after("acme", from, usize::MAX).expect("reads");
+        for user in people {
+            let theirs: Vec<u64> = log
+                .iter()
+                .rev()
+                .filter(|(_, e)| {
+                    e.contains(&format!(r#""user":"{user}""#)) || e.contains(&format!(r#""supervisor":"{user}""#))
+                })
+                .map(|(seq, _)| *seq)
+                .collect();
+            for before in [u64::MAX, end + 1, end, end / 2 + 1, 2, 1, 0] {
+                for limit in [1, 10, 5_000] {
+                    let page: Vec<u64> = store
+                        .history("acme", user, before, limit)
+                        .expect("reads")
+                        .into_iter()
+                        .map(|(s, _)| s)
+                        .collect();
+                    let expected: Vec<u64> = theirs.iter().copied().filter(|s| *s < before).take(limit).collect();
+                    assert_eq!(page, expected, "{user} before {before}, {limit} at most, log ending at {end}");
+                }
+            }
+        }
+    };
+    for n in 1..=1_500u64 {
+        store.append("acme", end, None, "", &[nth(n)]).expect("appends");
+        end = n;
+        if n % 500 == 0 || n == 1_023 || n == 1_024 || n == 1_025 {
+            check(&*store, end, 0);
+        }
+    }
+    for _ in 0..4 {
+        let batch: Vec<String> = (end + 1..=end + 700).map(nth).collect();
+        store.append("acme", end, None, "", &batch).expect("appends");
+        end += 700;
+        check(&*store, end, 0);
+    }
+    let base = agentstate_server::store::LogBase { seq: 2_000, at: 2_001 };
+    store.rebase("acme", 0, base, "{}").expect("prunes");
+    check(&*store, end, 2_000);
+}
+
 /// A command id belongs to the actor who sent it: its stored outcome says whose it is, and
 /// no one else's command stores it again. An outcome stored before ids had owners (no
 /// actor) answers anyone.
@@ -489,6 +546,7 @@ const SUITE: &[Case] = &[
     ("optimistic appends", optimistic_appends_store_only_on_a_true_belief),
     ("snapshots and append-only", snapshots_and_the_log_survive_reopening_and_events_cannot_be_rewritten),
     ("history index", a_users_history_is_read_a_page_at_a_time_through_its_index),
+    ("history filed in batches", a_history_page_is_the_log_filtered_whatever_the_index_has_filed),
     ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),
     ("sessions and links", sessions_and_links_live_as_long_as_their_token),
     ("SIGKILL", every_acknowledged_append_survives_a_sigkill),

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,9 +35,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tower::Service;
 
 use super::errors::ApiError;
+use super::front::Front;
 
 /// How long a request's head may take to arrive: from the connection's opening for its
 /// first request, from the head's first byte for each later one.
@@ -111,9 +110,9 @@ pub struct Bounds {
     pub idle: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` says `true`, then lets the connections
+/// Serves `front` (the router and what runs around it) on `listener` until `shutdown` says `true`, then lets the connections
 /// finish what they serve and returns when all are closed.
-pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds, shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, front: Front, bounds: Bounds, shutdown: watch::Receiver<bool>) {
     let max = bounds.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let open = Arc::new(Semaphore::new(max));
     let refusing = Arc::new(Semaphore::new(REFUSING));
@@ -138,7 +137,7 @@ pub async fn serve(listener: TcpListener, router: Router, bounds: Bounds, shutdo
         match open.clone().try_acquire_owned() {
             Ok(permit) => {
                 let held = Held::start(permit);
-                tokio::spawn(connection(stream, peer, router.clone(), bounds.idle, shutdown.clone(), held));
+                tokio::spawn(connection(stream, peer, front.clone(), bounds.idle, shutdown.clone(), held));
             }
             Err(_) => refuse(stream, &refusing),
         }
@@ -172,7 +171,7 @@ impl Drop for Held {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    front: Front,
     idle: Duration,
     mut shutdown: watch::Receiver<bool>,
     _held: Held,
@@ -182,8 +181,8 @@ async fn connection(
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         // What `ConnectInfo<SocketAddr>` extracts in the handlers.
         request.extensions_mut().insert(ConnectInfo(peer));
-        let mut router = router.clone();
-        async move { router.call(request).await }
+        let mut front = front.clone();
+        async move { Ok::<_, Infallible>(front.answer(request).await) }
     });
     let mut builder = http1::Builder::new();
     builder

@@ -8,6 +8,7 @@ pub mod body;
 pub mod errors;
 mod feed;
 mod feed_slots;
+mod front;
 mod grants;
 mod guesses;
 pub mod listen;
@@ -400,26 +401,9 @@ fn routes(max_body: usize) -> OpenApiRouter<App> {
         .nest("/api", api)
 }
 
-async fn json_method_not_allowed(response: Response) -> Response {
-    use axum::http::{StatusCode, header};
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
-        return response;
-    }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let mut refused =
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take this method")
-            .into_response();
-    if let Some(allow) = allow {
-        refused.headers_mut().insert(header::ALLOW, allow);
-    }
-    refused
-}
-
 fn router(app: App, config: &ServeConfig) -> Router {
     let (router, _) = routes(config.max_body).split_for_parts();
-    // A method a route does not take is answered in the API's error shape too (axum's own
-    // answer has no body; it is made inside the routes, so /metrics still counts it).
-    let mut router = router.layer(axum::middleware::map_response(json_method_not_allowed));
+    let mut router = router;
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {
@@ -432,10 +416,6 @@ fn router(app: App, config: &ServeConfig) -> Router {
             .fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };
-    let router = router
-        .layer(axum::middleware::from_fn_with_state(config.max_body, request_bounds::body_in_time))
-        .layer(axum::middleware::from_fn(request_bounds::refuse_overlong_names))
-        .layer(axum::middleware::from_fn_with_state(config.max_body, request_bounds::refuse_large_bodies));
     // One span and one line per request (method, path, status, latency), at INFO.
     let trace = TraceLayer::new_for_http()
         .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -581,7 +561,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         }
         let _ = stop.send(true);
     });
-    listen::serve(listener, routes, bounds, shutdown).await;
+    listen::serve(listener, front::Front::new(routes, config.max_body), bounds, shutdown).await;
     pruning.abort();
     if let Some(simulator) = simulator {
         simulator.abort();

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 
 use super::errors::ApiError;
 
@@ -20,30 +19,48 @@ use super::errors::ApiError;
 /// `--max-body`, 1 MiB): ten seconds is ample on any link a dashboard runs on.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reads a request's body — whole, within [`BODY_TIMEOUT`] and `--max-body` — before the
-/// route sees it: `408 request_timeout` (and the connection closed) when it does not come
-/// in time, `413 payload_too_large` when a body without a declared length grows past the
-/// limit. Requests without a body (every read, the live feed) pass untouched.
-pub(super) async fn body_in_time(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+/// Lets a request in, or answers it at once: `413 payload_too_large` (connection closed,
+/// no `100 Continue`) when its `Content-Length` is over `max_body`; `404 not_found` when a
+/// path segment is longer than any name here; and its body, if it has one, read whole
+/// within [`BODY_TIMEOUT`] and `max_body` before the route sees it — `408
+/// request_timeout` when it does not come in time, `413` when a body without a declared
+/// length grows past the limit (both closing the connection: what is left of the request
+/// is not read). Requests without a body (every read, the live feed) pass untouched.
+pub(super) async fn admit(request: Request<Incoming>, max_body: usize) -> Result<Request<Body>, Response> {
     let headers = request.headers();
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    if let Some(length) = declared.filter(|length| *length > max_body as u64) {
+        return Err(closing(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a body of {length} bytes; at most {max_body}"),
+        )));
+    }
+    if request.uri().path().split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("nothing here is named by a path segment of more than {MAX_SEGMENT} bytes"),
+        )
+        .into_response());
+    }
     if declared.unwrap_or(0) == 0 && !chunked {
-        return next.run(request).await;
+        return Ok(request.map(Body::new));
     }
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, max_body)).await {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Ok(Err(_)) => closing(ApiError::new(
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(Body::new(body), max_body)).await {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(_)) => Err(closing(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("the body did not end within {max_body} bytes, or broke off"),
-        )),
-        Err(_) => closing(ApiError::new(
+        ))),
+        Err(_) => Err(closing(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-        )),
+        ))),
     }
 }
 
@@ -55,44 +72,10 @@ fn closing(error: ApiError) -> Response {
     response
 }
 
-/// A request whose `Content-Length` is over `--max-body` is refused before its body is
-/// read: `413 payload_too_large` at once — no `100 Continue` for a client that asked —
-/// and the connection closed rather than the body read to its end.
-pub(super) async fn refuse_large_bodies(State(max_body): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > max_body as u64 => {
-            let mut refused = ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("a body of {length} bytes; at most {max_body}"),
-            )
-            .into_response();
-            refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-            refused
-        }
-        _ => next.run(request).await,
-    }
-}
-
 /// Longest path segment that can name anything here: a file name (`NAME_MAX`; the static
-/// files) — ids are shorter still (128 bytes).
+/// files) — ids are shorter still (128 bytes). Opening a file by a longer name fails with
+/// "name too long", which the static files would answer `500`.
 const MAX_SEGMENT: usize = 255;
-
-/// A path with a segment longer than [`MAX_SEGMENT`] bytes (decoded) names nothing here:
-/// `404 not_found`, before any route or file lookup sees it (opening such a file fails
-/// with "name too long", which the static files would answer `500`).
-pub(super) async fn refuse_overlong_names(request: Request, next: Next) -> Response {
-    if request.uri().path().split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("nothing here is named by a path segment of more than {MAX_SEGMENT} bytes"),
-        )
-        .into_response();
-    }
-    next.run(request).await
-}
 
 /// The length in bytes of a path segment once percent-decoded (each `%XX` is one byte).
 fn decoded_len(segment: &str) -> usize {
