@@ -610,7 +610,7 @@ async fn two_authorization_headers_are_refused() {
 }
 
 #[tokio::test]
-async fn a_path_segment_over_255_bytes_is_not_found() {
+async fn a_path_segment_over_255_bytes_or_a_path_over_2048_is_not_found() {
     let data = common::data();
     let sam = data.token("acme", "sam");
     // Static files of its own, so that they are served whatever is built.
@@ -637,6 +637,14 @@ async fn a_path_segment_over_255_bytes_is_not_found() {
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
             assert!(body["error"]["code"].is_string(), "{path}: {body}");
         }
+    }
+    // A long path of short segments names nothing either, wherever it leads.
+    let many = "a/".repeat(1_100);
+    let named = format!("{}/", "b".repeat(255)).repeat(9);
+    for path in [format!("/{many}"), format!("/pkg/{named}"), format!("/api/{many}"), format!("/{named}index.html")] {
+        let (status, body) = answer(client.get(server.url(&path)).bearer_auth(&sam)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{} bytes: {body}", path.len());
+        assert_eq!(body["error"]["code"], "not_found", "{} bytes: {body}", path.len());
     }
     // Shorter names are looked up as before.
     let (status, _) = answer(client.get(server.url("/api/tenants/acme/snapshot")).bearer_auth(&sam)).await;

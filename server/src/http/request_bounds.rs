@@ -37,7 +37,16 @@ pub(super) async fn admit(request: Request<Incoming>, max_body: usize) -> Result
             format!("a body of {length} bytes; at most {max_body}"),
         )));
     }
-    if request.uri().path().split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
+    let path = request.uri().path();
+    if decoded_len(path) > MAX_PATH {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("nothing here is named by a path of more than {MAX_PATH} bytes"),
+        )
+        .into_response());
+    }
+    if path.split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -76,6 +85,12 @@ fn closing(error: ApiError) -> Response {
 /// files) — ids are shorter still (128 bytes). Opening a file by a longer name fails with
 /// "name too long", which the static files would answer `500`.
 const MAX_SEGMENT: usize = 255;
+
+/// Longest path that can name anything here (decoded): an API path is at most about 300
+/// bytes (two ids of 128), a static file's a few dozen. The file system's own limit
+/// (`PATH_MAX`, 4,096 bytes with the dashboard folder's path in front) answered a longer
+/// one of short segments `500` (found by a hostile review).
+const MAX_PATH: usize = 2048;
 
 /// The length in bytes of a path segment once percent-decoded (each `%XX` is one byte).
 fn decoded_len(segment: &str) -> usize {
