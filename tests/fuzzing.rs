@@ -168,7 +168,7 @@ pub fn abi(data: &[u8]) {
 pub fn http_body(data: &[u8]) {
     match commands_of(data, "sam") {
         Err(e) => assert!(
-            e.status.is_client_error() && ["batch_too_large", "actor_mismatch", "at_not_allowed"].contains(&e.code),
+            e.status().is_client_error() && ["batch_too_large", "actor_mismatch", "at_not_allowed"].contains(&e.code()),
             "{e:?}"
         ),
         Ok(Commands { batch, commands }) => {

@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Command::Tenant(command) => finish(cli::tenant::run(command)),
         Command::Report(command) => finish(cli::report::run(command)),
         Command::Openapi => {
-            println!("{}", agentstate_server::http::openapi::document());
+            println!("{}", agentstate_server::http::document());
             ExitCode::SUCCESS
         }
     }

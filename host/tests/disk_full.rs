@@ -102,6 +102,9 @@ async fn a_full_disk_refuses_commands_loses_nothing_and_serving_resumes() {
     eprintln!("the disk held {} commands, then: {status} {body}", acknowledged.len());
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "storage_failed", "{body}");
+    // What failed inside is the operator's to read in the log; the client gets its id.
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("the store failed (error ") && !message.contains("full"), "{body}");
     assert!(acknowledged.len() > 10, "the disk held some commands: {}", acknowledged.len());
     // Still full: still refused, still nothing half-written.
     let kind = if first_refused % 2 == 0 { "sign_in" } else { "sign_out" };

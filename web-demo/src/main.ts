@@ -35,13 +35,11 @@ import { drawChannels, forgetCards, tick } from "./cards.js";
 import { shownOn } from "./roster.js";
 import { settingsPanel } from "./settings.js";
 import { closeTimeline, timelinePanel } from "./timeline.js";
+import type { components } from "./generated/http.js";
 
-interface DemoToken {
-  actor: string;
-  name: string;
-  roles: string[];
-  token: string;
-}
+/** What `/demo/tokens` serves, as the API declares it. */
+type DemoTokens = components["schemas"]["DemoTokens"];
+type DemoToken = components["schemas"]["DemoToken"];
 
 /**
  * What the feed changed is drawn at most this often: a busy contact center brings
@@ -361,7 +359,7 @@ async function main(): Promise<void> {
       location.replace("/signin");
       return;
     }
-    const published = (await response.json()) as { tenant: string; tokens: DemoToken[] };
+    const published = (await response.json()) as DemoTokens;
     const tokens = published.tokens.filter((tk) => tk.actor !== "system");
     const start = tokens.find((tk) => tk.actor === "sam") ?? tokens[0];
     if (!start) throw new Error("the demo has no users");

@@ -24,7 +24,7 @@ const DESCRIPTION: &str = include_str!("tenant.yaml");
 const TOKENS_FILE: &str = "demo-tokens.json";
 
 /// A demo user's token, as the dashboard's "act as" lists it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DemoToken {
     pub actor: String,
     pub name: String,
@@ -32,17 +32,12 @@ pub struct DemoToken {
     pub token: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The demo tenant and its users' tokens: what `/demo/tokens` serves (only the demo
+/// tenant's tokens exist in this file).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DemoTokens {
     pub tenant: String,
     pub tokens: Vec<DemoToken>,
-}
-
-impl DemoTokens {
-    /// What `/demo/tokens` serves. Only the demo tenant's tokens exist in this file.
-    pub fn public(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
 }
 
 /// Why the demo tenant could not be set up.

@@ -18,7 +18,7 @@ use super::answers::{
 };
 use super::auth::Caller;
 use super::body::{Commands, commands_of};
-use super::errors::ApiError;
+use super::errors::{ApiError, Failure};
 use super::openapi::{ChannelPath, CommandsBody, TenantPath, UserPath};
 use super::query::{Path, Query};
 use crate::service::Submitted;
@@ -65,10 +65,8 @@ fn told(submitted: &Submitted) -> Result<Told<'_>, ApiError> {
     if let Some(events) = &submitted.accepted {
         return Ok(Told { events: Some(events.iter().map(|e| &**e).collect()), rejection: None });
     }
-    serde_json::from_str(&submitted.outcome).map_err(|e| {
-        tracing::error!(error = %e, "the module's outcome is unreadable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("an unreadable outcome: {e}"))
-    })
+    serde_json::from_str(&submitted.outcome)
+        .map_err(|e| ApiError::internal(Failure::Module, &format_args!("the module's outcome is unreadable: {e}")))
 }
 
 fn present<'a>(submitted: &Submitted, told: &'a Told<'a>, lang: Lang) -> (StatusCode, Presented<'a>) {
@@ -124,13 +122,13 @@ pub async fn post_commands(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("{e}; send fewer commands"))
+            ApiError::PayloadTooLarge(format!("{e}; send fewer commands"))
         } else {
-            ApiError::bad_request("unreadable_body", e.to_string())
+            ApiError::UnreadableBody(e.to_string())
         }
     })?;
     let lang = lang(&headers, &param);
-    let Commands { batch, commands } = commands_of(&body, &caller.actor)?;
+    let Commands { batch, commands } = commands_of(&body, caller.actor.as_str())?;
     let results = app.shared.writer.submit(tenant.clone(), commands).await?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     if failed > 0 {
@@ -140,7 +138,7 @@ pub async fn post_commands(
         let submitted: Vec<Submitted> = results.into_iter().collect::<Result<_, _>>()?;
         let told: Vec<Told> = submitted.iter().map(told).collect::<Result<_, _>>()?;
         let (Some(submitted), Some(told)) = (submitted.first(), told.first()) else {
-            return Err(ApiError::shutting_down());
+            return Err(ApiError::ShuttingDown);
         };
         let (status, presented) = present(submitted, told, lang);
         return Ok((status, Json(CommandsAnswer::One(presented))).into_response());
@@ -168,21 +166,8 @@ async fn view(
     Ok(app.shared.writer.view(tenant, query).await?)
 }
 
-/// The caller as the module's views name them.
-fn actor_of(caller: &Caller) -> Result<Actor, ApiError> {
-    UserId::new(&caller.actor).map(Actor::from).map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))
-}
-
 fn json_response(answer: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], answer).into_response()
-}
-
-fn unknown_channel(channel: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("there is no channel {channel}"))
-}
-
-fn unknown_user(user: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_user", format!("there is no user {user}"))
 }
 
 /// A channel's roster: its agents, their sign-ins, pauses and wrap-ups, its supervisors.
@@ -223,13 +208,13 @@ async fn channel_view(
     caller: Caller,
     query: impl FnOnce(Actor, ChannelId, Millis) -> View + Send + 'static,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     // An id that cannot be a channel's names no channel.
-    let Ok(id) = ChannelId::new(&channel) else { return Err(unknown_channel(&channel)) };
+    let Ok(id) = ChannelId::new(&channel) else { return Err(ApiError::UnknownChannel(channel)) };
     let answer = view(&app, tenant, move |at| query(actor, id, at)).await?;
     // Outside the caller's sight is answered as not there at all.
     if answer == "null" {
-        return Err(unknown_channel(&channel));
+        return Err(ApiError::UnknownChannel(channel));
     }
     Ok(json_response(answer))
 }
@@ -247,7 +232,7 @@ pub async fn channel_counts(
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     view(&app, tenant, move |at| View::ChannelCounts { actor, at }).await.map(json_response)
 }
 
@@ -273,11 +258,11 @@ pub async fn allowed_actions(
     Query(param): Query<ChannelParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
-    let Ok(user) = UserId::new(&user) else { return Err(unknown_user(&user)) };
+    let actor = caller.actor.clone();
+    let Ok(user) = UserId::new(&user) else { return Err(ApiError::UnknownUser(user)) };
     let channel = match param.channel {
         None => None,
-        Some(c) => Some(ChannelId::new(&c).map_err(|_| unknown_channel(&c))?),
+        Some(c) => Some(ChannelId::new(&c).map_err(|_| ApiError::UnknownChannel(c.clone()))?),
     };
     view(&app, tenant, move |at| View::AllowedActions { actor, user, channel, at }).await.map(json_response)
 }
@@ -306,10 +291,10 @@ pub async fn search_users(
     Query(param): Query<SearchParam>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     let roles: Vec<&str> = param.roles.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
-    let roles: RoleSet = serde_json::from_value(serde_json::json!(roles))
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("roles: {e}")))?;
+    let roles: RoleSet =
+        serde_json::from_value(serde_json::json!(roles)).map_err(|e| ApiError::InvalidQuery(format!("roles: {e}")))?;
     let text = param.search;
     view(&app, tenant, move |_| View::SearchUsers { actor, text, roles }).await.map(json_response)
 }
@@ -326,7 +311,7 @@ pub async fn lingering_unassigned(
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     view(&app, tenant, move |_| View::LingeringUnassigned { actor }).await.map(json_response)
 }
 
@@ -361,14 +346,11 @@ pub async fn history(
 ) -> Result<Response, ApiError> {
     let limit = page.limit.unwrap_or(crate::service::HISTORY_DEFAULT);
     if !(1..=crate::service::HISTORY_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit {limit}: between 1 and {}", crate::service::HISTORY_MAX),
-        ));
+        return Err(ApiError::InvalidQuery(format!("limit {limit}: between 1 and {}", crate::service::HISTORY_MAX)));
     }
     let sight = sight_of(&app, &tenant, &caller).await?;
     if !sight.sees_user(&user) {
-        return Err(unknown_user(&user));
+        return Err(ApiError::UnknownUser(user));
     }
     let found = app.shared.reads.history(&tenant, &user, page.before, limit).await?;
     let events = found
@@ -414,12 +396,11 @@ pub async fn snapshot(
     Path(TenantPath { tenant }): Path<TenantPath>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     let whole = app.shared.reads.state(&tenant).await?;
     let (seq, state) = (&whole.0, &whole.1);
     let seen = agentstate_core::wire::to_json(&agentstate_core::seen_by(state, &actor));
-    let state = RawValue::from_string(seen)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let state = RawValue::from_string(seen).map_err(|e| ApiError::internal(Failure::Server, &e))?;
     Ok(Json(SnapshotAnswer { seq: *seq, state: &state }).into_response())
 }
 
@@ -458,24 +439,23 @@ pub async fn activity_report(
     // The range is checked before anything is read; time that has not happened yet is
     // not counted.
     let (from, to) = crate::service::report_range(range.from, range.to, crate::clock::now_ms())
-        .map_err(|e| ApiError::bad_request("invalid_range", e.to_string()))?;
+        .map_err(|e| ApiError::InvalidRange(e.to_string()))?;
     let csv = match range.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
-            return Err(ApiError::bad_request("invalid_format", format!("format {other:?}: json or csv")));
+            return Err(ApiError::InvalidFormat(other.to_owned()));
         }
     };
     let sight = sight_of(&app, &tenant, &caller).await?;
-    let actor = actor_of(&caller)?;
+    let actor = caller.actor.clone();
     let (mut report, begins) = app.shared.reads.activity(&tenant, from, to).await?;
     // Only the rows of the people the caller sees, on the channels in their reach.
     report.rows.retain(|row| sight.shows(&actor, &row.user, &row.channel));
     if !csv {
         return Ok(with_log_begins(Json(report).into_response(), begins));
     }
-    let text = crate::reports::activity_csv(&report)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report_failed", e.to_string()))?;
+    let text = crate::reports::activity_csv(&report).map_err(|e| ApiError::internal(Failure::Report, &e))?;
     let disposition = format!("attachment; filename=\"activity-{from}-{to}.csv\"");
     let response = (
         [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
@@ -495,10 +475,9 @@ fn with_log_begins(mut response: Response, begins: Option<crate::service::LogBeg
 
 /// Whom the caller sees, as the tenant stands now (the module's `sight` view).
 async fn sight_of(app: &App, tenant: &str, caller: &Caller) -> Result<SightSummary, ApiError> {
-    let actor = actor_of(caller)?;
+    let actor = caller.actor.clone();
     let answer = view(app, tenant.to_owned(), move |_| View::Sight { actor }).await?;
-    serde_json::from_str(&answer)
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "module_failed", format!("sight: {e}")))
+    serde_json::from_str(&answer).map_err(|e| ApiError::internal(Failure::Module, &format_args!("sight: {e}")))
 }
 
 /// Who the token or session speaks for.
@@ -508,5 +487,5 @@ async fn sight_of(app: &App, tenant: &str, caller: &Caller) -> Result<SightSumma
         (status = 401, description = "No valid token or session", body = ErrorBody),
     ))]
 pub async fn me(caller: Caller) -> Json<Me> {
-    Json(Me { tenant: caller.tenant, actor: caller.actor })
+    Json(Me { tenant: caller.tenant, actor: caller.actor.to_string() })
 }

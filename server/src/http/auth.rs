@@ -14,12 +14,13 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 
 use super::App;
 use super::errors::ApiError;
 use crate::store::TokenGrant;
 use crate::tokens;
+use agentstate_core::{Actor, UserId};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "agentstate_session";
@@ -36,8 +37,8 @@ pub enum Credential {
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub tenant: String,
-    /// A user id of the tenant, or `system`.
-    pub actor: String,
+    /// A user of the tenant, or `system`: read once, here.
+    pub actor: Actor,
     /// What a long request (the live feed) rechecks its access by.
     pub credential: Credential,
     /// The hash of the token the caller came with, or made their session from: what the
@@ -67,9 +68,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 /// host than the one it was sent to, or, without `Origin`, `Sec-Fetch-Site` does not say
 /// `same-origin`. A request with neither (not from a browser) passes only if `lenient`.
 pub fn same_origin(headers: &HeaderMap, lenient: bool) -> Result<(), ApiError> {
-    let refused = |why: &str| {
-        ApiError::new(StatusCode::FORBIDDEN, "cross_site_request", format!("refused a cross-site request: {why}"))
-    };
+    let refused = |why: &str| ApiError::CrossSiteRequest(why.to_owned());
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
@@ -97,10 +96,7 @@ impl FromRequestParts<App> for Caller {
         let credential = match (authorizations.next(), authorizations.next()) {
             // Which would speak? Taking either would let whatever added one choose.
             (Some(_), Some(_)) => {
-                return Err(ApiError::bad_request(
-                    "invalid_credentials",
-                    "more than one Authorization header; send exactly one: `Bearer <token>`",
-                ));
+                return Err(ApiError::TwoAuthorizations);
             }
             (Some(header), None) => {
                 let token = header
@@ -109,13 +105,13 @@ impl FromRequestParts<App> for Caller {
                     .and_then(|h| h.strip_prefix("Bearer "))
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+                    .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
                 Credential::Bearer(tokens::hash(token))
             }
             (None, _) => {
-                let secret = session_cookie(&parts.headers).ok_or_else(|| {
-                    ApiError::unauthorized("sign in (a session cookie) or send an Authorization: Bearer <token> header")
-                })?;
+                let secret = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized(
+                    "sign in (a session cookie) or send an Authorization: Bearer <token> header",
+                ))?;
                 if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
                     same_origin(&parts.headers, false)?;
                 }
@@ -123,14 +119,13 @@ impl FromRequestParts<App> for Caller {
             }
         };
         let client = client_of(parts);
-        let (grant, token_hash) = app.grant(&credential, client).await?.ok_or_else(|| match credential {
-            Credential::Bearer(_) => ApiError::unauthorized("the token is not known"),
-            Credential::Session(_) => ApiError::unauthorized("the session has ended; sign in again"),
+        let (grant, token_hash) = app.grant(&credential, client).await?.ok_or(match credential {
+            Credential::Bearer(_) => ApiError::Unauthorized("the token is not known"),
+            Credential::Session(_) => ApiError::Unauthorized("the session has ended; sign in again"),
         })?;
         if let Err(not_until) = app.shared.limiter.check_key(&token_hash) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            let message = format!("too many requests for this token; retry in {} ms", wait.as_millis().max(1));
-            return Err(ApiError::too_many(message, wait));
+            return Err(ApiError::RateLimited { what: "requests for this token", wait });
         }
         let TokenGrant { tenant, actor } = grant;
         // A route under `/tenants/{tenant}` serves the caller's own tenant only; any other is
@@ -140,8 +135,9 @@ impl FromRequestParts<App> for Caller {
             && let Some((_, named)) = params.iter().find(|(key, _)| *key == "tenant")
             && named != tenant
         {
-            return Err(ApiError::unknown_tenant(named));
+            return Err(ApiError::UnknownTenant(named.to_owned()));
         }
+        let actor = UserId::new(&actor).map(Actor::from).map_err(|e| ApiError::InvalidActor(e.to_string()))?;
         Ok(Caller { tenant, actor, credential, token: token_hash, client })
     }
 }

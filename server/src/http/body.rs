@@ -3,7 +3,6 @@
 //! server's clock; anything else goes to the module as sent, which answers it with a
 //! located `invalid_command`.
 
-use axum::http::StatusCode;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -39,11 +38,7 @@ pub fn commands_of(body: &[u8], actor: &str) -> Result<Commands, ApiError> {
         return Ok(Commands { batch: false, commands: vec![Incoming::Unread(body.to_vec())] });
     };
     if items.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("{} commands in one batch; at most {MAX_BATCH}", items.len()),
-        ));
+        return Err(ApiError::BatchTooLarge { count: items.len(), max: MAX_BATCH });
     }
     let commands = items.into_iter().map(|item| incoming(actor, item)).collect::<Result<_, _>>()?;
     Ok(Commands { batch, commands })
@@ -61,18 +56,11 @@ fn incoming(actor: &str, item: &RawValue) -> Result<Incoming, ApiError> {
         None => with_first_key("actor", &Value::String(actor.to_owned()), item.get()),
         Some(Value::String(named)) if named == actor => item.get().to_owned(),
         Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "actor_mismatch",
-                format!("this token acts as {actor}; a command cannot name actor {other}"),
-            ));
+            return Err(ApiError::ActorMismatch { actor: actor.to_owned(), named: other });
         }
     };
     if at {
-        return Err(ApiError::bad_request(
-            "at_not_allowed",
-            "`at` is set by the server's clock; leave it out of the command",
-        ));
+        return Err(ApiError::AtNotAllowed);
     }
     Ok(Incoming::Object { text, id })
 }

@@ -195,19 +195,17 @@ pub async fn events(
                 .to_str()
                 .ok()
                 .and_then(|v| v.trim().parse::<Seq>().ok())
-                .ok_or_else(|| ApiError::bad_request("invalid_query", "Last-Event-ID: not a sequence number"))?,
+                .ok_or_else(|| ApiError::InvalidQuery("Last-Event-ID: not a sequence number".to_owned()))?,
         ),
     };
     let cursor = resume.or(param.after).unwrap_or(0);
     // A sequence number is stored as a signed 64-bit integer: anything beyond is no
     // position in any log (and must not wrap around to the beginning).
     if cursor > i64::MAX as u64 {
-        return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond any sequence number")));
+        return Err(ApiError::InvalidQuery(format!("after={cursor} is beyond any sequence number")));
     }
     let slot = app.shared.feeds.take(&caller.token)?;
-    let observer = agentstate_core::UserId::new(&caller.actor)
-        .map(Actor::from)
-        .map_err(|e| ApiError::bad_request("invalid_actor", e.to_string()))?;
+    let observer = caller.actor.clone();
     if observer != Actor::System {
         // A person follows the tenant's projector on this host from where their client
         // stands; a client that is not exactly there (behind, ahead on another host, or
@@ -241,7 +239,7 @@ pub async fn events(
     // `system` follows the log as it is, resumable by sequence number; a cursor past the
     // log's end would silently skip what is stored next.
     if cursor > last {
-        return Err(ApiError::bad_request("invalid_query", format!("after={cursor} is beyond the log's end ({last})")));
+        return Err(ApiError::InvalidQuery(format!("after={cursor} is beyond the log's end ({last})")));
     }
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {
         loop {

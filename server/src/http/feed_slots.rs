@@ -7,12 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
-
 use super::errors::ApiError;
-
-/// What a refused client is told to wait before trying again, in seconds.
-const RETRY_AFTER_SECS: u64 = 5;
 
 #[derive(Debug)]
 pub struct FeedSlots {
@@ -43,20 +38,13 @@ impl FeedSlots {
     /// A place for one more feed of the token with hash `token`: `429 too_many_feeds` when
     /// the token holds its share, `503 too_many_feeds` when the host is full.
     pub fn take(self: &Arc<Self>, token: &str) -> Result<FeedSlot, ApiError> {
-        let refused = |status, message: String| {
-            let mut error = ApiError::new(status, "too_many_feeds", message);
-            error.retry_after_secs = Some(RETRY_AFTER_SECS);
-            error
-        };
-        let mut held = self.held.lock().map_err(|_| ApiError::shutting_down())?;
+        let mut held = self.held.lock().map_err(|_| ApiError::ShuttingDown)?;
         let of_token = held.by_token.get(token).copied().unwrap_or(0);
         if of_token >= self.per_token {
-            let message = format!("this token holds {of_token} live feeds, the most it may; close one first");
-            return Err(refused(StatusCode::TOO_MANY_REQUESTS, message));
+            return Err(ApiError::TokensFeedsFull(of_token));
         }
         if held.total >= self.per_host {
-            let message = format!("this server holds {} live feeds, the most it may; retry later", held.total);
-            return Err(refused(StatusCode::SERVICE_UNAVAILABLE, message));
+            return Err(ApiError::HostsFeedsFull(held.total));
         }
         held.total += 1;
         *held.by_token.entry(token.to_owned()).or_default() += 1;
@@ -80,16 +68,17 @@ impl Drop for FeedSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn per_token_and_per_host_and_given_back() {
         let slots = Arc::new(FeedSlots::new(2, 3));
         let a1 = slots.take("a").expect("a slot");
         let _a2 = slots.take("a").expect("a slot");
-        assert_eq!(slots.take("a").expect_err("a is full").status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(slots.take("a").expect_err("a is full").status(), StatusCode::TOO_MANY_REQUESTS);
         let _b1 = slots.take("b").expect("a slot");
         let refused = slots.take("c").expect_err("the host is full");
-        assert_eq!((refused.status, refused.code), (StatusCode::SERVICE_UNAVAILABLE, "too_many_feeds"));
+        assert_eq!((refused.status(), refused.code()), (StatusCode::SERVICE_UNAVAILABLE, "too_many_feeds"));
         drop(a1);
         let _c1 = slots.take("c").expect("a slot again");
         assert_eq!(slots.held.lock().expect("lock").by_token.len(), 3);

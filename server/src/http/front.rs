@@ -52,9 +52,7 @@ fn in_api_shape(response: Response) -> Response {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
-    let mut refused =
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take this method")
-            .into_response();
+    let mut refused = ApiError::MethodNotAllowed.into_response();
     if let Some(allow) = allow {
         refused.headers_mut().insert(header::ALLOW, allow);
     }

@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -222,12 +222,7 @@ fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
 }
 
 fn too_many() -> Response {
-    let refusal = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
-        "this host holds all the connections it may; retry shortly",
-    );
-    ApiError { retry_after_secs: Some(1), ..refusal }.into_response()
+    ApiError::TooManyConnections.into_response()
 }
 
 /// A connection's stream, counting the bytes read from it: how its [`HeadClock`] tells a

@@ -4,9 +4,6 @@
 //! a route cannot exist without being in the document; `GET /api/openapi.json` serves it
 //! and `agentstate openapi` prints it (the dashboard's HTTP types are generated from it).
 
-use std::sync::OnceLock;
-
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
@@ -72,22 +69,6 @@ impl Modify for Security {
     )
 )]
 pub struct ApiDoc;
-
-/// The document as served, built once from the router's own declarations.
-pub fn document() -> &'static str {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let (_, doc) = super::routes(0).split_for_parts();
-        doc.to_pretty_json().unwrap_or_default()
-    })
-}
-
-/// `GET /api/openapi.json`
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", security(()),
-    responses((status = 200, description = "This document (OpenAPI 3.1)", body = serde_json::Value)))]
-pub async fn openapi_json() -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], document()).into_response()
-}
 
 /// A tenant's routes.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -21,7 +21,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             Ok(axum::extract::Query(value)) => Ok(Query(value)),
             // axum's text says which parameter and why ("Failed to deserialize query string:
             // from: invalid digit found in string").
-            Err(rejection) => Err(ApiError::bad_request("invalid_query", rejection.body_text())),
+            Err(rejection) => Err(ApiError::InvalidQuery(rejection.body_text())),
         }
     }
 }
@@ -37,7 +37,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
             // e.g. "Invalid URL: Invalid UTF-8 in `user`".
-            Err(rejection) => Err(ApiError::bad_request("invalid_path", rejection.body_text())),
+            Err(rejection) => Err(ApiError::InvalidPath(rejection.body_text())),
         }
     }
 }
@@ -61,8 +61,12 @@ mod tests {
         assert_eq!(read("/r?from=7").await.ok(), Some(7));
         for uri in ["/r?from=abc", "/r", "/r?from=-1"] {
             let refused = read(uri).await.expect_err(uri);
-            assert_eq!((refused.status, refused.code), (axum::http::StatusCode::BAD_REQUEST, "invalid_query"), "{uri}");
-            assert!(refused.message.contains("from"), "{uri}: {}", refused.message);
+            assert_eq!(
+                (refused.status(), refused.code()),
+                (axum::http::StatusCode::BAD_REQUEST, "invalid_query"),
+                "{uri}"
+            );
+            assert!(refused.to_string().contains("from"), "{uri}: {refused}");
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::http::{Request, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 
@@ -31,28 +31,14 @@ pub(super) async fn admit(request: Request<Incoming>, max_body: usize) -> Result
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let chunked = headers.contains_key(header::TRANSFER_ENCODING);
     if let Some(length) = declared.filter(|length| *length > max_body as u64) {
-        return Err(closing(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("a body of {length} bytes; at most {max_body}"),
-        )));
+        return Err(ApiError::PayloadTooLarge(format!("a body of {length} bytes; at most {max_body}")).into_response());
     }
     let path = request.uri().path();
     if decoded_len(path) > MAX_PATH {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("nothing here is named by a path of more than {MAX_PATH} bytes"),
-        )
-        .into_response());
+        return Err(ApiError::OverlongName { what: "path", max: MAX_PATH }.into_response());
     }
     if path.split('/').any(|segment| decoded_len(segment) > MAX_SEGMENT) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("nothing here is named by a path segment of more than {MAX_SEGMENT} bytes"),
-        )
-        .into_response());
+        return Err(ApiError::OverlongName { what: "path segment", max: MAX_SEGMENT }.into_response());
     }
     if declared.unwrap_or(0) == 0 && !chunked {
         return Ok(request.map(Body::new));
@@ -60,25 +46,12 @@ pub(super) async fn admit(request: Request<Incoming>, max_body: usize) -> Result
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(Body::new(body), max_body)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
-        Ok(Err(_)) => Err(closing(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body did not end within {max_body} bytes, or broke off"),
-        ))),
-        Err(_) => Err(closing(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-        ))),
+        Ok(Err(_)) => {
+            Err(ApiError::PayloadTooLarge(format!("the body did not end within {max_body} bytes, or broke off"))
+                .into_response())
+        }
+        Err(_) => Err(ApiError::BodyTooSlow(BODY_TIMEOUT).into_response()),
     }
-}
-
-/// An error answer after which the connection is closed: what is left of the request is
-/// not read.
-fn closing(error: ApiError) -> Response {
-    let mut response = error.into_response();
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 /// Longest path segment that can name anything here: a file name (`NAME_MAX`; the static

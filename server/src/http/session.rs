@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::App;
 use super::answers::{ErrorBody, SessionOpened};
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
-use super::errors::ApiError;
+use super::errors::{ApiError, Failure};
 use super::grants::Cached;
 use crate::service::writer::Secret;
 use crate::sessions;
@@ -41,8 +41,7 @@ fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderV
         .secure(tls)
         .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
         .build();
-    HeaderValue::from_str(&cookie.to_string())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    HeaderValue::from_str(&cookie.to_string()).map_err(|e| ApiError::internal(Failure::Server, &e))
 }
 
 /// Opens a session for a token or a sign-in link: sets the `agentstate_session` cookie
@@ -65,13 +64,12 @@ pub async fn sign_in(
 ) -> Result<Response, ApiError> {
     // Another site must not sign a browser in to an account of its choosing either.
     same_origin(&headers, true)?;
-    let asked: SessionRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_request", format!("expected {{\"token\": …}} or {{\"link\": …}}: {e}"))
-    })?;
+    let asked: SessionRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidRequest(format!("expected {{\"token\": …}} or {{\"link\": …}}: {e}")))?;
     let (is_token, secret) = match (asked.token, asked.link) {
         (Some(token), None) => Ok((true, token.trim().to_owned())),
         (None, Some(link)) => Ok((false, link.trim().to_owned())),
-        _ => Err(ApiError::bad_request("invalid_request", "give exactly one of `token` and `link`")),
+        _ => Err(ApiError::InvalidRequest("give exactly one of `token` and `link`".to_owned())),
     }?;
     // Each session is an fsynced write and a row: sign-ins are limited per address and per
     // token (a link is good for one sign-in, and makes a token of its own).
@@ -89,7 +87,7 @@ pub async fn sign_in(
     let opened = opened.await?;
     lookup.answered(opened.is_some())?;
     let Some(opened) = opened else {
-        return Err(ApiError::unauthorized("the token is not known, or the sign-in link was used or has expired"));
+        return Err(ApiError::Unauthorized("the token is not known, or the sign-in link was used or has expired"));
     };
     for ended in &opened.ended {
         app.forget(&Credential::Session(ended.clone()));
@@ -134,10 +132,10 @@ pub async fn sign_out(
 fn limit<K: Clone + Eq + std::hash::Hash>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
-    what: &str,
+    what: &'static str,
 ) -> Result<(), ApiError> {
     limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-        ApiError::too_many(format!("too many {what}; retry in {} ms", wait.as_millis().max(1)), wait)
+        ApiError::RateLimited { what, wait }
     })
 }
