@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use agentstate_core::RejectionCode;
+use agentstate_core::{Action, RejectionCode};
 use agentstate_scenario::{Expect, NativeEngine, Scenario, SuiteReport, run};
 use agentstate_tests::{render, suite_files};
 
@@ -66,4 +66,18 @@ fn every_rule_has_a_suite_named_after_it() {
             .any(|(stem, r)| stem.starts_with(&format!("r{rule}_")) && r.name.starts_with(&format!("R{rule} ")));
         assert!(named, "no suite file r{rule}_*.yaml named \"R{rule} …\"");
     }
+}
+
+/// A new command is the suites' too: every command type is accepted in some step of some
+/// suite (a step the engine really accepted, not one only expected to be).
+#[test]
+fn every_command_is_accepted_by_some_suite() {
+    let accepted: BTreeSet<String> = run_all()
+        .iter()
+        .flat_map(|(_, r)| r.steps.iter())
+        .filter(|step| matches!(step.actual(), Some(Expect::Accepted)))
+        .filter_map(|step| step.command.get("type")?.as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&str> = Action::TYPES.iter().copied().filter(|t| !accepted.contains(*t)).collect();
+    assert!(missing.is_empty(), "no suite step has these commands accepted: {missing:?}");
 }

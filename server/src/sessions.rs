@@ -19,13 +19,13 @@ pub const LINK_TTL_MS: u64 = 24 * 3600 * 1000;
 /// Sessions one token keeps at most (see [`crate::store::MAX_SESSIONS_PER_TOKEN`]).
 pub use crate::store::MAX_SESSIONS_PER_TOKEN as MAX_PER_TOKEN;
 
-/// What a browser offers to sign in with.
-#[derive(Clone, Copy, Debug)]
-pub enum Credential<'a> {
+/// What a browser offers to sign in with (owned: it travels to the writer thread).
+#[derive(Clone, Debug)]
+pub enum Credential {
     /// An access token, as `agentstate token create` printed it.
-    Token(&'a str),
+    Token(String),
     /// The secret of a one-time sign-in link (the part after `#`).
-    Link(&'a str),
+    Link(String),
 }
 
 /// A new session: its secret (for the cookie, shown once) and whom it speaks for.
@@ -42,7 +42,7 @@ pub struct Opened {
 
 /// Opens a session for a valid credential; `None` for an unknown token or a link used or
 /// expired already.
-pub fn open(store: &mut (impl TokenStore + ?Sized), credential: Credential<'_>) -> Result<Option<Opened>, TokenError> {
+pub fn open(store: &mut (impl TokenStore + ?Sized), credential: &Credential) -> Result<Option<Opened>, TokenError> {
     let now = now_ms();
     let token_hash = match credential {
         Credential::Token(token) => hash(token),

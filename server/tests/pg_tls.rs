@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agentstate_server::store::{Change, Followed, StoreConfig, StoreError};
+use agentstate_server::store::{Followed, Heard, StoreConfig, StoreError};
 use agentstate_testkit::PgCluster;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
@@ -119,7 +119,7 @@ fn the_store_reaches_postgres_over_tls_as_the_url_asks() {
     // Appends until the follower (which connects on its own thread) hears one.
     let heard_one = (0..50).any(|n| {
         store.append("acme", n, None, "", &[event(n)]).expect("appends");
-        matches!(heard.recv_timeout(Duration::from_millis(200)), Ok(Change::Appended { .. }))
+        matches!(heard.recv_timeout(Duration::from_millis(200)), Ok(Heard::Appended { .. }))
     });
     stop.store(true, Ordering::Relaxed);
     if let Some(follower) = follower {

@@ -33,12 +33,14 @@ fn a_token_keeps_its_newest_sessions(place: &StoreConfig) {
     let token = agentstate_server::tokens::issue(&mut *store, "acme", "ana").expect("a token");
     let other = agentstate_server::tokens::issue(&mut *store, "acme", "ben").expect("a token");
     let hash = agentstate_server::tokens::hash(&token);
-    let other_session = sessions::open(&mut *store, Credential::Token(&other)).expect("opens").expect("a session");
+    let other_session =
+        sessions::open(&mut *store, &Credential::Token(other.clone())).expect("opens").expect("a session");
 
     // Several within one millisecond too: the one just opened is never the one that ends.
     let mut opened = Vec::new();
     for n in 0..MAX_PER_TOKEN + 5 {
-        let session = sessions::open(&mut *store, Credential::Token(&token)).expect("opens").expect("a session");
+        let session =
+            sessions::open(&mut *store, &Credential::Token(token.clone())).expect("opens").expect("a session");
         let live = store.session(&agentstate_server::tokens::hash(&session.secret), now_ms()).expect("reads");
         assert!(live.is_some(), "session {n} works as soon as it is opened");
         opened.push(session.secret);

@@ -607,7 +607,7 @@ fn the_postgres_store_passes_the_suite() {
 /// a tenant no longer followed is no longer heard of.
 #[test]
 fn a_host_hears_of_appends_to_the_tenants_it_follows_only() {
-    use agentstate_server::store::{Change, Followed};
+    use agentstate_server::store::{Followed, Heard};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
@@ -626,16 +626,16 @@ fn a_host_hears_of_appends_to_the_tenants_it_follows_only() {
     let hear = |wait: Duration| {
         let until = Instant::now() + wait;
         std::iter::from_fn(|| heard.recv_timeout(until.saturating_duration_since(Instant::now())).ok())
-            .collect::<Vec<Change>>()
+            .collect::<Vec<Heard>>()
     };
 
     let acme = followed.follow("acme");
     let first = hear(Duration::from_secs(2));
-    assert_eq!(first, [Change::Missed { tenant: Some("acme".into()) }], "it listens for acme, and says so");
+    assert_eq!(first, [Heard::Missed { tenant: Some("acme".into()) }], "it listens for acme, and says so");
     store.append("globex", 0, None, "", &[event(1)]).expect("appends");
     store.append("acme", 0, None, "", &[event(1)]).expect("appends");
     let changes = hear(Duration::from_secs(1));
-    assert_eq!(changes, [Change::Appended { tenant: "acme".into(), seq: 1 }], "globex is not followed");
+    assert_eq!(changes, [Heard::Appended { tenant: "acme".into(), seq: 1 }], "globex is not followed");
 
     drop(acme);
     std::thread::sleep(Duration::from_millis(600));

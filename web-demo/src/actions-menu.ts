@@ -35,7 +35,6 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
   const config = ctx.mirror.config();
   const v: AllowedActions = tenant.allowedActions(ui.actor, user, channel, ctx.mirror.now());
   const kind = config.channels[channel]?.kind;
-  const reasons = config.pause_reasons;
   const after = () => {
     ui.openMenu = null;
     redraw.cards([channel]);
@@ -51,10 +50,17 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
     },
     actionButton(say("sign_in"), v.sign_in, { type: "sign_in", user, channel }, "sign_in", after),
     actionButton(say("sign_out"), v.sign_out, { type: "sign_out", user, channel }, "sign_out", after),
-    // An empty list of reasons allows any reason; the menu then offers one, "break".
-    (reasons.length ? reasons : ["break"]).map((r) =>
-      actionButton(`${say("pause")}: ${r}`, v.pause, { type: "pause", user, channel, reason: r }, `pause:${r}`, after),
-    ),
+    ctx.mirror
+      .pauseReasons()
+      .map((r) =>
+        actionButton(
+          `${say("pause")}: ${r}`,
+          v.pause,
+          { type: "pause", user, channel, reason: r },
+          `pause:${r}`,
+          after,
+        ),
+      ),
     actionButton(say("resume"), v.resume, { type: "resume", user, channel }, "resume", after),
     actionButton(say("end_wrap_up"), v.end_wrap_up, { type: "end_wrap_up", user }, "end_wrap_up", after),
     kind && ctx.vocabulary.call_kinds.includes(kind)

@@ -55,15 +55,9 @@ function stateText(now: AgentNow): HTMLElement {
   );
 }
 
-/** The tenant's pause reasons (any reason when none are configured: "break"). */
-function reasons(): string[] {
-  const configured = ctx.mirror.config().pause_reasons;
-  return configured.length ? configured : ["break"];
-}
-
 function reasonPicker(): HTMLSelectElement {
-  const choices = reasons();
-  if (!choices.includes(ui.pauseReason)) ui.pauseReason = choices[0] ?? "break";
+  const choices = ctx.mirror.pauseReasons();
+  if (!choices.includes(ui.pauseReason)) ui.pauseReason = choices[0] ?? ui.pauseReason;
   return h(
     "select",
     {

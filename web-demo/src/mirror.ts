@@ -115,4 +115,13 @@ export class Mirror {
   config(): State {
     return this.configured;
   }
+
+  /**
+   * The pause reasons to offer: the tenant's, or — when it configured none, which allows
+   * any reason — one, "break".
+   */
+  pauseReasons(): string[] {
+    const configured = this.configured.pause_reasons;
+    return configured.length ? configured : ["break"];
+  }
 }

@@ -35,6 +35,32 @@ impl AgentState {
         AgentState::WrapUp,
         AgentState::Paused,
     ];
+
+    /// What an agent shows on a channel, the one order every view uses: signed out there,
+    /// else work first (a call, a chat, or its wrap-up keeps an agent busy on every channel
+    /// they are signed in to), then a pause of this sign-in, else available.
+    pub fn of(situation: Situation) -> AgentState {
+        match situation {
+            Situation { signed_in: false, .. } => AgentState::SignedOut,
+            Situation { on_interaction: true, .. } => AgentState::OnInteraction,
+            Situation { in_wrap_up: true, .. } => AgentState::WrapUp,
+            Situation { paused: true, .. } => AgentState::Paused,
+            Situation { .. } => AgentState::Available,
+        }
+    }
+}
+
+/// What decides an agent's state on one channel ([`AgentState::of`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Situation {
+    /// Signed in on this channel.
+    pub signed_in: bool,
+    /// On an interaction, on this channel or another.
+    pub on_interaction: bool,
+    /// In wrap-up, on this channel or another.
+    pub in_wrap_up: bool,
+    /// This sign-in is paused.
+    pub paused: bool,
 }
 
 /// One stretch of one state, `from` inclusive, `to` exclusive.
@@ -134,15 +160,14 @@ struct Person {
 
 impl Person {
     fn shown(&self, seat: &Seat) -> Shown {
-        match () {
-            () if !seat.signed_in => (AgentState::SignedOut, None),
-            () if self.on_interaction => (AgentState::OnInteraction, None),
-            () if self.wrap_up_until.is_some() => (AgentState::WrapUp, None),
-            () => match &seat.paused {
-                Some(reason) => (AgentState::Paused, Some(reason.clone())),
-                None => (AgentState::Available, None),
-            },
-        }
+        let state = AgentState::of(Situation {
+            signed_in: seat.signed_in,
+            on_interaction: self.on_interaction,
+            in_wrap_up: self.wrap_up_until.is_some(),
+            paused: seat.paused.is_some(),
+        });
+        let reason = seat.paused.clone().filter(|_| state == AgentState::Paused);
+        (state, reason)
     }
 
     /// Every seat shows what the person's state says as of `at`.

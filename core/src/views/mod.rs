@@ -13,7 +13,9 @@ mod search;
 mod time_in_state;
 mod vocabulary;
 
-pub use activity::{ActivityReport, ActivityRow, ActivityTotals, AgentState, StateInterval, activity, activity_from};
+pub use activity::{
+    ActivityReport, ActivityRow, ActivityTotals, AgentState, Situation, StateInterval, activity, activity_from,
+};
 pub use agent_dashboard::{AgentDashboard, HeardSupervisor, MyChannel, MyInteraction, agent_dashboard};
 pub use allowed_actions::{AllowedActions, ByMode, Verdict, allowed_actions};
 pub use history::history;

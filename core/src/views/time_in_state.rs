@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::model::ids::{ChannelId, Millis, PauseReason, UserId};
 use crate::model::state::{State, User};
-use crate::views::AgentState;
 use crate::views::roster::on_channel;
+use crate::views::{AgentState, Situation};
 
 /// One agent on one channel at `at`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -114,8 +114,8 @@ pub fn counts_by_channel(state: &State, at: Millis) -> BTreeMap<ChannelId, State
     counts
 }
 
-/// What `user` is doing on `channel` at `at`: work first (a call, a chat or its wrap-up
-/// keeps an agent busy on every channel they are signed in to), then a pause.
+/// What `user` is doing on `channel` at `at` ([`AgentState::of`]: work first, then a
+/// pause), since when, and until when for a wrap-up.
 pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at: Millis) -> AgentNow {
     let now = |doing, since: Option<Millis>| AgentNow {
         user: user.clone(),
@@ -128,22 +128,27 @@ pub fn agent_now(state: &State, user: &UserId, u: &User, channel: &ChannelId, at
     let Some(sign_in) = u.sign_ins.get(channel) else {
         return now(AgentState::SignedOut, u.sign_ins.signed_out_at(channel));
     };
+    let interaction = state.interaction_of(u).map(|(_, interaction)| interaction);
+    let wrap_up = u.wrap_up_at(at);
+    let doing = AgentState::of(Situation {
+        signed_in: true,
+        on_interaction: interaction.is_some(),
+        in_wrap_up: wrap_up.is_some(),
+        paused: sign_in.pause.is_some(),
+    });
     // A state entered before this sign-in shows on this channel from the sign-in on.
     let seated = |since: Option<Millis>| since.map(|s| s.max(sign_in.since));
-    if let Some((_, interaction)) = state.interaction_of(u) {
-        return now(AgentState::OnInteraction, seated(Some(interaction.since)));
-    }
-    if let Some(wrap_up) = u.wrap_up_at(at) {
-        return AgentNow { until: Some(wrap_up.until), ..now(AgentState::WrapUp, seated(wrap_up.since)) };
-    }
-    let work_ended = u.work_ended.filter(|ended| *ended <= at);
-    match &sign_in.pause {
-        Some(pause) => AgentNow {
-            reason: Some(pause.reason.clone()),
-            ..now(AgentState::Paused, seated(Some(pause.since.max(work_ended.unwrap_or(Millis::ZERO)))))
-        },
-        None => {
-            let since = [sign_in.resumed, work_ended].into_iter().flatten().fold(sign_in.since, Millis::max);
+    let work_ended = u.work_ended.filter(|ended| *ended <= at).unwrap_or(Millis::ZERO);
+    match (doing, interaction, wrap_up, &sign_in.pause) {
+        (AgentState::OnInteraction, Some(interaction), _, _) => now(doing, seated(Some(interaction.since))),
+        (AgentState::WrapUp, _, Some(wrap_up), _) => {
+            AgentNow { until: Some(wrap_up.until), ..now(doing, seated(wrap_up.since)) }
+        }
+        (AgentState::Paused, _, _, Some(pause)) => {
+            AgentNow { reason: Some(pause.reason.clone()), ..now(doing, seated(Some(pause.since.max(work_ended)))) }
+        }
+        _ => {
+            let since = [sign_in.resumed, Some(work_ended)].into_iter().flatten().fold(sign_in.since, Millis::max);
             now(AgentState::Available, Some(since))
         }
     }

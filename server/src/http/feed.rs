@@ -10,7 +10,6 @@
 //! (`service::projector`): it holds its queue of messages, not a copy of the tenant.
 //! `system` follows the log as it is stored.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,7 @@ use super::auth::Caller;
 use super::errors::ApiError;
 use super::feed_slots::FeedSlot;
 use super::query::{Path, Query};
+use crate::service::log_feed::{LogFeed, Page, Step};
 use crate::service::projector::Message;
 use crate::service::writer::Notice;
 use crate::store::{FollowedTenant, Seq};
@@ -47,15 +47,9 @@ pub struct AfterParam {
     after: Option<Seq>,
 }
 
-/// `system`'s feed: the log as it is stored.
-struct Feed {
-    tenant: String,
-    /// The last sequence number taken into `ready`.
-    cursor: Seq,
-    ready: VecDeque<(Seq, String)>,
-    /// Everything stored up to the last notice is in `ready` or sent: live events can be
-    /// taken from the notices instead of the store.
-    caught_up: bool,
+/// `system`'s feed: the log as it is stored ([`LogFeed`]), with what it reads and waits on.
+struct LogFollower {
+    feed: LogFeed,
     notices: broadcast::Receiver<Notice>,
     shutdown: watch::Receiver<bool>,
     held: Held,
@@ -140,29 +134,74 @@ impl Person {
     }
 }
 
-impl Feed {
-    fn take(&mut self, events: Vec<(Seq, String)>) {
-        if let Some((seq, _)) = events.last() {
-            self.cursor = *seq;
+impl LogFollower {
+    /// The next message to send; `None` ends the feed.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if *self.shutdown.borrow() {
+                return None;
+            }
+            match self.feed.step() {
+                Step::Send(seq, event) => {
+                    if !self.held.still_allowed().await {
+                        return None;
+                    }
+                    return Some(Event::default().id(seq.to_string()).event("event").data(event));
+                }
+                Step::Read { after } => {
+                    let reads = &self.held.app.shared.reads;
+                    let page = reads.events_after(self.feed.tenant(), after, self.feed.page()).await.ok()?;
+                    if self.feed.read(page) == Page::Pruned {
+                        // The client starts anew from a snapshot rather than silently
+                        // missing what retention pruned.
+                        let whole = reads.state(self.feed.tenant()).await.ok()?;
+                        let (seq, state) = (whole.0, &whole.1);
+                        self.feed.restart(seq);
+                        let data = format!(r#"{{"seq":{seq},"state":{}}}"#, agentstate_core::wire::to_json(state));
+                        return Some(Event::default().id(seq.to_string()).event("snapshot").data(data));
+                    }
+                }
+                Step::Wait => tokio::select! {
+                    notice = self.notices.recv() => match notice {
+                        Ok(notice) => self.feed.notice(Some(&notice)),
+                        Err(RecvError::Lagged(_)) => self.feed.notice(None),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = self.shutdown.changed() => return None,
+                },
+            }
         }
-        self.ready.extend(events);
     }
+}
 
-    /// Takes a notice's events when they follow on from the cursor; after a gap the
-    /// store is read again.
-    fn follow(&mut self, events: &[(Seq, String)]) {
-        for (seq, event) in events {
-            if *seq <= self.cursor {
-                continue;
-            }
-            if *seq != self.cursor + 1 {
-                self.caught_up = false;
-                return;
-            }
-            self.cursor = *seq;
-            self.ready.push_back((*seq, event.clone()));
-        }
+/// Where a client stands: `Last-Event-ID` (a reconnecting EventSource sends the page's
+/// `?after=` again and, newer, the id of the last event it got: that one says), else
+/// `after`, else the beginning.
+fn cursor_of(headers: &HeaderMap, param: &AfterParam) -> Result<Seq, ApiError> {
+    let resume = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<Seq>().ok())
+                .ok_or_else(|| ApiError::InvalidQuery("Last-Event-ID: not a sequence number".to_owned()))?,
+        ),
+    };
+    let cursor = resume.or(param.after).unwrap_or(0);
+    // A sequence number is stored as a signed 64-bit integer: anything beyond is no
+    // position in any log (and must not wrap around to the beginning).
+    if cursor > i64::MAX as u64 {
+        return Err(ApiError::InvalidQuery(format!("after={cursor} is beyond any sequence number")));
     }
+    Ok(cursor)
+}
+
+fn stream_of<F>(source: F) -> Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>
+where
+    F: futures_util::Stream<Item = Event> + Send + 'static,
+{
+    Sse::new(source.map(Ok).boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// The tenant's events as server-sent events: `id:` the sequence number, `data:` one
@@ -186,24 +225,7 @@ pub async fn events(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>, ApiError> {
-    // A reconnecting EventSource sends the page's `?after=` again and, newer, the id of
-    // the last event it got: that one says where it stands.
-    let resume = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<Seq>().ok())
-                .ok_or_else(|| ApiError::InvalidQuery("Last-Event-ID: not a sequence number".to_owned()))?,
-        ),
-    };
-    let cursor = resume.or(param.after).unwrap_or(0);
-    // A sequence number is stored as a signed 64-bit integer: anything beyond is no
-    // position in any log (and must not wrap around to the beginning).
-    if cursor > i64::MAX as u64 {
-        return Err(ApiError::InvalidQuery(format!("after={cursor} is beyond any sequence number")));
-    }
+    let cursor = cursor_of(&headers, &param)?;
     let slot = app.shared.feeds.take(&caller.token)?;
     let observer = caller.actor.clone();
     if observer != Actor::System {
@@ -212,86 +234,29 @@ pub async fn events(
         // new) first gets what they may see, as a `snapshot` message.
         let messages = app.shared.projectors.subscribe(&tenant, observer, Some(cursor));
         let person = Person { shutdown: app.shared.shutdown.clone(), messages, held: Held::new(app, caller, slot) };
-        let stream = futures_util::stream::unfold(person, |mut person| async move {
-            let event = person.next().await?;
-            Some((Ok(event), person))
-        });
-        return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))));
+        return Ok(stream_of(futures_util::stream::unfold(person, |mut person| async move {
+            person.next().await.map(|event| (event, person))
+        })));
     }
     // Subscribed before the first read, so nothing stored in between is missed. (Other
     // hosts' appends are heard once the store listens for the tenant, which says so with
     // a `Missed` notice of the tenant: the feed then reads the store again.)
     let notices = app.shared.notices.subscribe();
     let heard = app.shared.followed.follow(&tenant);
-    let shutdown = app.shared.shutdown.clone();
-    let check = tenant.clone();
-    let last = app.shared.writer.last_seq(check).await?;
-    let feed = Feed {
-        held: Held::new(app, caller, slot),
-        tenant,
-        cursor,
-        ready: VecDeque::new(),
-        caught_up: false,
-        notices,
-        shutdown,
-        _heard: heard,
-    };
+    let last = app.shared.writer.last_seq(tenant.clone()).await?;
     // `system` follows the log as it is, resumable by sequence number; a cursor past the
     // log's end would silently skip what is stored next.
     if cursor > last {
         return Err(ApiError::InvalidQuery(format!("after={cursor} is beyond the log's end ({last})")));
     }
-    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
-        loop {
-            if *feed.shutdown.borrow() {
-                return None;
-            }
-            if !feed.ready.is_empty() && !feed.held.still_allowed().await {
-                return None;
-            }
-            if let Some((seq, event)) = feed.ready.pop_front() {
-                return Some((Ok(Event::default().id(seq.to_string()).event("event").data(event)), feed));
-            }
-            if !feed.caught_up {
-                let after = feed.cursor;
-                match feed.held.app.shared.reads.events_after(&feed.tenant, after, PAGE).await {
-                    // The events after the cursor were pruned (retention): the client starts
-                    // anew from a snapshot rather than silently missing them.
-                    Ok(page) if page.first().is_some_and(|(seq, _)| *seq > after + 1) => {
-                        let Ok(whole) = feed.held.app.shared.reads.state(&feed.tenant).await else { return None };
-                        let (seq, state) = (whole.0, &whole.1);
-                        feed.cursor = seq;
-                        feed.ready.clear();
-                        feed.caught_up = false;
-                        let data = format!(r#"{{"seq":{seq},"state":{}}}"#, agentstate_core::wire::to_json(state));
-                        let message = Event::default().id(seq.to_string()).event("snapshot").data(data);
-                        return Some((Ok(message), feed));
-                    }
-                    Ok(page) => {
-                        feed.caught_up = page.len() < PAGE;
-                        feed.take(page);
-                        continue;
-                    }
-                    _ => return None,
-                }
-            }
-            tokio::select! {
-                notice = feed.notices.recv() => match notice {
-                    Ok(Notice::Stored { tenant, events }) if tenant == feed.tenant => feed.follow(&events),
-                    // Another host's events are read from the store, from the cursor on.
-                    Ok(Notice::Appended { tenant, seq }) if tenant == feed.tenant && seq > feed.cursor => {
-                        feed.caught_up = false;
-                    }
-                    Ok(Notice::Missed { tenant }) if tenant.as_ref().is_none_or(|t| *t == feed.tenant) => {
-                        feed.caught_up = false;
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => feed.caught_up = false,
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = feed.shutdown.changed() => return None,
-            }
-        }
-    });
-    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let follower = LogFollower {
+        feed: LogFeed::new(tenant, cursor, PAGE),
+        notices,
+        shutdown: app.shared.shutdown.clone(),
+        held: Held::new(app, caller, slot),
+        _heard: heard,
+    };
+    Ok(stream_of(futures_util::stream::unfold(follower, |mut follower| async move {
+        follower.next().await.map(|event| (event, follower))
+    })))
 }

@@ -16,7 +16,7 @@ use super::{ServeConfig, listen, metrics, retention, routes};
 use crate::demo;
 use crate::service::writer::{self, Writer};
 use crate::service::{Reads, TenantService};
-use crate::store::{Change, Followed};
+use crate::store::Followed;
 use agentstate_runtime::{Limits, Runtime};
 
 /// Why the server could not start, or stopped on its own.
@@ -146,12 +146,8 @@ impl Following {
         notices: broadcast::Sender<writer::Notice>,
     ) -> Result<Following, ServeError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let thread = config.store.follow(followed, stop.clone(), move |change| {
-            let notice = match change {
-                Change::Appended { tenant, seq } => writer::Notice::Appended { tenant, seq },
-                Change::Missed { tenant } => writer::Notice::Missed { tenant },
-            };
-            let _ = notices.send(notice);
+        let thread = config.store.follow(followed, stop.clone(), move |heard| {
+            let _ = notices.send(writer::Notice::Heard(heard));
         })?;
         Ok(Following { stop, thread })
     }

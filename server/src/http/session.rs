@@ -16,8 +16,8 @@ use super::answers::{ErrorBody, SessionOpened};
 use super::auth::{Credential, SESSION_COOKIE, same_origin, session_cookie};
 use super::errors::{ApiError, Failure};
 use super::grants::Cached;
-use crate::service::writer::Secret;
 use crate::sessions;
+use crate::sessions::Credential as SignInWith;
 use crate::tokens;
 
 /// Exactly one of a token (`ast_…`) or a one-time sign-in link's secret (`asl_…`).
@@ -83,7 +83,8 @@ pub async fn sign_in(
         false
     };
     let lookup = app.admit(client, known).await?;
-    let opened = app.shared.writer.open_session(if is_token { Secret::Token(secret) } else { Secret::Link(secret) });
+    let opened =
+        app.shared.writer.open_session(if is_token { SignInWith::Token(secret) } else { SignInWith::Link(secret) });
     let opened = opened.await?;
     lookup.answered(opened.is_some())?;
     let Some(opened) = opened else {

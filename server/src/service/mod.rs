@@ -11,6 +11,7 @@
 //! Tenants are loaded on their first request (newest snapshot plus the log after it) and
 //! the least recently used are evicted when more are loaded than the bounds allow.
 
+pub mod log_feed;
 pub mod projector;
 pub mod reads;
 mod retention;
@@ -406,7 +407,7 @@ impl TenantService {
     /// Exchanges a token or a sign-in link for a session (see [`crate::sessions`]).
     pub fn open_session(
         &mut self,
-        credential: crate::sessions::Credential<'_>,
+        credential: &crate::sessions::Credential,
     ) -> Result<Option<crate::sessions::Opened>, crate::tokens::TokenError> {
         crate::sessions::open(&mut *self.store, credential)
     }

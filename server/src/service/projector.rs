@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::service::Reads;
 use crate::service::writer::Notice;
-use crate::store::{Followed, Seq};
+use crate::store::{Followed, Heard, Seq};
 
 /// Events read from the store per page.
 const PAGE: usize = 512;
@@ -209,10 +209,14 @@ impl Projector {
                         }
                     }
                 }
-                Wake::Notice(Ok(Notice::Appended { tenant, seq })) if tenant == self.tenant && seq > self.seq => {
+                Wake::Notice(Ok(Notice::Heard(Heard::Appended { tenant, seq })))
+                    if tenant == self.tenant && seq > self.seq =>
+                {
                     behind = true;
                 }
-                Wake::Notice(Ok(Notice::Missed { tenant })) if tenant.as_ref().is_none_or(|t| *t == self.tenant) => {
+                Wake::Notice(Ok(Notice::Heard(Heard::Missed { tenant })))
+                    if tenant.as_ref().is_none_or(|t| *t == self.tenant) =>
+                {
                     behind = true;
                 }
                 Wake::Tick => self.count(),

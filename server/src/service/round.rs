@@ -120,7 +120,7 @@ struct Round<'r, 'c> {
     refused: Vec<(usize, Seq)>,
 }
 
-impl<'c> Round<'_, 'c> {
+impl<'r, 'c> Round<'r, 'c> {
     fn run(&mut self, log: &mut dyn LockedLogs, tenants: &mut HashMap<String, Served>) -> Result<(), StoreError> {
         self.marks.clear();
         self.decided.clear();
@@ -129,10 +129,10 @@ impl<'c> Round<'_, 'c> {
         self.stale.clear();
         self.stored.clear();
         self.refused.clear();
-        let mut in_flight: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-        for (&index, id) in self.pending.iter().zip(self.ids) {
-            let (tenant, command) = &self.commands[index];
-            let tenant: &'c str = tenant;
+        let mut in_flight: InFlight<'r, 'c> = BTreeMap::new();
+        let (commands, pending, ids) = (self.commands, self.pending, self.ids);
+        for (&index, id) in pending.iter().zip(ids) {
+            let tenant: &'c str = commands[index].0;
             if self.failed.contains_key(tenant) || self.stale.contains(tenant) {
                 continue;
             }
@@ -140,105 +140,123 @@ impl<'c> Round<'_, 'c> {
                 self.failed.insert(tenant, ServiceError::UnknownTenant(tenant.to_owned()));
                 continue;
             };
-            if !self.marks.contains_key(tenant) {
-                // What other hosts stored since this instance last looked; nobody can
-                // append to this tenant until the commit. Nothing to read when the lock
-                // found the log where the instance stands.
-                let current = log.log_end(tenant) == Some(served.seq);
-                served.contended = if current { served.contended.saturating_sub(1) } else { CONTENDED_ROUNDS };
-                let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
-                match if current { Ok(Folded::All) } else { catch_up(&mut read, served) } {
-                    Ok(Folded::All) => {}
-                    Ok(Folded::Pruned) => {
-                        self.stale.insert(tenant);
-                        continue;
-                    }
-                    Err(ServiceError::Store(e)) => return Err(e),
-                    Err(e) => {
-                        self.failed.insert(tenant, e);
-                        continue;
-                    }
-                }
-                self.marks.insert(tenant, served.wasm.mark());
-            }
-            self.results[index] = None;
-            if let Some(keyed) = id {
-                if let Some(&first) = in_flight.get(&(tenant, keyed.actor.as_str(), keyed.id.as_str())) {
-                    self.echoes.push((index, first));
-                    continue;
-                }
-                if let Some(retry) = self
-                    .stored_outcomes
-                    .get(tenant)
-                    .and_then(|found| found.get(&keyed.id))
-                    .and_then(|stored| retried(stored, keyed, served.seq))
-                {
-                    self.results[index] = Some(Ok(retry));
-                    continue;
-                }
-            }
-            let (stamped_text, stamp);
-            let bytes = match command {
-                Incoming::Object { text, .. } => {
-                    stamp = Some(self.now.max(served.last_at));
-                    stamped_text = super::stamp::with_first_key("at", &Value::from(stamp), text);
-                    stamped_text.as_bytes()
-                }
-                Incoming::Raw(bytes) | Incoming::Unread(bytes) => {
-                    stamp = None;
-                    bytes.as_slice()
-                }
-            };
-            let decision = match served.wasm.handle_bytes(bytes, true) {
-                Ok(decision) => decision,
-                Err(e) => {
-                    self.results[index] = Some(Err(e.into()));
-                    continue;
-                }
-            };
-            let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
-            // Every event of a command is at the command's `at` (R8): the stamp, when the
-            // host gave it.
-            if let Some(last) = events.last() {
-                served.last_at = served.last_at.max(stamp.unwrap_or_else(|| at_of(last)));
-            }
-            // Only accepted commands leave a trace in the store. A rejected one changed
-            // nothing, so its retry is simply decided again: keeping its outcome would let
-            // any caller — a user without a role too — fill the store with refusals.
-            if !decision.accepted {
-                if id.is_none() {
-                    let seq = served.seq;
-                    self.results[index] =
-                        Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
-                    continue;
-                }
-                // A refusal with an id may answer a retry: it goes to the store like a
-                // decision with no events and no id, which checks that the log ends where
-                // the instance stands (an instance that saw a commit the database then lost
-                // with its primary, or is behind another host's append, decides again), and
-                // its id is looked up once the round is over. Nothing of it is stored.
-                if self.stored_outcomes.is_empty() {
-                    self.refused.push((index, served.seq));
-                }
-                let outcome = decision.outcome;
-                self.decided.push(Decided {
-                    index,
-                    tenant,
-                    id: None,
-                    actor: String::new(),
-                    outcome,
-                    events,
-                    raw: None,
-                });
+            if !self.marks.contains_key(tenant) && !self.fold_in(tenant, log, served)? {
                 continue;
             }
-            if let Some(keyed) = id {
-                in_flight.insert((tenant, keyed.actor.as_str(), keyed.id.as_str()), index);
-            }
-            let raw = decision.accepted.then_some(decision.events);
-            let (id, actor) = id.as_ref().map_or((None, String::new()), |k| (Some(k.id.clone()), k.actor.clone()));
-            self.decided.push(Decided { index, tenant, id, actor, outcome: decision.outcome, events, raw });
+            self.results[index] = None;
+            self.decide(index, tenant, id.as_ref(), served, &mut in_flight);
         }
+        self.append(log, tenants)
+    }
+
+    /// Folds into the tenant's instance what other hosts stored since it last looked
+    /// (nobody can append to this tenant until the commit; nothing to read when the lock
+    /// found the log where the instance stands) and marks where it stands before its
+    /// decisions. `false` when its commands cannot be decided this round.
+    fn fold_in(&mut self, tenant: &'c str, log: &mut dyn LockedLogs, served: &mut Served) -> Result<bool, StoreError> {
+        let current = log.log_end(tenant) == Some(served.seq);
+        served.contended = if current { served.contended.saturating_sub(1) } else { CONTENDED_ROUNDS };
+        let mut read = |after| log.events_after(tenant, after, REPLAY_CHUNK);
+        match if current { Ok(Folded::All) } else { catch_up(&mut read, served) } {
+            Ok(Folded::All) => {}
+            Ok(Folded::Pruned) => {
+                self.stale.insert(tenant);
+                return Ok(false);
+            }
+            Err(ServiceError::Store(e)) => return Err(e),
+            Err(e) => {
+                self.failed.insert(tenant, e);
+                return Ok(false);
+            }
+        }
+        self.marks.insert(tenant, served.wasm.mark());
+        Ok(true)
+    }
+
+    /// Decides one command on its tenant's instance: answered at once (a retry of a stored
+    /// outcome, a refusal without an id, a failure of the module), an echo of an earlier
+    /// command of the round with its id, or a decision on its way into the store.
+    fn decide(
+        &mut self,
+        index: usize,
+        tenant: &'c str,
+        id: Option<&'r Keyed>,
+        served: &mut Served,
+        in_flight: &mut InFlight<'r, 'c>,
+    ) {
+        if let Some(keyed) = id {
+            if let Some(&first) = in_flight.get(&(tenant, keyed.actor.as_str(), keyed.id.as_str())) {
+                self.echoes.push((index, first));
+                return;
+            }
+            if let Some(retry) = self
+                .stored_outcomes
+                .get(tenant)
+                .and_then(|found| found.get(&keyed.id))
+                .and_then(|stored| retried(stored, keyed, served.seq))
+            {
+                self.results[index] = Some(Ok(retry));
+                return;
+            }
+        }
+        let (stamped_text, stamp);
+        let bytes = match &self.commands[index].1 {
+            Incoming::Object { text, .. } => {
+                stamp = Some(self.now.max(served.last_at));
+                stamped_text = super::stamp::with_first_key("at", &Value::from(stamp), text);
+                stamped_text.as_bytes()
+            }
+            Incoming::Raw(bytes) | Incoming::Unread(bytes) => {
+                stamp = None;
+                bytes.as_slice()
+            }
+        };
+        let decision = match served.wasm.handle_bytes(bytes, true) {
+            Ok(decision) => decision,
+            Err(e) => {
+                self.results[index] = Some(Err(e.into()));
+                return;
+            }
+        };
+        let events: Vec<String> = decision.events.iter().map(|e| e.get().to_owned()).collect();
+        // Every event of a command is at the command's `at` (R8): the stamp, when the
+        // host gave it.
+        if let Some(last) = events.last() {
+            served.last_at = served.last_at.max(stamp.unwrap_or_else(|| at_of(last)));
+        }
+        // Only accepted commands leave a trace in the store. A rejected one changed
+        // nothing, so its retry is simply decided again: keeping its outcome would let
+        // any caller — a user without a role too — fill the store with refusals.
+        if !decision.accepted {
+            if id.is_none() {
+                let seq = served.seq;
+                self.results[index] = Some(Ok(Submitted { outcome: decision.outcome, seq, ..Submitted::pending() }));
+                return;
+            }
+            // A refusal with an id may answer a retry: it goes to the store like a
+            // decision with no events and no id, which checks that the log ends where
+            // the instance stands (an instance that saw a commit the database then lost
+            // with its primary, or is behind another host's append, decides again), and
+            // its id is looked up once the round is over. Nothing of it is stored.
+            if self.stored_outcomes.is_empty() {
+                self.refused.push((index, served.seq));
+            }
+            let outcome = decision.outcome;
+            self.decided.push(Decided { index, tenant, id: None, actor: String::new(), outcome, events, raw: None });
+            return;
+        }
+        if let Some(keyed) = id {
+            in_flight.insert((tenant, keyed.actor.as_str(), keyed.id.as_str()), index);
+        }
+        let raw = decision.accepted.then_some(decision.events);
+        let (id, actor) = id.map_or((None, String::new()), |k| (Some(k.id.clone()), k.actor.clone()));
+        self.decided.push(Decided { index, tenant, id, actor, outcome: decision.outcome, events, raw });
+    }
+
+    /// Appends the decisions of every tenant not lost yet; a tenant whose append the store
+    /// refuses is lost (rolled back and decided again by the caller), the others are tried
+    /// again without it.
+    fn append(&mut self, log: &mut dyn LockedLogs, tenants: &mut HashMap<String, Served>) -> Result<(), StoreError> {
         loop {
             let appending: Vec<usize> =
                 (0..self.decided.len()).filter(|d| !self.lost.contains(self.decided[*d].tenant)).collect();
@@ -285,6 +303,10 @@ impl<'c> Round<'_, 'c> {
         }
     }
 }
+
+/// The commands with an id decided so far in a round, by tenant, actor and id: a later one
+/// of the same actor with the same id is its echo.
+type InFlight<'r, 'c> = BTreeMap<(&'c str, &'r str, &'r str), usize>;
 
 impl TenantService {
     /// Decides and stores `commands` (at most half the loaded bound of tenants), deciding
@@ -382,6 +404,83 @@ impl TenantService {
         look_up: bool,
         results: &mut [Option<Result<Submitted, ServiceError>>],
     ) -> Vec<usize> {
+        let (mut touched, mut failed) = self.touch(commands, pending);
+        // Every command's id, and (when asked to look them up) the outcomes stored for them:
+        // one lookup per tenant.
+        let ids: Vec<Option<Keyed>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
+        let stored_outcomes = match look_up {
+            true => self.stored_outcomes(commands, pending, &ids, &touched, &mut failed),
+            false => HashMap::new(),
+        };
+        touched.retain(|tenant| !failed.contains_key(tenant));
+        let mut work = Round {
+            commands,
+            pending,
+            ids: &ids,
+            now,
+            stored_outcomes: &stored_outcomes,
+            failed: &mut failed,
+            results,
+            marks: BTreeMap::new(),
+            decided: Vec::new(),
+            echoes: Vec::new(),
+            lost: BTreeSet::new(),
+            stale: BTreeSet::new(),
+            stored: Vec::new(),
+            refused: Vec::new(),
+        };
+        let committed = self.commit(&touched, look_up, &mut work);
+        let Round { marks, mut decided, echoes, mut lost, stale, stored, refused, .. } = work;
+        if let Err(e) = committed {
+            // Nothing was stored: every decision is undone and answered with the failure,
+            // and so is every command the round did not get to.
+            for (tenant, mark) in &marks {
+                self.roll_back(tenant, *mark);
+            }
+            self.account(&touched);
+            let failure = || Some(Err(ServiceError::Store(e.clone())));
+            for index in decided.iter().map(|d| d.index).chain(echoes.iter().map(|(echo, _)| *echo)) {
+                results[index] = failure();
+            }
+            for &index in pending {
+                if results[index].is_none() {
+                    results[index] = failure();
+                }
+            }
+            return Vec::new();
+        }
+        for (done, seq) in stored {
+            self.finish(&mut decided[done], seq, results);
+        }
+        self.answer_refused_retries(commands, &refused, &ids, pending, results);
+        for tenant in &lost {
+            if let Some(mark) = marks.get(tenant) {
+                self.roll_back(tenant, *mark);
+            }
+        }
+        // Decided nothing; loaded again from the new base by the next round.
+        for tenant in stale {
+            self.unload(tenant);
+            lost.insert(tenant);
+        }
+        for (tenant, e) in &failed {
+            if matches!(e, ServiceError::Host(_)) {
+                self.unload(tenant);
+            }
+        }
+        self.account(&touched);
+        let redo = answer_failed_and_lost(commands, pending, &failed, &lost, results);
+        answer_echoes(commands, &echoes, &lost, results);
+        redo
+    }
+
+    /// Loads the tenants of the `pending` commands (their catching up happens under the
+    /// round's lock): those loaded, sorted, and why the others cannot be.
+    fn touch<'a>(
+        &mut self,
+        commands: &[(&'a str, Incoming)],
+        pending: &[usize],
+    ) -> (Vec<&'a str>, BTreeMap<&'a str, ServiceError>) {
         let mut failed: BTreeMap<&str, ServiceError> = BTreeMap::new();
         let mut touched: Vec<&str> = Vec::new();
         for &index in pending {
@@ -389,7 +488,6 @@ impl TenantService {
             if touched.contains(&tenant) || failed.contains_key(tenant) {
                 continue;
             }
-            // Loaded now; its catching up happens under the round's lock.
             match self.use_tenant(tenant) {
                 Ok(_) => touched.push(tenant),
                 Err(e) => {
@@ -398,14 +496,24 @@ impl TenantService {
             }
         }
         touched.sort_unstable();
-        // Every command's id, and (when asked to look them up) the outcomes stored for them:
-        // one lookup per tenant.
-        let ids: Vec<Option<Keyed>> = pending.iter().map(|&index| command_id(&commands[index].1)).collect();
-        let mut stored_outcomes: HashMap<&str, HashMap<String, Vec<StoredOutcome>>> = HashMap::new();
-        for &tenant in touched.iter().filter(|_| look_up) {
+        (touched, failed)
+    }
+
+    /// The outcomes stored under the ids of the `pending` commands, one lookup per tenant;
+    /// a tenant whose lookup fails goes to `failed`.
+    fn stored_outcomes<'a>(
+        &mut self,
+        commands: &[(&'a str, Incoming)],
+        pending: &[usize],
+        ids: &[Option<Keyed>],
+        touched: &[&'a str],
+        failed: &mut BTreeMap<&'a str, ServiceError>,
+    ) -> HashMap<&'a str, HashMap<String, Vec<StoredOutcome>>> {
+        let mut stored_outcomes = HashMap::new();
+        for &tenant in touched {
             let wanted: Vec<&str> = pending
                 .iter()
-                .zip(&ids)
+                .zip(ids)
                 .filter(|(index, _)| commands[**index].0 == tenant)
                 .filter_map(|(_, id)| id.as_ref().map(|keyed| keyed.id.as_str()))
                 .collect();
@@ -425,106 +533,27 @@ impl TenantService {
                 }
             }
         }
-        touched.retain(|tenant| !failed.contains_key(tenant));
+        stored_outcomes
+    }
 
-        let mut work = Round {
-            commands,
-            pending,
-            ids: &ids,
-            now,
-            stored_outcomes: &stored_outcomes,
-            failed: &mut failed,
-            results,
-            marks: BTreeMap::new(),
-            decided: Vec::new(),
-            echoes: Vec::new(),
-            lost: BTreeSet::new(),
-            stale: BTreeSet::new(),
-            stored: Vec::new(),
-            refused: Vec::new(),
-        };
+    /// Runs the round's work in one store transaction. A host routed by tenant is the only
+    /// one appending to its tenants: its first try trusts the instances to stand where the
+    /// logs end (one round trip on PostgreSQL). A tenant refused for it, or that other hosts
+    /// were seen appending to lately, is decided with its log locked and caught up on
+    /// first: where hosts share tenants a lost race would cost rebuilding the instance.
+    fn commit(&mut self, touched: &[&str], look_up: bool, work: &mut Round<'_, '_>) -> Result<(), StoreError> {
         let tenants = &mut self.tenants;
         let started = std::time::Instant::now();
-        // A host routed by tenant is the only one appending to its tenants: its first try
-        // trusts the instances to stand where the logs end (one round trip on PostgreSQL).
-        // A tenant refused for it, or that other hosts were seen appending to lately, is
-        // decided with its log locked and caught up on first: where hosts share tenants a
-        // lost race would cost rebuilding the instance.
         let believed: Option<Vec<(&str, Seq)>> = touched
             .iter()
             .map(|tenant| tenants.get(*tenant).filter(|s| !look_up && s.contended == 0).map(|s| (*tenant, s.seq)))
             .collect();
         let committed = match believed {
             Some(believed) => self.store.optimistic(&believed, &mut |log| work.run(log, tenants)),
-            None => self.store.locked(&touched, &mut |log| work.run(log, tenants)),
+            None => self.store.locked(touched, &mut |log| work.run(log, tenants)),
         };
         metrics::histogram!("agentstate_store_append_seconds").record(started.elapsed().as_secs_f64());
-        let Round { marks, mut decided, echoes, mut lost, stale, stored, refused, .. } = work;
-        match committed {
-            Ok(()) => {
-                for (done, seq) in stored {
-                    self.finish(&mut decided[done], seq, results);
-                }
-                self.answer_refused_retries(commands, &refused, &ids, pending, results);
-            }
-            Err(e) => {
-                // Nothing was stored: every decision is undone and answered with the
-                // failure, and so is every command the round did not get to.
-                for done in &decided {
-                    results[done.index] = Some(Err(ServiceError::Store(e.clone())));
-                }
-                for (echo, _) in &echoes {
-                    results[*echo] = Some(Err(ServiceError::Store(e.clone())));
-                }
-                for &index in pending {
-                    if results[index].is_none() {
-                        results[index] = Some(Err(ServiceError::Store(e.clone())));
-                    }
-                }
-                for (tenant, mark) in &marks {
-                    self.roll_back(tenant, *mark);
-                }
-                self.account(&touched);
-                return Vec::new();
-            }
-        }
-        for tenant in &lost {
-            if let Some(mark) = marks.get(tenant) {
-                self.roll_back(tenant, *mark);
-            }
-        }
-        // Decided nothing; loaded again from the new base by the next round.
-        for tenant in stale {
-            self.unload(tenant);
-            lost.insert(tenant);
-        }
-        for (tenant, e) in &failed {
-            if matches!(e, ServiceError::Host(_)) {
-                self.unload(tenant);
-            }
-        }
-        self.account(&touched);
-        let mut redo = Vec::new();
-        for &index in pending {
-            let tenant = commands[index].0;
-            if let Some(e) = failed.get(tenant) {
-                results[index] = Some(Err(copy_error(e)));
-            } else if lost.contains(tenant) {
-                results[index] = None;
-                redo.push(index);
-            }
-        }
-        for (echo, first) in echoes {
-            if lost.contains(commands[echo].0) {
-                continue;
-            }
-            results[echo] = Some(match &results[first] {
-                Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
-                Some(Err(e)) => Err(copy_error(e)),
-                None => Err(ServiceError::UnknownTenant(String::new())),
-            });
-        }
-        redo
+        committed
     }
 
     /// Records a stored command: its tenant's log end, its snapshot cadence, its result.
@@ -554,7 +583,50 @@ impl TenantService {
     }
 }
 
-/// The command's JSON with `at` added (the API refuses commands that carry one).
+/// Answers the commands of tenants that failed with the failure, and clears those of
+/// tenants that lost their append: returned, to be decided again.
+fn answer_failed_and_lost(
+    commands: &[(&str, Incoming)],
+    pending: &[usize],
+    failed: &BTreeMap<&str, ServiceError>,
+    lost: &BTreeSet<&str>,
+    results: &mut [Option<Result<Submitted, ServiceError>>],
+) -> Vec<usize> {
+    let mut redo = Vec::new();
+    for &index in pending {
+        let tenant = commands[index].0;
+        if let Some(e) = failed.get(tenant) {
+            results[index] = Some(Err(copy_error(e)));
+        } else if lost.contains(tenant) {
+            results[index] = None;
+            redo.push(index);
+        }
+    }
+    redo
+}
+
+/// Answers each echo — a command whose id its actor sent earlier in the round — as a
+/// retry of the first (unless its tenant decides again).
+fn answer_echoes(
+    commands: &[(&str, Incoming)],
+    echoes: &[(usize, usize)],
+    lost: &BTreeSet<&str>,
+    results: &mut [Option<Result<Submitted, ServiceError>>],
+) {
+    for &(echo, first) in echoes {
+        if lost.contains(commands[echo].0) {
+            continue;
+        }
+        results[echo] = Some(match &results[first] {
+            Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
+            Some(Err(e)) => Err(copy_error(e)),
+            None => Err(ServiceError::UnknownTenant(String::new())),
+        });
+    }
+}
+
+/// A copy of a failure for each command it answers (`ServiceError` is not `Clone`: a
+/// module's failure is copied as its text).
 fn copy_error(e: &ServiceError) -> ServiceError {
     match e {
         ServiceError::UnknownTenant(t) => ServiceError::UnknownTenant(t.clone()),

@@ -15,6 +15,7 @@ use crate::clock::now_ms;
 pub use crate::service::Incoming;
 use crate::service::{ServiceError, Step, Submitted, TenantService};
 use crate::sessions::{Credential, Opened};
+use crate::store::Heard;
 use crate::store::{Seq, TokenGrant};
 use crate::tokens::TokenError;
 
@@ -23,11 +24,8 @@ use crate::tokens::TokenError;
 pub enum Notice {
     /// This host stored these events, in order (read once for every feed).
     Stored { tenant: String, events: Arc<[(Seq, String)]> },
-    /// Another host appended: the tenant's log now ends at `seq`.
-    Appended { tenant: String, seq: Seq },
-    /// Notices of other hosts may have been missed, of one tenant or of all: their feeds
-    /// read the store again.
-    Missed { tenant: Option<String> },
+    /// What the store told of other hosts: an append, or notices missed.
+    Heard(Heard),
 }
 
 /// The tenants, as the writer thread holds them.
@@ -147,13 +145,8 @@ impl Writer {
     }
 
     /// Opens a browser session with an access token, or by using a sign-in link up.
-    pub async fn open_session(&self, secret: Secret) -> Result<Option<Opened>, OpenError> {
-        let opened = self.run(move |desk| {
-            desk.service.open_session(match &secret {
-                Secret::Token(token) => Credential::Token(token),
-                Secret::Link(link) => Credential::Link(link),
-            })
-        });
+    pub async fn open_session(&self, credential: Credential) -> Result<Option<Opened>, OpenError> {
+        let opened = self.run(move |desk| desk.service.open_session(&credential));
         Ok(opened.await??)
     }
 
@@ -199,15 +192,6 @@ pub enum OpenError {
     Gone(#[from] Gone),
     #[error(transparent)]
     Failed(#[from] TokenError),
-}
-
-/// What a session is opened with (owned, to travel to the writer).
-#[derive(Clone, Debug)]
-pub enum Secret {
-    /// An access token.
-    Token(String),
-    /// The secret of a one-time sign-in link.
-    Link(String),
 }
 
 /// The host's health, as the writer sees it.

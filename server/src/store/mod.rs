@@ -291,9 +291,9 @@ pub trait TokenStore: Send {
 pub trait Store: EventLog + TokenStore {}
 impl<T: EventLog + TokenStore + ?Sized> Store for T {}
 
-/// What another host stored, as a backend shared between hosts tells it.
+/// What a host hears of other hosts' appends, from a backend shared between hosts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
+pub enum Heard {
     /// The tenant's log now ends at `seq`.
     Appended { tenant: String, seq: Seq },
     /// Notices may have been missed — of one tenant (the host began to listen for it just
@@ -402,7 +402,7 @@ impl StoreConfig {
         &self,
         followed: Followed,
         stop: Arc<AtomicBool>,
-        changed: impl FnMut(Change) + Send + 'static,
+        changed: impl FnMut(Heard) + Send + 'static,
     ) -> Result<Option<std::thread::JoinHandle<()>>, StoreError> {
         match self {
             StoreConfig::Sqlite(_) => Ok(None),

@@ -18,7 +18,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, GenericClient, Statement};
 
 use super::tokens::{Dialect, Param, SqlBackend, Statements, Value};
-use super::{Append, Change, EventLog, Followed, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, millis};
+use super::{Append, EventLog, Followed, Heard, LockedLogs, LogBase, Pruned, Seq, StoreError, StoredOutcome, millis};
 
 mod tls;
 
@@ -655,13 +655,13 @@ fn committed(e: postgres::Error) -> StoreError {
 /// Listens, on a connection of its own, for the appends (of any host) to the tenants in
 /// `followed` and hands each to `changed`, until `stop` is set. The tenants listened for
 /// follow `followed` within a quarter second; once it listens for a tenant it says
-/// [`Change::Missed`] of it (what was appended before is read from the store), and after
+/// [`Heard::Missed`] of it (what was appended before is read from the store), and after
 /// the connection was lost, of all — so nothing is skipped.
 pub(super) fn follow(
     url: String,
     followed: Followed,
     stop: Arc<AtomicBool>,
-    mut changed: impl FnMut(Change) + Send + 'static,
+    mut changed: impl FnMut(Heard) + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     let run = move || {
         let mut lost = false;
@@ -679,7 +679,7 @@ pub(super) fn follow(
             };
             if lost {
                 tracing::info!("listening for other hosts' appends again");
-                changed(Change::Missed { tenant: None });
+                changed(Heard::Missed { tenant: None });
             }
             // The tenants listened for on this connection, by channel.
             let mut listening: BTreeMap<String, String> = BTreeMap::new();
@@ -694,7 +694,7 @@ pub(super) fn follow(
                         if let Some((seq, tenant)) = notice.payload().split_once(':')
                             && let Ok(seq) = seq.parse()
                         {
-                            changed(Change::Appended { tenant: tenant.to_owned(), seq });
+                            changed(Heard::Appended { tenant: tenant.to_owned(), seq });
                         }
                     }
                     Ok(None) => {}
@@ -715,7 +715,7 @@ fn listen_for(
     client: &mut Client,
     followed: &Followed,
     listening: &mut BTreeMap<String, String>,
-    changed: &mut impl FnMut(Change),
+    changed: &mut impl FnMut(Heard),
 ) -> Result<(), postgres::Error> {
     let wanted = followed.tenants();
     let gone: Vec<String> =
@@ -732,7 +732,7 @@ fn listen_for(
         let channel: String = client.query_one("SELECT $1 || md5($2)", &[&CHANNEL_PREFIX, &tenant])?.get(0);
         client.batch_execute(&format!("LISTEN {channel}"))?;
         listening.insert(channel, tenant.clone());
-        changed(Change::Missed { tenant: Some(tenant) });
+        changed(Heard::Missed { tenant: Some(tenant) });
     }
     Ok(())
 }
