@@ -10,6 +10,7 @@ pub mod long_log;
 pub mod reports;
 pub mod service;
 pub mod sessions;
+pub mod sso;
 pub mod store;
 pub mod tokens;
 

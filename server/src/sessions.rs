@@ -5,7 +5,7 @@
 //! revoking the token ends it.
 
 use crate::clock::now_ms;
-use crate::store::{TokenGrant, TokenStore};
+use crate::store::{SsoStore, TokenGrant, TokenStore};
 use crate::tokens::{self, TokenError, hash};
 
 /// Prefixes that make a leaked session or link recognisable.
@@ -26,6 +26,9 @@ pub enum Credential {
     Token(String),
     /// The secret of a one-time sign-in link (the part after `#`).
     Link(String),
+    /// A person the tenant's identity provider vouched for, found to be `user` of `tenant`
+    /// (made by `http::sso` only after every check of the ID token held).
+    SingleSignOn { tenant: String, user: String },
 }
 
 /// A new session: its secret (for the cookie, shown once) and whom it speaks for.
@@ -42,7 +45,10 @@ pub struct Opened {
 
 /// Opens a session for a valid credential; `None` for an unknown token or a link used or
 /// expired already.
-pub fn open(store: &mut (impl TokenStore + ?Sized), credential: &Credential) -> Result<Option<Opened>, TokenError> {
+pub fn open(
+    store: &mut (impl TokenStore + SsoStore + ?Sized),
+    credential: &Credential,
+) -> Result<Option<Opened>, TokenError> {
     let now = now_ms();
     let token_hash = match credential {
         Credential::Token(token) => hash(token),
@@ -50,12 +56,28 @@ pub fn open(store: &mut (impl TokenStore + ?Sized), credential: &Credential) -> 
             Some(token_hash) => token_hash,
             None => return Ok(None),
         },
+        Credential::SingleSignOn { tenant, user } => sso_token(store, tenant, user)?,
     };
     let Some(grant) = store.token(&token_hash)? else { return Ok(None) };
     let secret = tokens::secret(SESSION_PREFIX)?;
     let expires = now + SESSION_TTL_MS;
     let ended = store.put_session(&hash(&secret), &token_hash, expires)?;
     Ok(Some(Opened { secret, grant, ended, expires }))
+}
+
+/// The token a person's single sign-on sessions hang on, made at their first: one per
+/// user, shown to nobody, listed and revoked like any other (`token revoke --user`).
+fn sso_token(
+    store: &mut (impl TokenStore + SsoStore + ?Sized),
+    tenant: &str,
+    user: &str,
+) -> Result<String, TokenError> {
+    if let Some(token_hash) = store.sso_token(tenant, user)? {
+        return Ok(token_hash);
+    }
+    let token_hash = hash(&tokens::issue(store, tenant, user)?);
+    store.put_sso_token(tenant, user, &token_hash)?;
+    Ok(token_hash)
 }
 
 /// Creates a token for `actor` of `tenant` that only a one-time sign-in link reaches: the

@@ -7,8 +7,8 @@ use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime};
 use agentstate_server::service::{Bounds, TenantService};
 use agentstate_server::store::{
-    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, SqliteStore, Store, StoreConfig, StoreError, StoredOutcome,
-    TokenGrant, TokenSelector, TokenStore,
+    Append, EventLog, LockedLogs, LogBase, Pruned, Seq, SqliteStore, SsoProvider, SsoSignIn, SsoStore, Store,
+    StoreConfig, StoreError, StoredOutcome, TokenGrant, TokenSelector, TokenStore,
 };
 use std::collections::HashMap;
 
@@ -329,6 +329,30 @@ impl TokenStore for Hooked {
     }
     fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError> {
         self.store.take_link(link, now)
+    }
+}
+
+impl SsoStore for Hooked {
+    fn put_sso_provider(&mut self, tenant: &str, provider: &SsoProvider) -> Result<(), StoreError> {
+        self.store.put_sso_provider(tenant, provider)
+    }
+    fn sso_provider(&self, tenant: &str) -> Result<Option<SsoProvider>, StoreError> {
+        self.store.sso_provider(tenant)
+    }
+    fn remove_sso_provider(&mut self, tenant: &str) -> Result<bool, StoreError> {
+        self.store.remove_sso_provider(tenant)
+    }
+    fn put_sso_sign_in(&mut self, state: &str, sign_in: &SsoSignIn, now: u64) -> Result<bool, StoreError> {
+        self.store.put_sso_sign_in(state, sign_in, now)
+    }
+    fn take_sso_sign_in(&mut self, state: &str, now: u64) -> Result<Option<SsoSignIn>, StoreError> {
+        self.store.take_sso_sign_in(state, now)
+    }
+    fn sso_token(&self, tenant: &str, actor: &str) -> Result<Option<String>, StoreError> {
+        self.store.sso_token(tenant, actor)
+    }
+    fn put_sso_token(&mut self, tenant: &str, actor: &str, token: &str) -> Result<(), StoreError> {
+        self.store.put_sso_token(tenant, actor, token)
     }
 }
 

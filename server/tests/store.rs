@@ -384,6 +384,58 @@ fn sessions_and_links_live_as_long_as_their_token(fresh: Fresh<'_>) {
     assert!(matches!(store.tokens_of("nobody"), Err(StoreError::UnknownTenant(_))));
 }
 
+fn single_sign_on_keeps_its_provider_its_sign_ins_once_and_a_token_per_person(fresh: Fresh<'_>) {
+    use agentstate_server::store::{SsoProvider, SsoSignIn};
+    let mut store = open(&fresh());
+    store.create_tenant("acme", "{}").expect("creates");
+    store.create_tenant("globex", "{}").expect("creates");
+    let provider = SsoProvider {
+        issuer: "https://idp.example".into(),
+        client_id: "c".into(),
+        client_secret: "s".into(),
+        redirect_uri: "https://cc.example/signin/acme/callback".into(),
+        claim: "email".into(),
+        name: "Acme".into(),
+    };
+    assert_eq!(store.sso_provider("acme").expect("reads"), None);
+    store.put_sso_provider("acme", &provider).expect("stores");
+    let replaced = SsoProvider { name: "Acme Login".into(), ..provider.clone() };
+    store.put_sso_provider("acme", &replaced).expect("replaces");
+    assert_eq!(store.sso_provider("acme").expect("reads"), Some(replaced));
+    assert_eq!(store.sso_provider("globex").expect("reads"), None, "one tenant's provider only");
+    assert!(matches!(store.put_sso_provider("nobody", &provider), Err(StoreError::UnknownTenant(_))));
+
+    // A sign-in under way is taken once, and not after it expired.
+    let (now, later) = (1_000, 4_000_000_000_000);
+    let sign_in = |expires| SsoSignIn {
+        tenant: "acme".into(),
+        browser: "b".into(),
+        nonce: "n".into(),
+        verifier: "v".into(),
+        expires,
+    };
+    assert!(store.put_sso_sign_in("st-1", &sign_in(later), now).expect("stores"));
+    assert!(store.put_sso_sign_in("st-2", &sign_in(now + 10), now).expect("stores"));
+    assert_eq!(store.take_sso_sign_in("st-1", now).expect("takes"), Some(sign_in(later)));
+    assert_eq!(store.take_sso_sign_in("st-1", now).expect("takes"), None, "used up");
+    assert_eq!(store.take_sso_sign_in("st-2", now + 10).expect("takes"), None, "expired");
+    assert_eq!(store.take_sso_sign_in("st-none", now).expect("takes"), None);
+
+    // A person's token stands until revoked; then none is found, and a new one replaces it.
+    let ana = TokenGrant { tenant: "acme".to_owned(), actor: "ana".to_owned() };
+    store.put_token("t-ana", &ana).expect("stores");
+    store.put_sso_token("acme", "ana", "t-ana").expect("stores");
+    assert_eq!(store.sso_token("acme", "ana").expect("reads").as_deref(), Some("t-ana"));
+    assert_eq!(store.sso_token("globex", "ana").expect("reads"), None);
+    store.revoke_tokens("acme", TokenSelector::Actor("ana")).expect("revokes");
+    assert_eq!(store.sso_token("acme", "ana").expect("reads"), None, "revoked with the user's tokens");
+    store.put_token("t-ana-2", &ana).expect("stores");
+    store.put_sso_token("acme", "ana", "t-ana-2").expect("stores");
+    assert_eq!(store.sso_token("acme", "ana").expect("reads").as_deref(), Some("t-ana-2"));
+    assert!(store.remove_sso_provider("acme").expect("removes"));
+    assert!(!store.remove_sso_provider("acme").expect("removes"), "removed once");
+}
+
 /// In the child: appends one event at a time forever, printing each sequence number once
 /// its append has returned (is acknowledged). Not a test on its own.
 #[test]
@@ -549,6 +601,7 @@ const SUITE: &[Case] = &[
     ("history filed in batches", a_history_page_is_the_log_filtered_whatever_the_index_has_filed),
     ("tokens", tokens_are_revoked_by_user_or_by_fingerprint_and_only_in_their_tenant),
     ("sessions and links", sessions_and_links_live_as_long_as_their_token),
+    ("single sign-on", single_sign_on_keeps_its_provider_its_sign_ins_once_and_a_token_per_person),
     ("SIGKILL", every_acknowledged_append_survives_a_sigkill),
 ];
 

@@ -6,6 +6,7 @@ import type { Action, AssignAs, ChannelKind, Plan, Rejection, Role, Verdict } fr
 import { actAll, ctx, reason, say, verdictOf, redraw } from "./context.js";
 import { h, type Child } from "./dom.js";
 import type { Word } from "./i18n.js";
+import type { SsoSettings } from "./api.js";
 
 const form = {
   search: "",
@@ -17,6 +18,9 @@ const form = {
   newReason: "",
   plan: "" as Plan | "",
 };
+
+/** The tenant's single sign-on, read once when the screen is first drawn. */
+let sso: SsoSettings | "loading" | "unreadable" | undefined;
 
 /** One verdict for several commands: allowed when any of them is (the others are refused and say why). */
 function anyAllowed(actions: Action[]): Verdict {
@@ -365,6 +369,45 @@ function planAndSettings(): HTMLElement {
   );
 }
 
+/** Single sign-on as the operator set it up: shown, not changed here (the secret never comes). */
+function singleSignOn(): HTMLElement {
+  if (sso === undefined) {
+    sso = "loading";
+    ctx.api.ssoSettings().then(
+      (settings) => {
+        sso = settings;
+        redraw.panels();
+      },
+      () => {
+        sso = "unreadable";
+        redraw.panels();
+      },
+    );
+  }
+  const rows: [Word, string | null | undefined][] =
+    typeof sso === "object" && sso.configured
+      ? [
+          ["ssoPage", sso.sign_in_page ? `${location.origin}${sso.sign_in_page}` : undefined],
+          ["ssoIssuer", sso.name ? `${sso.name} — ${sso.issuer ?? ""}` : sso.issuer],
+          ["ssoClient", sso.client_id],
+          ["ssoClaim", sso.claim],
+          ["ssoRedirect", sso.redirect_uri],
+        ]
+      : [];
+  return h(
+    "section",
+    { class: "panel", id: "admin-sso", "aria-labelledby": "sso-title" },
+    h("h3", { id: "sso-title" }, say("sso")),
+    rows.length
+      ? h(
+          "dl",
+          { class: "sso" },
+          rows.flatMap(([word, value]) => [h("dt", {}, say(word)), h("dd", { "data-sso": word }, value ?? "")]),
+        )
+      : h("p", {}, sso === "loading" ? "…" : say("ssoOff")),
+  );
+}
+
 export function adminScreen(): HTMLElement {
   return h(
     "div",
@@ -374,5 +417,6 @@ export function adminScreen(): HTMLElement {
     pauseReasons(),
     creation(),
     planAndSettings(),
+    singleSignOn(),
   );
 }

@@ -31,6 +31,12 @@ export type Me = Schemas["Me"];
 /** One of the caller's assigned channels with its counts per state, no names (`GET …/channel-counts`). */
 export type ChannelCounts = Schemas["ChannelCount"];
 
+/** The tenant's single sign-on as its admin sees it (never the client secret). */
+export type SsoSettings = Schemas["SsoSettings"];
+
+/** What a tenant's sign-in page offers (`GET /api/signin/{tenant}`). */
+export type SsoOffer = Schemas["SsoOffer"];
+
 /** The session cookie, or a bearer token (the demo's "act as" only). */
 export type Auth = { kind: "session" } | { kind: "bearer"; token: string };
 
@@ -63,6 +69,17 @@ export class Api {
     const response = await fetch(this.url(path), { headers: this.headers() });
     if (!response.ok) throw new Error(`${what}: HTTP ${response.status}`);
     return response.json() as Promise<T>;
+  }
+
+  /** The tenant's single sign-on settings (admins only). */
+  ssoSettings(): Promise<SsoSettings> {
+    return this.read<SsoSettings>("/sso", "single sign-on");
+  }
+
+  /** What `tenant`'s sign-in page offers; `null` when it has no single sign-on. */
+  static async ssoOffer(tenant: string): Promise<SsoOffer | null> {
+    const response = await fetch(`/api/signin/${encodeURIComponent(tenant)}`);
+    return response.ok ? ((await response.json()) as SsoOffer) : null;
   }
 
   /** The signed-in session's tenant and actor; `null` when there is no session. */

@@ -112,6 +112,18 @@ const words = {
   token: { en: "Access token", de: "Zugangstoken" },
   signingIn: { en: "Signing in…", de: "Anmeldung läuft…" },
   signInFailed: { en: "Sign-in failed", de: "Anmeldung fehlgeschlagen" },
+  signInWith: { en: "Sign in with", de: "Anmelden mit" },
+  orToken: { en: "Or, for operators and integrations:", de: "Oder, für Betrieb und Integrationen:" },
+  sso: { en: "Single sign-on", de: "Single Sign-on" },
+  ssoOff: {
+    en: "Not set up: people sign in with links or tokens. The operator sets it up with `agentstate tenant sso set`.",
+    de: "Nicht eingerichtet: Anmeldung mit Links oder Tokens. Der Betrieb richtet es mit `agentstate tenant sso set` ein.",
+  },
+  ssoIssuer: { en: "Identity provider", de: "Identitätsanbieter" },
+  ssoClient: { en: "Client id", de: "Client-ID" },
+  ssoClaim: { en: "Claim that names the user", de: "Claim mit der Benutzer-ID" },
+  ssoRedirect: { en: "Redirect URI", de: "Weiterleitungs-URI" },
+  ssoPage: { en: "Sign-in page", de: "Anmeldeseite" },
   // The agent's own dashboard.
   myDashboard: { en: "Agent dashboard", de: "Berater-Dashboard" },
   supervisorScreen: { en: "Supervisor dashboard", de: "Supervisor-Dashboard" },

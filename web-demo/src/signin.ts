@@ -2,10 +2,13 @@
 // the browser never sends to a server, so it stays out of logs). Either is exchanged for
 // an HttpOnly session cookie at once and kept nowhere in the page.
 
-import { byId } from "./dom.js";
+import { Api, type SsoOffer } from "./api.js";
+import { byId, h } from "./dom.js";
 import { t, type Lang } from "./i18n.js";
 
 let lang: Lang = localStorage.getItem("lang") === "de" ? "de" : "en";
+/** At `/signin/<tenant>`, that tenant's single sign-on, if it has it. */
+let offer: SsoOffer | null = null;
 
 function words(): void {
   document.documentElement.lang = lang;
@@ -13,6 +16,23 @@ function words(): void {
   byId("signin-help").textContent = t(lang, "signInHelp");
   byId("token-label").textContent = t(lang, "token");
   byId("signin-submit").textContent = t(lang, "signInTitle");
+  const sso = document.getElementById("sso");
+  if (sso && offer) sso.textContent = `${t(lang, "signInWith")} ${offer.name}`;
+  const or = document.getElementById("signin-or");
+  if (or) or.textContent = t(lang, "orToken");
+}
+
+/** A tenant's own sign-in page offers its company sign-in first. */
+async function offerSingleSignOn(): Promise<void> {
+  const tenant = /^\/signin\/([^/]+)\/?$/.exec(location.pathname)?.[1];
+  if (!tenant) return;
+  offer = await Api.ssoOffer(decodeURIComponent(tenant));
+  if (!offer) return;
+  const form = byId<HTMLFormElement>("signin");
+  const help = byId("signin-help");
+  help.before(h("a", { id: "sso", class: "button primary", href: offer.start }), h("p", { id: "signin-or" }));
+  form.dataset.sso = offer.tenant;
+  words();
 }
 
 async function exchange(body: { token: string } | { link: string }): Promise<void> {
@@ -59,7 +79,9 @@ function main(): void {
   followLink();
   // A link opened in a tab already on this page changes only the fragment.
   window.addEventListener("hashchange", followLink);
-  document.body.dataset.ready = "true";
+  void offerSingleSignOn().finally(() => {
+    document.body.dataset.ready = "true";
+  });
 }
 
 main();

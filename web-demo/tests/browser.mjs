@@ -12,32 +12,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { root, runAndClean, serve } from "./harness.mjs";
+import { accessibilityProblems, root, runAndClean, serve } from "./harness.mjs";
 
 const bin = process.env.AGENTSTATE_BIN ?? join(root, "target/debug/agentstate");
 const screenshots = process.env.SCREENSHOT_DIR ?? join(root, "target/browser");
 const data = mkdtempSync(join(tmpdir(), "agentstate-browser-"));
 mkdirSync(screenshots, { recursive: true });
-
-const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-
-/** Serious and critical accessibility violations axe-core finds on the page as it is. */
-async function accessibilityProblems(page) {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axeSource });
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map(
-      (v) =>
-        `${v.id} (${v.impact}): ${v.nodes
-          .map((n) => n.target.join(" "))
-          .slice(0, 3)
-          .join(", ")}`,
-    );
-}
 
 /** "1:02:03" or "2:05" as seconds. */
 function seconds(text) {

@@ -2,6 +2,7 @@
 // their own on a free port, headless Debian Chromium, and cleaning both up.
 
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -76,4 +77,21 @@ export async function runAndClean(server, data, test) {
     rmSync(data, { recursive: true, force: true });
   }
   process.exit(failed ? 1 : 0);
+}
+
+const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** Serious and critical accessibility violations axe-core finds on the page as it is. */
+export async function accessibilityProblems(page) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axeSource });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.nodes
+          .map((n) => n.target.join(" "))
+          .slice(0, 3)
+          .join(", ")}`,
+    );
 }

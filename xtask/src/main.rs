@@ -487,6 +487,26 @@ fn browser_test(database_url: Option<&str>) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("the large dashboard benchmark failed ({status})")) }
 }
 
+/// Single sign-on in headless Chromium through real OpenID Providers (npm's
+/// `oidc-provider`, one per tenant; web-demo/tests/sso.mjs), on the embedded store or on
+/// PostgreSQL (a database of its own: it creates tenants of the same names as the other).
+fn sso_browser_test(database_url: Option<&str>) -> Result<(), String> {
+    eprintln!("==> node web-demo/tests/sso.mjs{}", if database_url.is_some() { " (on PostgreSQL)" } else { "" });
+    let mut node = Command::new("node");
+    match database_url {
+        Some(url) => node.env("AGENTSTATE_DATABASE_URL", url),
+        None => node.env_remove("AGENTSTATE_DATABASE_URL"),
+    };
+    let status = node
+        .arg("web-demo/tests/sso.mjs")
+        .env("CHROMIUM", ensure_chromium()?)
+        .env("AGENTSTATE_BIN", target_dir()?.join("debug/agentstate"))
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot start node: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("the single sign-on browser test failed ({status})")) }
+}
+
 fn suites() -> String {
     root().join("tests/suites").display().to_string()
 }
@@ -527,15 +547,28 @@ fn test() -> Result<(), String> {
     step("cargo", &["run", "-p", "agentstate-host", "--", "check", "--engine", "wasm", &suites()])?;
     smoke_benchmarks()?;
     browser_test(None)?;
+    sso_browser_test(None)?;
     // The API and the dashboard once more, on PostgreSQL. (The store suite and the
     // multi-host tests ran above, each on a cluster of its own.)
     let cluster = agentstate_testkit::PgCluster::start()?;
     eprintln!(
-        "==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api --test sight --test noisy_neighbour",
+        "==> AGENTSTATE_TEST_POSTGRES={} cargo test -p agentstate-host --test api --test sight --test sso --test noisy_neighbour",
         cluster.server_url()
     );
     let status = Command::new("cargo")
-        .args(["test", "-p", "agentstate-host", "--test", "api", "--test", "sight", "--test", "noisy_neighbour"])
+        .args([
+            "test",
+            "-p",
+            "agentstate-host",
+            "--test",
+            "api",
+            "--test",
+            "sight",
+            "--test",
+            "sso",
+            "--test",
+            "noisy_neighbour",
+        ])
         .env("AGENTSTATE_TEST_POSTGRES", cluster.server_url())
         .current_dir(root())
         .status()
@@ -544,6 +577,7 @@ fn test() -> Result<(), String> {
         return Err(format!("the API tests failed on PostgreSQL ({status})"));
     }
     browser_test(Some(&cluster.database("browser")?))?;
+    sso_browser_test(Some(&cluster.database("sso")?))?;
     // Last, as it builds `agentstate` with the server's test-only fault hook.
     step("cargo", &["test", "-p", "agentstate-host", "--features", "fault-injection", "--test", "writer_failure"])
 }

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use agentstate_host::tools;
 use agentstate_server::long_log::{self, Shape};
 use agentstate_server::service::TenantService;
-use agentstate_server::store::StoreConfig;
+use agentstate_server::sso;
+use agentstate_server::store::{SsoProvider, StoreConfig};
 use clap::Subcommand;
 
 use super::{Ran, StoreArgs, load_runtime};
@@ -40,10 +41,58 @@ pub enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Single sign-on with the tenant's OpenID Connect provider (Entra ID, Okta, Keycloak…).
+    #[command(subcommand)]
+    Sso(SsoCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SsoCommand {
+    /// Register (or replace) the tenant's identity provider. Its people then sign in at
+    /// `/signin/<tenant>`; the claim's value must be their user id.
+    Set {
+        tenant: String,
+        /// The provider's issuer URL (its `/.well-known/openid-configuration` lies below).
+        #[arg(long)]
+        issuer: String,
+        /// The client (application) id registered at the provider.
+        #[arg(long)]
+        client_id: String,
+        /// The environment variable that holds the client secret (kept off the command
+        /// line, where other users of the machine could read it).
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: String,
+        /// This server's callback as registered at the provider:
+        /// `https://<this server>/signin/<tenant>/callback`.
+        #[arg(long)]
+        redirect_uri: String,
+        /// The ID-token claim whose value is the user id: email, preferred_username or sub.
+        #[arg(long, default_value = "email")]
+        claim: String,
+        /// What the sign-in page calls the provider: "Sign in with <name>".
+        #[arg(long, default_value = "your company account")]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show the tenant's identity provider (not its secret).
+    Show {
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// End single sign-on for the tenant. Sessions made with it last until they expire
+    /// (12 hours) or their user's tokens are revoked (`token revoke --user`).
+    Remove {
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 pub fn run(command: TenantCommand) -> Ran {
     match command {
+        TenantCommand::Sso(command) => sso(command),
         TenantCommand::Create { id, description, store, module } => {
             create_tenant(&id, &description, &store.config(), module)
         }
@@ -81,5 +130,33 @@ fn generate_tenant(id: &str, events: u64, shape: Shape, store: &StoreConfig) -> 
         written.last_at,
         started.elapsed().as_secs_f64()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sso(command: SsoCommand) -> Ran {
+    match command {
+        SsoCommand::Set { tenant, issuer, client_id, client_secret_env, redirect_uri, claim, name, store } => {
+            let client_secret = std::env::var(&client_secret_env)
+                .map_err(|e| format!("--client-secret-env {client_secret_env}: {e}"))?;
+            let provider = SsoProvider { issuer, client_id, client_secret, redirect_uri, claim, name };
+            sso::check_provider(&tenant, &provider)?;
+            store.config().open()?.put_sso_provider(&tenant, &provider)?;
+            println!("tenant {tenant} signs in with {} at /signin/{tenant}", provider.issuer);
+        }
+        SsoCommand::Show { tenant, store } => match store.config().open()?.sso_provider(&tenant)? {
+            Some(p) => println!(
+                "name: {}\nissuer: {}\nclient id: {}\nclaim: {}\nredirect uri: {}\nsign-in page: /signin/{tenant}",
+                p.name, p.issuer, p.client_id, p.claim, p.redirect_uri
+            ),
+            None => println!("tenant {tenant} has no single sign-on"),
+        },
+        SsoCommand::Remove { tenant, store } => {
+            let removed = store.config().open()?.remove_sso_provider(&tenant)?;
+            match removed {
+                true => println!("tenant {tenant}: single sign-on removed"),
+                false => println!("tenant {tenant} had no single sign-on"),
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

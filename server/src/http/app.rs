@@ -88,6 +88,8 @@ pub(super) struct Shared {
     pub(super) notices: broadcast::Sender<writer::Notice>,
     pub(super) shutdown: watch::Receiver<bool>,
     pub(super) demo_tokens: Option<demo::DemoTokens>,
+    /// The tenants' identity providers for single sign-on, their documents and keys cached.
+    pub(super) providers: crate::sso::Providers,
     pub(super) metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -183,6 +185,7 @@ impl App {
                 notices,
                 shutdown,
                 demo_tokens,
+                providers: crate::sso::Providers::default(),
                 metrics,
             }),
         }

@@ -54,13 +54,18 @@ pub fn client_of(parts: &Parts) -> IpAddr {
 
 /// The session secret in the request's cookies, if any.
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, SESSION_COOKIE)
+}
+
+/// The value of the request's cookie `name`, if it has one that is not empty.
+pub fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .find(|c| c.name() == name && !c.value().is_empty())
         .map(|c| c.value().to_owned())
 }
 

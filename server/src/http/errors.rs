@@ -54,6 +54,9 @@ pub enum ApiError {
     /// `403 actor_mismatch`: a command naming another actor than its token's.
     #[error("this token acts as {actor}; a command cannot name actor {named}")]
     ActorMismatch { actor: String, named: serde_json::Value },
+    /// `403 admins_only`: a route for the tenant's admins.
+    #[error("only an admin of the tenant may read this")]
+    AdminsOnly,
     /// `403 not_loopback`: the demo's tokens asked for from elsewhere than this machine.
     #[error("the demo's tokens are given only to this machine, asked for as localhost, 127.0.0.1 or [::1]")]
     NotLoopback,
@@ -149,7 +152,7 @@ impl ApiError {
             InvalidQuery(_) | InvalidPath(_) | InvalidRequest(_) | InvalidActor(_) | InvalidRange(_)
             | InvalidFormat(_) | UnreadableBody(_) | TwoAuthorizations | AtNotAllowed => StatusCode::BAD_REQUEST,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            CrossSiteRequest(_) | ActorMismatch { .. } | NotLoopback => StatusCode::FORBIDDEN,
+            CrossSiteRequest(_) | ActorMismatch { .. } | NotLoopback | AdminsOnly => StatusCode::FORBIDDEN,
             UnknownTenant(_) | UnknownChannel(_) | UnknownUser(_) | NoSuchRoute | NoDemo | OverlongName { .. } => {
                 StatusCode::NOT_FOUND
             }
@@ -180,6 +183,7 @@ impl ApiError {
             CrossSiteRequest(_) => "cross_site_request",
             ActorMismatch { .. } => "actor_mismatch",
             NotLoopback => "not_loopback",
+            AdminsOnly => "admins_only",
             UnknownTenant(_) => "unknown_tenant",
             UnknownChannel(_) => "unknown_channel",
             UnknownUser(_) => "unknown_user",

@@ -23,6 +23,7 @@ pub mod retention;
 mod routes;
 mod serve;
 mod session;
+mod sso;
 
 pub use app::App;
 pub use config::{FEEDS_PER_TOKEN, MAX_FEEDS, ServeConfig};

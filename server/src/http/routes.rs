@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use super::errors::ApiError;
 use super::ops::{self, no_dashboard};
-use super::{App, ServeConfig, api, feed, metrics, openapi, session};
+use super::{App, ServeConfig, api, feed, metrics, openapi, session, sso};
 
 /// Every route of the API and of operations, each registered with its OpenAPI declaration
 /// (`routes!`), so the document ([`document`]) and the router cannot disagree. Only
@@ -38,6 +38,8 @@ pub(super) fn routes(max_body: usize) -> OpenApiRouter<App> {
         .routes(routes!(feed::events))
         .routes(routes!(api::me))
         .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(sso::offer))
+        .routes(routes!(sso::settings))
         .routes(routes!(openapi_json))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async { ApiError::NoSuchRoute })
@@ -53,7 +55,10 @@ pub(super) fn routes(max_body: usize) -> OpenApiRouter<App> {
 
 pub(super) fn router(app: App, config: &ServeConfig) -> Router {
     let (router, _) = routes(config.max_body).split_for_parts();
-    let mut router = router;
+    // Single sign-on's redirects: pages for a browser, not API routes.
+    let mut router = router
+        .route("/signin/{tenant}/start", axum::routing::get(sso::start))
+        .route("/signin/{tenant}/callback", axum::routing::get(sso::callback));
     // Static files go out gzipped to browsers that accept it (the browser module shrinks
     // to about a quarter); the API and the live feed are not compressed.
     if let Some(pkg) = &config.pkg {
@@ -63,6 +68,8 @@ pub(super) fn router(app: App, config: &ServeConfig) -> Router {
         // The sign-in page, also at `/signin#<link secret>` (what `token create --link` prints).
         Some(web) => router
             .route_service("/signin", ServeFile::new(web.join("signin.html")))
+            // A tenant's own sign-in page, which offers its single sign-on.
+            .route_service("/signin/{tenant}", ServeFile::new(web.join("signin.html")))
             .fallback_service(CompressionLayer::new().gzip(true).layer(ServeDir::new(web))),
         None => router.fallback(no_dashboard),
     };

@@ -30,14 +30,25 @@ pub struct SessionRequest {
     link: Option<String>,
 }
 
-/// The cookie that carries `value` for `max_age_secs` (0 deletes it). `Secure` when the
-/// request reached a TLS-terminating proxy over HTTPS.
-fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderValue, ApiError> {
+/// The session cookie that carries `value` for `max_age_secs` (0 deletes it).
+pub(super) fn cookie(headers: &HeaderMap, value: &str, max_age_secs: u64) -> Result<HeaderValue, ApiError> {
+    set_cookie(headers, (SESSION_COOKIE, value), "/", cookie::SameSite::Strict, max_age_secs)
+}
+
+/// A `Set-Cookie` for `name=value` on `path`, `HttpOnly`, for `max_age_secs` (0 deletes
+/// it); `Secure` when the request reached a TLS-terminating proxy over HTTPS.
+pub(super) fn set_cookie(
+    headers: &HeaderMap,
+    (name, value): (&'static str, &str),
+    path: &'static str,
+    same_site: cookie::SameSite,
+    max_age_secs: u64,
+) -> Result<HeaderValue, ApiError> {
     let tls = headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-    let cookie = cookie::Cookie::build((SESSION_COOKIE, value))
-        .path("/")
+    let cookie = cookie::Cookie::build((name, value))
+        .path(path)
         .http_only(true)
-        .same_site(cookie::SameSite::Strict)
+        .same_site(same_site)
         .secure(tls)
         .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
         .build();
@@ -130,7 +141,7 @@ pub async fn sign_out(
 }
 
 /// Refuses a sign-in over `limiter`'s budget for `key` (`what` names it in the message).
-fn limit<K: Clone + Eq + std::hash::Hash>(
+pub(super) fn limit<K: Clone + Eq + std::hash::Hash>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
     what: &'static str,

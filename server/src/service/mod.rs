@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::store::{Seq, Store, StoreError, TokenGrant};
+use crate::store::{Seq, SsoProvider, SsoSignIn, Store, StoreError, TokenGrant};
 use agentstate_core::{Action, Actor, Query};
 use agentstate_runtime::{HostError, Runtime, WasmTenant};
 
@@ -415,6 +415,21 @@ impl TenantService {
     /// Ends the session with this hash (sign-out).
     pub fn end_session(&mut self, hash: &str) -> Result<bool, ServiceError> {
         Ok(self.store.end_session(hash)?)
+    }
+
+    /// The tenant's identity provider for single sign-on, if it has one.
+    pub fn sso_provider(&self, tenant: &str) -> Result<Option<SsoProvider>, ServiceError> {
+        Ok(self.store.sso_provider(tenant)?)
+    }
+
+    /// Records a single sign-on under way (false when too many are).
+    pub fn begin_sso(&mut self, state: &str, sign_in: &SsoSignIn) -> Result<bool, ServiceError> {
+        Ok(self.store.put_sso_sign_in(state, sign_in, crate::clock::now_ms())?)
+    }
+
+    /// Uses a single sign-on under way up.
+    pub fn take_sso(&mut self, state: &str) -> Result<Option<SsoSignIn>, ServiceError> {
+        Ok(self.store.take_sso_sign_in(state, crate::clock::now_ms())?)
     }
 
     /// Answers a view query for `tenant`, on the state caught up with the log; the answer

@@ -16,7 +16,7 @@ pub use crate::service::Incoming;
 use crate::service::{ServiceError, Step, Submitted, TenantService};
 use crate::sessions::{Credential, Opened};
 use crate::store::Heard;
-use crate::store::{Seq, TokenGrant};
+use crate::store::{Seq, SsoProvider, SsoSignIn, TokenGrant};
 use crate::tokens::TokenError;
 
 /// A tenant's log grew, for every live feed.
@@ -153,6 +153,21 @@ impl Writer {
     /// Ends the session with this hash; whether there was one.
     pub async fn end_session(&self, hash: String) -> Result<bool, Asked> {
         self.ask(move |desk| desk.service.end_session(&hash)).await
+    }
+
+    /// The tenant's identity provider for single sign-on, if it has one.
+    pub async fn sso_provider(&self, tenant: String) -> Result<Option<SsoProvider>, Asked> {
+        self.ask(move |desk| desk.service.sso_provider(&tenant)).await
+    }
+
+    /// Records a single sign-on under way by the hash of its state (false: too many are).
+    pub async fn begin_sso(&self, state: String, sign_in: SsoSignIn) -> Result<bool, Asked> {
+        self.ask(move |desk| desk.service.begin_sso(&state, &sign_in)).await
+    }
+
+    /// Uses the single sign-on under way with this state hash up.
+    pub async fn take_sso(&self, state: String) -> Result<Option<SsoSignIn>, Asked> {
+        self.ask(move |desk| desk.service.take_sso(&state)).await
     }
 
     /// Where the tenant's log ends.

@@ -10,6 +10,7 @@
 
 mod postgres;
 mod sqlite;
+mod sso;
 mod tokens;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::sync::atomic::AtomicBool;
 
 pub use postgres::PgStore;
 pub use sqlite::{DB_FILE, SqliteStore};
+pub use sso::MAX_SIGN_INS_UNDER_WAY;
 
 /// Position of an event in its tenant's log, from 1.
 pub type Seq = u64;
@@ -287,9 +289,68 @@ pub trait TokenStore: Send {
     fn take_link(&mut self, link: &str, now: u64) -> Result<Option<String>, StoreError>;
 }
 
-/// A backend holds both.
-pub trait Store: EventLog + TokenStore {}
-impl<T: EventLog + TokenStore + ?Sized> Store for T {}
+/// A tenant's identity provider for single sign-on, as the operator registered it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoProvider {
+    /// The OpenID Provider's issuer URL (its discovery document lies below it).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where the provider sends the browser back: `…/signin/<tenant>/callback`.
+    pub redirect_uri: String,
+    /// The ID-token claim whose value is the user id (`email`, `preferred_username`, `sub`).
+    pub claim: String,
+    /// What the sign-in page calls it: "Sign in with <name>".
+    pub name: String,
+}
+
+impl std::fmt::Debug for SsoProvider {
+    // The secret stays out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoProvider")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("claim", &self.claim)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A single sign-on under way, kept by the hash of its `state` until its callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoSignIn {
+    pub tenant: String,
+    /// The hash of the cookie of the browser that began it: only that browser may end it.
+    pub browser: String,
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+    /// Unix ms.
+    pub expires: u64,
+}
+
+/// What single sign-on keeps (`store/sso.rs`).
+pub trait SsoStore: Send {
+    /// Registers (or replaces) the tenant's identity provider.
+    fn put_sso_provider(&mut self, tenant: &str, provider: &SsoProvider) -> Result<(), StoreError>;
+    fn sso_provider(&self, tenant: &str) -> Result<Option<SsoProvider>, StoreError>;
+    /// Whether there was one.
+    fn remove_sso_provider(&mut self, tenant: &str) -> Result<bool, StoreError>;
+    /// Records a sign-in under way by the hash of its `state`; false when too many are
+    /// under way ([`MAX_SIGN_INS_UNDER_WAY`]).
+    fn put_sso_sign_in(&mut self, state: &str, sign_in: &SsoSignIn, now: u64) -> Result<bool, StoreError>;
+    /// Uses a sign-in up: it, when it was recorded and has not expired at `now`. A second
+    /// use finds nothing.
+    fn take_sso_sign_in(&mut self, state: &str, now: u64) -> Result<Option<SsoSignIn>, StoreError>;
+    /// The hash of the token `actor`'s single sign-on sessions hang on, while it stands.
+    fn sso_token(&self, tenant: &str, actor: &str) -> Result<Option<String>, StoreError>;
+    fn put_sso_token(&mut self, tenant: &str, actor: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// A backend holds all three.
+pub trait Store: EventLog + TokenStore + SsoStore {}
+impl<T: EventLog + TokenStore + SsoStore + ?Sized> Store for T {}
 
 /// What a host hears of other hosts' appends, from a backend shared between hosts.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -51,14 +51,14 @@ pub(super) enum Value {
 }
 
 impl Value {
-    fn text(self) -> Result<String, StoreError> {
+    pub(super) fn text(self) -> Result<String, StoreError> {
         match self {
             Value::Text(text) => Ok(text),
             other => Err(StoreError::Backend(format!("expected text, read {other:?}"))),
         }
     }
 
-    fn int(self) -> Result<i64, StoreError> {
+    pub(super) fn int(self) -> Result<i64, StoreError> {
         match self {
             Value::Int(int) => Ok(int),
             other => Err(StoreError::Backend(format!("expected an integer, read {other:?}"))),
@@ -84,16 +84,16 @@ pub(super) trait SqlBackend {
 }
 
 /// The one row `rows` gave, its columns in order; `None` for no row.
-fn one_row(rows: Vec<Vec<Value>>) -> Option<std::vec::IntoIter<Value>> {
+pub(super) fn one_row(rows: Vec<Vec<Value>>) -> Option<std::vec::IntoIter<Value>> {
     rows.into_iter().next().map(Vec::into_iter)
 }
 
-fn next(columns: &mut std::vec::IntoIter<Value>) -> Value {
+pub(super) fn next(columns: &mut std::vec::IntoIter<Value>) -> Value {
     columns.next().unwrap_or(Value::Null)
 }
 
 /// Refuses a tenant the store does not have.
-fn known(db: &mut dyn Statements, tenant: &str) -> Result<(), StoreError> {
+pub(super) fn known(db: &mut dyn Statements, tenant: &str) -> Result<(), StoreError> {
     match db.rows("SELECT 1 FROM tenants WHERE id = $1", &[Param::Text(tenant)])?.is_empty() {
         true => Err(StoreError::UnknownTenant(tenant.to_owned())),
         false => Ok(()),
