@@ -43,6 +43,10 @@ struct Provider {
     /// The keys `jwks_uri` lists.
     keys: Vec<(String, &'static str)>,
     token_requests: usize,
+    /// A hostile provider's ways: an authorization endpoint of its choosing, a token
+    /// response of this many bytes.
+    authorize_at: Option<String>,
+    answer_bytes: Option<usize>,
 }
 
 /// A provider on a loopback port: `issuer`, and what it will answer.
@@ -81,7 +85,7 @@ impl Idp {
             expires: now + chrono::Duration::minutes(5),
             nonce: nonce.to_owned(),
             email: email.to_owned(),
-            verified: true,
+            verified: Some(true),
             pem: PROVIDER_KEY,
             kid: "k1".to_owned(),
         };
@@ -93,7 +97,7 @@ impl Idp {
             token.issued,
             StandardClaims::new(SubjectIdentifier::new(format!("sub-{}", token.email)))
                 .set_email(Some(EndUserEmail::new(token.email.clone())))
-                .set_email_verified(Some(token.verified))
+                .set_email_verified(token.verified)
                 .set_preferred_username(Some(EndUserUsername::new(token.email))),
             EmptyAdditionalClaims {},
         )
@@ -118,16 +122,17 @@ struct Token {
     expires: chrono::DateTime<chrono::Utc>,
     nonce: String,
     email: String,
-    verified: bool,
+    verified: Option<bool>,
     pem: &'static str,
     kid: String,
 }
 
 async fn discovery(State(idp): State<Idp>) -> axum::Json<Value> {
     let issuer = &idp.issuer;
+    let authorize = idp.state.lock().expect("lock").authorize_at.clone();
     axum::Json(json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/authorize"),
+        "authorization_endpoint": authorize.unwrap_or_else(|| format!("{issuer}/authorize")),
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
@@ -151,6 +156,9 @@ async fn token(State(idp): State<Idp>, headers: HeaderMap, body: String) -> Resp
     }
     let mut provider = idp.state.lock().expect("lock");
     provider.token_requests += 1;
+    if let Some(bytes) = provider.answer_bytes {
+        return (StatusCode::OK, " ".repeat(bytes)).into_response();
+    }
     // A code is good once, and only with the verifier of the challenge it was given for.
     let Some(grant) = form.get("code").and_then(|code| provider.grants.remove(code)) else {
         return refuse("invalid_grant");
@@ -347,7 +355,20 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
     type Change = Box<dyn FnOnce(&mut Token)>;
     let cases: Vec<(&str, &str, Change, StatusCode, &str)> = vec![
         ("a person who is no user", "mallory", Box::new(|_| {}), StatusCode::FORBIDDEN, "unknown_person"),
-        ("an unverified address", "ana", Box::new(|t| t.verified = false), StatusCode::UNAUTHORIZED, "token_invalid"),
+        (
+            "an unverified address",
+            "ana",
+            Box::new(|t| t.verified = Some(false)),
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+        ),
+        (
+            "an address not said to be verified",
+            "ana",
+            Box::new(|t| t.verified = None),
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+        ),
         (
             "another audience",
             "ana",
@@ -405,6 +426,7 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
         ("no state", vec![("code", code.as_str())], Some(begun.cookie.as_str())),
         ("no cookie", vec![("code", &code), ("state", &begun.state)], None),
         ("another sign-in's cookie", vec![("code", &code), ("state", &begun.state)], Some(other.cookie.as_str())),
+        ("two states", vec![("code", &code), ("state", &other.state), ("state", &begun.state)], Some(&begun.cookie)),
     ] {
         let answer = callback(&server, "acme", &query, cookie).await;
         assert_eq!((answer.status, answer.refused()), (StatusCode::BAD_REQUEST, "state_unknown"), "{what}");
@@ -414,11 +436,21 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
     let replayed = callback(&server, "acme", &[("code", &code), ("state", &begun.state)], Some(&begun.cookie)).await;
     assert_eq!(replayed.refused(), "state_unknown");
 
-    // A code used already (the provider refuses it), and the person cancelling there.
-    let used = begin(&server, "acme").await;
-    let answer =
-        callback(&server, "acme", &[("code", "never-granted"), ("state", &used.state)], Some(&used.cookie)).await;
+    assert_eq!(tokens_of(&data, "acme"), tokens_before, "no refusal made a token");
+
+    // A code used already — ana's, redeemed by her sign-in — with a fresh state of the
+    // same browser: the provider refuses it. And the person cancelling there.
+    let first = begin(&server, "acme").await;
+    let used = format!("code-{}", first.state);
+    idp.grant(&used, &first.challenge, idp.id_token(&first.nonce, "ana", |_| {}));
+    let query = [("code", used.as_str()), ("state", first.state.as_str())];
+    let signed_in = callback(&server, "acme", &query, Some(&first.cookie)).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    let again = begin(&server, "acme").await;
+    let query = [("code", used.as_str()), ("state", again.state.as_str())];
+    let answer = callback(&server, "acme", &query, Some(&again.cookie)).await;
     assert_eq!((answer.status, answer.refused()), (StatusCode::UNAUTHORIZED, "provider_refused"));
+    assert!(answer.session.is_none());
     let cancelled = begin(&server, "acme").await;
     let query = [("error", "access_denied"), ("state", cancelled.state.as_str())];
     assert_eq!(callback(&server, "acme", &query, Some(&cancelled.cookie)).await.refused(), "provider_refused");
@@ -432,12 +464,29 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
         .expect("gets");
     assert!(german.text().await.expect("text").contains("Diese Anmeldung wurde nicht in diesem Browser begonnen"));
 
+    // A provider that answers with 2 MB: not read further than 1 MiB.
+    let hostile = begin(&server, "acme").await;
+    let code = format!("code-{}", hostile.state);
+    idp.grant(&code, &hostile.challenge, idp.id_token(&hostile.nonce, "ana", |_| {}));
+    idp.state.lock().expect("lock").answer_bytes = Some(2 << 20);
+    let query = [("code", code.as_str()), ("state", hostile.state.as_str())];
+    let answer = callback(&server, "acme", &query, Some(&hostile.cookie)).await;
+    assert_eq!((answer.status, answer.refused()), (StatusCode::BAD_GATEWAY, "provider_unreachable"));
+    idp.state.lock().expect("lock").answer_bytes = None;
+
     // A tenant without single sign-on; a provider that is down.
     let none = client().get(server.url("/signin/globex/start")).send().await.expect("gets");
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
     assert!(none.text().await.expect("text").contains("data-code=\"not_configured\""));
     let offer = client().get(server.url("/api/signin/globex")).send().await.expect("gets");
     assert_eq!(offer.status(), StatusCode::NOT_FOUND);
+    // A provider whose document sends browsers elsewhere than https: not followed.
+    let hostile = Idp::start().await;
+    hostile.state.lock().expect("lock").authorize_at = Some("javascript:alert(1)//".into());
+    configure(&data, &server, "globex", &hostile);
+    let answer = client().get(server.url("/signin/globex/start")).send().await.expect("gets");
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    assert!(answer.headers().get("location").is_none());
     let down = Idp { issuer: "http://127.0.0.1:9".into(), state: idp.state.clone() };
     configure(&data, &server, "globex", &down);
     let unreachable = client().get(server.url("/signin/globex/start")).send().await.expect("gets");
@@ -445,7 +494,8 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
     let page = unreachable.text().await.expect("text");
     assert!(page.contains("data-code=\"provider_unreachable\"") && page.contains("Try again in a few minutes"));
 
-    assert_eq!(tokens_of(&data, "acme"), tokens_before, "no token was made");
+    let tokens = tokens_of(&data, "acme");
+    assert_eq!(tokens.lines().count(), tokens_before.lines().count() + 1, "ana's only: {tokens}");
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse, reqwest,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse, reqwest,
 };
 
 use crate::store::{SsoProvider, SsoSignIn};
@@ -35,7 +35,7 @@ const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Which ID-token claim names the user (its value is the user id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// `email`, when the provider does not say it is unverified (`email_verified: false`).
+    /// `email`, when the provider says it verified it (`email_verified: true`).
     Email,
     PreferredUsername,
     /// `sub`: the provider's own id of the person.
@@ -44,6 +44,12 @@ pub enum Claim {
 
 impl Claim {
     pub const NAMES: [&'static str; 3] = ["email", "preferred_username", "sub"];
+
+    /// Whether the provider's values differ from user ids in letter case only when they
+    /// name the same person: addresses and user names, yes; `sub` is exact (OIDC §2).
+    pub fn folds_case(self) -> bool {
+        !matches!(self, Claim::Subject)
+    }
 
     pub fn parse(name: &str) -> Option<Claim> {
         match name {
@@ -57,7 +63,8 @@ impl Claim {
     /// The claim's value in verified claims, if the token has it (and may be trusted).
     fn of(self, claims: &CoreIdTokenClaims) -> Option<String> {
         match self {
-            Claim::Email if claims.email_verified() == Some(false) => None,
+            // An address the person could have typed in themselves names nobody.
+            Claim::Email if claims.email_verified() != Some(true) => None,
             Claim::Email => claims.email().map(|e| e.as_str().to_owned()),
             Claim::PreferredUsername => claims.preferred_username().map(|u| u.as_str().to_owned()),
             Claim::Subject => Some(claims.subject().as_str().to_owned()),
@@ -91,17 +98,74 @@ pub fn check_provider(tenant: &str, provider: &SsoProvider) -> Result<(), String
 
 /// https, or http to this very machine (a provider for tests and trials).
 fn web_url(what: &str, url: &url::Url) -> Result<(), String> {
-    let loopback = match url.host() {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback(url) => Ok(()),
+        _ => Err(format!("{what} must be an https URL (http only to this machine): {url}")),
+    }
+}
+
+fn loopback(url: &url::Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(domain)) => domain == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(format!("{what} must be an https URL (http only to this machine): {url}")),
     }
+}
+
+/// Whether this server may ask `url` on behalf of a provider whose issuer is `issuer`:
+/// https only — plain http only when the issuer itself is an http provider on this machine
+/// (tests, trials), so that a provider's discovery document cannot point this server at
+/// plain-http addresses of its own network, nor send the client secret over plain http.
+fn may_ask(issuer: &url::Url, url: &url::Url) -> bool {
+    url.scheme() == "https"
+        || (url.scheme() == "http" && issuer.scheme() == "http" && loopback(issuer) && loopback(url))
+}
+
+/// The most a provider's answer may weigh: documents, keys and token responses are a few
+/// kilobytes; a provider that sends more is not read further (its memory is the host's).
+const MAX_ANSWER: usize = 1 << 20;
+
+/// Why a request to a provider gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Fetch {
+    #[error(transparent)]
+    Request(#[from] reqwest::Error),
+    #[error("the provider's answer is over {MAX_ANSWER} bytes")]
+    TooLarge,
+    #[error("this server does not ask {0}: https only")]
+    NotHttps(String),
+    #[error(transparent)]
+    Http(#[from] openidconnect::http::Error),
+}
+
+/// A request to a provider under way.
+type Fetching = std::pin::Pin<Box<dyn Future<Output = Result<openidconnect::HttpResponse, Fetch>> + Send>>;
+
+/// One request to a provider, its answer read up to [`MAX_ANSWER`].
+async fn fetch(
+    http: reqwest::Client,
+    issuer: url::Url,
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, Fetch> {
+    let url = url::Url::parse(&request.uri().to_string()).map_err(|_| Fetch::NotHttps(request.uri().to_string()))?;
+    if !may_ask(&issuer, &url) {
+        return Err(Fetch::NotHttps(url.to_string()));
+    }
+    let mut response = http.execute(reqwest::Request::try_from(request)?).await?;
+    let mut answer = openidconnect::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        answer = answer.header(name, value);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(Fetch::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(answer.body(body)?)
 }
 
 /// Why a sign-in at the provider did not name a person.
@@ -161,8 +225,11 @@ impl Default for Providers {
 }
 
 impl Providers {
-    fn http(&self) -> Result<&reqwest::Client, SsoError> {
-        self.http.as_ref().map_err(|e| SsoError::Unreachable(e.clone()))
+    /// What asks `issuer`'s provider: [`fetch`], bounded.
+    fn asker(&self, issuer: &str) -> Result<impl Fn(openidconnect::HttpRequest) -> Fetching, SsoError> {
+        let http = self.http.as_ref().map_err(|e| SsoError::Unreachable(e.clone()))?.clone();
+        let issuer = url::Url::parse(issuer).map_err(|e| SsoError::Unreachable(e.to_string()))?;
+        Ok(move |request| Box::pin(fetch(http.clone(), issuer.clone(), request)) as Fetching)
     }
 
     /// Begins a sign-in at `provider` for the browser whose cookie hashes to `browser`.
@@ -173,7 +240,14 @@ impl Providers {
         browser: String,
         now: u64,
     ) -> Result<Began, SsoError> {
-        let client = client(provider, self.metadata(&provider.issuer, false).await?)?;
+        let metadata = self.metadata(&provider.issuer, false).await?;
+        // The browser goes there: https, never a scheme of the provider's choosing.
+        let issuer = url::Url::parse(&provider.issuer).map_err(|e| SsoError::Unreachable(e.to_string()))?;
+        if !may_ask(&issuer, metadata.authorization_endpoint().url()) {
+            let endpoint = metadata.authorization_endpoint().url();
+            return Err(SsoError::Unreachable(format!("the authorization endpoint {endpoint} is not https")));
+        }
+        let client = client(provider, metadata)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -200,22 +274,25 @@ impl Providers {
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| SsoError::Unreachable(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(sign_in.verifier.clone()));
-        let response = request.request_async(self.http()?).await.map_err(|e| match e {
+        let response = request.request_async(&self.asker(&provider.issuer)?).await.map_err(|e| match e {
             RequestTokenError::ServerResponse(refusal) => SsoError::Refused(refusal.to_string()),
-            RequestTokenError::Request(e) => SsoError::Unreachable(e.to_string()),
-            other => SsoError::Refused(other.to_string()),
+            RequestTokenError::Request(e) => SsoError::Unreachable(chain(&e)),
+            // An answer that is no token response — an ID token of the wrong shape among them.
+            RequestTokenError::Parse(e, _) => SsoError::TokenInvalid(chain(&e)),
+            other => SsoError::Refused(chain(&other)),
         })?;
         let id_token = response.id_token().ok_or_else(|| SsoError::TokenInvalid("no ID token".to_owned()))?;
         let nonce = Nonce::new(sign_in.nonce.clone());
         let claims = match verified(&first, id_token, &nonce) {
-            // Signed with a key this host has not seen: the provider may have rotated.
-            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+            // A signature the keys this host holds do not confirm: the provider may have
+            // rotated its keys (under a new key id, or the same one). Fetched again, once.
+            Err(ClaimsVerificationError::SignatureVerification(_)) => {
                 let refetched = client(provider, self.metadata(&provider.issuer, true).await?)?;
                 verified(&refetched, id_token, &nonce)
             }
             other => other,
         }
-        .map_err(|e| SsoError::TokenInvalid(e.to_string()))?;
+        .map_err(|e| SsoError::TokenInvalid(chain(&e)))?;
         let claim = Claim::parse(&provider.claim).unwrap_or(Claim::Email);
         claim.of(&claims).ok_or_else(|| SsoError::NoClaim(provider.claim.clone()))
     }
@@ -230,7 +307,7 @@ impl Providers {
             return Ok(known.metadata.clone());
         }
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| SsoError::Unreachable(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(url, self.http()?)
+        let metadata = CoreProviderMetadata::discover_async(url, &self.asker(issuer)?)
             .await
             .map_err(|e| SsoError::Unreachable(chain(&e)))?;
         if let Ok(mut cache) = self.cache.lock() {

@@ -20,6 +20,7 @@ CREATE TABLE sso_sign_ins (
     verifier TEXT NOT NULL,
     expires_ms INTEGER NOT NULL
 ) STRICT;
+CREATE INDEX sso_sign_ins_by_tenant ON sso_sign_ins (tenant);
 -- The token a person's single sign-on sessions hang on, one per user: revoking it (or the
 -- user's tokens) ends them all, as for any token.
 CREATE TABLE sso_tokens (

@@ -72,6 +72,8 @@ pub(super) struct Shared {
     /// Sign-ins per token hash and per client address.
     pub(super) sign_ins_by_token: DefaultKeyedRateLimiter<String>,
     pub(super) sign_ins_by_address: DefaultKeyedRateLimiter<IpAddr>,
+    /// What tenants' sign-in pages offer (`GET /api/signin/{tenant}`), asked per address.
+    pub(super) offers_by_address: DefaultKeyedRateLimiter<IpAddr>,
     /// Unknown tokens per client address.
     pub(super) guesses: GuessBudget,
     /// Token lookups in flight (they run on the writer thread).
@@ -176,6 +178,9 @@ impl App {
                 sign_ins_by_address: RateLimiter::keyed(
                     Quota::per_second(SIGN_INS_PER_ADDRESS_PER_SEC).allow_burst(SIGN_INS_PER_ADDRESS_BURST),
                 ),
+                offers_by_address: RateLimiter::keyed(
+                    Quota::per_second(SIGN_INS_PER_ADDRESS_PER_SEC).allow_burst(SIGN_INS_PER_ADDRESS_BURST),
+                ),
                 guesses: GuessBudget::new(UNKNOWN_TOKENS_PER_SEC, UNKNOWN_TOKEN_BURST),
                 lookup_slots: tokio::sync::Semaphore::new(LOOKUP_SLOTS),
                 slow_lane: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -277,8 +282,10 @@ pub(super) async fn prune_limiters(app: App, mut shutdown: watch::Receiver<bool>
         shared.limiter.retain_recent();
         shared.sign_ins_by_token.retain_recent();
         shared.sign_ins_by_address.retain_recent();
+        shared.offers_by_address.retain_recent();
         shared.limiter.shrink_to_fit();
         shared.sign_ins_by_token.shrink_to_fit();
         shared.sign_ins_by_address.shrink_to_fit();
+        shared.offers_by_address.shrink_to_fit();
     }
 }

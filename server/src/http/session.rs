@@ -85,7 +85,7 @@ pub async fn sign_in(
     // Each session is an fsynced write and a row: sign-ins are limited per address and per
     // token (a link is good for one sign-in, and makes a token of its own).
     let client = client.ip();
-    limit(&app.shared.sign_ins_by_address, &client, "sign-ins from this address")?;
+    limit(&app.shared.sign_ins_by_address, &address_key(client), "sign-ins from this address")?;
     let known = if is_token {
         let token_hash = tokens::hash(&secret);
         limit(&app.shared.sign_ins_by_token, &token_hash, "sign-ins with this token")?;
@@ -138,6 +138,19 @@ pub async fn sign_out(
         lookup.answered(ended)?;
     }
     Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, cookie(&headers, "", 0)?)]).into_response())
+}
+
+/// What a client address is counted as: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's: anyone with one holds all of its 2^64 addresses).
+pub(super) fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 /// Refuses a sign-in over `limiter`'s budget for `key` (`what` names it in the message).

@@ -16,18 +16,18 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::App;
 use super::answers::ErrorBody;
 use super::auth::{Caller, Credential, cookie_named};
 use super::errors::{ApiError, Failure};
 use super::openapi::TenantPath;
-use super::session::{cookie, limit, set_cookie};
+use super::session::{address_key, cookie, limit, set_cookie};
 use crate::sessions::{self, Credential as SignInWith};
 use crate::sso::SsoError;
 use crate::store::SsoProvider;
@@ -81,8 +81,9 @@ pub async fn offer(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(TenantPath { tenant }): Path<TenantPath>,
 ) -> Result<Json<SsoOffer>, ApiError> {
-    // Anyone may ask, and each asks the store: charged like a sign-in.
-    limit(&app.shared.sign_ins_by_address, &client.ip(), "sign-ins from this address")?;
+    // Anyone may ask, and each asks the store: a budget of its own per address (not the
+    // sign-ins', which a flood of these would otherwise spend for everyone behind it).
+    limit(&app.shared.offers_by_address, &address_key(client.ip()), "sign-in pages from this address")?;
     let provider = app.shared.writer.sso_provider(tenant.clone()).await?;
     let provider = provider.ok_or_else(|| ApiError::UnknownTenant(tenant.clone()))?;
     Ok(Json(SsoOffer { start: format!("/signin/{tenant}/start"), tenant, name: provider.name }))
@@ -144,7 +145,8 @@ pub async fn start(
 }
 
 async fn begin(app: &App, client: SocketAddr, tenant: &str, headers: &HeaderMap) -> Result<Response, Refusal> {
-    limit(&app.shared.sign_ins_by_address, &client.ip(), "sign-ins from this address").map_err(Refusal::from)?;
+    limit(&app.shared.sign_ins_by_address, &address_key(client.ip()), "sign-ins from this address")
+        .map_err(Refusal::from)?;
     let provider = app.shared.writer.sso_provider(tenant.to_owned()).await.map_err(ApiError::from)?;
     let provider = provider.ok_or(Refusal::NotConfigured)?;
     let binding = tokens::secret("").map_err(|e| ApiError::internal(Failure::Server, &e))?;
@@ -166,7 +168,7 @@ async fn begin(app: &App, client: SocketAddr, tenant: &str, headers: &HeaderMap)
 }
 
 /// What the provider sends the browser back with.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Returned {
     state: Option<String>,
     code: Option<String>,
@@ -175,17 +177,40 @@ pub struct Returned {
     iss: Option<String>,
 }
 
+impl Returned {
+    /// The query's parameters; `None` when one of them comes twice (which would count?).
+    fn parse(query: Option<&str>) -> Option<Returned> {
+        let mut returned = Returned::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match &*key {
+                "state" => &mut returned.state,
+                "code" => &mut returned.code,
+                "error" => &mut returned.error,
+                "iss" => &mut returned.iss,
+                _ => continue,
+            };
+            if slot.replace(value.into_owned()).is_some() {
+                return None;
+            }
+        }
+        Some(returned)
+    }
+}
+
 /// `GET /signin/{tenant}/callback`: back from the provider; the session, or a refusal.
 pub async fn callback(
     State(app): State<App>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(tenant): Path<String>,
-    Query(returned): Query<Returned>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::of(&headers);
-    let mut response =
-        finish(&app, client, &tenant, returned, &headers).await.unwrap_or_else(|refusal| refusal.page(lang, &tenant));
+    let finished = match Returned::parse(query.as_deref()) {
+        Some(returned) => finish(&app, client, &tenant, returned, &headers).await,
+        None => Err(Refusal::StateUnknown),
+    };
+    let mut response = finished.unwrap_or_else(|refusal| refusal.page(lang, &tenant));
     // Whatever happened, the sign-in under way is over (its state is used up).
     if let Ok(forget) = sso_cookie(&headers, "", 0) {
         response.headers_mut().append(SET_COOKIE, forget);
@@ -200,7 +225,8 @@ async fn finish(
     returned: Returned,
     headers: &HeaderMap,
 ) -> Result<Response, Refusal> {
-    limit(&app.shared.sign_ins_by_address, &client.ip(), "sign-ins from this address").map_err(Refusal::from)?;
+    limit(&app.shared.sign_ins_by_address, &address_key(client.ip()), "sign-ins from this address")
+        .map_err(Refusal::from)?;
     let state = returned.state.filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Refusal::StateUnknown)?;
     let binding = cookie_named(headers, SSO_COOKIE).ok_or(Refusal::StateUnknown)?;
     let sign_in = app.shared.writer.take_sso(tokens::hash(&state)).await.map_err(ApiError::from)?;
@@ -221,7 +247,8 @@ async fn finish(
     }
     let named = app.shared.providers.finish(&provider, &sign_in, code).await;
     let named = named.map_err(|e| Refusal::from_provider(tenant, e))?;
-    let user = user_named(app, tenant, &named).await?.ok_or(Refusal::UnknownPerson(named))?;
+    let folds_case = crate::sso::Claim::parse(&provider.claim).is_some_and(crate::sso::Claim::folds_case);
+    let user = user_named(app, tenant, &named, folds_case).await?.ok_or(Refusal::UnknownPerson(named))?;
     // A person's sign-ins are limited like a token's.
     let person = format!("sso\u{0}{tenant}\u{0}{user}");
     limit(&app.shared.sign_ins_by_token, &person, "sign-ins of this person").map_err(Refusal::from)?;
@@ -237,9 +264,10 @@ async fn finish(
         .into_response())
 }
 
-/// The tenant's user the claim's value names: that id exactly, else the one user whose id
-/// differs from it in case only (providers spell e-mail addresses as they were typed).
-async fn user_named(app: &App, tenant: &str, named: &str) -> Result<Option<String>, Refusal> {
+/// The tenant's user the claim's value names: that id exactly, else — for a claim whose
+/// values name the same person in any letter case (addresses, user names: providers spell
+/// them as they were typed) — the one user whose id differs from it in case only.
+async fn user_named(app: &App, tenant: &str, named: &str, folds_case: bool) -> Result<Option<String>, Refusal> {
     let state = app.shared.reads.state(tenant).await.map_err(ApiError::from)?;
     let state = &state.1;
     if named == Actor::SYSTEM {
@@ -247,6 +275,9 @@ async fn user_named(app: &App, tenant: &str, named: &str) -> Result<Option<Strin
     }
     if state.user(named).is_some() {
         return Ok(Some(named.to_owned()));
+    }
+    if !folds_case {
+        return Ok(None);
     }
     let mut alike = state.users().filter(|(id, _)| id.eq_ignore_ascii_case(named)).map(|(id, _)| id.to_string());
     Ok(match (alike.next(), alike.next()) {
@@ -337,8 +368,8 @@ impl Refusal {
             ),
             Refusal::RateLimited(wait) => pick(
                 de,
-                ("Zu viele Anmeldungen", format!("Von hier kamen gerade zu viele Anmeldungen. Versuchen Sie es in {} Sekunden noch einmal.", wait.as_secs().max(1))),
-                ("Too many sign-ins", format!("Too many sign-ins came from here just now. Try again in {} seconds.", wait.as_secs().max(1))),
+                ("Zu viele Anmeldungen", format!("Von hier kamen gerade zu viele Anmeldungen. Versuchen Sie es in {} s noch einmal.", wait.as_secs().max(1))),
+                ("Too many sign-ins", format!("Too many sign-ins came from here just now. Try again in {} s.", wait.as_secs().max(1))),
             ),
             Refusal::Busy => pick(
                 de,
@@ -362,8 +393,8 @@ impl Refusal {
             ),
             Refusal::ProviderUnreachable => pick(
                 de,
-                ("Anmeldedienst nicht erreichbar", "Der Anmeldedienst Ihres Unternehmens ist gerade nicht erreichbar. Versuchen Sie es in ein paar Minuten noch einmal.".into()),
-                ("Sign-in service unreachable", "Your company's sign-in service cannot be reached right now. Try again in a few minutes.".into()),
+                ("Anmeldedienst nicht erreichbar", "Der Anmeldedienst Ihres Unternehmens ist gerade nicht erreichbar oder hat nicht wie erwartet geantwortet. Versuchen Sie es in ein paar Minuten noch einmal; geschieht es wieder, fragen Sie Ihren Administrator.".into()),
+                ("Sign-in service unreachable", "Your company's sign-in service cannot be reached right now, or did not answer as it should. Try again in a few minutes; if it happens again, ask your admin.".into()),
             ),
             Refusal::UnknownPerson(named) => pick(
                 de,
@@ -399,7 +430,9 @@ impl Refusal {
         }
         let status = self.status();
         let mut response = (status, html).into_response();
-        response.headers_mut().extend(headers);
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value);
+        }
         response
     }
 }

@@ -338,7 +338,7 @@ pub trait SsoStore: Send {
     /// Whether there was one.
     fn remove_sso_provider(&mut self, tenant: &str) -> Result<bool, StoreError>;
     /// Records a sign-in under way by the hash of its `state`; false when too many are
-    /// under way ([`MAX_SIGN_INS_UNDER_WAY`]).
+    /// under way for its tenant ([`MAX_SIGN_INS_UNDER_WAY`]).
     fn put_sso_sign_in(&mut self, state: &str, sign_in: &SsoSignIn, now: u64) -> Result<bool, StoreError>;
     /// Uses a sign-in up: it, when it was recorded and has not expired at `now`. A second
     /// use finds nothing.

@@ -5,9 +5,10 @@
 use super::tokens::{Param, SqlBackend, Value, known, next, one_row};
 use super::{SsoProvider, SsoSignIn, SsoStore, StoreError, millis};
 
-/// Sign-ins under way at most, over all tenants: beyond it a new one waits until some
-/// expire (each lives ten minutes), whatever addresses a flood comes from.
-pub const MAX_SIGN_INS_UNDER_WAY: i64 = 20_000;
+/// Sign-ins under way at most, per tenant: beyond it a new one waits until some expire
+/// (each lives ten minutes), whatever addresses a flood comes from — and a flood at one
+/// tenant's sign-in page leaves the others' alone.
+pub const MAX_SIGN_INS_UNDER_WAY: i64 = 5_000;
 
 fn text(columns: &mut std::vec::IntoIter<Value>) -> Result<String, StoreError> {
     next(columns).text()
@@ -69,8 +70,10 @@ impl<B: SqlBackend + Send> SsoStore for B {
         self.transaction(|db| {
             // Expired sign-ins go when new ones come: the table holds ten minutes' worth.
             db.execute("DELETE FROM sso_sign_ins WHERE expires_ms <= $1", &[Param::Int(millis(now))])?;
-            let under_way = one_row(db.rows("SELECT count(*) FROM sso_sign_ins", &[])?)
-                .map_or(Ok(0), |mut columns| next(&mut columns).int())?;
+            let under_way = one_row(
+                db.rows("SELECT count(*) FROM sso_sign_ins WHERE tenant = $1", &[Param::Text(&sign_in.tenant)])?,
+            )
+            .map_or(Ok(0), |mut columns| next(&mut columns).int())?;
             if under_way >= MAX_SIGN_INS_UNDER_WAY {
                 return Ok(false);
             }
