@@ -103,26 +103,54 @@ fn the_browser_build_in_node_gives_the_same_answers_as_the_native_core() {
     }
 }
 
+/// What the random commands are: the agent-status commands, the routing system's, a
+/// setting, and a type that does not exist.
+const KINDS: &[&str] = &[
+    "sign_in",
+    "sign_out",
+    "sign_in_assigned",
+    "sign_out_all",
+    "sign_out_unassigned",
+    "pause",
+    "resume",
+    "end_wrap_up",
+    "monitor",
+    "stop_monitor",
+    "interaction_started",
+    "interaction_ended",
+    "set_setting",
+    "dance",
+];
+
+/// Commands the random comparison leaves to the rule suites, which both engines run
+/// byte for byte (`native_and_wasmtime_give_the_same_bytes_for_every_suite`): devices and
+/// configuration, whose fields the generator's one shape does not fit.
+const LEFT_TO_THE_SUITES: &[&str] = &[
+    "device_registered",
+    "device_activity",
+    "set_plan",
+    "create_user",
+    "set_roles",
+    "create_channel",
+    "assign",
+    "unassign",
+    "set_pause_reasons",
+];
+
+/// A new command is drawn here or named as left to the suites: this fails until its
+/// author decides which.
+#[test]
+fn every_command_is_drawn_or_left_to_the_suites() {
+    for kind in agentstate_core::Action::TYPES {
+        assert!(KINDS.contains(kind) != LEFT_TO_THE_SUITES.contains(kind), "{kind}: drawn or left to the suites?");
+    }
+}
+
 fn command() -> impl Strategy<Value = String> {
     let user = prop::sample::select(vec!["ana", "ben", "sam", "ada", "ghost"]);
     let channel = prop::sample::select(vec!["sales", "chat", "nowhere"]);
     let actor = prop::sample::select(vec!["ana", "ben", "sam", "ada", "system", "ghost"]);
-    let kind = prop::sample::select(vec![
-        "sign_in",
-        "sign_out",
-        "sign_in_assigned",
-        "sign_out_all",
-        "sign_out_unassigned",
-        "pause",
-        "resume",
-        "end_wrap_up",
-        "monitor",
-        "stop_monitor",
-        "interaction_started",
-        "interaction_ended",
-        "set_setting",
-        "dance",
-    ]);
+    let kind = prop::sample::select(KINDS.to_vec());
     (actor, kind, user, channel, 0u64..3, 0u64..4, prop::bool::ANY).prop_map(
         |(actor, kind, user, channel, n, step, typo)| {
             let mut c = serde_json::json!({

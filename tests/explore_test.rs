@@ -28,3 +28,17 @@ fn an_ended_call_id_is_free_exactly_a_day_later_in_every_state() {
     }
     assert!(report.reused_ids > 0, "no id was started again a day after its end: {report:?}");
 }
+
+/// The search tries every command there is but five, named here: devices, new users and
+/// channels, and roles (each would multiply the states the search must visit; the rule
+/// suites and the properties try them). A new command fails here until the search tries
+/// it or it is named.
+#[test]
+fn the_search_tries_every_command() {
+    const NOT_TRIED: &[&str] = &["device_registered", "device_activity", "create_user", "set_roles", "create_channel"];
+    let tried: std::collections::BTreeSet<&str> =
+        agentstate_tests::explore::commands().iter().map(|c| c.action.type_name()).collect();
+    for kind in agentstate_core::Action::TYPES {
+        assert!(tried.contains(kind) != NOT_TRIED.contains(kind), "{kind}: tried or named as not tried?");
+    }
+}

@@ -69,4 +69,4 @@ pub use model::state::{Interaction, Monitoring, Pause, SignIn, SignIns, State, U
 pub use rules::decide::{decide, handle};
 pub use rules::sight::{self, Sight, SightSummary, known_to, project, project_for_each, seen_by, sees_only_self};
 pub use seed::{ChannelSeed, SeedError, TenantSeed, UserSeed};
-pub use tenant::{ChannelCount, Query, Tenant, channel_counts_from};
+pub use tenant::{Answer, ChannelCount, Query, Tenant, channel_counts_from};

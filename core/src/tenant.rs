@@ -138,6 +138,26 @@ pub struct ChannelCount {
     pub counts: views::StateCounts,
 }
 
+/// A view's answer, typed: what [`Tenant::query`] gives for each [`Query`], the view
+/// itself on the wire (`null` for a user or channel out of the actor's sight). A history
+/// borrows the events it answers with, from the query or the tenant's journal.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<'a> {
+    Roster(Option<views::Roster>),
+    ChannelStates(Option<views::ChannelStates>),
+    ChannelCounts(Vec<ChannelCount>),
+    AgentDashboard(Option<views::AgentDashboard>),
+    AllowedActions(Box<views::AllowedActions>),
+    SearchUsers(Vec<views::UserMatch>),
+    LingeringUnassigned(Vec<views::LingeringSignIn>),
+    RoutingBoard(Option<views::RoutingBoard>),
+    History(Option<Vec<&'a Event>>),
+    Activity(views::ActivityReport),
+    Sight(crate::rules::sight::SightSummary),
+    Snapshot(Box<State>),
+}
+
 impl Tenant {
     /// A new tenant from its description.
     pub fn from_seed(seed: &TenantSeed) -> Result<Tenant, crate::SeedError> {
@@ -216,49 +236,45 @@ impl Tenant {
     }
 
     /// Answers a view [`Query`], as the actor may see it.
-    pub fn query(&self, query: &Query) -> serde_json::Value {
-        let json = |v: &dyn erased::Json| v.to_value();
+    pub fn query<'a>(&'a self, query: &'a Query) -> Answer<'a> {
         let state = &self.state;
         match query {
-            Query::Roster { actor, channel, at } => json(&views::roster_seen(state, actor, channel, *at)),
+            Query::Roster { actor, channel, at } => Answer::Roster(views::roster_seen(state, actor, channel, *at)),
             Query::ChannelStates { actor, channel, at } => {
-                json(&views::channel_states_seen(state, actor, channel, *at))
+                Answer::ChannelStates(views::channel_states_seen(state, actor, channel, *at))
             }
-            Query::ChannelCounts { actor, at } => json(&channel_counts(state, actor, *at)),
+            Query::ChannelCounts { actor, at } => Answer::ChannelCounts(channel_counts(state, actor, *at)),
             Query::AgentDashboard { actor, user, at } => {
                 let shown = Sight::of(state, actor).sees(state, user);
-                json(&shown.then(|| views::agent_dashboard(state, user, *at)).flatten())
+                Answer::AgentDashboard(shown.then(|| views::agent_dashboard(state, user, *at)).flatten())
             }
             Query::AllowedActions { actor, user, channel, at } => {
-                json(&views::allowed_actions(state, actor, user, channel.as_ref(), *at))
+                Answer::AllowedActions(Box::new(views::allowed_actions(state, actor, user, channel.as_ref(), *at)))
             }
             Query::SearchUsers { actor, text, roles } => {
                 let sight = Sight::of(state, actor);
                 let mut found = views::search_users(state, text, *roles);
                 found.retain(|m| sight.finds(&m.user));
-                json(&found)
+                Answer::SearchUsers(found)
             }
             Query::LingeringUnassigned { actor } => {
                 let sight = Sight::of(state, actor);
                 let mut lingering = views::lingering_unassigned(state);
                 lingering.retain(|l| sight.sees(state, &l.user) && sight.reaches(&l.channel));
-                json(&lingering)
+                Answer::LingeringUnassigned(lingering)
             }
-            Query::RoutingBoard { actor, at } => {
-                let board = Sight::of(state, actor).sees_everything().then(|| views::routing_board(state, *at));
-                json(&board)
-            }
+            Query::RoutingBoard { actor, at } => Answer::RoutingBoard(
+                Sight::of(state, actor).sees_everything().then(|| views::routing_board(state, *at)),
+            ),
             Query::History { actor, user, events } => {
                 // `system` (a host reading the log apart from the tenant) names users this
                 // instance may not hold yet.
                 let sight = Sight::of(state, actor);
-                if !sight.sees_everything() && !sight.sees(state, user) {
-                    return serde_json::Value::Null;
-                }
-                match events {
-                    Some(events) => json(&views::history(events, user)),
-                    None => json(&views::history(&self.journal, user)),
-                }
+                let shown = sight.sees_everything() || sight.sees(state, user);
+                Answer::History(shown.then(|| match events {
+                    Some(events) => views::history(events, user),
+                    None => views::history(&self.journal, user),
+                }))
             }
             Query::Activity { actor, from, to, events } => {
                 let summary = Sight::of(state, actor).summary(state);
@@ -269,17 +285,17 @@ impl Tenant {
                     None => views::activity(&self.journal, *from, *to),
                 };
                 report.rows.retain(|row| summary.shows(actor, &row.user, &row.channel));
-                json(&report)
+                Answer::Activity(report)
             }
-            Query::Sight { actor } => json(&Sight::of(state, actor).summary(state)),
-            Query::Snapshot { actor } => json(&crate::rules::sight::seen_by(state, actor)),
+            Query::Sight { actor } => Answer::Sight(Sight::of(state, actor).summary(state)),
+            Query::Snapshot { actor } => Answer::Snapshot(Box::new(crate::rules::sight::seen_by(state, actor))),
         }
     }
 
     /// Answers a view query given as JSON; the view as JSON, or why the text is no query.
     pub fn query_json(&self, query: &str) -> Result<String, String> {
         let query: Query = serde_json::from_str(query).map_err(|e| format!("not a view query: {e}"))?;
-        Ok(wire::to_json(&self.query(&query)))
+        Ok(wire::answer_json(&self.query(&query)))
     }
 
     /// Folds a JSON array of events (a log's tail after a snapshot) into the tenant.
@@ -329,17 +345,4 @@ pub fn channel_counts_from(
             })
         })
         .collect()
-}
-
-mod erased {
-    /// Lets `query` hand differently typed views to one serialiser.
-    pub trait Json {
-        fn to_value(&self) -> serde_json::Value;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn to_value(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-        }
-    }
 }

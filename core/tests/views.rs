@@ -236,3 +236,37 @@ fn allowed_actions_explain_a_disabled_end_wrap_up() {
     assert!(self_view.sign_in.is_none(), "channel-bound actions need a channel");
     assert!(!self_view.monitor.listen.allowed);
 }
+
+/// The Actions menu (`allowed_actions`) judges every command a supervisor gives about one
+/// agent's status. A new command is either in it or named here as one that is not about an
+/// agent's status — this test fails until its author decides which.
+#[test]
+fn every_command_is_in_the_actions_menu_or_named_as_not_about_an_agents_status() {
+    use agentstate_core::Action;
+    const NOT_ABOUT_AN_AGENTS_STATUS: &[&str] = &[
+        // The routing system's facts and the devices it reports.
+        "interaction_started",
+        "interaction_ended",
+        "device_registered",
+        "device_activity",
+        // The admin's configuration (the Configuration screen judges these with `decide`).
+        "set_plan",
+        "create_user",
+        "set_roles",
+        "create_channel",
+        "assign",
+        "unassign",
+        "set_setting",
+        "set_pause_reasons",
+    ];
+    let (state, _) = tenant();
+    let channel = ChannelId::new("support").expect("an id");
+    let menu = allowed_actions(&state, &Actor::from(id("sam")), &id("ana"), Some(&channel), Millis::new(0).unwrap());
+    let menu = serde_json::to_value(menu).expect("json");
+    let in_menu: Vec<&str> = menu.as_object().expect("an object").keys().map(String::as_str).collect();
+    for kind in Action::TYPES {
+        let (shown, excluded) = (in_menu.contains(kind), NOT_ABOUT_AN_AGENTS_STATUS.contains(kind));
+        assert!(shown != excluded, "{kind}: in the Actions menu {shown}, named as not about a status {excluded}");
+    }
+    assert_eq!(in_menu.len() + NOT_ABOUT_AN_AGENTS_STATUS.len(), Action::TYPES.len(), "{in_menu:?}");
+}

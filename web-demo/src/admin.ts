@@ -3,10 +3,9 @@
 // settings — the configuration commands of §4.3, each enabled by the module's verdict.
 
 import type { Action, AssignAs, ChannelKind, Plan, Rejection, Role, Verdict } from "agentstate";
-import { actAll, ctx, reason, say, verdictOf, redraw } from "./context.js";
+import { actAll, ctx, reason, say, verdictOf, redraw, ui } from "./context.js";
 import { h, type Child } from "./dom.js";
 import type { Word } from "./i18n.js";
-import type { SsoSettings } from "./api.js";
 
 const form = {
   search: "",
@@ -18,9 +17,6 @@ const form = {
   newReason: "",
   plan: "" as Plan | "",
 };
-
-/** The tenant's single sign-on, read once when the screen is first drawn. */
-let sso: SsoSettings | "loading" | "unreadable" | undefined;
 
 /** One verdict for several commands: allowed when any of them is (the others are refused and say why). */
 function anyAllowed(actions: Action[]): Verdict {
@@ -371,19 +367,21 @@ function planAndSettings(): HTMLElement {
 
 /** Single sign-on as the operator set it up: shown, not changed here (the secret never comes). */
 function singleSignOn(): HTMLElement {
-  if (sso === undefined) {
-    sso = "loading";
+  // Read once, when the screen is first drawn.
+  if (ui.sso === null) {
+    ui.sso = "loading";
     ctx.api.ssoSettings().then(
       (settings) => {
-        sso = settings;
+        ui.sso = settings;
         redraw.panels();
       },
       () => {
-        sso = "unreadable";
+        ui.sso = "unreadable";
         redraw.panels();
       },
     );
   }
+  const sso = ui.sso;
   const rows: [Word, string | null | undefined][] =
     typeof sso === "object" && sso.configured
       ? [

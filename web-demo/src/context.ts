@@ -15,7 +15,7 @@ import {
   type Verdict,
   type Vocabulary,
 } from "agentstate";
-import type { Api, ChannelCounts } from "./api.js";
+import type { Api, ChannelCounts, SsoSettings } from "./api.js";
 import { byId, h } from "./dom.js";
 import { t, type Lang, type Word } from "./i18n.js";
 import type { Mirror } from "./mirror.js";
@@ -67,6 +67,8 @@ export interface UiState {
   timeline: { user: string; report: ActivityReport } | null;
   /** The "+ Log agent" picker, while open. */
   logAgent: Picker | null;
+  /** The tenant's single sign-on (Configuration), once asked for: `null` until then. */
+  sso: SsoSettings | "loading" | "unreadable" | null;
 }
 
 export function noCounts(): CountsState {
@@ -85,6 +87,7 @@ export const ui: UiState = {
   history: null,
   timeline: null,
   logAgent: null,
+  sso: null,
 };
 
 /** A part of the session read before it was set up: a defect of the page, said plainly. */

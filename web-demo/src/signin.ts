@@ -6,27 +6,30 @@ import { Api, type SsoOffer } from "./api.js";
 import { byId, h } from "./dom.js";
 import { t, type Lang } from "./i18n.js";
 
-let lang: Lang = localStorage.getItem("lang") === "de" ? "de" : "en";
-/** At `/signin/<tenant>`, that tenant's single sign-on, if it has it. */
-let offer: SsoOffer | null = null;
+/** The page's state: its language, and at `/signin/<tenant>` that tenant's single sign-on. */
+const page: { lang: Lang; offer: SsoOffer | null } = {
+  lang: localStorage.getItem("lang") === "de" ? "de" : "en",
+  offer: null,
+};
 
 function words(): void {
-  document.documentElement.lang = lang;
-  byId("signin-title").textContent = `agentstate — ${t(lang, "signInTitle")}`;
-  byId("signin-help").textContent = t(lang, "signInHelp");
-  byId("token-label").textContent = t(lang, "token");
-  byId("signin-submit").textContent = t(lang, "signInTitle");
+  document.documentElement.lang = page.lang;
+  byId("signin-title").textContent = `agentstate — ${t(page.lang, "signInTitle")}`;
+  byId("signin-help").textContent = t(page.lang, "signInHelp");
+  byId("token-label").textContent = t(page.lang, "token");
+  byId("signin-submit").textContent = t(page.lang, "signInTitle");
   const sso = document.getElementById("sso");
-  if (sso && offer) sso.textContent = `${t(lang, "signInWith")} ${offer.name}`;
+  if (sso && page.offer) sso.textContent = `${t(page.lang, "signInWith")} ${page.offer.name}`;
   const or = document.getElementById("signin-or");
-  if (or) or.textContent = t(lang, "orToken");
+  if (or) or.textContent = t(page.lang, "orToken");
 }
 
 /** A tenant's own sign-in page offers its company sign-in first. */
 async function offerSingleSignOn(): Promise<void> {
   const tenant = /^\/signin\/([^/]+)\/?$/.exec(location.pathname)?.[1];
   if (!tenant) return;
-  offer = await Api.ssoOffer(decodeURIComponent(tenant));
+  const offer = await Api.ssoOffer(decodeURIComponent(tenant));
+  page.offer = offer;
   if (!offer) return;
   const form = byId<HTMLFormElement>("signin");
   const help = byId("signin-help");
@@ -37,10 +40,10 @@ async function offerSingleSignOn(): Promise<void> {
 
 async function exchange(body: { token: string } | { link: string }): Promise<void> {
   const error = byId("signin-error");
-  error.textContent = t(lang, "signingIn");
+  error.textContent = t(page.lang, "signingIn");
   const response = await fetch("/api/session", {
     method: "POST",
-    headers: { "Content-Type": "application/json", "Accept-Language": lang },
+    headers: { "Content-Type": "application/json", "Accept-Language": page.lang },
     body: JSON.stringify(body),
   });
   if (response.ok) {
@@ -48,7 +51,7 @@ async function exchange(body: { token: string } | { link: string }): Promise<voi
     return;
   }
   const answer = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-  error.textContent = `${t(lang, "signInFailed")}: ${answer.error?.message ?? response.status}`;
+  error.textContent = `${t(page.lang, "signInFailed")}: ${answer.error?.message ?? response.status}`;
 }
 
 /** A sign-in link: take the secret out of the address bar and history first. */
@@ -61,10 +64,10 @@ function followLink(): void {
 
 function main(): void {
   const picker = byId<HTMLSelectElement>("lang");
-  picker.value = lang;
+  picker.value = page.lang;
   picker.onchange = () => {
-    lang = picker.value === "de" ? "de" : "en";
-    localStorage.setItem("lang", lang);
+    page.lang = picker.value === "de" ? "de" : "en";
+    localStorage.setItem("lang", page.lang);
     words();
   };
   words();
