@@ -1,5 +1,5 @@
 //! decide + evolve throughput on a 10,000-user, 500-channel tenant, the same through the
-//! JSON wire, and replay of 1,000,000 events.
+//! JSON wire, replay of 1,000,000 events, and the views dashboards ask.
 //!
 //! `cargo bench -p agentstate-core --bench throughput`
 
@@ -120,5 +120,34 @@ fn sight(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide_and_evolve, replay, activity, sight);
+/// The views dashboards ask, query JSON in and answer JSON out, on the end-of-shift tenant
+/// (10,000 users): what one request to a view costs the module.
+fn views(c: &mut Criterion) {
+    let end = agentstate_core::Tenant::from_state(State::from_events(million_events()));
+    let at = million_events().last().map(|e| e.at.get()).unwrap_or_default();
+    let supervisor = format!("u{:05}", shift::USERS - 500 + 3);
+    let queries = [
+        (
+            "roster of a channel, as its supervisor",
+            format!(r#"{{"view":"roster","actor":"{supervisor}","channel":"ch030","at":{at}}}"#),
+        ),
+        (
+            "allowed actions on an agent",
+            format!(r#"{{"view":"allowed_actions","actor":"{supervisor}","user":"u00007","at":{at}}}"#),
+        ),
+        (
+            "an agent's own dashboard",
+            format!(r#"{{"view":"agent_dashboard","actor":"u00007","user":"u00007","at":{at}}}"#),
+        ),
+        ("an agent's channel counts", format!(r#"{{"view":"channel_counts","actor":"u00007","at":{at}}}"#)),
+    ];
+    let mut group = c.benchmark_group("views as JSON");
+    for (name, query) in &queries {
+        assert!(end.query_json(query).is_ok_and(|a| a != "null"), "{name}: {:?}", end.query_json(query));
+        group.bench_function(*name, |b| b.iter(|| end.query_json(black_box(query))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decide_and_evolve, replay, activity, sight, views);
 criterion_main!(benches);

@@ -143,12 +143,15 @@ pub struct ChannelCount {
 /// borrows the events it answers with, from the query or the tenant's journal.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
+// An answer is made once and serialized at once: boxing its largest variant would cost
+// every such query an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Answer<'a> {
     Roster(Option<views::Roster>),
     ChannelStates(Option<views::ChannelStates>),
     ChannelCounts(Vec<ChannelCount>),
     AgentDashboard(Option<views::AgentDashboard>),
-    AllowedActions(Box<views::AllowedActions>),
+    AllowedActions(views::AllowedActions),
     SearchUsers(Vec<views::UserMatch>),
     LingeringUnassigned(Vec<views::LingeringSignIn>),
     RoutingBoard(Option<views::RoutingBoard>),
@@ -249,7 +252,7 @@ impl Tenant {
                 Answer::AgentDashboard(shown.then(|| views::agent_dashboard(state, user, *at)).flatten())
             }
             Query::AllowedActions { actor, user, channel, at } => {
-                Answer::AllowedActions(Box::new(views::allowed_actions(state, actor, user, channel.as_ref(), *at)))
+                Answer::AllowedActions(views::allowed_actions(state, actor, user, channel.as_ref(), *at))
             }
             Query::SearchUsers { actor, text, roles } => {
                 let sight = Sight::of(state, actor);

@@ -13,7 +13,6 @@ import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
 
 /** The channels ticked for "log in to selected", and the pause reason chosen. */
-const picked = new Set<string>();
 
 /** A button sending `actions` — a function when they depend on a choice made after drawing (the pause reason). */
 function button(
@@ -55,9 +54,15 @@ function stateText(now: AgentNow): HTMLElement {
   );
 }
 
+/** The pause reason the agent chose, while the tenant still has it; else its first. */
+function pauseReason(): string {
+  const choices = ctx.mirror.pauseReasons();
+  return choices.includes(ui.pauseReason) ? ui.pauseReason : (choices[0] ?? ui.pauseReason);
+}
+
 function reasonPicker(): HTMLSelectElement {
   const choices = ctx.mirror.pauseReasons();
-  if (!choices.includes(ui.pauseReason)) ui.pauseReason = choices[0] ?? ui.pauseReason;
+  const chosen = pauseReason();
   return h(
     "select",
     {
@@ -67,14 +72,18 @@ function reasonPicker(): HTMLSelectElement {
         ui.pauseReason = (e.target as HTMLSelectElement).value;
       },
     },
-    choices.map((r) => h("option", { value: r, selected: r === ui.pauseReason }, r)),
+    choices.map((r) => h("option", { value: r, selected: r === chosen }, r)),
   );
+}
+
+/** A channel the agent may tick for "log in to selected". */
+function pickable(c: MyChannel): boolean {
+  return c.assigned && !c.signed_in;
 }
 
 function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
   const v = ctx.mirror.tenant.allowedActions(me, me, c.channel, at);
-  const canPick = c.assigned && !c.signed_in;
-  if (!canPick) picked.delete(c.channel);
+  const canPick = pickable(c);
   return h(
     "tr",
     { "data-my-channel": c.channel },
@@ -86,9 +95,10 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
             type: "checkbox",
             "data-pick": c.channel,
             "aria-label": `${say("select")} ${c.name}`,
-            checked: picked.has(c.channel),
+            checked: ui.picked.has(c.channel),
             onchange: (e: globalThis.Event) => {
-              (e.target as HTMLInputElement).checked ? picked.add(c.channel) : picked.delete(c.channel);
+              if ((e.target as HTMLInputElement).checked) ui.picked.add(c.channel);
+              else ui.picked.delete(c.channel);
               redraw.panels();
             },
           })
@@ -115,7 +125,7 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
       button(
         say("pause"),
         v.pause,
-        () => [{ type: "pause", user: me, channel: c.channel, reason: ui.pauseReason }],
+        () => [{ type: "pause", user: me, channel: c.channel, reason: pauseReason() }],
         `pause:${c.channel}`,
       ),
       button(
@@ -173,8 +183,9 @@ export function agentScreen(): HTMLElement {
     );
   }
   const everywhere = ctx.mirror.tenant.allowedActions(me, me, undefined, at);
+  // A ticked channel counts while it can be picked (assigned, not signed in to).
   const pickedActions: Action[] = dashboard.channels
-    .filter((c) => picked.has(c.channel))
+    .filter((c) => pickable(c) && ui.picked.has(c.channel))
     .map((c) => ({ type: "sign_in", user: me, channel: c.channel }));
   const pickedVerdict: Verdict = pickedActions.length
     ? (pickedActions.map((a) => verdictOf(a)).find((v) => !v.allowed) ?? { allowed: true })
@@ -229,7 +240,7 @@ export function agentScreen(): HTMLElement {
         button(
           `${say("pause")} (${say("everywhere")})`,
           everywhere.pause,
-          () => [{ type: "pause", user: me, reason: ui.pauseReason }],
+          () => [{ type: "pause", user: me, reason: pauseReason() }],
           "pause_all",
         ),
         button(
@@ -252,7 +263,16 @@ export function agentScreen(): HTMLElement {
       h(
         "div",
         { class: "everywhere" },
-        button(`${say("signInSelected")} (${pickedActions.length})`, pickedVerdict, pickedActions, "sign_in_selected"),
+        button(
+          `${say("signInSelected")} (${pickedActions.length})`,
+          pickedVerdict,
+          () => {
+            // Signed in to, they are no longer to pick: the ticks go with the request.
+            ui.picked.clear();
+            return pickedActions;
+          },
+          "sign_in_selected",
+        ),
         button(
           say("signInAssigned"),
           verdictOf({ type: "sign_in_assigned", user: me }),

@@ -2,7 +2,7 @@
 // placeholder until it comes near; one that changed while away is marked stale and drawn
 // when it comes near; a redraw keeps a card's scroll position and the keyboard's place.
 
-import { ctx, ui } from "./context.js";
+import { ctx, redraw, ui } from "./context.js";
 import { countdown, elapsed, h } from "./dom.js";
 import { type Card, cardElement, drawRows, shownOn } from "./roster.js";
 
@@ -16,7 +16,6 @@ const cards = new Map<string, Card>();
 const near = new Set<string>();
 /** Cards that changed while away, drawn when they come near. */
 const stale = new Set<string>();
-let onNear: (channel: string) => void = () => {};
 const watcher = new IntersectionObserver(
   (entries) => {
     for (const entry of entries) {
@@ -26,7 +25,7 @@ const watcher = new IntersectionObserver(
         near.delete(channel);
       } else if (!near.has(channel)) {
         near.add(channel);
-        if (stale.has(channel)) onNear(channel);
+        if (stale.has(channel)) redraw.cards([channel]);
       }
     }
   },
@@ -67,12 +66,7 @@ export function channelsOfTab(): string[] {
  * only those (the others keep their elements and scroll positions). Cards away from the
  * viewport are only marked stale; `redraw` is called when one comes near.
  */
-export function drawChannels(
-  container: HTMLElement,
-  dirty: Set<string> | undefined,
-  redraw: (channel: string) => void,
-): void {
-  onNear = redraw;
+export function drawChannels(container: HTMLElement, dirty: Set<string> | undefined): void {
   const wanted = channelsOfTab();
   const onTab = new Set(wanted);
   for (const channel of cards.keys()) {

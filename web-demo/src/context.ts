@@ -67,6 +67,8 @@ export interface UiState {
   timeline: { user: string; report: ActivityReport } | null;
   /** The "+ Log agent" picker, while open. */
   logAgent: Picker | null;
+  /** The channels the agent ticked for "log in to selected". */
+  picked: Set<string>;
   /** The tenant's single sign-on (Configuration), once asked for: `null` until then. */
   sso: SsoSettings | "loading" | "unreadable" | null;
 }
@@ -87,6 +89,7 @@ export const ui: UiState = {
   history: null,
   timeline: null,
   logAgent: null,
+  picked: new Set(),
   sso: null,
 };
 
@@ -133,37 +136,74 @@ class Session {
 export const ctx = new Session();
 
 /**
- * How a panel asks for a redraw, drawn on the next frame (several asks, one drawing):
- * everything; the screen and side panels with the channel cards as they are drawn; or
- * those and some channels' cards.
+ * What the feed changed is drawn at most this often: a busy contact center brings
+ * hundreds of events a second, and a supervisor reads the board, not each frame.
  */
-export const redraw = {
-  all: (): void => schedule(undefined),
-  panels: (): void => schedule([]),
-  cards: (channels: Iterable<string>): void => schedule(channels),
+const FEED_REDRAW_MS = 250;
+
+/**
+ * The page's one scheduler: what to draw, and when. A panel's ask is drawn on the next
+ * frame (several asks, one drawing); what the feed changed waits up to `FEED_REDRAW_MS`
+ * and is then drawn like an ask. `undefined` for the cards means all of them.
+ */
+class Scheduler {
+  #draw: (cards: Set<string> | undefined) => void = () => {};
+  /** Cards to draw on the next frame, and whether a frame is asked for. */
+  #frame: Set<string> | undefined = new Set();
+  #frameAsked = false;
+  /** Cards the feed changed since the last feed drawing, and its timer. */
+  #feed: Set<string> | undefined = new Set();
+  #feedTimer: number | undefined;
+
+  /** Everything. */
+  all(): void {
+    this.#ask(undefined);
+  }
+  /** The screen and the side panels, with the channel cards as they are drawn. */
+  panels(): void {
+    this.#ask([]);
+  }
+  /** Those, and some channels' cards. */
+  cards(channels: Iterable<string>): void {
+    this.#ask(channels);
+  }
+  /** What the feed changed: these cards (or all), drawn within `FEED_REDRAW_MS`. */
+  fromFeed(channels: Set<string> | undefined): void {
+    this.#feed = merged(this.#feed, channels);
+    if (this.#feedTimer !== undefined) return;
+    this.#feedTimer = window.setTimeout(() => {
+      this.#feedTimer = undefined;
+      const cards = this.#feed;
+      this.#feed = new Set();
+      this.#ask(cards);
+    }, FEED_REDRAW_MS);
+  }
   /** What draws: the page's frame, given the cards to redraw (`undefined`: all of them). */
   with(draw: (cards: Set<string> | undefined) => void): void {
-    drawer = draw;
-  },
-};
+    this.#draw = draw;
+  }
 
-let drawer: (cards: Set<string> | undefined) => void = () => {};
-/** Cards to redraw on the next frame; `undefined` means every card. */
-let dirty: Set<string> | undefined = new Set();
-let scheduled = false;
-
-function schedule(channels: Iterable<string> | undefined): void {
-  if (channels === undefined) dirty = undefined;
-  else if (dirty) for (const c of channels) dirty.add(c);
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    const cards = dirty;
-    dirty = new Set();
-    drawer(cards);
-  });
+  #ask(channels: Iterable<string> | undefined): void {
+    this.#frame = merged(this.#frame, channels);
+    if (this.#frameAsked) return;
+    this.#frameAsked = true;
+    requestAnimationFrame(() => {
+      this.#frameAsked = false;
+      const cards = this.#frame;
+      this.#frame = new Set();
+      this.#draw(cards);
+    });
+  }
 }
+
+/** `into` with `channels` added (`undefined`, all cards, absorbs anything). */
+function merged(into: Set<string> | undefined, channels: Iterable<string> | undefined): Set<string> | undefined {
+  if (into === undefined || channels === undefined) return undefined;
+  for (const c of channels) into.add(c);
+  return into;
+}
+
+export const redraw = new Scheduler();
 
 export function say(word: Word): string {
   return t(ui.lang, word);

@@ -41,27 +41,6 @@ import type { components } from "./generated/http.js";
 type DemoTokens = components["schemas"]["DemoTokens"];
 type DemoToken = components["schemas"]["DemoToken"];
 
-/**
- * What the feed changed is drawn at most this often: a busy contact center brings
- * hundreds of events a second, and a supervisor reads the board, not each frame.
- */
-const FEED_REDRAW_MS = 250;
-let feedDirty: Set<string> | undefined = new Set();
-let feedTimer: number | undefined;
-
-function renderFromFeed(channels: Set<string> | undefined): void {
-  if (channels === undefined) feedDirty = undefined;
-  else if (feedDirty) for (const c of channels) feedDirty.add(c);
-  if (feedTimer !== undefined) return;
-  feedTimer = window.setTimeout(() => {
-    feedTimer = undefined;
-    const cards = feedDirty;
-    feedDirty = new Set();
-    if (cards) redraw.cards(cards);
-    else redraw.all();
-  }, FEED_REDRAW_MS);
-}
-
 /** The cards an event may change: its channel, and every card its user is shown on or assigned to. */
 function touched(events: Event[]): Set<string> | undefined {
   const cards = new Set<string>();
@@ -80,7 +59,7 @@ function draw(cards: Set<string> | undefined): void {
   if (ui.screen === "agent") replaceKeepingFocus(byId("agent-screen"), agentScreen());
   else if (ui.screen === "admin") replaceKeepingFocus(byId("admin-screen"), adminScreen());
   else if (ui.screen === "no-role") replaceKeepingFocus(byId("no-role-screen"), noRoleScreen());
-  else drawChannels(byId("channels"), cards, (channel) => redraw.cards([channel]));
+  else drawChannels(byId("channels"), cards);
   const panels = ui.screen === "supervisor" ? [settingsPanel(), lingeringPanel(), timelinePanel(), historyPanel()] : [];
   byId("side").replaceChildren(...panels.filter((p): p is HTMLElement => p !== null));
   if (logAgentOpen()) renderLogAgentResults();
@@ -227,11 +206,13 @@ function languagePicker(): void {
   };
 }
 
-/** The header's right side: who is signed in (and "Sign out"), or the demo's "act as". */
-let who = (): void => {};
+/** The header's right side: who is signed in (and "Sign out"), or the demo's "act as" —
+ * which of the two, set once at start. */
+const header = { who: (): void => {} };
+const who = (): void => header.who();
 
 function signedIn(me: { tenant: string; actor: string }): void {
-  who = () => {
+  header.who = () => {
     const name = ctx.mirror.config().users[me.actor]?.name ?? me.actor;
     byId("who").replaceChildren(
       h(
@@ -250,7 +231,7 @@ function signedIn(me: { tenant: string; actor: string }): void {
 
 /** The demo's "act as": another user is another view of the tenant, opened anew. */
 function demo(tokens: DemoToken[], actAs: (actor: string, token: string) => void): void {
-  who = () => {
+  header.who = () => {
     const select = h(
       "select",
       { id: "act-as", "aria-labelledby": "act-as-label" },
@@ -298,7 +279,7 @@ function onFeed(batch: [number, Event][]): void {
     drawAll();
     who();
   } else {
-    renderFromFeed(touched(events));
+    redraw.fromFeed(touched(events));
   }
   historyTouched(events);
 }
