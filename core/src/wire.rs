@@ -234,8 +234,6 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     }
 }
 
-/// Serialises `value` to JSON. Our types have string keys and no failing `Serialize`,
-/// so this cannot fail; the fallback keeps it total anyway.
 /// A view's answer as JSON, its objects' keys in sorted order: the order answers have had
 /// on the wire from the first version on (the rule suites' snapshots and the conformance
 /// bytes fix it), whatever order the typed views declare their fields in.
@@ -246,6 +244,8 @@ pub fn answer_json(answer: &crate::Answer<'_>) -> String {
     }
 }
 
+/// Serialises `value` to JSON. Our types have string keys and no failing `Serialize`,
+/// so this cannot fail; the fallback keeps it total anyway.
 pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
 }

@@ -230,3 +230,44 @@ async fn first_events(response: reqwest::Response) -> Vec<Value> {
         .map(|data| serde_json::from_str(data.trim()).expect("each event is JSON"))
         .collect()
 }
+
+/// The answers the first pass cannot reach (it runs without the demo tenant, without
+/// single sign-on, and as a supervisor): `/demo/tokens` as the demo serves it, a tenant's
+/// sign-in offer, and its single sign-on settings as its admin reads them.
+#[tokio::test]
+async fn the_demos_tokens_and_the_single_sign_on_answers_fit_the_document_too() {
+    let data = common::data();
+    let description = data.path().join("north.yaml");
+    std::fs::write(&description, "plan: complete\nusers:\n  - { id: ada, name: Ada Admin, roles: [admin] }\n")
+        .expect("writes");
+    agentstate_testkit::run(data.agentstate().args(["tenant", "create", "north"]).arg(&description));
+    agentstate_testkit::run(
+        data.agentstate()
+            .args(["tenant", "sso", "set", "north", "--issuer", "https://idp.example", "--client-id", "c"])
+            .args(["--client-secret-env", "S", "--redirect-uri", "https://cc.example/signin/north/callback"])
+            .env("S", "secret"),
+    );
+    let ada = data.token("north", "ada");
+    // With the demo tenant seeded (no `--no-demo-tenant`), its routing system not running.
+    let mut command = data.agentstate();
+    command.args(["serve", "--addr", "127.0.0.1:0"]).env("RUST_LOG", "warn");
+    let server = common::Server::start(&mut command).expect("starts the server");
+    let doc = committed();
+    let mut validator = Validator::new(&doc);
+    let client = reqwest::Client::new();
+    for (path, url, token) in [
+        ("/demo/tokens", "/demo/tokens", None),
+        ("/api/signin/{tenant}", "/api/signin/north", None),
+        ("/api/tenants/{tenant}/sso", "/api/tenants/north/sso", Some(&ada)),
+    ] {
+        let mut request = client.get(server.url(url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("gets");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let schema = response_schema(&doc, path, "get", StatusCode::OK, "application/json").expect("a schema");
+        let body: Value = response.json().await.expect("JSON");
+        validator.check(&schema, &body, url);
+    }
+}

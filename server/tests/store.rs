@@ -699,3 +699,38 @@ fn a_host_hears_of_appends_to_the_tenants_it_follows_only() {
         follower.join().expect("the follower stops");
     }
 }
+
+/// The locks a process holds on a file, as Linux lists them (`/proc/locks`: id, kind, mode,
+/// access, pid, device:inode, range).
+#[cfg(target_os = "linux")]
+fn locks_held_on(path: &std::path::Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).expect("the file").ino().to_string();
+    let pid = std::process::id().to_string();
+    let locks = std::fs::read_to_string("/proc/locks").expect("/proc/locks");
+    locks
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() > 5 && f[4] == pid && f[5].rsplit(':').next() == Some(inode.as_str()))
+        .count()
+}
+
+/// Opening the store again in the same process — as the read connections do, lazily, while
+/// the writer runs — keeps SQLite's locks on the database: a handle opened and closed on it
+/// drops them all, after which another process (a `sqlite3` session, a backup) takes the
+/// store for unused and deletes the WAL the server goes on writing to.
+#[cfg(target_os = "linux")]
+#[test]
+fn opening_the_store_again_keeps_sqlites_locks_on_the_database() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let place = StoreConfig::Sqlite(root.path().to_owned());
+    let mut writer = open(&place);
+    writer.create_tenant("acme", "{}").expect("creates");
+    writer.append("acme", 0, Some("c1"), "ok", &[event(1)]).expect("appends");
+    let db = root.path().join(agentstate_server::store::DB_FILE);
+    let held = locks_held_on(&db);
+    assert!(held > 0, "the open store holds a lock on its database");
+    let reader = open(&place);
+    assert_eq!(reader.last_seq("acme").expect("reads"), 1);
+    assert_eq!(locks_held_on(&db), held, "opening the store again dropped the process's locks");
+}

@@ -386,7 +386,16 @@ fn private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+        // Created only if it is not there: a handle opened and closed on a database this
+        // process has open would drop every POSIX lock the process holds on it (SQLite's
+        // among them), and another process could then take the store for unused — a
+        // `sqlite3` closing last checkpoints and deletes the WAL the server still writes to.
+        // (`create_new` opens nothing when the file exists.)
+        match std::fs::OpenOptions::new().create_new(true).append(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
         for file in [path.to_owned(), path.with_extension("db-wal"), path.with_extension("db-shm")] {
             if file.exists() {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
