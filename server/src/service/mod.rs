@@ -12,6 +12,7 @@
 //! the least recently used are evicted when more are loaded than the bounds allow.
 
 pub mod log_feed;
+mod projection;
 pub mod projector;
 pub mod reads;
 mod retention;
