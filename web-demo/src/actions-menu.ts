@@ -3,15 +3,15 @@
 // day at a glance. Keyboard: arrows move, Escape closes and returns to the button.
 
 import type { AllowedActions } from "agentstate";
-import { actionButton, ctx, say, ui, redraw } from "./context.js";
+import { actionButton, ctx, say, ui } from "./context.js";
 import { h } from "./dom.js";
 import { showHistory } from "./history.js";
 import { openTimeline } from "./timeline.js";
+import { send } from "./update.js";
 
 export function closeMenu(): void {
   const key = ui.openMenu;
-  ui.openMenu = null;
-  redraw.all();
+  send({ kind: "menu", key: null });
   if (key)
     requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-open-menu="${CSS.escape(key)}"]`)?.focus());
 }
@@ -35,10 +35,7 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
   const config = ctx.mirror.config();
   const v: AllowedActions = tenant.allowedActions(ui.actor, user, channel, ctx.mirror.now());
   const kind = config.channels[channel]?.kind;
-  const after = () => {
-    ui.openMenu = null;
-    redraw.cards([channel]);
-  };
+  const after = () => send({ kind: "menu", key: null, channel });
   return h(
     "div",
     {
@@ -83,7 +80,7 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
         role: "menuitem",
         "data-action": "history",
         onclick: () => {
-          ui.openMenu = null;
+          send({ kind: "menu", key: null, channel });
           void showHistory(user);
         },
       },
@@ -96,7 +93,7 @@ export function actionsMenu(channel: string, user: string): HTMLElement {
         role: "menuitem",
         "data-action": "timeline",
         onclick: () => {
-          ui.openMenu = null;
+          send({ kind: "menu", key: null, channel });
           void openTimeline(user);
         },
       },

@@ -3,20 +3,10 @@
 // settings — the configuration commands of §4.3, each enabled by the module's verdict.
 
 import type { Action, AssignAs, ChannelKind, Plan, Rejection, Role, Verdict } from "agentstate";
-import { actAll, ctx, reason, say, verdictOf, redraw, ui } from "./context.js";
+import { actAll, ctx, reason, say, verdictOf, ui } from "./context.js";
 import { h, type Child } from "./dom.js";
 import type { Word } from "./i18n.js";
-
-const form = {
-  search: "",
-  users: new Set<string>(),
-  channels: new Set<string>(),
-  as: "agent" as AssignAs,
-  newUser: { id: "", name: "", roles: new Set<Role>(["agent"]) },
-  newChannel: { id: "", name: "", kind: "queue" as ChannelKind, wrapUp: 30 },
-  newReason: "",
-  plan: "" as Plan | "",
-};
+import { send } from "./update.js";
 
 /** One verdict for several commands: allowed when any of them is (the others are refused and say why). */
 function anyAllowed(actions: Action[]): Verdict {
@@ -43,6 +33,7 @@ function field(label: string, input: HTMLElement): HTMLElement {
 }
 
 function assignments(): HTMLElement {
+  const { form } = ui;
   const config = ctx.mirror.config();
   const matches = ctx.mirror.tenant.searchUsers(form.search, []).slice(0, 30);
   const channels = Object.keys(config.channels).sort((a, b) =>
@@ -52,19 +43,17 @@ function assignments(): HTMLElement {
     [...form.users].flatMap((user) => [...form.channels].map((channel) => make(user, channel)));
   const assign = pairs((user, channel) => ({ type: "assign", user, channel, as: form.as }));
   const unassign = pairs((user, channel) => ({ type: "unassign", user, channel }));
-  /** A checkbox that adds `key` to `set` or takes it out; `data` names it for tests. */
-  const pick = (set: Set<string>, key: string, data: string, ...label: Child[]) =>
+  /** A checkbox that adds `key` to the form's `list` or takes it out; `data` names it for tests. */
+  const pick = (list: "users" | "channels", key: string, data: string, ...label: Child[]) =>
     h(
       "label",
       { class: "pick" },
       h("input", {
         type: "checkbox",
         [data]: key,
-        checked: set.has(key),
-        onchange: (e: globalThis.Event) => {
-          (e.target as HTMLInputElement).checked ? set.add(key) : set.delete(key);
-          redraw.panels();
-        },
+        checked: form[list].has(key),
+        onchange: (e: globalThis.Event) =>
+          send({ kind: "form_pick", list, key, on: (e.target as HTMLInputElement).checked }),
       }),
       ...label,
     );
@@ -78,10 +67,7 @@ function assignments(): HTMLElement {
       placeholder: say("search"),
       "aria-label": say("search"),
       value: form.search,
-      oninput: (e: globalThis.Event) => {
-        form.search = (e.target as HTMLInputElement).value;
-        redraw.panels();
-      },
+      oninput: (e: globalThis.Event) => send({ kind: "form", set: { search: (e.target as HTMLInputElement).value } }),
     }),
     h(
       "div",
@@ -92,7 +78,7 @@ function assignments(): HTMLElement {
         h("legend", {}, say("users")),
         matches.map((m) =>
           pick(
-            form.users,
+            "users",
             m.user,
             "data-admin-user",
             ` ${m.name} `,
@@ -104,7 +90,7 @@ function assignments(): HTMLElement {
         "fieldset",
         {},
         h("legend", {}, say("channels")),
-        channels.map((c) => pick(form.channels, c, "data-admin-channel", ` ${config.channels[c]?.name ?? c}`)),
+        channels.map((c) => pick("channels", c, "data-admin-channel", ` ${config.channels[c]?.name ?? c}`)),
       ),
     ),
     h(
@@ -116,10 +102,8 @@ function assignments(): HTMLElement {
           "select",
           {
             id: "admin-as",
-            onchange: (e: globalThis.Event) => {
-              form.as = (e.target as HTMLSelectElement).value as AssignAs;
-              redraw.panels();
-            },
+            onchange: (e: globalThis.Event) =>
+              send({ kind: "form", set: { as: (e.target as HTMLSelectElement).value as AssignAs } }),
           },
           (["agent", "supervisor"] as const).map((as) =>
             h("option", { value: as, selected: form.as === as }, say(as === "agent" ? "agent" : "asSupervisor")),
@@ -134,11 +118,10 @@ function assignments(): HTMLElement {
 }
 
 function roles(user: string): HTMLElement {
-  const current = new Set(ctx.mirror.config().users[user]?.roles ?? []);
-  const chosen = (): Role[] =>
-    ctx.vocabulary.roles.filter(
-      (r) => document.querySelector<HTMLInputElement>(`input[data-admin-role="${r}"]`)?.checked ?? current.has(r),
-    );
+  const current: readonly Role[] = ctx.mirror.config().users[user]?.roles ?? [];
+  // The roles as the admin ticked them, until then as the tenant has them.
+  const ticked = ui.form.roleTicks?.user === user ? ui.form.roleTicks.roles : new Set<string>(current);
+  const chosen = (): Role[] => ctx.vocabulary.roles.filter((r) => ticked.has(r));
   return h(
     "div",
     { class: "row", id: "admin-roles" },
@@ -147,13 +130,19 @@ function roles(user: string): HTMLElement {
       h(
         "label",
         {},
-        h("input", { type: "checkbox", "data-admin-role": r, checked: current.has(r) }),
+        h("input", {
+          type: "checkbox",
+          "data-admin-role": r,
+          checked: ticked.has(r),
+          onchange: (e: globalThis.Event) =>
+            send({ kind: "role_ticked", user, current, role: r, on: (e.target as HTMLInputElement).checked }),
+        }),
         ` ${say(`role_${r}`)} `,
       ),
     ),
     button(
       say("setRoles"),
-      verdictOf({ type: "set_roles", user, roles: [...current] }),
+      verdictOf({ type: "set_roles", user, roles: chosen() }),
       () => [{ type: "set_roles", user, roles: chosen() }],
       "set_roles",
     ),
@@ -161,26 +150,24 @@ function roles(user: string): HTMLElement {
 }
 
 function creation(): HTMLElement {
-  const { newUser, newChannel } = form;
-  const user: Action = { type: "create_user", user: newUser.id, name: newUser.name, roles: [...newUser.roles] };
+  const { form } = ui;
+  const roles = ctx.vocabulary.roles.filter((r) => form.userRoles.has(r));
+  const user: Action = { type: "create_user", user: form.userId, name: form.userName, roles };
   const channel: Action = {
     type: "create_channel",
-    channel: newChannel.id,
-    kind: newChannel.kind,
-    name: newChannel.name,
-    wrap_up_secs: newChannel.wrapUp,
+    channel: form.channelId,
+    kind: form.channelKind,
+    name: form.channelName,
+    wrap_up_secs: form.wrapUp,
   };
-  const text = (value: string, set: (v: string) => void, id: string, label: string) =>
+  const text = (name: "userId" | "userName" | "channelId" | "channelName", id: string, label: string) =>
     field(
       label,
       h("input", {
         type: "text",
         id,
-        value,
-        oninput: (e: globalThis.Event) => {
-          set((e.target as HTMLInputElement).value);
-          redraw.panels();
-        },
+        value: form[name],
+        oninput: (e: globalThis.Event) => send({ kind: "form", set: { [name]: (e.target as HTMLInputElement).value } }),
       }),
     );
   const filled = (action: Action, ready: boolean): Verdict => (ready ? verdictOf(action) : { allowed: false });
@@ -191,41 +178,37 @@ function creation(): HTMLElement {
     h(
       "div",
       { class: "row" },
-      text(newUser.id, (v) => (newUser.id = v), "new-user-id", say("userId")),
-      text(newUser.name, (v) => (newUser.name = v), "new-user-name", say("name")),
+      text("userId", "new-user-id", say("userId")),
+      text("userName", "new-user-name", say("name")),
       ctx.vocabulary.roles.map((r) =>
         h(
           "label",
           {},
           h("input", {
             type: "checkbox",
-            checked: newUser.roles.has(r),
-            onchange: (e: globalThis.Event) => {
-              (e.target as HTMLInputElement).checked ? newUser.roles.add(r) : newUser.roles.delete(r);
-              redraw.panels();
-            },
+            checked: form.userRoles.has(r),
+            onchange: (e: globalThis.Event) =>
+              send({ kind: "form_pick", list: "userRoles", key: r, on: (e.target as HTMLInputElement).checked }),
           }),
           ` ${say(`role_${r}`)} `,
         ),
       ),
-      button(say("createUser"), filled(user, newUser.id !== "" && newUser.name !== ""), () => [user], "create_user"),
+      button(say("createUser"), filled(user, form.userId !== "" && form.userName !== ""), () => [user], "create_user"),
     ),
     h(
       "div",
       { class: "row" },
-      text(newChannel.id, (v) => (newChannel.id = v), "new-channel-id", say("channelId")),
-      text(newChannel.name, (v) => (newChannel.name = v), "new-channel-name", say("name")),
+      text("channelId", "new-channel-id", say("channelId")),
+      text("channelName", "new-channel-name", say("name")),
       field(
         say("kind"),
         h(
           "select",
           {
-            onchange: (e: globalThis.Event) => {
-              newChannel.kind = (e.target as HTMLSelectElement).value as ChannelKind;
-              redraw.panels();
-            },
+            onchange: (e: globalThis.Event) =>
+              send({ kind: "form", set: { channelKind: (e.target as HTMLSelectElement).value as ChannelKind } }),
           },
-          ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === newChannel.kind }, say(k))),
+          ctx.vocabulary.channel_kinds.map((k) => h("option", { value: k, selected: k === form.channelKind }, say(k))),
         ),
       ),
       field(
@@ -234,16 +217,14 @@ function creation(): HTMLElement {
           type: "number",
           id: "new-channel-wrap",
           min: 0,
-          value: newChannel.wrapUp,
-          oninput: (e: globalThis.Event) => {
-            newChannel.wrapUp = Number((e.target as HTMLInputElement).value);
-            redraw.panels();
-          },
+          value: form.wrapUp,
+          oninput: (e: globalThis.Event) =>
+            send({ kind: "form", set: { wrapUp: Number((e.target as HTMLInputElement).value) } }),
         }),
       ),
       button(
         say("createChannel"),
-        filled(channel, newChannel.id !== "" && newChannel.name !== ""),
+        filled(channel, form.channelId !== "" && form.channelName !== ""),
         () => [channel],
         "create_channel",
       ),
@@ -252,6 +233,7 @@ function creation(): HTMLElement {
 }
 
 function pauseReasons(): HTMLElement {
+  const { form } = ui;
   const current = ctx.mirror.config().pause_reasons;
   const set = (reasons: string[]): Action => ({ type: "set_pause_reasons", reasons });
   const moved = (i: number, by: number) => {
@@ -299,17 +281,15 @@ function pauseReasons(): HTMLElement {
           type: "text",
           id: "new-reason",
           value: form.newReason,
-          oninput: (e: globalThis.Event) => {
-            form.newReason = (e.target as HTMLInputElement).value;
-            redraw.panels();
-          },
+          oninput: (e: globalThis.Event) =>
+            send({ kind: "form", set: { newReason: (e.target as HTMLInputElement).value } }),
         }),
       ),
       button(
         say("add"),
         form.newReason.trim() ? verdictOf(added) : { allowed: false },
         () => {
-          form.newReason = "";
+          send({ kind: "form", set: { newReason: "" } });
           return [added];
         },
         "add_reason",
@@ -320,7 +300,7 @@ function pauseReasons(): HTMLElement {
 
 function planAndSettings(): HTMLElement {
   const config = ctx.mirror.config();
-  const plan = form.plan || config.plan;
+  const plan = ui.form.plan || config.plan;
   return h(
     "section",
     { class: "panel", id: "admin-tenant", "aria-labelledby": "tenant-title" },
@@ -334,10 +314,8 @@ function planAndSettings(): HTMLElement {
           "select",
           {
             id: "admin-plan",
-            onchange: (e: globalThis.Event) => {
-              form.plan = (e.target as HTMLSelectElement).value as Plan;
-              redraw.panels();
-            },
+            onchange: (e: globalThis.Event) =>
+              send({ kind: "form", set: { plan: (e.target as HTMLSelectElement).value as Plan } }),
           },
           ctx.vocabulary.plans.map((p) => h("option", { value: p, selected: p === plan }, p.replace("_", " "))),
         ),
@@ -365,23 +343,19 @@ function planAndSettings(): HTMLElement {
   );
 }
 
+/** Asks the server for the tenant's single sign-on, once per view (when Configuration opens). */
+export function askSsoSettings(): void {
+  if (ui.sso !== null) return;
+  send({ kind: "sso", sso: "loading" });
+  ctx.api.ssoSettings().then(
+    (sso) => send({ kind: "sso", sso }),
+    () => send({ kind: "sso", sso: "unreadable" }),
+  );
+}
+
 /** Single sign-on as the operator set it up: shown, not changed here (the secret never comes). */
 function singleSignOn(): HTMLElement {
-  // Read once, when the screen is first drawn.
-  if (ui.sso === null) {
-    ui.sso = "loading";
-    ctx.api.ssoSettings().then(
-      (settings) => {
-        ui.sso = settings;
-        redraw.panels();
-      },
-      () => {
-        ui.sso = "unreadable";
-        redraw.panels();
-      },
-    );
-  }
-  const sso = ui.sso;
+  const sso = ui.sso ?? "loading";
   const rows: [Word, string | null | undefined][] =
     typeof sso === "object" && sso.configured
       ? [

@@ -8,9 +8,10 @@
 import type { Action, AgentNow, MyChannel, Rejection, Verdict } from "agentstate";
 import { Tenant } from "agentstate";
 import { countsPanel } from "./channel-counts.js";
-import { actAll, ctx, reason, say, ui, verdictOf, redraw } from "./context.js";
+import { actAll, ctx, reason, say, ui, verdictOf } from "./context.js";
 import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
+import { send } from "./update.js";
 
 /** The channels ticked for "log in to selected", and the pause reason chosen. */
 
@@ -68,9 +69,8 @@ function reasonPicker(): HTMLSelectElement {
     {
       id: "agent-reason",
       "aria-label": say("pauseReason"),
-      onchange: (e: globalThis.Event) => {
-        ui.pauseReason = (e.target as HTMLSelectElement).value;
-      },
+      onchange: (e: globalThis.Event) =>
+        send({ kind: "pause_reason_chosen", reason: (e.target as HTMLSelectElement).value }),
     },
     choices.map((r) => h("option", { value: r, selected: r === chosen }, r)),
   );
@@ -96,11 +96,8 @@ function channelRow(me: string, c: MyChannel, at: number): HTMLElement {
             "data-pick": c.channel,
             "aria-label": `${say("select")} ${c.name}`,
             checked: ui.picked.has(c.channel),
-            onchange: (e: globalThis.Event) => {
-              if ((e.target as HTMLInputElement).checked) ui.picked.add(c.channel);
-              else ui.picked.delete(c.channel);
-              redraw.panels();
-            },
+            onchange: (e: globalThis.Event) =>
+              send({ kind: "channel_ticked", channel: c.channel, on: (e.target as HTMLInputElement).checked }),
           })
         : null,
     ),
@@ -268,7 +265,7 @@ export function agentScreen(): HTMLElement {
           pickedVerdict,
           () => {
             // Signed in to, they are no longer to pick: the ticks go with the request.
-            ui.picked.clear();
+            send({ kind: "ticks_cleared" });
             return pickedActions;
           },
           "sign_in_selected",

@@ -6,8 +6,9 @@
 
 import type { Word } from "./i18n.js";
 import type { ChannelCounts } from "./api.js";
-import { ctx, rolesOf, say, ui, redraw } from "./context.js";
+import { ctx, rolesOf, say, ui } from "./context.js";
 import { h } from "./dom.js";
+import { send } from "./update.js";
 
 /** A busy screen asks again at most this often. */
 const AGAIN_AFTER_MS = 1_000;
@@ -15,40 +16,32 @@ const AGAIN_AFTER_MS = 1_000;
 /** Asks the server for the counts, unless a request is under way (then once more after it). */
 export function refreshCounts(): void {
   if (ui.screen !== "agent" || !rolesOf(ui.actor).includes("agent")) return;
-  const counts = ui.counts;
-  if (counts.fetching) {
-    counts.again = true;
-    return;
-  }
-  counts.fetching = true;
+  const busy = ui.counts.fetching;
+  send({ kind: "counts_asked" });
+  if (busy) return;
+  // An answer for a screen since left (another actor: new counts) is dropped.
+  const asked = ui.counts;
   ctx.api
     .channelCounts()
     .then(
-      // An answer for a screen since left (another actor) is dropped.
       (channels) => {
-        if (counts === ui.counts) showCounts(channels);
+        if (asked === ui.counts) send({ kind: "counts_answered", channels });
       },
       () => {
-        counts.failed = true;
+        if (asked === ui.counts) send({ kind: "counts_failed" });
       },
     )
     .finally(() => {
-      counts.fetching = false;
-      if (counts.again) {
-        counts.again = false;
-        window.setTimeout(refreshCounts, AGAIN_AFTER_MS);
-      }
+      if (asked !== ui.counts) return;
+      const again = asked.again;
+      send({ kind: "counts_done" });
+      if (again) window.setTimeout(refreshCounts, AGAIN_AFTER_MS);
     });
 }
 
-/** New counts, from the server's answer or the feed: drawn when they differ. */
+/** New counts from the feed: drawn when they differ. */
 export function showCounts(channels: ChannelCounts[]): void {
-  const counts = ui.counts;
-  const before = JSON.stringify(counts.channels);
-  counts.channels = channels;
-  counts.failed = false;
-  // A screen that did not change is not drawn again (an open picker stays open).
-  if (ui.screen === "agent" && JSON.stringify(channels) !== before) redraw.panels();
+  send({ kind: "counts_answered", channels });
 }
 
 export function countsPanel(): HTMLElement {

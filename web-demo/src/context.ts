@@ -6,9 +6,11 @@ import {
   Tenant,
   type Action,
   type ActivityReport,
+  type AssignAs,
   type UserMatch,
   type AgentState,
   type ChannelKind,
+  type Plan,
   type Event,
   type Rejection,
   type Role,
@@ -50,6 +52,49 @@ export interface Picker {
   asked: number;
 }
 
+/** What the admin is typing and ticking on the Configuration screen. */
+export interface AdminForm {
+  /** The assignments' user search, the users and channels ticked, and as what they are assigned. */
+  search: string;
+  users: Set<string>;
+  channels: Set<string>;
+  as: AssignAs;
+  /** A new user: id, name, roles. */
+  userId: string;
+  userName: string;
+  userRoles: Set<string>;
+  /** A new channel: id, name, kind, wrap-up. */
+  channelId: string;
+  channelName: string;
+  channelKind: ChannelKind;
+  wrapUp: number;
+  /** A pause reason to add. */
+  newReason: string;
+  /** The plan picked, before it is set ("": the tenant's). */
+  plan: Plan | "";
+  /** The roles ticked for the one user picked, once the admin ticked one. */
+  roleTicks: { user: string; roles: Set<string> } | null;
+}
+
+export function noForm(): AdminForm {
+  return {
+    search: "",
+    users: new Set(),
+    channels: new Set(),
+    as: "agent",
+    userId: "",
+    userName: "",
+    userRoles: new Set(["agent"]),
+    channelId: "",
+    channelName: "",
+    channelKind: "queue",
+    wrapUp: 30,
+    newReason: "",
+    plan: "",
+    roleTicks: null,
+  };
+}
+
 /** Everything the screen shows that is not the tenant: the user's choices and what was fetched for them. */
 export interface UiState {
   lang: Lang;
@@ -71,6 +116,8 @@ export interface UiState {
   picked: Set<string>;
   /** The tenant's single sign-on (Configuration), once asked for: `null` until then. */
   sso: SsoSettings | "loading" | "unreadable" | null;
+  /** The admin's Configuration form. */
+  form: AdminForm;
 }
 
 export function noCounts(): CountsState {
@@ -91,6 +138,7 @@ export const ui: UiState = {
   logAgent: null,
   picked: new Set(),
   sso: null,
+  form: noForm(),
 };
 
 /** A part of the session read before it was set up: a defect of the page, said plainly. */
@@ -142,20 +190,27 @@ export const ctx = new Session();
 const FEED_REDRAW_MS = 250;
 
 /**
- * The page's one scheduler: what to draw, and when. A panel's ask is drawn on the next
- * frame (several asks, one drawing); what the feed changed waits up to `FEED_REDRAW_MS`
- * and is then drawn like an ask. `undefined` for the cards means all of them.
+ * The page's one scheduler: what to draw, and when. A message's drawing (`update.ts`) is
+ * drawn on the next frame (several asks, one drawing); what the feed changed waits up to
+ * `FEED_REDRAW_MS` and is then drawn like an ask. `undefined` for the cards means all of
+ * them; `chrome` is the header, screens, tabs and toolbar.
  */
 class Scheduler {
-  #draw: (cards: Set<string> | undefined) => void = () => {};
-  /** Cards to draw on the next frame, and whether a frame is asked for. */
+  #draw: (cards: Set<string> | undefined, chrome: boolean) => void = () => {};
+  /** Cards to draw on the next frame, whether the chrome is too, and whether a frame is asked for. */
   #frame: Set<string> | undefined = new Set();
+  #chrome = false;
   #frameAsked = false;
   /** Cards the feed changed since the last feed drawing, and its timer. */
   #feed: Set<string> | undefined = new Set();
   #feedTimer: number | undefined;
 
-  /** Everything. */
+  /** Everything, the chrome too. */
+  everything(): void {
+    this.#chrome = true;
+    this.#ask(undefined);
+  }
+  /** Every card, the screen and the side panels. */
   all(): void {
     this.#ask(undefined);
   }
@@ -178,8 +233,14 @@ class Scheduler {
       this.#ask(cards);
     }, FEED_REDRAW_MS);
   }
-  /** What draws: the page's frame, given the cards to redraw (`undefined`: all of them). */
-  with(draw: (cards: Set<string> | undefined) => void): void {
+  /** Everything, at once rather than on the next frame (a view just opened). */
+  now(): void {
+    this.#chrome = false;
+    this.#frame = new Set();
+    this.#draw(undefined, true);
+  }
+  /** What draws: the page's frame, given the cards to redraw (`undefined`: all of them) and whether the chrome too. */
+  with(draw: (cards: Set<string> | undefined, chrome: boolean) => void): void {
     this.#draw = draw;
   }
 
@@ -189,9 +250,10 @@ class Scheduler {
     this.#frameAsked = true;
     requestAnimationFrame(() => {
       this.#frameAsked = false;
-      const cards = this.#frame;
+      const [cards, chrome] = [this.#frame, this.#chrome];
       this.#frame = new Set();
-      this.#draw(cards);
+      this.#chrome = false;
+      this.#draw(cards, chrome);
     });
   }
 }

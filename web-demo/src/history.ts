@@ -1,14 +1,17 @@
 // The history panel: the events that touched one user, newest first, from the server, a
 // page at a time ("older" reads the next page).
 
-import { ctx, say, ui, redraw } from "./context.js";
+import { ctx, say, ui } from "./context.js";
 import { clockTime, h } from "./dom.js";
+import { send } from "./update.js";
 import type { Event } from "agentstate";
 
 export async function showHistory(user: string): Promise<void> {
   const page = await ctx.api.history(user);
-  ui.history = { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined };
-  redraw.panels();
+  send({
+    kind: "history",
+    history: { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined },
+  });
 }
 
 async function showOlder(): Promise<void> {
@@ -16,17 +19,14 @@ async function showOlder(): Promise<void> {
   const { user, events, nextBefore } = ui.history;
   const page = await ctx.api.history(user, nextBefore);
   if (ui.history?.user !== user) return;
-  ui.history = {
-    user,
-    events: [...events, ...page.events.map((e) => e.event as Event)],
-    nextBefore: page.next_before ?? undefined,
-  };
-  redraw.panels();
-}
-
-/** Closes the panel (another user's view was opened). */
-export function closeHistory(): void {
-  ui.history = null;
+  send({
+    kind: "history",
+    history: {
+      user,
+      events: [...events, ...page.events.map((e) => e.event as Event)],
+      nextBefore: page.next_before ?? undefined,
+    },
+  });
 }
 
 /** Reloads the history when an event touched the user it shows. */
@@ -50,10 +50,7 @@ export function historyPanel(): HTMLElement | null {
         {
           class: "close",
           "aria-label": say("close"),
-          onclick: () => {
-            ui.history = null;
-            redraw.panels();
-          },
+          onclick: () => send({ kind: "history", history: null }),
         },
         "×",
       ),

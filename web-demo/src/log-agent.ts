@@ -3,25 +3,31 @@
 // agent" — also those out of the supervisor's sight, whom the mirror does not hold); the
 // mirror answers at once until it has.
 
-import { act, actionButton, ctx, say, toast, ui, type Picker } from "./context.js";
+import type { Role } from "agentstate";
+import { act, actionButton, ctx, say, toast, ui } from "./context.js";
 import { byId, h } from "./dom.js";
+import { send } from "./update.js";
 
-function search(current: Picker): void {
-  const asked = ++current.asked;
-  current.matches = null;
+/** Asks the server for the open picker's `text` and `roles` (each as given, else as they were); the mirror answers meanwhile. */
+function search(change: { text?: string; roles?: Role[] }): void {
+  send({ kind: "log_agent_asked", ...change });
+  const current = ui.logAgent;
+  if (!current) return;
+  const asked = current.asked;
   ctx.api.searchUsers(current.text, current.roles).then(
     (matches) => {
-      if (ui.logAgent !== current || current.asked !== asked) return;
-      current.matches = matches;
+      if (ui.logAgent !== current) return;
+      send({ kind: "log_agent_found", asked, matches });
       renderLogAgentResults();
     },
     (error: unknown) => toast(String(error), "error"),
   );
+  renderLogAgentResults();
 }
 
 export function openLogAgent(channel: string): void {
-  ui.logAgent = { channel, text: "", roles: [], expanded: new Set(), matches: null, asked: 0 };
-  search(ui.logAgent);
+  send({ kind: "log_agent", channel });
+  search({});
   const dialog = byId<HTMLDialogElement>("log-agent");
   renderLogAgent();
   if (!dialog.open) dialog.showModal();
@@ -59,7 +65,7 @@ export function renderLogAgentResults(): void {
             "aria-expanded": open ? "true" : "false",
             "aria-label": `${say("devices")}: ${m.name}`,
             onclick: () => {
-              open ? expanded.delete(m.user) : expanded.add(m.user);
+              send({ kind: "log_agent_expanded", user: m.user });
               renderLogAgentResults();
             },
           },
@@ -111,11 +117,7 @@ export function renderLogAgent(): void {
       placeholder: say("search"),
       "aria-label": say("search"),
       value: current.text,
-      oninput: (e: Event) => {
-        current.text = (e.target as HTMLInputElement).value;
-        search(current);
-        renderLogAgentResults();
-      },
+      oninput: (e: Event) => search({ text: (e.target as HTMLInputElement).value }),
     }),
     h(
       "fieldset",
@@ -129,13 +131,12 @@ export function renderLogAgent(): void {
             type: "checkbox",
             "data-role": role,
             checked: current.roles.includes(role),
-            onchange: (e: Event) => {
-              current.roles = (e.target as HTMLInputElement).checked
-                ? [...current.roles, role]
-                : current.roles.filter((r) => r !== role);
-              search(current);
-              renderLogAgentResults();
-            },
+            onchange: (e: Event) =>
+              search({
+                roles: (e.target as HTMLInputElement).checked
+                  ? [...current.roles, role]
+                  : current.roles.filter((r) => r !== role),
+              }),
           }),
           ` ${say(`role_${role}`)} `,
         ),
@@ -147,7 +148,7 @@ export function renderLogAgent(): void {
       {
         class: "close",
         onclick: () => {
-          ui.logAgent = null;
+          send({ kind: "log_agent", channel: null });
           dialog.close();
         },
       },

@@ -8,24 +8,12 @@
 import init, { Tenant, type ChannelKind, type Event, type State } from "agentstate";
 import { Api } from "./api.js";
 import { closeMenu } from "./actions-menu.js";
-import { adminScreen } from "./admin.js";
+import { adminScreen, askSsoSettings } from "./admin.js";
 import { agentScreen } from "./agent.js";
 import { refreshCounts, showCounts } from "./channel-counts.js";
-import {
-  ctx,
-  landing,
-  noCounts,
-  rolesOf,
-  say,
-  screensOf,
-  toast,
-  ui,
-  type Screen,
-  type SortBy,
-  redraw,
-} from "./context.js";
+import { ctx, rolesOf, say, screensOf, toast, ui, type Screen, type SortBy, redraw } from "./context.js";
 import { byId, h, replaceKeepingFocus } from "./dom.js";
-import { closeHistory, historyPanel, historyTouched } from "./history.js";
+import { historyPanel, historyTouched } from "./history.js";
 import type { Word } from "./i18n.js";
 import { lingeringPanel } from "./lingering.js";
 import { logAgentOpen, renderLogAgent, renderLogAgentResults } from "./log-agent.js";
@@ -34,7 +22,8 @@ import { noRoleScreen } from "./no-role.js";
 import { drawChannels, forgetCards, tick } from "./cards.js";
 import { shownOn } from "./roster.js";
 import { settingsPanel } from "./settings.js";
-import { closeTimeline, timelinePanel } from "./timeline.js";
+import { timelinePanel } from "./timeline.js";
+import { send } from "./update.js";
 import type { components } from "./generated/http.js";
 
 /** What `/demo/tokens` serves, as the API declares it. */
@@ -54,7 +43,9 @@ function touched(events: Event[]): Set<string> | undefined {
   return cards;
 }
 
-function draw(cards: Set<string> | undefined): void {
+/** The page's one drawing, from the one state: the chrome when asked, then the screen shown. */
+function draw(cards: Set<string> | undefined, withChrome: boolean): void {
+  if (withChrome) chrome();
   document.documentElement.lang = ui.lang;
   if (ui.screen === "agent") replaceKeepingFocus(byId("agent-screen"), agentScreen());
   else if (ui.screen === "admin") replaceKeepingFocus(byId("admin-screen"), adminScreen());
@@ -83,7 +74,6 @@ const SCREEN_WORDS: Record<Screen, Word> = {
  */
 function screens(): void {
   const choices = screensOf(rolesOf(ui.actor));
-  if (!choices.includes(ui.screen)) ui.screen = landing(rolesOf(ui.actor));
   byId("screens").replaceChildren(
     ...(choices.length > 1 ? choices : []).map((screen) =>
       h(
@@ -93,9 +83,8 @@ function screens(): void {
           "data-screen": screen,
           "aria-pressed": ui.screen === screen ? "true" : "false",
           onclick: () => {
-            ui.screen = screen;
-            ui.openMenu = null;
-            drawAll();
+            send({ kind: "screen_chosen", screen });
+            if (screen === "admin") askSsoSettings();
             refreshCounts();
           },
         },
@@ -112,8 +101,9 @@ function screens(): void {
   byId("side").hidden = ui.screen !== "supervisor";
 }
 
-/** Everything that is not a card or panel: title, screens, tabs, the toolbar. */
+/** Everything that is not a card or panel: who is signed in, title, screens, tabs, the toolbar. */
 function chrome(): void {
+  header.who();
   screens();
   byId("title").textContent = `agentstate — ${say(ui.screen === "supervisor" ? "title" : SCREEN_WORDS[ui.screen])}`;
   document.title = byId("title").textContent;
@@ -126,22 +116,13 @@ function chrome(): void {
           class: ui.tab === kind ? "tab active" : "tab",
           "data-tab": kind,
           "aria-pressed": ui.tab === kind ? "true" : "false",
-          onclick: () => {
-            ui.tab = kind;
-            ui.openMenu = null;
-            drawAll();
-          },
+          onclick: () => send({ kind: "tab_chosen", tab: kind }),
         },
         say(words[kind]),
       ),
     ),
   );
   toolbar();
-}
-
-function drawAll(): void {
-  chrome();
-  redraw.all();
 }
 
 function toolbar(): void {
@@ -153,20 +134,15 @@ function toolbar(): void {
       placeholder: say("filterName"),
       "aria-label": say("filterName"),
       value: filter.text,
-      oninput: (e: globalThis.Event) => {
-        filter.text = (e.target as HTMLInputElement).value;
-        redraw.all();
-      },
+      oninput: (e: globalThis.Event) => send({ kind: "filter_changed", text: (e.target as HTMLInputElement).value }),
     }),
     h(
       "select",
       {
         id: "filter-state",
         "aria-label": say("stateFilter"),
-        onchange: (e: globalThis.Event) => {
-          filter.state = (e.target as HTMLSelectElement).value as typeof filter.state;
-          redraw.all();
-        },
+        onchange: (e: globalThis.Event) =>
+          send({ kind: "filter_changed", state: (e.target as HTMLSelectElement).value as typeof filter.state }),
       },
       h("option", { value: "", selected: filter.state === "" }, say("allStates")),
       ctx.vocabulary.agent_states.map((state) =>
@@ -181,10 +157,8 @@ function toolbar(): void {
         "select",
         {
           id: "sort-by",
-          onchange: (e: globalThis.Event) => {
-            filter.sort = (e.target as HTMLSelectElement).value as SortBy;
-            redraw.all();
-          },
+          onchange: (e: globalThis.Event) =>
+            send({ kind: "filter_changed", sort: (e.target as HTMLSelectElement).value as SortBy }),
         },
         (["name", "state", "duration"] as const).map((by) =>
           h("option", { value: by, selected: filter.sort === by }, say(`sort_${by}`)),
@@ -198,18 +172,15 @@ function languagePicker(): void {
   const lang = byId<HTMLSelectElement>("lang");
   lang.value = ui.lang;
   lang.onchange = () => {
-    ui.lang = lang.value === "de" ? "de" : "en";
+    send({ kind: "lang_chosen", lang: lang.value === "de" ? "de" : "en" });
     localStorage.setItem("lang", ui.lang);
     if (logAgentOpen()) renderLogAgent();
-    drawAll();
-    who();
   };
 }
 
 /** The header's right side: who is signed in (and "Sign out"), or the demo's "act as" —
  * which of the two, set once at start. */
 const header = { who: (): void => {} };
-const who = (): void => header.who();
 
 function signedIn(me: { tenant: string; actor: string }): void {
   header.who = () => {
@@ -276,8 +247,7 @@ function onFeed(batch: [number, Event][]): void {
   }
   if (!events.length) return;
   if (reshapes(events)) {
-    drawAll();
-    who();
+    send({ kind: "roles_seen", roles: rolesOf(ui.actor) });
   } else {
     redraw.fromFeed(touched(events));
   }
@@ -288,8 +258,7 @@ function onFeed(batch: [number, Event][]): void {
 function onSnapshot(seq: number, state: State): void {
   ctx.swapMirror(Mirror.of(seq, state))?.free();
   forgetCards();
-  drawAll();
-  who();
+  send({ kind: "roles_seen", roles: rolesOf(ui.actor) });
   refreshCounts();
 }
 
@@ -309,17 +278,10 @@ async function open(actor: string): Promise<void> {
   // A view opened meanwhile gives way to this one.
   ctx.unfollow();
   ctx.swapMirror(mirror)?.free();
-  ui.actor = actor;
-  ui.openMenu = null;
-  ui.counts = noCounts();
-  ui.screen = landing(rolesOf(actor));
+  send({ kind: "opened", actor, roles: rolesOf(actor) });
   forgetCards();
-  closeHistory();
-  closeTimeline();
   ctx.unfollow = ctx.api.follow(mirror.seq, onFeed, onLive, onSnapshot, showCounts);
-  who();
-  chrome();
-  draw(undefined);
+  redraw.now();
   refreshCounts();
 }
 

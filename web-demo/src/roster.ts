@@ -6,11 +6,12 @@
 
 import type { AgentNow, ChannelStates, RosterEntry } from "agentstate";
 import { actionsMenu } from "./actions-menu.js";
-import { ctx, nameOf, say, ui, redraw } from "./context.js";
+import { ctx, nameOf, say, ui } from "./context.js";
 import { clockTime, countdown, elapsed, h } from "./dom.js";
 import type { Word } from "./i18n.js";
 import { openLogAgent } from "./log-agent.js";
 import { ROW_HEIGHT, WINDOWED_FROM, WINDOW_ROWS, drawWindow } from "./row-window.js";
+import { send } from "./update.js";
 
 export interface Row {
   entry: RosterEntry;
@@ -150,8 +151,7 @@ function rowElement(channel: string, { entry, now }: Row): HTMLElement {
           "aria-expanded": open ? "true" : "false",
           "aria-label": `${say("actions")}: ${entry.name}`,
           onclick: () => {
-            ui.openMenu = open ? null : key;
-            redraw.cards([channel]);
+            send({ kind: "menu", key: open ? null : key, channel });
             if (!open)
               requestAnimationFrame(() =>
                 document.querySelector<HTMLElement>(`[data-menu="${CSS.escape(key)}"] button:not(:disabled)`)?.focus(),

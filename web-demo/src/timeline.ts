@@ -3,9 +3,10 @@
 // from the server's activity report; the whole tenant's report as CSV for the same range.
 
 import type { ActivityReport, ActivityRow, StateInterval } from "agentstate";
-import { ctx, say, toast, ui, redraw } from "./context.js";
+import { ctx, say, toast, ui } from "./context.js";
 import { clockTime, elapsed, h, svg } from "./dom.js";
 import type { Word } from "./i18n.js";
+import { send } from "./update.js";
 
 /** Midnight, local time: where "today" begins for the person looking. */
 function startOfDay(now: number): number {
@@ -14,20 +15,14 @@ function startOfDay(now: number): number {
   return day.getTime();
 }
 
-/** Closes the panel (another user's view was opened). */
-export function closeTimeline(): void {
-  ui.timeline = null;
-}
-
 export async function openTimeline(user: string): Promise<void> {
   const to = ctx.mirror.now();
   try {
-    ui.timeline = { user, report: await ctx.api.activity(startOfDay(to), to) };
+    send({ kind: "timeline", timeline: { user, report: await ctx.api.activity(startOfDay(to), to) } });
   } catch (error) {
     toast(String(error), "error");
     return;
   }
-  redraw.panels();
   requestAnimationFrame(() => document.getElementById("timeline-title")?.focus());
 }
 
@@ -133,10 +128,7 @@ export function timelinePanel(): HTMLElement | null {
         {
           class: "close",
           "aria-label": say("close"),
-          onclick: () => {
-            ui.timeline = null;
-            redraw.panels();
-          },
+          onclick: () => send({ kind: "timeline", timeline: null }),
         },
         "×",
       ),

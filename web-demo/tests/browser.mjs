@@ -390,6 +390,50 @@ await runAndClean(server, data, async (launch) => {
   await sue.selectOption("#lang", "en");
   await sue.click("[data-screen=supervisor]");
 
+  // What Ada types is the page's state, kept while the feed redraws her screen: she creates
+  // a user and a channel, and adds a pause reason (its field empties once it is added;
+  // Ana's pause menu offers it live).
+  await adaTab.fill("#new-user-id", "zed");
+  await adaTab.fill("#new-user-name", "Zed New");
+  await expectOk(() => adaTab.click("button[data-admin-action=create_user]"), adaTab);
+  await adaTab.fill("#admin-search", "zed");
+  await until(adaTab.locator("input[data-admin-user=zed]"), "Ada finds the new user");
+  await adaTab.fill("#new-channel-id", "returns");
+  await adaTab.fill("#new-channel-name", "Returns");
+  await expectOk(() => adaTab.click("button[data-admin-action=create_channel]"), adaTab);
+  await until(adaTab.locator("input[data-admin-channel=returns]"), "Ada sees the new channel");
+  assert.equal(await adaTab.inputValue("#new-user-name"), "Zed New", "the form keeps what she typed");
+  // Ada makes Zed a supervisor too: her ticks are hers until she sets them.
+  await adaTab.fill("#admin-search", "ben");
+  await adaTab.uncheck("input[data-admin-user=ben]");
+  await adaTab.fill("#admin-search", "zed");
+  await adaTab.check("input[data-admin-user=zed]");
+  await adaTab.check("input[data-admin-role=supervisor]");
+  await expectOk(() => adaTab.click("button[data-admin-action=set_roles]"), adaTab);
+  await until(
+    adaTab.locator("label:has(input[data-admin-user=zed])", { hasText: "Supervisor" }),
+    "Zed is a supervisor",
+  );
+  assert.ok(await adaTab.isChecked("input[data-admin-role=supervisor]"), "the tick stays");
+  await adaTab.fill("#new-reason", "coaching");
+  await expectOk(() => adaTab.click("button[data-admin-action=add_reason]"), adaTab);
+  await anaTab.locator("#agent-reason option[value=coaching]").waitFor({ state: "attached" });
+  assert.equal(await adaTab.inputValue("#new-reason"), "", "the added reason's field is empty again");
+
+  // Sue reads Ana's history from the Actions menu and closes it; Escape closes a menu and
+  // gives the keyboard back to its button.
+  await sue.locator("section[data-channel=billing] button[data-open-menu='billing/ana']").click();
+  await sue.click("[data-menu='billing/ana'] button[data-action=history]");
+  await until(sue.locator("#history-panel", { hasText: "History of Ana" }), "Ana's history");
+  assert.equal(await sue.locator("[data-menu]").count(), 0, "the menu closed");
+  await sue.click("#history-panel button.close");
+  await sue.locator("#history-panel").waitFor({ state: "detached" });
+  await sue.locator("section[data-channel=billing] button[data-open-menu='billing/ana']").click();
+  await sue.locator("[data-menu='billing/ana']").waitFor();
+  await sue.keyboard.press("Escape");
+  await sue.locator("[data-menu='billing/ana']").waitFor({ state: "detached" });
+  await until(sue.locator("button[data-open-menu='billing/ana']:focus"), "the menu's button has the keyboard");
+
   // Every toast of the run was a sentence.
   const toasts = [];
   for (const tab of [page, sue, anaTab, adaTab]) toasts.push(...(await tab.evaluate(() => window.toasts)));
