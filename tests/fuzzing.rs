@@ -9,6 +9,7 @@ use agentstate_core::{Event, Millis, State, Tenant, TenantSeed, decide, evolve};
 use agentstate_runtime::{Limits, Runtime, WasmTenant, module};
 use agentstate_server::http::body::{Commands, MAX_BATCH, commands_of};
 use agentstate_server::service::Incoming;
+use agentstate_wasm::facade;
 use agentstate_wasm::plugin::{Call, Plugin, Status};
 
 use crate::explore;
@@ -41,17 +42,17 @@ fn text(data: &[u8]) -> Option<&str> {
 pub fn command(data: &[u8]) {
     let Some(text) = text(data) else { return };
     let mut tenant = Tenant::from_seed(seed()).expect("the tenant");
-    let before = tenant.snapshot_json();
-    let answer = tenant.handle_json(text);
+    let before = facade::snapshot(&tenant);
+    let answer = facade::handle(&mut tenant, text);
     let outcome: serde_json::Value = serde_json::from_str(&answer).expect("the outcome is JSON");
     match outcome["outcome"].as_str() {
         Some("accepted") => {
             let mut log = seed().events().expect("events");
             log.extend(serde_json::from_value::<Vec<Event>>(outcome["events"].clone()).expect("events"));
-            let held: State = serde_json::from_str(&tenant.snapshot_json()).expect("a snapshot");
+            let held: State = serde_json::from_str(&facade::snapshot(&tenant)).expect("a snapshot");
             assert_eq!(State::from_events(&log), held, "the fold law");
         }
-        Some("rejected") => assert_eq!(tenant.snapshot_json(), before, "a rejected command changed the state (R6)"),
+        Some("rejected") => assert_eq!(facade::snapshot(&tenant), before, "a rejected command changed the state (R6)"),
         _ => panic!("neither accepted nor rejected: {answer}"),
     }
     if let Ok(command) = decode_command(text) {
@@ -66,11 +67,11 @@ pub fn command(data: &[u8]) {
 pub fn events(data: &[u8]) {
     let Some(text) = text(data) else { return };
     let mut tenant = Tenant::from_seed(seed()).expect("the tenant");
-    let before = tenant.snapshot_json();
-    if tenant.apply_json(text).is_err() {
-        assert_eq!(tenant.snapshot_json(), before, "a refused log changed the state");
+    let before = facade::snapshot(&tenant);
+    if facade::apply(&mut tenant, text).is_err() {
+        assert_eq!(facade::snapshot(&tenant), before, "a refused log changed the state");
     }
-    let _ = tenant.snapshot_json();
+    let _ = facade::snapshot(&tenant);
 }
 
 /// Any bytes as a tenant description, YAML or JSON: refused with a reason, or a tenant.

@@ -173,17 +173,6 @@ impl Tenant {
         Tenant { state, journal: Vec::new() }
     }
 
-    /// A tenant from the JSON of a [`TenantSeed`].
-    pub fn from_seed_json(json: &str) -> Result<Tenant, String> {
-        let seed: TenantSeed = serde_json::from_str(json).map_err(|e| format!("not a tenant: {e}"))?;
-        Tenant::from_seed(&seed).map_err(|e| format!("not a tenant: {e}"))
-    }
-
-    /// A tenant from the JSON of a snapshot.
-    pub fn from_snapshot_json(json: &str) -> Result<Tenant, String> {
-        serde_json::from_str(json).map(Tenant::from_state).map_err(|e| format!("not a snapshot: {e}"))
-    }
-
     pub fn state(&self) -> &State {
         &self.state
     }
@@ -214,28 +203,6 @@ impl Tenant {
     /// What one JSON command would give, without applying it (a dashboard greys a button).
     pub fn consider(&self, command: &str) -> Outcome {
         Outcome::from_result(wire::decode_command(command).and_then(|command| decide(&self.state, &command)))
-    }
-
-    /// [`Tenant::answer`], the outcome as JSON.
-    pub fn handle_json(&mut self, command: &str) -> String {
-        wire::to_json(&self.answer(command))
-    }
-
-    /// A JSON array of commands, each decided in turn (a rejected one does not stop the
-    /// rest); the JSON array of their outcomes, or why the text is no array.
-    pub fn handle_batch_json(&mut self, commands: &str) -> Result<String, String> {
-        let commands: Vec<&serde_json::value::RawValue> =
-            serde_json::from_str(commands).map_err(|e| format!("not a JSON array of commands: {e}"))?;
-        let mut out = String::with_capacity(commands.len() * 160 + 2);
-        out.push('[');
-        for (i, command) in commands.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&self.handle_json(command.get()));
-        }
-        out.push(']');
-        Ok(out)
     }
 
     /// Answers a view [`Query`], as the actor may see it.
@@ -295,26 +262,13 @@ impl Tenant {
         }
     }
 
-    /// Answers a view query given as JSON; the view as JSON, or why the text is no query.
-    pub fn query_json(&self, query: &str) -> Result<String, String> {
-        let query: Query = serde_json::from_str(query).map_err(|e| format!("not a view query: {e}"))?;
-        Ok(wire::answer_json(&self.query(&query)))
-    }
-
-    /// Folds a JSON array of events (a log's tail after a snapshot) into the tenant.
-    /// All or nothing: a malformed array changes nothing.
-    pub fn apply_json(&mut self, events: &str) -> Result<(), String> {
-        let events: Vec<Event> =
-            serde_json::from_str(events).map_err(|e| format!("not a JSON array of events: {e}"))?;
+    /// Folds events decided elsewhere (a log's tail after a snapshot, a server's live feed)
+    /// into the tenant.
+    pub fn apply(&mut self, events: Vec<Event>) {
         for event in &events {
             crate::evolve(&mut self.state, event);
         }
         self.journal.extend(events);
-        Ok(())
-    }
-
-    pub fn snapshot_json(&self) -> String {
-        wire::to_json(&self.state)
     }
 }
 

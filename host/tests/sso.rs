@@ -416,6 +416,10 @@ async fn each_refusal_says_what_to_do_and_opens_no_session_and_makes_no_token() 
     }
     let page = sign_in(&server, "acme", &idp, "mallory", |_| {}).await.body;
     assert!(page.contains("is not a user of this contact center — ask your admin"), "{page}");
+    // The claim's value is the provider's to choose: it is text on the page, never markup.
+    let page = sign_in(&server, "acme", &idp, "<img src=x onerror=alert(1)>\"'&", |_| {}).await.body;
+    assert!(page.contains("(&lt;img src=x onerror=alert(1)&gt;\"'&amp;)"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
 
     // The state: none, another browser's, used already.
     let begun = begin(&server, "acme").await;

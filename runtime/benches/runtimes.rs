@@ -11,10 +11,10 @@ mod shift;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use agentstate_core::Tenant;
 use agentstate_core::wire::to_json;
 use agentstate_runtime::module;
 use agentstate_runtime::{Limits, Runtime, WasmTenant};
+use agentstate_wasm::facade;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const COMMANDS: usize = 20_000;
@@ -28,7 +28,7 @@ fn runtimes(c: &mut Criterion) {
     let cache = module::cache_dir(&path);
     let runtime = Runtime::from_file(&path, Some(&cache), Limits::default()).unwrap_or_else(|e| panic!("{e}"));
 
-    let native = || Tenant::from_snapshot_json(&start).expect("restores");
+    let native = || facade::restore(&start).expect("restores");
     let wasm = || {
         let mut t = WasmTenant::new(runtime.clone()).expect("instance");
         t.restore(&start).expect("restores");
@@ -39,7 +39,9 @@ fn runtimes(c: &mut Criterion) {
     group.throughput(Throughput::Elements(COMMANDS as u64));
     group.sample_size(10);
     group.bench_function("native", |b| {
-        b.iter_custom(|iters| timed(iters, native, |t| commands.iter().for_each(|c| drop(black_box(t.handle_json(c))))))
+        b.iter_custom(|iters| {
+            timed(iters, native, |t| commands.iter().for_each(|c| drop(black_box(facade::handle(t, c)))))
+        })
     });
     group.bench_function("wasmtime", |b| {
         b.iter_custom(|iters| timed(iters, wasm, |t| commands.iter().for_each(|c| drop(black_box(t.handle(c))))))
@@ -52,7 +54,11 @@ fn runtimes(c: &mut Criterion) {
     group.bench_function("native", |b| {
         b.iter_custom(|iters| {
             timed(iters, native, |t| {
-                batches.iter().for_each(|c| drop(black_box(t.handle_batch_json(c).expect("a batch"))))
+                batches.iter().for_each(|c| {
+                    let mut out = Vec::new();
+                    facade::handle_batch(t, c, &mut out).expect("a batch");
+                    drop(black_box(out))
+                })
             })
         })
     });

@@ -1,4 +1,5 @@
 use agentstate_core::Tenant;
+use agentstate_wasm::facade;
 
 /// Something that decides commands: the native core here; the wasm module in wasmtime
 /// and the browser build elsewhere. Every side speaks JSON, so runtimes are compared on
@@ -21,7 +22,13 @@ pub trait Engine {
 #[error("{0}")]
 pub struct EngineError(pub String);
 
-/// The core, called directly.
+impl From<facade::Unreadable> for EngineError {
+    fn from(unreadable: facade::Unreadable) -> EngineError {
+        EngineError(unreadable.to_string())
+    }
+}
+
+/// The core, called directly through the JSON edge the module's exports take too.
 #[derive(Debug, Default)]
 pub struct NativeEngine {
     tenant: Tenant,
@@ -35,24 +42,24 @@ impl NativeEngine {
 
 impl Engine for NativeEngine {
     fn start(&mut self, tenant_json: &str) -> Result<(), EngineError> {
-        self.tenant = Tenant::from_seed_json(tenant_json).map_err(EngineError)?;
+        self.tenant = facade::start(tenant_json)?;
         Ok(())
     }
 
     fn handle(&mut self, command_json: &str) -> Result<String, EngineError> {
-        Ok(self.tenant.handle_json(command_json))
+        Ok(facade::handle(&mut self.tenant, command_json))
     }
 
     fn query(&mut self, query_json: &str) -> Result<String, EngineError> {
-        self.tenant.query_json(query_json).map_err(EngineError)
+        Ok(facade::query(&self.tenant, query_json)?)
     }
 
     fn restore(&mut self, snapshot_json: &str) -> Result<(), EngineError> {
-        self.tenant = Tenant::from_snapshot_json(snapshot_json).map_err(EngineError)?;
+        self.tenant = facade::restore(snapshot_json)?;
         Ok(())
     }
 
     fn apply_events(&mut self, events_json: &str) -> Result<(), EngineError> {
-        self.tenant.apply_json(events_json).map_err(EngineError)
+        Ok(facade::apply(&mut self.tenant, events_json)?)
     }
 }

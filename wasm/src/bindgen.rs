@@ -90,7 +90,7 @@ impl Tenant {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Event[]")] events: JsValue,
     ) -> Result<(), JsError> {
-        self.inner.apply_json(&json_text(&events)).map_err(js_error)
+        crate::facade::apply(&mut self.inner, &json_text(&events)).map_err(js_error)
     }
 
     /// Which §4.1 actions `actor` may take on `user` (on `channel`) at `at`, and why not.

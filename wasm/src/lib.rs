@@ -5,10 +5,12 @@
 //! * feature `bindgen` — for browsers and Node: a `Tenant` class taking and returning
 //!   plain JS objects, with TypeScript types generated from the Rust types (tsify).
 //!
-//! Both wrap [`agentstate_core::Tenant`], exactly as the native engine does.
+//! Both wrap [`agentstate_core::Tenant`] through its JSON edge ([`facade`]), which the
+//! native engine of the rule suites takes too.
 
 #[cfg(feature = "abi")]
 mod abi;
 #[cfg(feature = "bindgen")]
 mod bindgen;
+pub mod facade;
 pub mod plugin;

@@ -5,6 +5,8 @@
 use agentstate_core::wire::{self, Outcome};
 use agentstate_core::{Rejection, Tenant};
 
+use crate::facade::{self, Unreadable};
+
 pub use agentstate_abi::{ABI_VERSION, Call, Status};
 
 /// One instance's tenant and its last answer, which stays valid until the next call.
@@ -22,7 +24,7 @@ impl Plugin {
         self.answer.clear();
         self.answer.push(Status::Ok as u8);
         let status = match std::str::from_utf8(input) {
-            Ok(text) => self.answer_text(call, text),
+            Ok(text) => self.answer_text(call, text).map_err(|unreadable| unreadable.to_string()),
             // A command is answered with an outcome, whatever the bytes.
             Err(e) if call == Call::Handle => {
                 let invalid = Rejection::invalid("$", format_args!("the command is not UTF-8: {e}"));
@@ -40,19 +42,19 @@ impl Plugin {
         &self.answer
     }
 
-    fn answer_text(&mut self, call: Call, text: &str) -> Result<Status, String> {
+    fn answer_text(&mut self, call: Call, text: &str) -> Result<Status, Unreadable> {
         let out = &mut self.answer;
         match call {
-            Call::Start => self.tenant = Tenant::from_seed_json(text)?,
-            Call::Restore => self.tenant = Tenant::from_snapshot_json(text)?,
-            Call::Apply => self.tenant.apply_json(text)?,
+            Call::Start => self.tenant = facade::start(text)?,
+            Call::Restore => self.tenant = facade::restore(text)?,
+            Call::Apply => facade::apply(&mut self.tenant, text)?,
             Call::Handle => {
                 let outcome = self.tenant.answer(text);
                 wire::write_json(out, &outcome);
                 return Ok(if outcome.is_accepted() { Status::Ok } else { Status::Rejected });
             }
-            Call::HandleBatch => out.extend_from_slice(self.tenant.handle_batch_json(text)?.as_bytes()),
-            Call::Query => out.extend_from_slice(self.tenant.query_json(text)?.as_bytes()),
+            Call::HandleBatch => facade::handle_batch(&mut self.tenant, text, out)?,
+            Call::Query => out.extend_from_slice(facade::query(&self.tenant, text)?.as_bytes()),
             Call::Snapshot => wire::write_json(out, self.tenant.state()),
         }
         Ok(Status::Ok)

@@ -108,8 +108,7 @@ export function update(state: UiState, msg: Msg): Drawing {
       state.pauseReason = msg.reason;
       return "nothing";
     case "channel_ticked":
-      if (msg.on) state.picked.add(msg.channel);
-      else state.picked.delete(msg.channel);
+      tick(state.picked, msg.channel, msg.on);
       return "panels";
     case "ticks_cleared":
       state.picked.clear();
@@ -148,9 +147,7 @@ export function update(state: UiState, msg: Msg): Drawing {
       Object.assign(state.form, msg.set);
       return "panels";
     case "form_pick": {
-      const list: Set<string> = state.form[msg.list];
-      if (msg.on) list.add(msg.key);
-      else list.delete(msg.key);
+      tick(state.form[msg.list], msg.key, msg.on);
       // Roles ticked for one user are not another's.
       if (msg.list === "users") state.form.roleTicks = null;
       return "panels";
@@ -158,8 +155,7 @@ export function update(state: UiState, msg: Msg): Drawing {
     case "role_ticked": {
       if (state.form.roleTicks?.user !== msg.user)
         state.form.roleTicks = { user: msg.user, roles: new Set(msg.current) };
-      if (msg.on) state.form.roleTicks.roles.add(msg.role);
-      else state.form.roleTicks.roles.delete(msg.role);
+      tick(state.form.roleTicks.roles, msg.role, msg.on);
       return "panels";
     }
     case "counts_asked":
@@ -181,6 +177,12 @@ export function update(state: UiState, msg: Msg): Drawing {
       state.counts.again = false;
       return "nothing";
   }
+}
+
+/** Puts `key` in `set` or takes it out. */
+function tick(set: Set<string>, key: string, on: boolean): void {
+  if (on) set.add(key);
+  else set.delete(key);
 }
 
 /** Changes the open picker (none open: nothing); the picker draws its own results. */

@@ -298,8 +298,11 @@ fn browser_package() -> Result<(), String> {
 /// The most the browser module may weigh, gzipped (level 9), in bytes. The build is
 /// deterministic, so growing past it is a failure of `cargo xtask test`, not noise. It is
 /// a ratchet at today's size (raised by 11 KB for sight: the sight changes the mirror folds and
-/// the views that take an observer); the target is 64 KiB (`docs/decisions.md`, "module size").
-const BROWSER_BUDGET: usize = 230_000;
+/// the views that take an observer; by 2 KB when the JSON facade left the core — no code
+/// was added to this module, but LLVM inlined serde's buffered-map visitor differently once
+/// the core's dead JSON functions were gone, +16 KB raw); the target is 64 KiB
+/// (`docs/decisions.md`, "module size").
+const BROWSER_BUDGET: usize = 232_000;
 
 fn gzipped_len(bytes: &[u8]) -> Result<usize, String> {
     use std::io::Write;

@@ -344,6 +344,13 @@ fn fold<'e>(
             person.show(at, range);
         }
     }
+    ActivityReport { from, to, rows: rows(people, range) }
+}
+
+/// Each person's seats as of the range's end: a row per seat they were assigned to or
+/// signed in on within it.
+fn rows(people: BTreeMap<UserId, Person>, range: (Millis, Millis)) -> Vec<ActivityRow> {
+    let to = range.1;
     let mut rows = Vec::new();
     for (user, mut person) in people {
         person.expire(to, range);
@@ -357,7 +364,7 @@ fn fold<'e>(
             rows.push(ActivityRow { user: user.clone(), channel, intervals: seat.intervals, totals });
         }
     }
-    ActivityReport { from, to, rows }
+    rows
 }
 
 fn totals(intervals: &[StateInterval], handled: u32) -> ActivityTotals {

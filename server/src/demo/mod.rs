@@ -242,9 +242,10 @@ mod tests {
 
     /// The board after `commands` (JSON, in order, each accepted).
     fn board_after(commands: &[&str], at: u64) -> RoutingBoard {
-        let mut tenant = Tenant::from_seed_json(TENANT_JSON).expect("a tenant");
+        let seed = serde_json::from_str(TENANT_JSON).expect("a description");
+        let mut tenant = Tenant::from_seed(&seed).expect("a tenant");
         for command in commands {
-            assert!(tenant.handle_json(command).contains("accepted"), "{command}");
+            assert!(tenant.answer(command).is_accepted(), "{command}");
         }
         views::routing_board(tenant.state(), agentstate_core::Millis::new(at).expect("a time"))
     }

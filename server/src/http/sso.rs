@@ -421,8 +421,9 @@ impl Refusal {
              <p>{text}</p><p><a href=\"/signin/{tenant}\">{again}</a></p></main></body>\n</html>\n",
             lang = if lang == Lang::De { "de" } else { "en" },
             code = self.code(),
-            text = escape(&text),
-            tenant = escape(&percent(tenant)),
+            // The claim's value and the tenant come from outside.
+            text = html_escape::encode_text(&text),
+            tenant = html_escape::encode_double_quoted_attribute(&percent(tenant)),
         );
         let mut headers = vec![(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), no_store()];
         if let Refusal::RateLimited(wait) = &self {
@@ -462,22 +463,6 @@ impl Lang {
         let first = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|h| h.to_str().ok()).unwrap_or("");
         if first.trim_start().get(..2).is_some_and(|l| l.eq_ignore_ascii_case("de")) { Lang::De } else { Lang::En }
     }
-}
-
-/// Text for HTML: the claim's value and the tenant come from outside.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A path segment for a link: everything but unreserved characters percent-encoded.

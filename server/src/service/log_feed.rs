@@ -25,13 +25,15 @@ pub enum Step {
     Wait,
 }
 
-/// What a page read from the store says.
+/// What a page read from the store says, to either feed (this one and a person's
+/// `Projection`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Page {
     /// Its events are taken.
     Taken,
-    /// The events after the cursor are gone (retention): send a snapshot of the tenant and
-    /// [`LogFeed::restart`] from its sequence number.
+    /// The events after where the feed stands are gone (retention); nothing of the page was
+    /// taken. The feed starts anew from a snapshot of the tenant ([`LogFeed::restart`],
+    /// `Projection::reload`).
     Pruned,
 }
 

@@ -17,6 +17,7 @@ use agentstate_core::wire::to_json;
 use agentstate_core::{Actor, ChannelId, Event, Millis, State};
 use tokio::sync::mpsc;
 
+pub use crate::service::log_feed::Page;
 use crate::service::writer::Notice;
 use crate::store::{Heard, Seq};
 
@@ -49,16 +50,6 @@ pub enum Step {
     Read { after: Seq },
     /// Nothing until a notice, a follower or the time comes.
     Wait,
-}
-
-/// What a page of the store did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Page {
-    /// Folded and sent.
-    Taken,
-    /// Its first event is not the next one: retention pruned what came between. Nothing was
-    /// taken; the tenant is to be loaded again ([`Projection::reload`]).
-    Pruned,
 }
 
 /// A tenant as of `seq` and who follows it.

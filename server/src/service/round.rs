@@ -620,7 +620,9 @@ fn answer_echoes(
         results[echo] = Some(match &results[first] {
             Some(Ok(first)) => Ok(Submitted::retried(first.outcome.clone(), first.seq)),
             Some(Err(e)) => Err(copy_error(e)),
-            None => Err(ServiceError::UnknownTenant(String::new())),
+            // The first was stored (its tenant not lost), so it has its answer; were it ever
+            // without one, its echo is told to try again rather than given a made-up one.
+            None => Err(StoreError::Conflict(commands[echo].0.to_owned()).into()),
         });
     }
 }
@@ -635,5 +637,82 @@ fn copy_error(e: &ServiceError) -> ServiceError {
         ServiceError::Unreadable { what, problem } => {
             ServiceError::Unreadable { what: what.clone(), problem: problem.clone() }
         }
+    }
+}
+
+/// The round's bookkeeping, in memory: which commands are keyed by an id and whose, what
+/// a retry is answered with, who decides again and what an echo gets. (The round itself,
+/// under a store's transaction, is driven by `server/tests/service.rs`: lost races, stores
+/// failing mid-commit, guests failing mid-group.)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> Incoming {
+        Incoming::Object { text: text.to_owned(), id: None }
+    }
+
+    fn stored(outcome: &str, actor: Option<&str>, log_end: Option<Seq>) -> StoredOutcome {
+        StoredOutcome { outcome: outcome.to_owned(), actor: actor.map(str::to_owned), log_end }
+    }
+
+    #[test]
+    fn a_command_is_keyed_by_an_id_a_store_can_hold_and_its_actor() {
+        let keyed = |incoming: Incoming| command_id(&incoming).map(|k| (k.id, k.actor));
+        let raw = |text: &str| Incoming::Raw(text.as_bytes().to_vec());
+        assert_eq!(keyed(raw(r#"{"id":"c1","actor":"sue","type":"pause"}"#)), Some(("c1".into(), "sue".into())));
+        let read = Incoming::Object { text: r#"{"actor":"sue"}"#.into(), id: Some("c2".into()) };
+        assert_eq!(keyed(read), Some(("c2".into(), "sue".into())), "the id the API read with the rest");
+        assert_eq!(keyed(raw(r#"{"id":"c3","actor":7}"#)), Some(("c3".into(), String::new())), "no text: nobody's");
+        assert_eq!(keyed(object(r#"{"id":"c4","actor":"sue"}"#)), None, "an object the API found no id in");
+        for id in ["", "a\u{0}b", &"x".repeat(10_000)] {
+            let text = serde_json::json!({"id": id, "actor": "sue"}).to_string();
+            assert_eq!(keyed(raw(&text)), None, "{id:?} is no id a store could hold");
+        }
+        assert_eq!(keyed(Incoming::Unread(br#"{"id":"c5","id":"c6"}"#.to_vec())), None, "unread: nobody's id");
+        assert_eq!(keyed(raw("not JSON")), None);
+    }
+
+    #[test]
+    fn a_retry_gets_its_own_actors_stored_outcome_where_the_log_stood_after_it() {
+        let keyed = Keyed { id: "c1".into(), actor: "sue".into() };
+        let theirs = stored(r#"{"outcome":"accepted","events":[{},{}]}"#, Some("sue"), Some(40));
+        let retry = retried([&theirs], &keyed, 99).expect("hers");
+        assert_eq!((retry.seq, retry.retried, retry.stored.len()), (42, true, 0), "after its two events");
+        assert_eq!(retry.outcome, theirs.outcome);
+        let another = stored(r#"{"outcome":"accepted","events":[]}"#, Some("ana"), Some(40));
+        assert!(retried([&another], &keyed, 99).is_none(), "an id is its actor's own");
+        let older = stored(r#"{"outcome":"accepted","events":[{}]}"#, None, None);
+        assert_eq!(
+            retried([&another, &older], &keyed, 99).map(|r| r.seq),
+            Some(99),
+            "kept before actors and ends were"
+        );
+    }
+
+    #[test]
+    fn failed_tenants_are_answered_lost_ones_decided_again_and_echoes_get_the_first_answer() {
+        let commands: Vec<(&str, Incoming)> =
+            ["acme", "globex", "acme", "initech", "globex"].into_iter().map(|tenant| (tenant, object("{}"))).collect();
+        let mut results: Vec<Option<Result<Submitted, ServiceError>>> = (0..5).map(|_| None).collect();
+        results[0] = Some(Ok(Submitted { outcome: "first".into(), seq: 7, ..Submitted::pending() }));
+        results[1] = Some(Ok(Submitted { outcome: "decided, lost".into(), ..Submitted::pending() }));
+        let failed = BTreeMap::from([("initech", ServiceError::UnknownTenant("initech".into()))]);
+        let lost = BTreeSet::from(["globex"]);
+        let redo = answer_failed_and_lost(&commands, &[0, 1, 3, 4], &failed, &lost, &mut results);
+        assert_eq!(redo, [1, 4], "the lost tenant's commands, to decide again");
+        assert!(results[1].is_none(), "a lost decision's answer is forgotten");
+        assert!(matches!(&results[3], Some(Err(ServiceError::UnknownTenant(t))) if t == "initech"));
+
+        answer_echoes(&commands, &[(2, 0), (4, 1)], &lost, &mut results);
+        let echo = results[2].as_ref().and_then(|r| r.as_ref().ok()).expect("answered");
+        assert_eq!((echo.outcome.as_str(), echo.seq, echo.retried), ("first", 7, true));
+        assert!(results[4].is_none(), "an echo of a lost tenant is decided again with it");
+        let mut unanswered: Vec<Option<Result<Submitted, ServiceError>>> = (0..5).map(|_| None).collect();
+        answer_echoes(&commands, &[(2, 0)], &BTreeSet::new(), &mut unanswered);
+        assert!(
+            matches!(&unanswered[2], Some(Err(ServiceError::Store(StoreError::Conflict(t)))) if t == "acme"),
+            "an echo of a command without an answer is told to try again"
+        );
     }
 }
