@@ -336,6 +336,38 @@ async fn each_token_has_a_request_budget() {
 }
 
 #[tokio::test]
+async fn a_feed_without_a_cursor_starts_with_a_snapshot_also_of_a_tenant_without_events() {
+    let data = common::data();
+    let ana = data.token("acme", "ana");
+    let server = start(&data, &[]);
+    let client = reqwest::Client::new();
+    // Found by the red-team pass: a client with no cursor was taken to stand at 0, where a
+    // tenant without events stands, and got counts but never what it sees.
+    assert_eq!(seq(&client, &server, "acme", &ana).await, 0, "a tenant as described, no events yet");
+    for cursor in ["", "?after=0"] {
+        let response = client
+            .get(server.url(&format!("/api/tenants/acme/events{cursor}")))
+            .bearer_auth(&ana)
+            .send()
+            .await
+            .expect("follows");
+        let first = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            use futures_util::StreamExt;
+            let mut stream = response.bytes_stream();
+            let mut text = String::new();
+            while !text.contains("\n\n") {
+                text.push_str(&String::from_utf8_lossy(&stream.next().await.expect("goes on").expect("reads")));
+            }
+            text
+        })
+        .await
+        .expect("a first message within 10 s");
+        assert!(first.contains("event: snapshot\n"), "{cursor:?}: {first}");
+        assert!(first.contains(r#""name":"Ana Agent""#), "{cursor:?}: what she sees: {first}");
+    }
+}
+
+#[tokio::test]
 async fn a_revoked_token_is_refused_while_the_server_runs() {
     let data = common::data();
     let (ana, ana_phone, sam) = (data.token("acme", "ana"), data.token("acme", "ana"), data.token("acme", "sam"));
@@ -345,28 +377,28 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
         assert_eq!(get(&client, &server, "/api/me", token).await.0, StatusCode::OK);
     }
     let after = seq(&client, &server, "acme", &sam).await;
-    let sams_feed = client
-        .get(server.url(&format!("/api/tenants/acme/events?after={after}")))
-        .bearer_auth(&sam)
-        .send()
-        .await
-        .expect("follows");
-    assert_eq!(sams_feed.status(), StatusCode::OK);
-    // What the feed sends at once — Sam's team counts — comes before the revocation.
-    let mut sams_feed = {
-        use futures_util::StreamExt;
-        let mut stream = sams_feed.bytes_stream();
-        let mut text = String::new();
-        while !text.contains("event: counts") || !text.ends_with("\n\n") {
-            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
-                .await
-                .expect("the counts within 10 s")
-                .expect("the feed goes on")
-                .expect("reads");
-            text.push_str(&String::from_utf8_lossy(&chunk));
+    // A feed, read up to what it sends at once (the team counts), before the revocation.
+    let follow = |token: &str| {
+        let request = client.get(server.url(&format!("/api/tenants/acme/events?after={after}"))).bearer_auth(token);
+        async move {
+            use futures_util::StreamExt;
+            let response = request.send().await.expect("follows");
+            assert_eq!(response.status(), StatusCode::OK);
+            let mut stream = response.bytes_stream();
+            let mut text = String::new();
+            while !text.contains("event: counts") || !text.ends_with("\n\n") {
+                let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+                    .await
+                    .expect("the counts within 10 s")
+                    .expect("the feed goes on")
+                    .expect("reads");
+                text.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            stream
         }
-        stream
     };
+    let mut sams_feed = follow(&sam).await;
+    let mut anas_quiet_feed = follow(&ana_phone).await;
 
     // The operator sees fingerprints and actors, never the tokens.
     let listed = run(data.agentstate().args(["token", "list", "--tenant", "acme"]));
@@ -404,6 +436,19 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+    // A feed that is sent nothing ends too (found by the red-team pass: it stayed open, and
+    // held its place among the host's feeds, until something was sent).
+    let quiet = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        use futures_util::StreamExt;
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = anas_quiet_feed.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+    .expect("a revoked token's quiet feed ends within 15 s");
+    assert!(!quiet.contains("data:"), "a revoked token's quiet feed delivered: {quiet}");
     let fresh = data.token("acme", "ana");
     assert_eq!(get(&client, &server, "/api/me", &fresh).await.0, StatusCode::OK, "a new token works at once");
 

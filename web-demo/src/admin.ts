@@ -346,10 +346,11 @@ function planAndSettings(): HTMLElement {
 /** Asks the server for the tenant's single sign-on, once per view (when Configuration opens). */
 export function askSsoSettings(): void {
   if (ui.sso !== null) return;
-  send({ kind: "sso", sso: "loading" });
+  const view = ui.view;
+  send({ kind: "sso", view, sso: "loading" });
   ctx.api.ssoSettings().then(
-    (sso) => send({ kind: "sso", sso }),
-    () => send({ kind: "sso", sso: "unreadable" }),
+    (sso) => send({ kind: "sso", view, sso }),
+    () => send({ kind: "sso", view, sso: "unreadable" }),
   );
 }
 

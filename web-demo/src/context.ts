@@ -97,6 +97,8 @@ export function noForm(): AdminForm {
 
 /** Everything the screen shows that is not the tenant: the user's choices and what was fetched for them. */
 export interface UiState {
+  /** Which view of the tenant is open (one more for every "act as"): a server's answer to an earlier view is dropped. */
+  view: number;
   lang: Lang;
   tab: ChannelKind;
   actor: string;
@@ -125,6 +127,7 @@ export function noCounts(): CountsState {
 }
 
 export const ui: UiState = {
+  view: 0,
   lang: localStorage.getItem("lang") === "de" ? "de" : "en",
   tab: "queue",
   actor: "",
@@ -157,6 +160,8 @@ class Session {
   #vocabulary?: Vocabulary;
   /** Stops the mirror's live feed. */
   unfollow: () => void = () => {};
+  /** How many views were asked for: a view whose tenant loads after a later one was asked for gives way to it. */
+  asked = 0;
 
   get api(): Api {
     return this.#api ?? notYet("API");

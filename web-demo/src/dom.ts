@@ -81,8 +81,12 @@ export function replaceKeepingFocus(container: HTMLElement, content: HTMLElement
           .filter((a) => a.name.startsWith("data-"))
           .map((a) => `[${a.name}="${CSS.escape(a.value)}"]`)
           .join(""));
+  // Where the caret or selection is in a text field (a search field too: typing there while
+  // the feed redraws must not move it — "select all, then type" would append instead).
   const caret =
-    inside instanceof HTMLInputElement && inside.type === "text" ? [inside.selectionStart, inside.selectionEnd] : null;
+    inside instanceof HTMLInputElement && (inside.type === "text" || inside.type === "search")
+      ? [inside.selectionStart, inside.selectionEnd]
+      : null;
   container.replaceChildren(content);
   if (!key) return;
   const again = container.querySelector<HTMLElement>(key);

@@ -7,9 +7,11 @@ import { send } from "./update.js";
 import type { Event } from "agentstate";
 
 export async function showHistory(user: string): Promise<void> {
+  const view = ui.view;
   const page = await ctx.api.history(user);
   send({
     kind: "history",
+    view,
     history: { user, events: page.events.map((e) => e.event as Event), nextBefore: page.next_before ?? undefined },
   });
 }
@@ -17,10 +19,12 @@ export async function showHistory(user: string): Promise<void> {
 async function showOlder(): Promise<void> {
   if (!ui.history || ui.history.nextBefore === undefined) return;
   const { user, events, nextBefore } = ui.history;
+  const view = ui.view;
   const page = await ctx.api.history(user, nextBefore);
   if (ui.history?.user !== user) return;
   send({
     kind: "history",
+    view,
     history: {
       user,
       events: [...events, ...page.events.map((e) => e.event as Event)],
@@ -50,7 +54,7 @@ export function historyPanel(): HTMLElement | null {
         {
           class: "close",
           "aria-label": say("close"),
-          onclick: () => send({ kind: "history", history: null }),
+          onclick: () => send({ kind: "history", view: ui.view, history: null }),
         },
         "×",
       ),

@@ -273,8 +273,14 @@ function onLive(live: boolean): void {
  * their roles give.
  */
 async function open(actor: string): Promise<void> {
+  const asked = ++ctx.asked;
   ctx.unfollow();
   const mirror = await Mirror.load(ctx.api);
+  // A later "act as" asked for another view meanwhile: that one opens, not this one.
+  if (asked !== ctx.asked) {
+    mirror.free();
+    return;
+  }
   // A view opened meanwhile gives way to this one.
   ctx.unfollow();
   ctx.swapMirror(mirror)?.free();

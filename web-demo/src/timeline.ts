@@ -17,8 +17,9 @@ function startOfDay(now: number): number {
 
 export async function openTimeline(user: string): Promise<void> {
   const to = ctx.mirror.now();
+  const view = ui.view;
   try {
-    send({ kind: "timeline", timeline: { user, report: await ctx.api.activity(startOfDay(to), to) } });
+    send({ kind: "timeline", view, timeline: { user, report: await ctx.api.activity(startOfDay(to), to) } });
   } catch (error) {
     toast(String(error), "error");
     return;
@@ -128,7 +129,7 @@ export function timelinePanel(): HTMLElement | null {
         {
           class: "close",
           "aria-label": say("close"),
-          onclick: () => send({ kind: "timeline", timeline: null }),
+          onclick: () => send({ kind: "timeline", view: ui.view, timeline: null }),
         },
         "×",
       ),

@@ -40,8 +40,9 @@ export type Msg =
   | { kind: "pause_reason_chosen"; reason: string }
   | { kind: "channel_ticked"; channel: string; on: boolean }
   | { kind: "ticks_cleared" }
-  | { kind: "history"; history: UiState["history"] }
-  | { kind: "timeline"; timeline: UiState["timeline"] }
+  /** The history panel's pages (null: closed), asked for in `view`. */
+  | { kind: "history"; view: number; history: UiState["history"] }
+  | { kind: "timeline"; view: number; timeline: UiState["timeline"] }
   /** The "+ Log agent" picker opened on `channel`, or closed. */
   | { kind: "log_agent"; channel: string | null }
   /** The picker asks the server again for `text` and `roles` (each as given, else as they were). */
@@ -49,7 +50,7 @@ export type Msg =
   /** The server's matches for the picker's `asked`-th search. */
   | { kind: "log_agent_found"; asked: number; matches: Match[] }
   | { kind: "log_agent_expanded"; user: string }
-  | { kind: "sso"; sso: UiState["sso"] }
+  | { kind: "sso"; view: number; sso: UiState["sso"] }
   | { kind: "form"; set: Partial<FormValues> }
   | { kind: "form_pick"; list: "users" | "channels" | "userRoles"; key: string; on: boolean }
   /** A role of `user` ticked or not, the user having `current`. */
@@ -71,7 +72,11 @@ export function update(state: UiState, msg: Msg): Drawing {
   switch (msg.kind) {
     case "opened":
       Object.assign(state, {
+        view: state.view + 1,
         actor: msg.actor,
+        tab: "queue",
+        filter: { text: "", state: "", sort: "name" },
+        pauseReason: "",
         screen: landing(msg.roles),
         openMenu: null,
         counts: noCounts(),
@@ -114,9 +119,11 @@ export function update(state: UiState, msg: Msg): Drawing {
       state.picked.clear();
       return "panels";
     case "history":
+      if (msg.view !== state.view) return "nothing";
       state.history = msg.history;
       return "panels";
     case "timeline":
+      if (msg.view !== state.view) return "nothing";
       state.timeline = msg.timeline;
       return "panels";
     case "log_agent":
@@ -141,6 +148,7 @@ export function update(state: UiState, msg: Msg): Drawing {
         if (!p.expanded.delete(msg.user)) p.expanded.add(msg.user);
       });
     case "sso":
+      if (msg.view !== state.view) return "nothing";
       state.sso = msg.sso;
       return "panels";
     case "form":

@@ -198,6 +198,36 @@ await runAndClean(server, data, async (launch) => {
 
   assert.deepEqual(await accessibilityProblems(page), [], "the demo dashboard");
 
+  // "Act as" twice in quick succession while the first view's tenant is slow to load: the
+  // second view opens and stays, and a panel asked for in an earlier view never shows in a
+  // later one.
+  let slowed = false;
+  await page.route("**/api/tenants/*/snapshot", async (route) => {
+    if (!slowed) {
+      slowed = true;
+      await new Promise((done) => setTimeout(done, 1500));
+    }
+    await route.continue();
+  });
+  await page.selectOption("#act-as", "ada");
+  await page.selectOption("#act-as", "zoe");
+  await page.locator("body[data-actor=zoe]").waitFor();
+  await page.waitForTimeout(2000);
+  assert.equal(await page.locator("body").getAttribute("data-actor"), "zoe", "the slower first view gave way");
+  await page.unroute("**/api/tenants/*/snapshot");
+  await actAs("sam");
+  await page.route("**/api/tenants/*/history*", async (route) => {
+    await new Promise((done) => setTimeout(done, 1500));
+    await route.continue();
+  });
+  await page.click("button[data-open-menu='sales/zoe']");
+  await page.click("[data-menu='sales/zoe'] button[data-action=history]");
+  await actAs("ada");
+  await page.waitForTimeout(2000);
+  assert.equal(await page.locator("#history-panel").count(), 0, "Sam's history panel stays Sam's");
+  await page.unroute("**/api/tenants/*/history*");
+  await actAs("sam");
+
   // A real tenant, created with the CLI; its supervisor gets a one-time sign-in link.
   const cli = (...args) =>
     execFileSync(bin, args, {

@@ -4,7 +4,7 @@
 //! after that, then live events as they are stored — by this host or, on a shared store,
 //! by any other (their notices say where the log ends; the events are read from the store,
 //! so each is sent once and in order). Feeds end at shutdown, and when their token is
-//! revoked (checked at most once a second, before an event is sent).
+//! revoked (asked about once a second, also while nothing is sent, and before an event is).
 //!
 //! A person's feed is a subscription to the tenant's one projector on this host
 //! (`service::projector`): it holds its queue of messages, not a copy of the tenant.
@@ -37,6 +37,9 @@ use crate::store::{FollowedTenant, Seq};
 const PAGE: usize = 512;
 /// How often a feed asks whether its token still stands (the answer is cached for a while).
 const RECHECK: Duration = Duration::from_secs(1);
+/// How often a feed that sends nothing asks (the grants are cached about as long): a
+/// revoked token's quiet feed ends within seconds, without a wake-up per feed per second.
+const QUIET_RECHECK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -64,6 +67,8 @@ struct Held {
     caller: Caller,
     /// When the token was last found valid.
     checked: Instant,
+    /// Asks again while nothing is sent: a quiet feed of a revoked token ends too.
+    recheck: tokio::time::Interval,
     _counted: Following,
     /// Its place among the token's and the host's feeds.
     _slot: FeedSlot,
@@ -71,7 +76,9 @@ struct Held {
 
 impl Held {
     fn new(app: App, caller: Caller, slot: FeedSlot) -> Held {
-        Held { app, caller, checked: Instant::now(), _counted: Following::start(), _slot: slot }
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + QUIET_RECHECK, QUIET_RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Held { app, caller, checked: Instant::now(), recheck, _counted: Following::start(), _slot: slot }
     }
 
     /// Whether the token still stands; asks the server's grants at most once a second.
@@ -115,9 +122,14 @@ struct Person {
 impl Person {
     /// The next message to send; `None` ends the feed.
     async fn next(&mut self) -> Option<Event> {
-        let message = tokio::select! {
-            message = self.messages.recv() => message?,
-            _ = self.shutdown.changed() => return None,
+        let message = loop {
+            tokio::select! {
+                message = self.messages.recv() => break message?,
+                _ = self.shutdown.changed() => return None,
+                _ = self.held.recheck.tick() => if !self.held.still_allowed().await {
+                    return None;
+                },
+            }
         };
         if *self.shutdown.borrow() || !self.held.still_allowed().await {
             return None;
@@ -168,6 +180,9 @@ impl LogFollower {
                         Err(RecvError::Closed) => return None,
                     },
                     _ = self.shutdown.changed() => return None,
+                    _ = self.held.recheck.tick() => if !self.held.still_allowed().await {
+                        return None;
+                    },
                 },
             }
         }
@@ -232,7 +247,9 @@ pub async fn events(
         // A person follows the tenant's projector on this host from where their client
         // stands; a client that is not exactly there (behind, ahead on another host, or
         // new) first gets what they may see, as a `snapshot` message.
-        let messages = app.shared.projectors.subscribe(&tenant, observer, Some(cursor));
+        // A client at 0 holds nothing (a tenant's description is no event of its log): it
+        // gets a snapshot even of a tenant that has no events yet.
+        let messages = app.shared.projectors.subscribe(&tenant, observer, (cursor > 0).then_some(cursor));
         let person = Person { shutdown: app.shared.shutdown.clone(), messages, held: Held::new(app, caller, slot) };
         return Ok(stream_of(futures_util::stream::unfold(person, |mut person| async move {
             person.next().await.map(|event| (event, person))

@@ -7,7 +7,9 @@
 //! Each stored event is parsed once and folded once; only the followers it may concern are
 //! asked what they see of it (`agentstate_core::sees_only_self`: an agent is asked about
 //! events that name them or no one), and the text of an event seen whole is written once
-//! for everyone who gets it.
+//! for everyone who gets it. A follower whose queue is full when a message is due (a batch
+//! of more events than its queue holds, a slow client) is sent a snapshot once there is
+//! room, in place of what it missed; one that makes no room for half a minute is let go.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -35,12 +37,45 @@ pub enum Message {
     Error(&'static str),
 }
 
+/// How many counts ticks (seconds) a follower whose queue overflowed may take to make room
+/// for its snapshot before it is let go (its client then reconnects).
+const OVERFLOW_TICKS: u32 = 30;
+
 /// A person following the tenant, and the queue their messages go to.
 struct Follower {
     observer: Actor,
     to: mpsc::Sender<Message>,
     /// The counts last sent (none yet for a new follower).
     counted: Option<Arc<str>>,
+    /// Their counts are to be made again at the next tick: an event named them or no one,
+    /// so their channels or what they see of them may have changed with the same numbers.
+    recount: bool,
+    /// Its queue was full when a message was due (a burst larger than the queue, a slow
+    /// client): it is sent nothing more until a snapshot of what it sees fits in its queue,
+    /// which stands for everything it missed. Counts the ticks it has waited.
+    overflowed: Option<u32>,
+}
+
+impl Follower {
+    fn new(observer: Actor, to: mpsc::Sender<Message>) -> Follower {
+        Follower { observer, to, counted: None, recount: false, overflowed: None }
+    }
+
+    /// Queues `message` unless the follower waits for its snapshot; `false` when its feed is
+    /// gone.
+    fn offer(&mut self, message: Message) -> bool {
+        if self.overflowed.is_some() {
+            return true;
+        }
+        match self.to.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflowed = Some(0);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
 }
 
 /// What the projection needs next.
@@ -91,7 +126,7 @@ impl Projection {
         if at != Some(self.seq) && to.try_send(snapshot(&self.state, self.seq, &observer)).is_err() {
             return;
         }
-        self.followers.push(Follower { observer, to, counted: None });
+        self.followers.push(Follower::new(observer, to));
     }
 
     /// Forgets the followers whose feed is gone; whether anyone still follows.
@@ -111,6 +146,7 @@ impl Projection {
             }
         }
         self.behind = page.len() >= self.page;
+        self.resync();
         Ok(Page::Taken)
     }
 
@@ -120,9 +156,10 @@ impl Projection {
         self.seq = seq;
         self.state = state;
         self.behind = true;
-        for f in &self.followers {
-            let _ = f.to.try_send(snapshot(&self.state, self.seq, &f.observer));
+        for f in &mut self.followers {
+            f.overflowed = f.overflowed.or(Some(0));
         }
+        self.resync();
     }
 
     /// What the host heard; `None` when it missed some (a lagging receiver). This host's
@@ -141,6 +178,7 @@ impl Projection {
                     }
                     self.apply(*seq, text)?;
                 }
+                self.resync();
             }
             Some(Notice::Heard(Heard::Appended { tenant, seq })) if *tenant == self.tenant && *seq > self.seq => {
                 self.behind = true;
@@ -159,6 +197,11 @@ impl Projection {
     /// sent: one pass over the people, and per follower only a look at their own channels
     /// unless one of them changed.
     pub fn count(&mut self, now: u64) {
+        for f in &mut self.followers {
+            f.overflowed = f.overflowed.map(|ticks| ticks + 1);
+        }
+        self.followers.retain(|f| f.overflowed.is_none_or(|ticks| ticks <= OVERFLOW_TICKS));
+        self.resync();
         if self.followers.is_empty() {
             return;
         }
@@ -171,15 +214,16 @@ impl Projection {
         self.followers.retain_mut(|f| {
             let mine = |c: &ChannelId| changed.contains(c);
             let theirs = state.user(f.observer.as_str()).is_some_and(|u| u.assignments.keys().any(mine));
-            if f.counted.is_some() && !theirs {
+            if f.counted.is_some() && !theirs && !f.recount {
                 return true;
             }
+            f.recount = false;
             let data: Arc<str> = Arc::from(to_json(&agentstate_core::channel_counts_from(state, &f.observer, &counts)));
             if f.counted.as_ref() == Some(&data) {
                 return true;
             }
             f.counted = Some(data.clone());
-            f.to.try_send(Message::Counts(data)).is_ok()
+            f.offer(Message::Counts(data))
         });
         self.counts = counts;
     }
@@ -200,6 +244,10 @@ impl Projection {
             "unreadable_event"
         })?;
         let (asked, places) = self.concerned(&event);
+        let named = event.change.users();
+        for f in &mut self.followers {
+            f.recount |= named == [None, None] || named.iter().flatten().any(|u| f.observer.is(u));
+        }
         let refs: Vec<&Actor> = asked.iter().collect();
         let sent = agentstate_core::project_for_each(&mut self.state, &event, &refs);
         self.seq = seq;
@@ -218,11 +266,33 @@ impl Projection {
             })
             .collect();
         let mut places = places.into_iter();
-        self.followers.retain(|f| {
+        self.followers.retain_mut(|f| {
             let Some(Some(message)) = places.next().flatten().map(|i| &written[i]) else { return true };
-            f.to.try_send(message.clone()).is_ok()
+            f.offer(message.clone())
         });
         Ok(())
+    }
+
+    /// Sends each follower whose queue overflowed a snapshot of what it sees now, once
+    /// there is room for it: it stands for everything the follower missed, so its client
+    /// goes on without a gap and without reconnecting.
+    fn resync(&mut self) {
+        let (state, seq) = (&self.state, self.seq);
+        self.followers.retain_mut(|f| {
+            if f.overflowed.is_none() {
+                return true;
+            }
+            match f.to.try_send(snapshot(state, seq, &f.observer)) {
+                Ok(()) => {
+                    f.overflowed = None;
+                    // Its counts are sent again after the snapshot.
+                    f.counted = None;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => true,
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        })
     }
 
     /// The observers `event` may concern, each once (one person may have several feeds
@@ -265,14 +335,15 @@ mod tests {
     use agentstate_core::TenantSeed;
     use agentstate_core::wire::{Outcome, handle_json};
 
-    /// Ana and Bob answer Sales, Sue supervises it.
+    /// Ana and Bob answer Sales, Ana also Chat; Sue supervises Sales and is an admin.
     fn seeded() -> State {
         let seed: TenantSeed = serde_json::from_str(
             r#"{"plan": "complete", "pause_reasons": ["lunch"],
                 "users": [{"id": "ana", "name": "Ana", "roles": ["agent"]},
                           {"id": "bob", "name": "Bob", "roles": ["agent"]},
-                          {"id": "sue", "name": "Sue", "roles": ["supervisor"]}],
-                "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "agents": ["ana", "bob"], "supervisors": ["sue"]}]}"#,
+                          {"id": "sue", "name": "Sue", "roles": ["supervisor", "admin"]}],
+                "channels": [{"id": "sales", "kind": "queue", "name": "Sales", "agents": ["ana", "bob"], "supervisors": ["sue"]},
+                             {"id": "chat", "kind": "chat", "name": "Chat", "agents": ["ana"]}]}"#,
         )
         .expect("a tenant");
         State::from_events(&seed.events().expect("events"))
@@ -446,23 +517,71 @@ mod tests {
     }
 
     #[test]
-    fn a_feed_that_does_not_keep_up_or_is_gone_is_let_go_and_an_unreadable_event_ends_all() {
+    fn a_burst_larger_than_a_queue_ends_in_a_snapshot_not_a_gap_or_a_disconnect() {
         let (mut projection, mut state) = caught_up();
-        let (to, mut slow) = mpsc::channel(1);
+        let (to, mut slow) = mpsc::channel(2);
         projection.admit(actor("sue"), Some(3), to);
         let mut ana = follow(&mut projection, "ana", Some(3));
         let page = stored(&mut state, 3, &[&sign_in("ana", 1000), &sign_out("ana", 1100), &sign_in("ana", 1200)]);
         projection.read(&page).unwrap();
-        assert_eq!(drained(&mut slow).len(), 1, "its queue held one; it is let go");
+        let seqs = |messages: &[Message]| {
+            messages.iter().map(|m| if let Message::Event { seq, .. } = m { *seq } else { 0 }).collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(&drained(&mut slow)), [4, 5], "her queue held two");
         assert_eq!(drained(&mut ana).len(), 3);
+        projection.read(&[]).unwrap();
+        let seen = to_json(&agentstate_core::seen_by(&state, &actor("sue")));
+        let data = Arc::from(format!(r#"{{"seq":6,"state":{seen}}}"#));
+        assert_eq!(drained(&mut slow), [Message::Snapshot { seq: 6, data }], "what she missed, as a snapshot");
+        let next = stored(&mut state, 6, &[&sign_in("bob", 1300)]);
+        projection.read(&next).unwrap();
+        assert_eq!(seqs(&drained(&mut slow)), [7], "then events again");
+        assert!(projection.followed());
+    }
+
+    #[test]
+    fn a_feed_that_makes_no_room_is_let_go_a_closed_one_at_once_and_an_unreadable_event_ends_all() {
+        let (mut projection, mut state) = caught_up();
+        let (to, mut stuck) = mpsc::channel(1);
+        projection.admit(actor("sue"), Some(3), to);
+        let page = stored(&mut state, 3, &[&sign_in("ana", 1000), &sign_out("ana", 1100)]);
+        projection.read(&page).unwrap();
+        for second in 0..OVERFLOW_TICKS {
+            projection.count(10_000 + u64::from(second) * 1000);
+        }
+        assert!(projection.followed(), "half a minute to make room");
+        projection.count(99_000);
+        assert!(!projection.followed(), "then let go");
+        assert_eq!(drained(&mut stuck).len(), 1);
+        assert!(matches!(stuck.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)), "its feed ends");
+
+        let ana = follow(&mut projection, "ana", Some(5));
         drop(ana);
         assert!(!projection.followed(), "a closed feed is forgotten");
 
         let mut sue = follow(&mut projection, "sue", None);
         drained(&mut sue);
-        assert_eq!(projection.read(&[(7, "not an event".to_owned())]), Err("unreadable_event"));
+        assert_eq!(projection.read(&[(6, "not an event".to_owned())]), Err("unreadable_event"));
         projection.end("unreadable_event");
         assert_eq!(drained(&mut sue), [Message::Error("unreadable_event")]);
         assert!(!projection.followed());
+    }
+
+    #[test]
+    fn counts_follow_a_change_of_the_persons_channels_even_when_no_number_changes() {
+        let (mut projection, mut state) = caught_up();
+        let mut ana = follow(&mut projection, "ana", Some(3));
+        let counted = |messages: Vec<Message>| match messages.as_slice() {
+            [Message::Counts(data)] => data.to_string(),
+            other => panic!("{other:?}"),
+        };
+        projection.count(5_000);
+        assert!(counted(drained(&mut ana)).contains(r#""channel":"chat""#));
+        let unassigned = r#"{"type":"unassign","actor":"sue","at":5500,"user":"ana","channel":"chat"}"#;
+        projection.read(&stored(&mut state, 3, &[unassigned])).unwrap();
+        drained(&mut ana);
+        projection.count(6_000);
+        let now = counted(drained(&mut ana));
+        assert!(!now.contains(r#""channel":"chat""#) && now.contains(r#""channel":"sales""#), "{now}");
     }
 }
