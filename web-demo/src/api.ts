@@ -47,8 +47,9 @@ export class Api {
     private lang: () => string,
   ) {}
 
-  useToken(token: string): void {
-    this.auth = { kind: "bearer", token };
+  /** The same API with another user's token (the demo's "act as"): the view open now keeps its own until the other opens. */
+  as(token: string): Api {
+    return new Api(this.tenant, { kind: "bearer", token }, this.lang);
   }
 
   get signedIn(): boolean {

@@ -214,9 +214,11 @@ function demo(tokens: DemoToken[], actAs: (actor: string, token: string) => void
         ),
       ),
     );
+    // Also the user shown now: chosen back while another user's view is loading, it is
+    // the view to open.
     select.onchange = () => {
       const chosen = tokens.find((tk) => tk.actor === select.value);
-      if (chosen && chosen.actor !== ui.actor) actAs(chosen.actor, chosen.token);
+      if (chosen) actAs(chosen.actor, chosen.token);
     };
     byId("who").replaceChildren(
       h("label", {}, h("span", { id: "act-as-label" }, say("actAs")), " ", select),
@@ -272,17 +274,18 @@ function onLive(live: boolean): void {
  * Opens the tenant as `actor` may see it (their snapshot, then their feed) on the screen
  * their roles give.
  */
-async function open(actor: string): Promise<void> {
+async function open(actor: string, api: Api = ctx.api): Promise<void> {
   const asked = ++ctx.asked;
   ctx.unfollow();
-  const mirror = await Mirror.load(ctx.api);
+  const mirror = await Mirror.load(api);
   // A later "act as" asked for another view meanwhile: that one opens, not this one.
   if (asked !== ctx.asked) {
     mirror.free();
     return;
   }
-  // A view opened meanwhile gives way to this one.
+  // A view opened meanwhile gives way to this one, and its user's token is now the one used.
   ctx.unfollow();
+  ctx.api = api;
   ctx.swapMirror(mirror)?.free();
   send({ kind: "opened", actor, roles: rolesOf(actor) });
   forgetCards();
@@ -315,9 +318,7 @@ async function main(): Promise<void> {
     actor = start.actor;
     ctx.api = new Api(published.tenant, { kind: "bearer", token: start.token }, lang);
     demo(tokens, (chosen, token) => {
-      ctx.unfollow();
-      ctx.api.useToken(token);
-      open(chosen).catch((error: unknown) => toast(String(error), "error"));
+      open(chosen, ctx.api.as(token)).catch((error: unknown) => toast(String(error), "error"));
     });
   }
   languagePicker();

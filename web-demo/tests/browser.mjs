@@ -227,6 +227,21 @@ await runAndClean(server, data, async (launch) => {
   assert.equal(await page.locator("#history-panel").count(), 0, "Sam's history panel stays Sam's");
   await page.unroute("**/api/tenants/*/history*");
   await actAs("sam");
+  // Chosen back while another user's view loads, the user shown is the view to keep
+  // (found by the second red-team pass: the page ended on the slow one).
+  slowed = false;
+  await page.route("**/api/tenants/*/snapshot", async (route) => {
+    if (!slowed) {
+      slowed = true;
+      await new Promise((done) => setTimeout(done, 1500));
+    }
+    await route.continue();
+  });
+  await page.selectOption("#act-as", "zoe");
+  await page.selectOption("#act-as", "sam");
+  await page.waitForTimeout(2500);
+  assert.equal(await page.locator("body").getAttribute("data-actor"), "sam", "back to the user shown");
+  await page.unroute("**/api/tenants/*/snapshot");
 
   // A real tenant, created with the CLI; its supervisor gets a one-time sign-in link.
   const cli = (...args) =>
