@@ -335,6 +335,22 @@ async fn each_token_has_a_request_budget() {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// What a feed sends until it ends, if it ends within `secs`.
+async fn to_its_end(
+    feed: &mut (impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Unpin),
+    secs: u64,
+) -> Result<String, tokio::time::error::Elapsed> {
+    use futures_util::StreamExt;
+    tokio::time::timeout(std::time::Duration::from_secs(secs), async {
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = feed.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_feed_without_a_cursor_starts_with_a_snapshot_also_of_a_tenant_without_events() {
     let data = common::data();
@@ -438,16 +454,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
     }
     // A feed that is sent nothing ends too (found by the red-team pass: it stayed open, and
     // held its place among the host's feeds, until something was sent).
-    let quiet = tokio::time::timeout(std::time::Duration::from_secs(15), async {
-        use futures_util::StreamExt;
-        let mut text = String::new();
-        while let Some(Ok(chunk)) = anas_quiet_feed.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        text
-    })
-    .await
-    .expect("a revoked token's quiet feed ends within 15 s");
+    let quiet = to_its_end(&mut anas_quiet_feed, 15).await.expect("a revoked token's quiet feed ends within 15 s");
     assert!(!quiet.contains("data:"), "a revoked token's quiet feed delivered: {quiet}");
     let fresh = data.token("acme", "ana");
     assert_eq!(get(&client, &server, "/api/me", &fresh).await.0, StatusCode::OK, "a new token works at once");
@@ -456,16 +463,7 @@ async fn a_revoked_token_is_refused_while_the_server_runs() {
     let (status, body) =
         post(&client, &server, "acme", &fresh, json!({"type": "sign_in", "user": "ana", "channel": "support"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let delivered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        use futures_util::StreamExt;
-        let mut text = String::new();
-        while let Some(Ok(chunk)) = sams_feed.next().await {
-            text.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        text
-    })
-    .await
-    .expect("the revoked feed ends within 10 s");
+    let delivered = to_its_end(&mut sams_feed, 10).await.expect("the revoked feed ends within 10 s");
     assert!(!delivered.contains("data:"), "a revoked token's feed delivered: {delivered}");
 }
 

@@ -201,14 +201,18 @@ await runAndClean(server, data, async (launch) => {
   // "Act as" twice in quick succession while the first view's tenant is slow to load: the
   // second view opens and stays, and a panel asked for in an earlier view never shows in a
   // later one.
-  let slowed = false;
-  await page.route("**/api/tenants/*/snapshot", async (route) => {
-    if (!slowed) {
-      slowed = true;
-      await new Promise((done) => setTimeout(done, 1500));
-    }
-    await route.continue();
-  });
+  // The next view's snapshot comes 1.5 s late; the ones after it at once.
+  const slowNextSnapshot = async () => {
+    let slowed = false;
+    await page.route("**/api/tenants/*/snapshot", async (route) => {
+      if (!slowed) {
+        slowed = true;
+        await new Promise((done) => setTimeout(done, 1500));
+      }
+      await route.continue();
+    });
+  };
+  await slowNextSnapshot();
   await page.selectOption("#act-as", "ada");
   await page.selectOption("#act-as", "zoe");
   await page.locator("body[data-actor=zoe]").waitFor();
@@ -229,14 +233,7 @@ await runAndClean(server, data, async (launch) => {
   await actAs("sam");
   // Chosen back while another user's view loads, the user shown is the view to keep
   // (found by the second red-team pass: the page ended on the slow one).
-  slowed = false;
-  await page.route("**/api/tenants/*/snapshot", async (route) => {
-    if (!slowed) {
-      slowed = true;
-      await new Promise((done) => setTimeout(done, 1500));
-    }
-    await route.continue();
-  });
+  await slowNextSnapshot();
   await page.selectOption("#act-as", "zoe");
   await page.selectOption("#act-as", "sam");
   await page.waitForTimeout(2500);

@@ -37,6 +37,18 @@ pub enum Page {
     Pruned,
 }
 
+/// Whether `notice` (`None`: some were missed, a lagging receiver) says the store may hold
+/// events of `tenant` after `at` that came with no notice of this host's: another host's
+/// append, or notices the store missed. (This host's stored events come as `Stored`.)
+pub fn store_may_be_ahead(notice: Option<&Notice>, tenant: &str, at: Seq) -> bool {
+    match notice {
+        Some(Notice::Heard(Heard::Appended { tenant: of, seq })) => of == tenant && *seq > at,
+        Some(Notice::Heard(Heard::Missed { tenant: of })) => of.as_deref().is_none_or(|t| t == tenant),
+        Some(_) => false,
+        None => true,
+    }
+}
+
 #[derive(Debug)]
 pub struct LogFeed {
     tenant: String,
@@ -101,14 +113,7 @@ impl LogFeed {
     pub fn notice(&mut self, notice: Option<&Notice>) {
         match notice {
             Some(Notice::Stored { tenant, events }) if *tenant == self.tenant => self.follow(events),
-            Some(Notice::Heard(Heard::Appended { tenant, seq })) if *tenant == self.tenant && *seq > self.cursor => {
-                self.caught_up = false;
-            }
-            Some(Notice::Heard(Heard::Missed { tenant })) if tenant.as_ref().is_none_or(|t| *t == self.tenant) => {
-                self.caught_up = false;
-            }
-            Some(_) => {}
-            None => self.caught_up = false,
+            other => self.caught_up &= !store_may_be_ahead(other, &self.tenant, self.cursor),
         }
     }
 

@@ -20,8 +20,9 @@ use agentstate_core::{Actor, ChannelId, Event, Millis, State};
 use tokio::sync::mpsc;
 
 pub use crate::service::log_feed::Page;
+use crate::service::log_feed::store_may_be_ahead;
 use crate::service::writer::Notice;
-use crate::store::{Heard, Seq};
+use crate::store::Seq;
 
 /// What a person's feed is sent, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,14 +181,7 @@ impl Projection {
                 }
                 self.resync();
             }
-            Some(Notice::Heard(Heard::Appended { tenant, seq })) if *tenant == self.tenant && *seq > self.seq => {
-                self.behind = true;
-            }
-            Some(Notice::Heard(Heard::Missed { tenant })) if tenant.as_ref().is_none_or(|t| *t == self.tenant) => {
-                self.behind = true;
-            }
-            Some(_) => {}
-            None => self.behind = true,
+            other => self.behind |= store_may_be_ahead(other, &self.tenant, self.seq),
         }
         Ok(())
     }
@@ -332,6 +326,7 @@ fn snapshot(state: &State, seq: Seq, observer: &Actor) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Heard;
     use agentstate_core::TenantSeed;
     use agentstate_core::wire::{Outcome, handle_json};
 
